@@ -1,0 +1,108 @@
+//! Filling headers and handing records to the ring buffer, with loss
+//! accounting: every record takes its CPU's next sequence number before it is reserved,
+//! and a failed reservation is counted per CPU and per kind.
+
+use aya_ebpf::helpers::{
+    bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+    bpf_get_smp_processor_id, bpf_ktime_get_ns,
+};
+use cradle_probes_common::{EventHeader, EventKind, TASK_COMM_LEN};
+
+use crate::{
+    globals::track_all,
+    kernel::Task,
+    maps::{EVENTS, LOST, SEQUENCE, TRACKED},
+};
+
+/// Kernel pid (thread id) of the running task.
+#[inline(always)]
+pub fn current_pid() -> u32 {
+    bpf_get_current_pid_tgid() as u32
+}
+
+/// Whether the running task's events are reported.
+#[inline(always)]
+pub fn current_is_tracked() -> bool {
+    // SAFETY: the value is only tested for presence, never read, so a
+    // concurrent delete cannot make us read freed memory.
+    track_all() || unsafe { TRACKED.get(&current_pid()) }.is_some()
+}
+
+/// Takes this CPU's next sequence number.
+#[inline(always)]
+fn next_seq() -> u64 {
+    match SEQUENCE.get_ptr_mut(0) {
+        Some(slot) => {
+            // SAFETY: a per-CPU value, and a program does not migrate CPUs
+            // while it runs, so nothing else touches it meanwhile.
+            unsafe {
+                let seq = *slot;
+                *slot = seq + 1;
+                seq
+            }
+        }
+        None => 0,
+    }
+}
+
+/// Counts a record of `kind` that did not fit in the ring buffer.
+#[inline(always)]
+pub fn count_lost(kind: EventKind) {
+    if let Some(counter) = LOST.get_ptr_mut(kind as u32) {
+        // SAFETY: per-CPU value, and programs do not migrate CPUs while
+        // running, so nothing else writes it concurrently.
+        unsafe { *counter += 1 };
+    }
+}
+
+/// A header describing the running task, with a fresh sequence number.
+#[inline(always)]
+pub fn header(kind: EventKind, size: usize) -> EventHeader {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let task = Task::current();
+    EventHeader {
+        kind: kind as u16,
+        _pad0: 0,
+        size: size as u32,
+        seq: next_seq(),
+        ts_ns: monotonic_now_ns(),
+        pid: pid_tgid as u32,
+        tgid: (pid_tgid >> 32) as u32,
+        ppid: task.parent_tgid(),
+        // SAFETY: the helper has no preconditions.
+        cpu: unsafe { bpf_get_smp_processor_id() },
+        // SAFETY: the helper has no preconditions.
+        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+        mnt_ns: task.mnt_ns(),
+        pid_ns: task.pid_ns(),
+        comm: bpf_get_current_comm().unwrap_or([0; TASK_COMM_LEN]),
+    }
+}
+
+#[inline(always)]
+fn monotonic_now_ns() -> u64 {
+    // SAFETY: the helper has no preconditions.
+    unsafe { bpf_ktime_get_ns() }
+}
+
+/// Sends a fixed-size record whose first field is an [`EventHeader`]:
+/// `build` gets the filled header and returns the record.
+#[inline(always)]
+pub fn send<T: 'static>(kind: EventKind, build: impl FnOnce(EventHeader) -> T) {
+    let header = header(kind, core::mem::size_of::<T>());
+    match EVENTS.reserve::<T>(0) {
+        Some(mut entry) => {
+            entry.write(build(header));
+            entry.submit(0);
+        }
+        None => count_lost(kind),
+    }
+}
+
+/// Sends the first `len` bytes of an assembled record.
+#[inline(always)]
+pub fn send_bytes(kind: EventKind, record: &[u8]) {
+    if EVENTS.output::<[u8]>(record, 0).is_err() {
+        count_lost(kind);
+    }
+}

@@ -1,0 +1,90 @@
+//! Reads of kernel structures through the offsets found in BTF.
+//!
+//! Every read goes through `bpf_probe_read_kernel`, so a stale or NULL
+//! pointer yields an error (reported as 0), never a fault.
+
+use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
+
+use crate::globals::layout;
+
+/// A `struct task_struct *`.
+#[derive(Clone, Copy)]
+pub struct Task(*const u8);
+
+/// Reads a `T` at `base + offset`, or `None` if the kernel refuses.
+#[inline(always)]
+fn read<T>(base: *const u8, offset: u32) -> Option<T> {
+    if base.is_null() {
+        return None;
+    }
+    // SAFETY: bpf_probe_read_kernel validates the address and fails
+    // instead of faulting; `wrapping_add` makes no claim about the pointer.
+    unsafe { bpf_probe_read_kernel(base.wrapping_add(offset as usize).cast::<T>()).ok() }
+}
+
+/// Reads the inode number of the `ns_common` embedded at `ns_offset` in `ns`.
+#[inline(always)]
+fn ns_inum(ns: *const u8, ns_offset: u32) -> u32 {
+    read::<u32>(ns, ns_offset + layout().ns_common_inum).unwrap_or(0)
+}
+
+impl Task {
+    #[inline(always)]
+    pub fn current() -> Task {
+        // SAFETY: the helper has no preconditions; it returns the running task.
+        Task(unsafe { bpf_get_current_task() } as *const u8)
+    }
+
+    #[inline(always)]
+    pub fn from_ptr(ptr: *const u8) -> Task {
+        Task(ptr)
+    }
+
+    #[inline(always)]
+    pub fn pid(self) -> u32 {
+        read::<u32>(self.0, layout().task_pid).unwrap_or(0)
+    }
+
+    #[inline(always)]
+    pub fn tgid(self) -> u32 {
+        read::<u32>(self.0, layout().task_tgid).unwrap_or(0)
+    }
+
+    /// tgid of the real parent.
+    #[inline(always)]
+    pub fn parent_tgid(self) -> u32 {
+        match read::<*const u8>(self.0, layout().task_real_parent) {
+            Some(parent) => Task(parent).tgid(),
+            None => 0,
+        }
+    }
+
+    /// The wait(2) status word of an exiting task.
+    #[inline(always)]
+    pub fn exit_code(self) -> u32 {
+        read::<u32>(self.0, layout().task_exit_code).unwrap_or(0)
+    }
+
+    /// Inode number of the task's mount namespace (0 once it has exited).
+    #[inline(always)]
+    pub fn mnt_ns(self) -> u32 {
+        let l = layout();
+        let nsproxy = read::<*const u8>(self.0, l.task_nsproxy).unwrap_or(core::ptr::null());
+        let mnt_ns = read::<*const u8>(nsproxy, l.nsproxy_mnt_ns).unwrap_or(core::ptr::null());
+        ns_inum(mnt_ns, l.mnt_namespace_ns)
+    }
+
+    /// Inode number of the pid namespace the task's pid lives in
+    /// (`task_active_pid_ns`: `thread_pid->numbers[thread_pid->level].ns`).
+    #[inline(always)]
+    pub fn pid_ns(self) -> u32 {
+        let l = layout();
+        let pid = read::<*const u8>(self.0, l.task_thread_pid).unwrap_or(core::ptr::null());
+        let Some(level) = read::<u32>(pid, l.pid_level) else {
+            return 0;
+        };
+        let upid = l.pid_numbers + (level & 0x3f) * l.upid_size;
+        let ns = read::<*const u8>(pid, upid + l.upid_ns).unwrap_or(core::ptr::null());
+        ns_inum(ns, l.pid_namespace_ns)
+    }
+}

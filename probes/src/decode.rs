@@ -1,0 +1,240 @@
+//! Turns ring-buffer records into [`Event`]s. Safe on any input: a short,
+//! oversized or inconsistent record is an error, never a panic or a read
+//! past the slice.
+
+use std::mem::size_of;
+
+use cradle_probes_common::{
+    EXEC_ARGV_TRUNCATED, EXEC_AT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, EventHeader,
+    EventKind, ExecEvent, ExecResultEvent, TaskExitEvent, TaskNewEvent,
+};
+
+use crate::event::{Detail, Event};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("record of {got} bytes is shorter than the {need} its kind needs")]
+    Short { need: usize, got: usize },
+    #[error("record header claims {claimed} bytes but {got} arrived")]
+    SizeMismatch { claimed: usize, got: usize },
+    #[error("unknown event kind {0}")]
+    UnknownKind(u16),
+    #[error("exec record's {field} length {len} exceeds its area")]
+    BadLength { field: &'static str, len: usize },
+}
+
+/// Record types that may be read from arbitrary bytes.
+///
+/// # Safety
+/// Implementors must be `#[repr(C)]`, made only of integers and byte
+/// arrays, so that every byte pattern is a valid value.
+unsafe trait Plain: Copy {}
+// SAFETY: all four are #[repr(C)] integer/byte-array structs (probes-common).
+unsafe impl Plain for EventHeader {}
+// SAFETY: as above.
+unsafe impl Plain for ExecEvent {}
+// SAFETY: as above.
+unsafe impl Plain for ExecResultEvent {}
+// SAFETY: as above.
+unsafe impl Plain for TaskNewEvent {}
+// SAFETY: as above.
+unsafe impl Plain for TaskExitEvent {}
+
+fn read<T: Plain>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.len() < size_of::<T>() {
+        return Err(DecodeError::Short { need: size_of::<T>(), got: bytes.len() });
+    }
+    // SAFETY: the slice holds at least size_of::<T>() bytes, the read is
+    // unaligned, and `T: Plain` makes any byte pattern a valid T.
+    Ok(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
+}
+
+/// The text up to the first NUL (or the whole slice), lossily as UTF-8.
+fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Decodes one ring-buffer record.
+pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+    let header: EventHeader = read(bytes)?;
+    let claimed = header.size as usize;
+    if claimed > bytes.len() || claimed < size_of::<EventHeader>() {
+        return Err(DecodeError::SizeMismatch { claimed, got: bytes.len() });
+    }
+    let bytes = &bytes[..claimed];
+    let kind = EventKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
+    let detail = match kind {
+        EventKind::Exec => decode_exec(bytes)?,
+        EventKind::ExecResult => Detail::ExecResult { ret: read::<ExecResultEvent>(bytes)?.ret },
+        EventKind::TaskNew => {
+            let record: TaskNewEvent = read(bytes)?;
+            Detail::TaskNew {
+                child_pid: record.child_pid,
+                child_tgid: record.child_tgid,
+                clone_flags: record.clone_flags,
+            }
+        }
+        EventKind::TaskExit => {
+            Detail::TaskExit { exit_code: read::<TaskExitEvent>(bytes)?.exit_code }
+        }
+    };
+    Ok(Event {
+        seq: header.seq,
+        cpu: header.cpu,
+        ts_ns: header.ts_ns,
+        pid: header.pid,
+        tgid: header.tgid,
+        ppid: header.ppid,
+        comm: c_string(&header.comm),
+        cgroup_id: header.cgroup_id,
+        mnt_ns: header.mnt_ns,
+        pid_ns: header.pid_ns,
+        detail,
+    })
+}
+
+fn decode_exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    let record: ExecEvent = read(bytes)?;
+    let filename_area = bytes
+        .get(size_of::<ExecEvent>()..size_of::<ExecEvent>() + EXEC_FILENAME_MAX)
+        .ok_or(DecodeError::Short {
+            need: size_of::<ExecEvent>() + EXEC_FILENAME_MAX,
+            got: bytes.len(),
+        })?;
+    let filename_len = record.filename_len as usize;
+    if filename_len > EXEC_FILENAME_MAX {
+        return Err(DecodeError::BadLength { field: "filename", len: filename_len });
+    }
+    let argv_area = &bytes[size_of::<ExecEvent>() + EXEC_FILENAME_MAX..];
+    let argv_len = record.argv_len as usize;
+    let argv_bytes =
+        argv_area.get(..argv_len).ok_or(DecodeError::BadLength { field: "argv", len: argv_len })?;
+    let argv = argv_bytes
+        .split(|&b| b == 0)
+        .take(record.argc as usize)
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect();
+    Ok(Detail::Exec {
+        filename: c_string(&filename_area[..filename_len]),
+        argv,
+        argv_truncated: record.flags & EXEC_ARGV_TRUNCATED != 0,
+        filename_truncated: record.flags & EXEC_FILENAME_TRUNCATED != 0,
+        at: record.flags & EXEC_AT != 0,
+        ret: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cradle_probes_common::EXEC_RECORD_MAX;
+
+    fn as_bytes<T: Plain>(value: &T) -> Vec<u8> {
+        // SAFETY: T is plain data; viewing it as bytes is always valid.
+        unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), size_of::<T>()) }
+            .to_vec()
+    }
+
+    fn header(kind: EventKind, size: usize) -> EventHeader {
+        let mut comm = [0u8; 16];
+        comm[..2].copy_from_slice(b"sh");
+        EventHeader {
+            kind: kind as u16,
+            size: size as u32,
+            seq: 7,
+            pid: 10,
+            tgid: 10,
+            ppid: 9,
+            comm,
+            ..Default::default()
+        }
+    }
+
+    fn exec_record(argv: &[&str], flags: u32) -> Vec<u8> {
+        let mut args = Vec::new();
+        for arg in argv {
+            args.extend_from_slice(arg.as_bytes());
+            args.push(0);
+        }
+        let size = size_of::<ExecEvent>() + EXEC_FILENAME_MAX + args.len();
+        let record = ExecEvent {
+            header: header(EventKind::Exec, size),
+            flags,
+            argc: argv.len() as u32,
+            filename_len: 10,
+            argv_len: args.len() as u32,
+        };
+        let mut bytes = as_bytes(&record);
+        let mut filename = [0u8; EXEC_FILENAME_MAX];
+        filename[..10].copy_from_slice(b"/bin/echo\0");
+        bytes.extend_from_slice(&filename);
+        bytes.extend_from_slice(&args);
+        bytes
+    }
+
+    #[test]
+    fn decodes_exec_with_full_argv() {
+        let event =
+            decode(&exec_record(&["/bin/echo", "a", "", "c"], EXEC_ARGV_TRUNCATED)).unwrap();
+        assert_eq!(event.comm, "sh");
+        assert_eq!(event.ppid, 9);
+        assert_eq!(
+            event.detail,
+            Detail::Exec {
+                filename: "/bin/echo".into(),
+                argv: vec!["/bin/echo".into(), "a".into(), "".into(), "c".into()],
+                argv_truncated: true,
+                filename_truncated: false,
+                at: false,
+                ret: None,
+            }
+        );
+    }
+
+    #[test]
+    fn decodes_fixed_records() {
+        let record = TaskNewEvent {
+            header: header(EventKind::TaskNew, size_of::<TaskNewEvent>()),
+            child_pid: 11,
+            child_tgid: 11,
+            clone_flags: 0x11,
+        };
+        let event = decode(&as_bytes(&record)).unwrap();
+        assert_eq!(
+            event.detail,
+            Detail::TaskNew { child_pid: 11, child_tgid: 11, clone_flags: 0x11 }
+        );
+    }
+
+    #[test]
+    fn rejects_inconsistent_records() {
+        assert!(matches!(decode(&[0u8; 10]), Err(DecodeError::Short { .. })));
+        let mut bytes = exec_record(&["x"], 0);
+        bytes.truncate(bytes.len() - 1);
+        assert!(matches!(decode(&bytes), Err(DecodeError::SizeMismatch { .. })));
+        let unknown = header(EventKind::Exec, size_of::<EventHeader>());
+        let mut bytes = as_bytes(&unknown);
+        bytes[0] = 0xff;
+        assert_eq!(decode(&bytes), Err(DecodeError::UnknownKind(0xff)));
+        // An argv length pointing past the record.
+        let mut bytes = exec_record(&["x"], 0);
+        bytes[size_of::<EventHeader>() + 12..size_of::<EventHeader>() + 16]
+            .copy_from_slice(&(EXEC_RECORD_MAX as u32).to_ne_bytes());
+        assert!(matches!(decode(&bytes), Err(DecodeError::BadLength { field: "argv", .. })));
+    }
+
+    #[test]
+    fn never_panics_on_mutated_records() {
+        let seed = exec_record(&["/bin/echo", "a", "b"], 0);
+        // Every single-byte corruption and every truncation decodes or errs.
+        for at in 0..seed.len() {
+            for value in [0u8, 1, 0x7f, 0xff] {
+                let mut bytes = seed.clone();
+                bytes[at] = value;
+                let _ = decode(&bytes);
+            }
+            let _ = decode(&seed[..at]);
+        }
+    }
+}

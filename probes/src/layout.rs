@@ -1,0 +1,130 @@
+//! The kernel structure layout the eBPF programs need, read from the running
+//! kernel's BTF. Rust eBPF has no CO-RE relocations, so the offsets are
+//! found here at load time and handed to the programs as a global.
+
+use std::path::Path;
+
+use btf_rs::{Btf, Type};
+use cradle_probes_common::KernelLayout;
+
+/// Where the running kernel publishes its BTF.
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("reading kernel BTF from {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("kernel BTF has no struct {0}")]
+    NoStruct(String),
+    #[error("kernel BTF: struct {strukt} has no member {member}")]
+    NoMember { strukt: String, member: String },
+    #[error("kernel BTF: {0}")]
+    Btf(String),
+}
+
+/// Reads the layout from the BTF file at `path` (normally [`VMLINUX_BTF`]).
+pub fn kernel_layout(path: &Path) -> Result<KernelLayout, LayoutError> {
+    let btf = Btf::from_file(path).map_err(|err| LayoutError::Read {
+        path: path.display().to_string(),
+        reason: err.to_string(),
+    })?;
+    let finder = Finder { btf: &btf };
+    Ok(KernelLayout {
+        task_pid: finder.offset("task_struct", "pid")?,
+        task_tgid: finder.offset("task_struct", "tgid")?,
+        task_real_parent: finder.offset("task_struct", "real_parent")?,
+        task_nsproxy: finder.offset("task_struct", "nsproxy")?,
+        task_thread_pid: finder.offset("task_struct", "thread_pid")?,
+        task_exit_code: finder.offset("task_struct", "exit_code")?,
+        nsproxy_mnt_ns: finder.offset("nsproxy", "mnt_ns")?,
+        mnt_namespace_ns: finder.offset("mnt_namespace", "ns")?,
+        pid_namespace_ns: finder.offset("pid_namespace", "ns")?,
+        ns_common_inum: finder.offset("ns_common", "inum")?,
+        pid_level: finder.offset("pid", "level")?,
+        pid_numbers: finder.offset("pid", "numbers")?,
+        upid_size: finder.size("upid")?,
+        upid_ns: finder.offset("upid", "ns")?,
+    })
+}
+
+struct Finder<'a> {
+    btf: &'a Btf,
+}
+
+impl Finder<'_> {
+    fn strukt(&self, name: &str) -> Result<btf_rs::Struct, LayoutError> {
+        let types = self
+            .btf
+            .resolve_types_by_name(name)
+            .map_err(|_| LayoutError::NoStruct(name.to_string()))?;
+        types
+            .into_iter()
+            .find_map(|ty| match ty {
+                // A forward declaration has no members; take the definition.
+                Type::Struct(s) if !s.members.is_empty() => Some(s),
+                _ => None,
+            })
+            .ok_or_else(|| LayoutError::NoStruct(name.to_string()))
+    }
+
+    fn size(&self, name: &str) -> Result<u32, LayoutError> {
+        Ok(self.strukt(name)?.size() as u32)
+    }
+
+    /// Byte offset of `member` in struct `name`, looking inside anonymous
+    /// structs and unions, where the kernel keeps many fields.
+    fn offset(&self, name: &str, member: &str) -> Result<u32, LayoutError> {
+        let strukt = self.strukt(name)?;
+        self.find_member(&strukt, member, 0)?.map(|bits| bits / 8).ok_or_else(|| {
+            LayoutError::NoMember { strukt: name.to_string(), member: member.to_string() }
+        })
+    }
+
+    fn find_member(
+        &self,
+        strukt: &btf_rs::Struct,
+        wanted: &str,
+        base_bits: u32,
+    ) -> Result<Option<u32>, LayoutError> {
+        for member in &strukt.members {
+            let name = self.btf.resolve_name(member).unwrap_or_default();
+            let bits = base_bits + member.bit_offset();
+            if name == wanted {
+                return Ok(Some(bits));
+            }
+            if name.is_empty() {
+                let ty = self
+                    .btf
+                    .resolve_chained_type(member)
+                    .map_err(|err| LayoutError::Btf(err.to_string()))?;
+                if let Type::Struct(inner) | Type::Union(inner) = ty
+                    && let Some(found) = self.find_member(&inner, wanted, bits)?
+                {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_kernel_layout_is_plausible() {
+        // cradle requires BTF; PLATFORM.md records it on these machines.
+        let layout = kernel_layout(Path::new(VMLINUX_BTF)).expect("layout");
+        // pid and tgid are adjacent pid_t fields in every kernel.
+        assert_eq!(layout.task_tgid, layout.task_pid + 4);
+        assert!(layout.task_nsproxy > layout.task_tgid);
+        assert!(layout.upid_size >= 16);
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = kernel_layout(Path::new("/nonexistent/btf")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/btf"), "{err}");
+    }
+}

@@ -1,0 +1,26 @@
+//! The userspace half of cradle's probes.
+//!
+//! Owns: the eBPF object (built from `probes-ebpf/` by this crate's build
+//! script and embedded here), the kernel layout read from BTF, loading and
+//! attaching the programs, the tracked-task registration, reading and
+//! decoding the ring buffer, loss accounting, and finding out what the
+//! running kernel allows (`doctor`).
+//!
+//! Must not touch: presentation (the `cradle` binary, `reports`, `tui`) and
+//! the container runtime, which knows nothing of tracing.
+
+pub mod decode;
+pub mod doctor;
+pub mod event;
+pub mod join;
+pub mod layout;
+pub mod loader;
+pub mod programs;
+pub mod stream;
+pub mod tracefs;
+
+pub use cradle_probes_common as abi;
+pub use event::{Detail, Event};
+pub use join::ExecJoiner;
+pub use loader::{ProbeConfig, ProbeError, Probes, SelfRegistrar, TrackMode};
+pub use stream::EventStream;

@@ -1,0 +1,261 @@
+//! Loading the embedded eBPF object, attaching its programs, and the handles
+//! userspace keeps: the tracked-task map and the loss counters.
+
+use std::{
+    os::fd::{AsFd, AsRawFd, RawFd},
+    path::Path,
+};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{HashMap, IterableMap, MapData, PerCpuArray, RingBuf},
+    programs::{ProgramError, RawTracePoint, TracePoint},
+};
+use cradle_probes_common::{
+    EVENTS_MAP, EventKind, GLOBALS_SYMBOL, LOST_MAP, ProbeGlobals, TRACK_ALL, TRACK_TREE,
+    TRACKED_MAP, TraceConfig, TrackedTask,
+};
+
+use crate::{
+    layout::{LayoutError, VMLINUX_BTF, kernel_layout},
+    programs::{Mechanism, PROGRAMS, ProgramSpec},
+    stream::EventStream,
+    tracefs::{TracefsError, ensure_tracefs},
+};
+
+/// The eBPF object built from `probes-ebpf/` by this crate's build script.
+pub static EBPF_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/cradle-probes.bpf.o"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error(transparent)]
+    Tracefs(#[from] TracefsError),
+    #[error("loading the eBPF object: {0}")]
+    Load(#[source] aya::EbpfError),
+    #[error("the eBPF object has no program {0}")]
+    MissingProgram(&'static str),
+    #[error("the eBPF object has no map {0}")]
+    MissingMap(&'static str),
+    #[error("map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("loading program {program}: {source}")]
+    ProgramLoad {
+        program: &'static str,
+        #[source]
+        source: ProgramError,
+    },
+    #[error("attaching program {program} to {target}: {source}")]
+    Attach {
+        program: &'static str,
+        target: String,
+        #[source]
+        source: ProgramError,
+    },
+    #[error("ring buffer size {0} is not a power of two of at least one page")]
+    RingSize(u32),
+    #[error("registering pid {pid} for tracing: {source}")]
+    Register {
+        pid: u32,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reading the ring buffer: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Which tasks are reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackMode {
+    /// Registered roots and their descendants only.
+    Tree,
+    /// Every task on the host.
+    All,
+}
+
+/// How to load the probes.
+#[derive(Clone, Debug)]
+pub struct ProbeConfig {
+    pub track: TrackMode,
+    /// Ring-buffer size in bytes: a power of two, at least a page.
+    pub ring_bytes: u32,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig { track: TrackMode::Tree, ring_bytes: 8 << 20 }
+    }
+}
+
+/// Loaded and attached probes. Dropping it detaches everything.
+pub struct Probes {
+    _ebpf: Ebpf,
+    tracked: HashMap<MapData, u32, TrackedTask>,
+    lost: PerCpuArray<MapData, u64>,
+    attached: Vec<ProgramSpec>,
+}
+
+/// Loads the embedded object with this kernel's layout and `config`,
+/// without attaching anything.
+pub(crate) fn load_object(config: &ProbeConfig) -> Result<Ebpf, ProbeError> {
+    let page = page_size();
+    if !config.ring_bytes.is_power_of_two() || config.ring_bytes < page {
+        return Err(ProbeError::RingSize(config.ring_bytes));
+    }
+    let globals = ProbeGlobals {
+        layout: kernel_layout(Path::new(VMLINUX_BTF))?,
+        config: TraceConfig {
+            mode: match config.track {
+                TrackMode::Tree => TRACK_TREE,
+                TrackMode::All => TRACK_ALL,
+            },
+            _pad: 0,
+        },
+    };
+    EbpfLoader::new()
+        .override_global(GLOBALS_SYMBOL, &globals, true)
+        .map_max_entries(EVENTS_MAP, config.ring_bytes)
+        .load(EBPF_OBJECT)
+        .map_err(ProbeError::Load)
+}
+
+/// Loads and attaches one program as its spec says.
+pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<(), ProbeError> {
+    let program = ebpf.program_mut(spec.program).ok_or(ProbeError::MissingProgram(spec.program))?;
+    let load_err = |source| ProbeError::ProgramLoad { program: spec.program, source };
+    let attach_err =
+        |source| ProbeError::Attach { program: spec.program, target: spec.describe(), source };
+    match spec.mechanism {
+        Mechanism::Tracepoint => {
+            let tp: &mut TracePoint = program.try_into().map_err(load_err)?;
+            tp.load().map_err(load_err)?;
+            tp.attach(spec.category, spec.target).map_err(attach_err)?;
+        }
+        Mechanism::RawTracepoint => {
+            let tp: &mut RawTracePoint = program.try_into().map_err(load_err)?;
+            tp.load().map_err(load_err)?;
+            tp.attach(spec.target).map_err(attach_err)?;
+        }
+        Mechanism::Kprobe | Mechanism::Fentry => {
+            unreachable!("no tracing program uses {:?} yet", spec.mechanism)
+        }
+    }
+    Ok(())
+}
+
+impl Probes {
+    /// Loads the probes, attaches every program, and returns them with the
+    /// stream of their events.
+    pub fn load(config: &ProbeConfig) -> Result<(Probes, EventStream), ProbeError> {
+        ensure_tracefs()?;
+        let mut ebpf = load_object(config)?;
+        let take = |ebpf: &mut Ebpf, name: &'static str| {
+            ebpf.take_map(name).ok_or(ProbeError::MissingMap(name))
+        };
+        let map_err = |map: &'static str| move |source| ProbeError::Map { map, source };
+        let tracked =
+            HashMap::try_from(take(&mut ebpf, TRACKED_MAP)?).map_err(map_err(TRACKED_MAP))?;
+        let lost = PerCpuArray::try_from(take(&mut ebpf, LOST_MAP)?).map_err(map_err(LOST_MAP))?;
+        let ring = RingBuf::try_from(take(&mut ebpf, EVENTS_MAP)?).map_err(map_err(EVENTS_MAP))?;
+        for spec in PROGRAMS {
+            attach(&mut ebpf, spec)?;
+        }
+        let stream = EventStream::new(ring)?;
+        let probes = Probes { _ebpf: ebpf, tracked, lost, attached: PROGRAMS.to_vec() };
+        Ok((probes, stream))
+    }
+
+    /// The programs attached, for trace headers.
+    pub fn attached(&self) -> &[ProgramSpec] {
+        &self.attached
+    }
+
+    /// Starts tracking `pid` and, from then on, every task it creates.
+    pub fn track(&mut self, pid: u32) -> Result<(), ProbeError> {
+        self.tracked
+            .insert(pid, TrackedTask { root: pid, _pad: 0 }, 0)
+            .map_err(|source| ProbeError::Map { map: TRACKED_MAP, source })
+    }
+
+    /// A handle a forked child can use, before it execs, to track itself.
+    pub fn self_registrar(&self) -> SelfRegistrar {
+        SelfRegistrar { map_fd: self.tracked_fd() }
+    }
+
+    fn tracked_fd(&self) -> RawFd {
+        self.tracked.map().fd().as_fd().as_raw_fd()
+    }
+
+    /// Records lost to a full ring buffer so far, per kind, summed over CPUs.
+    pub fn lost(&self) -> Result<Vec<(EventKind, u64)>, ProbeError> {
+        EventKind::ALL
+            .iter()
+            .map(|&kind| {
+                let per_cpu = self
+                    .lost
+                    .get(&(kind as u32), 0)
+                    .map_err(|source| ProbeError::Map { map: LOST_MAP, source })?;
+                Ok((kind, per_cpu.iter().sum()))
+            })
+            .collect()
+    }
+}
+
+/// Registers the calling process in the tracked-task map with one raw
+/// `bpf(2)` call: async-signal-safe, so it may run in a forked child
+/// between fork and exec (`CommandExt::pre_exec`), as strace does, and no
+/// event of the child is missed.
+#[derive(Clone, Copy, Debug)]
+pub struct SelfRegistrar {
+    map_fd: RawFd,
+}
+
+/// `union bpf_attr` as BPF_MAP_UPDATE_ELEM reads it (kernel UAPI).
+#[repr(C)]
+struct MapUpdateAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+
+const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+
+impl SelfRegistrar {
+    /// Tracks the calling process as a root. Only async-signal-safe calls.
+    pub fn register_self(&self) -> std::io::Result<()> {
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() } as u32;
+        let value = TrackedTask { root: pid, _pad: 0 };
+        let attr = MapUpdateAttr {
+            map_fd: self.map_fd as u32,
+            _pad: 0,
+            key: &pid as *const u32 as u64,
+            value: &value as *const TrackedTask as u64,
+            flags: 0,
+        };
+        // SAFETY: `attr` points at live key and value buffers of the map's
+        // key and value sizes for the duration of the call.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_MAP_UPDATE_ELEM,
+                &attr as *const MapUpdateAttr,
+                std::mem::size_of::<MapUpdateAttr>(),
+            )
+        };
+        if ret < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+    }
+}
+
+fn page_size() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as u32 }
+}

@@ -1,0 +1,75 @@
+//! The command line. Global flags follow runc's, so tools written for runc
+//! can drive cradle.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cradle",
+    version,
+    about = "Shows, proves and audits how a Linux container is born"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Write cradle's own log to this file instead of stderr.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Format of cradle's own log.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log debug messages.
+    #[arg(long, global = true)]
+    pub debug: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command traced from its first instruction, with its descendants,
+    /// and print every execve they make.
+    Trace(TraceArgs),
+    /// Report what this kernel lets cradle do, by trying each mechanism.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Print events as JSON Lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the trace to this file instead of stderr.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Size of the kernel ring buffer in bytes (a power of two).
+    #[arg(long, default_value_t = 8 << 20, value_name = "BYTES")]
+    pub ring_size: u32,
+    /// The command to run, and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

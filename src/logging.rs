@@ -1,0 +1,32 @@
+//! cradle's own diagnostics, through `tracing`: to stderr or `--log FILE`,
+//! as text or JSON (runc's `--log` / `--log-format` contract).
+
+use std::fs::OpenOptions;
+
+use anyhow::Context;
+use tracing_subscriber::{EnvFilter, fmt};
+
+use crate::cli::{GlobalArgs, LogFormat};
+
+pub fn init(args: &GlobalArgs) -> anyhow::Result<()> {
+    let default = if args.debug { "debug" } else { "warn" };
+    let filter = EnvFilter::try_from_env("CRADLE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = fmt().with_env_filter(filter).with_target(false);
+    match (&args.log, args.log_format) {
+        (Some(path), format) => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening log file {}", path.display()))?;
+            let builder = builder.with_writer(std::sync::Mutex::new(file)).with_ansi(false);
+            match format {
+                LogFormat::Json => builder.json().init(),
+                LogFormat::Text => builder.init(),
+            }
+        }
+        (None, LogFormat::Json) => builder.json().with_writer(std::io::stderr).init(),
+        (None, LogFormat::Text) => builder.with_writer(std::io::stderr).init(),
+    }
+    Ok(())
+}

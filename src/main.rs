@@ -1,0 +1,37 @@
+//! `cradle`: shows, proves and audits how a Linux container is born.
+//!
+//! The binary is the edge of the system: it parses the command line, sets up
+//! logging, and wires the libraries together. The probes produce events, the
+//! binary presents them; the runtime is driven here and knows nothing of the
+//! tracing.
+
+mod cli;
+mod doctor;
+mod logging;
+mod trace;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = logging::init(&cli.global) {
+        eprintln!("cradle: {err:#}");
+        return ExitCode::from(2);
+    }
+    let result = match cli.command {
+        Command::Trace(args) => trace::run(args),
+        Command::Doctor(args) => doctor::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("cradle: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

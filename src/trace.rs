@@ -1,0 +1,169 @@
+//! `cradle trace -- COMMAND`: runs COMMAND registered for tracing before it
+//! execs, follows its descendants in the kernel, prints their execs, and
+//! exits with COMMAND's status.
+
+use std::{
+    fs::File,
+    io::{BufWriter, Write},
+    os::unix::process::ExitStatusExt,
+    process::ExitCode,
+};
+
+use anyhow::Context;
+use cradle_probes::{Detail, Event, ExecJoiner, ProbeConfig, Probes, TrackMode};
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::TraceArgs;
+
+pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    // One thread: the child is forked from a single-threaded process, so
+    // its pre-exec hook cannot meet a lock held by another thread.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the event loop")?;
+    runtime.block_on(trace(args))
+}
+
+async fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    let config = ProbeConfig { track: TrackMode::Tree, ring_bytes: args.ring_size };
+    let (probes, mut stream) =
+        Probes::load(&config).context("loading the probes (see `cradle doctor`)")?;
+    let out: Box<dyn Write> = match &args.out {
+        Some(path) => {
+            Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
+        }
+        None => Box::new(std::io::stderr()),
+    };
+    let mut printer =
+        Printer { out: BufWriter::new(out), json: args.json, origin_ns: monotonic_ns() };
+
+    let registrar = probes.self_registrar();
+    let mut command = tokio::process::Command::new(&args.command[0]);
+    command.args(&args.command[1..]);
+    // SAFETY: the hook makes one raw bpf(2) call and a getpid(2), both
+    // async-signal-safe, so it is sound between fork and exec.
+    unsafe {
+        command.pre_exec(move || registrar.register_self());
+    }
+    let mut child = command.spawn().with_context(|| format!("starting {}", args.command[0]))?;
+    let child_pid = child.id().context("the command exited before it could be traced")?;
+
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut joiner = ExecJoiner::default();
+    let mut batch = Vec::new();
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status.context("waiting for the command")?,
+            read = stream.next_batch(&mut batch) => {
+                read.context("reading events")?;
+                printer.print_all(batch.drain(..).flat_map(|e| joiner.push(e)))?;
+            }
+            // The command shares our terminal: it gets SIGINT by itself.
+            // Forward what was sent to cradle alone, and keep tracing.
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => forward(child_pid, Signal::SIGTERM),
+            _ = hangup.recv() => forward(child_pid, Signal::SIGHUP),
+        }
+    };
+    // Records are in the ring as soon as the kernel submits them: all
+    // events up to the command's exit are there now.
+    stream.drain(&mut batch);
+    printer.print_all(batch.drain(..).flat_map(|e| joiner.push(e)))?;
+    printer.print_all(joiner.finish())?;
+    let lost: u64 = probes.lost()?.iter().map(|(_, n)| n).sum();
+    if lost > 0 || stream.decode_errors() > 0 {
+        printer.note(&format!(
+            "{lost} events lost (ring buffer full; raise --ring-size), {} undecodable",
+            stream.decode_errors()
+        ))?;
+    }
+    printer.out.flush()?;
+    Ok(exit_code(status))
+}
+
+fn forward(pid: u32, signal: Signal) {
+    if let Err(err) = kill(Pid::from_raw(pid as i32), signal) {
+        tracing::warn!(%err, ?signal, "forwarding signal to the command");
+    }
+}
+
+/// The command's status as a shell reports it: the exit code, or 128 plus
+/// the signal that killed it.
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    let code = status.code().or_else(|| status.signal().map(|sig| 128 + sig)).unwrap_or(1);
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn monotonic_ns() -> u64 {
+    // CLOCK_MONOTONIC is always available on Linux; it is the clock of
+    // bpf_ktime_get_ns, so event times are relative to this instant.
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
+        Ok(now) => now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64,
+        Err(_) => 0,
+    }
+}
+
+struct Printer {
+    out: BufWriter<Box<dyn Write>>,
+    json: bool,
+    origin_ns: u64,
+}
+
+impl Printer {
+    fn print_all(&mut self, events: impl IntoIterator<Item = Event>) -> anyhow::Result<()> {
+        for event in events {
+            self.print(&event)?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn print(&mut self, event: &Event) -> anyhow::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut self.out, event)?;
+            self.out.write_all(b"\n")?;
+            return Ok(());
+        }
+        // Text shows the execs; --json carries every event.
+        if let Detail::Exec { argv, argv_truncated, ret, .. } = &event.detail {
+            let seconds = event.ts_ns.saturating_sub(self.origin_ns) as f64 / 1e9;
+            let argv = serde_json::to_string(argv)?;
+            let cut = if *argv_truncated { " (argv truncated)" } else { "" };
+            writeln!(
+                self.out,
+                "{seconds:>10.6} pid={:<7} ppid={:<7} {:<16} execve {argv}{cut} = {}",
+                event.tgid,
+                event.ppid,
+                event.comm,
+                describe_ret(*ret),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn note(&mut self, text: &str) -> anyhow::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut self.out, &serde_json::json!({ "note": text }))?;
+            self.out.write_all(b"\n")?;
+        } else {
+            writeln!(self.out, "cradle: {text}")?;
+        }
+        Ok(())
+    }
+}
+
+fn describe_ret(ret: Option<i64>) -> String {
+    match ret {
+        None => "? (result not seen)".into(),
+        Some(0) => "0".into(),
+        Some(ret) if ret < 0 => format!("{ret} {}", nix::errno::Errno::from_raw(-ret as i32)),
+        Some(ret) => ret.to_string(),
+    }
+}
