@@ -58,11 +58,13 @@ async fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let mut hangup = signal(SignalKind::hangup())?;
     let mut joiner = ExecJoiner::default();
     let mut batch = Vec::new();
+    let mut records = 0u64;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status.context("waiting for the command")?,
             read = stream.next_batch(&mut batch) => {
                 read.context("reading events")?;
+                records += batch.len() as u64;
                 printer.print_all(batch.drain(..).flat_map(|e| joiner.push(e)))?;
             }
             // The command shares our terminal: it gets SIGINT by itself.
@@ -75,15 +77,15 @@ async fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
     // Records are in the ring as soon as the kernel submits them: all
     // events up to the command's exit are there now.
     stream.drain(&mut batch);
+    records += batch.len() as u64;
     printer.print_all(batch.drain(..).flat_map(|e| joiner.push(e)))?;
     printer.print_all(joiner.finish())?;
-    let lost: u64 = probes.lost()?.iter().map(|(_, n)| n).sum();
-    if lost > 0 || stream.decode_errors() > 0 {
-        printer.note(&format!(
-            "{lost} events lost (ring buffer full; raise --ring-size), {} undecodable",
-            stream.decode_errors()
-        ))?;
-    }
+    let summary = Summary {
+        records: records + stream.decode_errors(),
+        undecodable: stream.decode_errors(),
+        lost_by_kind: probes.lost()?.into_iter().map(|(kind, n)| (kind.name(), n)).collect(),
+    };
+    printer.summary(&summary)?;
     printer.out.flush()?;
     Ok(exit_code(status))
 }
@@ -110,6 +112,14 @@ fn monotonic_ns() -> u64 {
     }
 }
 
+/// What the trace saw, printed last.
+struct Summary {
+    /// Records read from the ring buffer, decodable or not.
+    records: u64,
+    undecodable: u64,
+    lost_by_kind: std::collections::BTreeMap<&'static str, u64>,
+}
+
 struct Printer {
     out: BufWriter<Box<dyn Write>>,
     json: bool,
@@ -132,13 +142,15 @@ impl Printer {
             return Ok(());
         }
         // Text shows the execs; --json carries every event.
-        if let Detail::Exec { argv, argv_truncated, ret, .. } = &event.detail {
+        if let Detail::Exec { filename, argv, argv_truncated, ret, at, .. } = &event.detail {
             let seconds = event.ts_ns.saturating_sub(self.origin_ns) as f64 / 1e9;
+            let call = if *at { "execveat" } else { "execve" };
+            let filename = serde_json::to_string(filename)?;
             let argv = serde_json::to_string(argv)?;
             let cut = if *argv_truncated { " (argv truncated)" } else { "" };
             writeln!(
                 self.out,
-                "{seconds:>10.6} pid={:<7} ppid={:<7} {:<16} execve {argv}{cut} = {}",
+                "{seconds:>10.6} pid={:<7} ppid={:<7} {:<16} {call}({filename}, {argv}{cut}) = {}",
                 event.tgid,
                 event.ppid,
                 event.comm,
@@ -148,12 +160,23 @@ impl Printer {
         Ok(())
     }
 
-    fn note(&mut self, text: &str) -> anyhow::Result<()> {
+    fn summary(&mut self, summary: &Summary) -> anyhow::Result<()> {
+        let lost: u64 = summary.lost_by_kind.values().sum();
         if self.json {
-            serde_json::to_writer(&mut self.out, &serde_json::json!({ "note": text }))?;
+            let line = serde_json::json!({ "summary": {
+                "records": summary.records,
+                "undecodable": summary.undecodable,
+                "lost": lost,
+                "lost_by_kind": summary.lost_by_kind,
+            }});
+            serde_json::to_writer(&mut self.out, &line)?;
             self.out.write_all(b"\n")?;
-        } else {
-            writeln!(self.out, "cradle: {text}")?;
+        } else if lost > 0 || summary.undecodable > 0 {
+            writeln!(
+                self.out,
+                "cradle: {lost} events lost to a full ring buffer (raise --ring-size), {} undecodable",
+                summary.undecodable
+            )?;
         }
         Ok(())
     }

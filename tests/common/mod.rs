@@ -1,0 +1,87 @@
+//! Helpers shared by the end-to-end tests: the real cradle binary, real
+//! peers, real kernel. Each test binary uses a subset.
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use serde_json::Value;
+
+/// The cradle binary under test.
+pub fn cradle() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cradle"))
+}
+
+/// Runs a command and returns its output, panicking with context if it
+/// could not be started.
+pub fn output(command: &mut Command) -> Output {
+    command.output().unwrap_or_else(|err| panic!("running {command:?}: {err}"))
+}
+
+/// Parses a JSON Lines file.
+pub fn json_lines(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|err| panic!("reading {}: {err}", path.display()));
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("bad JSON line {line:?}: {err}"))
+        })
+        .collect()
+}
+
+/// The argv of an exec event, if it is one.
+pub fn exec_argv(event: &Value) -> Option<Vec<String>> {
+    if event["kind"] != "exec" {
+        return None;
+    }
+    Some(
+        event["argv"]
+            .as_array()?
+            .iter()
+            .map(|arg| arg.as_str().unwrap_or_default().to_string())
+            .collect(),
+    )
+}
+
+/// A busybox root filesystem and a `runc spec` config running `args`, in a
+/// temporary directory removed on drop.
+pub struct RuncBundle {
+    pub dir: tempfile::TempDir,
+}
+
+impl RuncBundle {
+    pub fn new(args: &[&str]) -> RuncBundle {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rootfs = dir.path().join("rootfs");
+        for sub in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
+            std::fs::create_dir_all(rootfs.join(sub)).expect("rootfs dirs");
+        }
+        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
+            .expect("copy /bin/busybox (package busybox-static; run cargo xtask setup)");
+        let applets = output(Command::new("/bin/busybox").arg("--list"));
+        for applet in String::from_utf8_lossy(&applets.stdout).lines() {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+        }
+        let spec = output(Command::new("runc").args(["spec", "--bundle"]).arg(dir.path()));
+        assert!(spec.status.success(), "runc spec: {spec:?}");
+        let config_path = dir.path().join("config.json");
+        let mut config: Value =
+            serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+        config["process"]["terminal"] = Value::Bool(false);
+        config["process"]["args"] = args.iter().map(|a| Value::from(*a)).collect();
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        RuncBundle { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A runc state directory private to this bundle.
+    pub fn runc_root(&self) -> PathBuf {
+        self.dir.path().join("runc-state")
+    }
+}

@@ -1,0 +1,192 @@
+//! `cradle trace` end to end: real kernel, real eBPF, real runc.
+
+mod common;
+
+use std::{
+    collections::HashSet,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use common::{RuncBundle, cradle, exec_argv, json_lines, output};
+use serde_json::Value;
+
+/// Kills and reaps the unrelated exec loop however the test ends.
+struct Background(std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Records that reached userspace for these output lines: a joined exec
+/// line stands for its entry and its result record.
+fn records_behind(events: &[Value]) -> u64 {
+    events
+        .iter()
+        .filter(|e| e.get("kind").is_some())
+        .map(|e| if e["kind"] == "exec" && !e["ret"].is_null() { 2 } else { 1 })
+        .sum()
+}
+
+#[test]
+fn traces_the_command_tree_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("unrelated-ran");
+    // An unrelated process that execs in a tight loop beside the trace.
+    let unrelated = Background(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while :; do /bin/true unrelated-marker; touch {}; done",
+                marker.display()
+            ))
+            .spawn()
+            .expect("start unrelated loop"),
+    );
+    while !marker.exists() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    let trace = dir.path().join("trace.jsonl");
+    let result = output(
+        cradle()
+            .args(["trace", "--json", "--out"])
+            .arg(&trace)
+            .args(["--", "sh", "-c", "/bin/echo a b c; exit 3"])
+            .stdout(Stdio::piped()),
+    );
+    drop(unrelated);
+
+    assert_eq!(result.status.code(), Some(3), "exit status: {result:?}");
+    assert_eq!(String::from_utf8_lossy(&result.stdout), "a b c\n");
+    let events = json_lines(&trace);
+
+    let sh = events
+        .iter()
+        .find(|e| e["kind"] == "exec" && e["ret"] == 0 && e["comm"] == "sh")
+        .expect("the sh exec");
+    let echo = events
+        .iter()
+        .find(|e| {
+            exec_argv(e).as_deref() == Some(&["/bin/echo", "a", "b", "c"].map(String::from)[..])
+        })
+        .expect("the echo exec with its full argv");
+    assert_eq!(echo["ret"], 0);
+    assert_eq!(echo["filename"], "/bin/echo");
+    assert_eq!(echo["ppid"], sh["tgid"], "echo's parent is the traced sh");
+    assert_eq!(echo["comm"], "echo");
+
+    // Only the traced tree: every acting process is the root or was created
+    // by a traced process.
+    let mut tree: HashSet<u64> = HashSet::from([sh["tgid"].as_u64().unwrap()]);
+    for event in &events {
+        if event["kind"] == "task_new" {
+            tree.insert(event["child_tgid"].as_u64().unwrap());
+        }
+    }
+    for event in events.iter().filter(|e| e.get("kind").is_some()) {
+        assert!(tree.contains(&event["tgid"].as_u64().unwrap()), "event outside the tree: {event}");
+        let argv = exec_argv(event).unwrap_or_default();
+        assert!(!argv.iter().any(|a| a == "unrelated-marker"), "unrelated exec traced: {event}");
+    }
+
+    // Filtered in the kernel: every record that reached userspace is in
+    // the output, none was dropped there.
+    let summary = events.iter().find_map(|e| e.get("summary")).expect("summary line");
+    assert_eq!(summary["records"].as_u64().unwrap(), records_behind(&events), "{summary}");
+    assert_eq!(summary["lost"].as_u64(), Some(0));
+}
+
+#[test]
+fn traces_runc_run_of_a_busybox_container() {
+    let bundle = RuncBundle::new(&["sh", "-c", "echo workload-ran"]);
+    let trace = bundle.path().join("trace.jsonl");
+    let id = format!("cradle-trace-test-{}", std::process::id());
+    let result = output(
+        cradle()
+            .args(["trace", "--json", "--out"])
+            .arg(&trace)
+            .arg("--")
+            .arg("runc")
+            .arg("--root")
+            .arg(bundle.runc_root())
+            .args(["run", "--bundle"])
+            .arg(bundle.path())
+            .arg(&id),
+    );
+    assert!(result.status.success(), "runc run under cradle trace: {result:?}");
+    assert_eq!(String::from_utf8_lossy(&result.stdout), "workload-ran\n");
+
+    let execs: Vec<(Vec<String>, Value)> =
+        json_lines(&trace).into_iter().filter_map(|e| exec_argv(&e).map(|a| (a, e))).collect();
+    assert!(
+        execs.iter().any(|(argv, e)| argv.len() >= 2 && argv[1] == "init" && e["ret"] == 0),
+        "runc init exec missing: {:?}",
+        execs.iter().map(|(a, _)| a).collect::<Vec<_>>()
+    );
+    let workload = execs
+        .iter()
+        .find(|(argv, _)| argv[..] == ["sh", "-c", "echo workload-ran"])
+        .map(|(_, e)| e)
+        .expect("the container's workload exec");
+    assert_eq!(workload["ret"], 0);
+    // The workload runs in the container's own mount and pid namespaces.
+    let runc = execs.iter().find(|(argv, _)| argv[0] == "runc").map(|(_, e)| e).unwrap();
+    assert_ne!(workload["mnt_ns"], runc["mnt_ns"]);
+    assert_ne!(workload["pid_ns"], runc["pid_ns"]);
+}
+
+#[test]
+fn doctor_finds_what_works_by_trying() {
+    let result = output(cradle().args(["doctor", "--json"]));
+    assert!(result.status.success(), "doctor: {result:?}");
+    let report: Value = serde_json::from_slice(&result.stdout).unwrap();
+    let check = |name: &str| {
+        report["mechanisms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["mechanism"] == name)
+            .unwrap_or_else(|| panic!("no {name} check"))
+            .clone()
+    };
+    assert_eq!(check("tracepoint")["usable"], true);
+    assert_eq!(check("raw_tracepoint")["usable"], true);
+    // These machines: CONFIG_KPROBES unset, BPF_PROG_TYPE_TRACING refused.
+    // The reasons are the errors of the attempts themselves.
+    let kprobe = check("kprobe");
+    assert_eq!(kprobe["usable"], false);
+    assert!(kprobe["error"].as_str().unwrap().starts_with("attach:"), "{kprobe}");
+    let fentry = check("fentry");
+    assert_eq!(fentry["usable"], false);
+    let fentry_error = fentry["error"].as_str().unwrap();
+    assert!(
+        fentry_error.starts_with("load:") && fentry_error.contains("BPF_PROG_LOAD"),
+        "{fentry}"
+    );
+    assert!(report["problems"].as_array().unwrap().is_empty());
+    assert!(report["probes"].as_array().unwrap().iter().all(|p| p["usable"] == true));
+}
+
+#[test]
+fn doctor_refuses_without_root() {
+    let result = output(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_cradle"))
+            .arg("doctor"),
+    );
+    assert!(!result.status.success(), "doctor as nobody: {result:?}");
+    assert!(String::from_utf8_lossy(&result.stdout).contains("cradle needs root"), "{result:?}");
+}
+
+#[test]
+fn trace_of_a_missing_command_fails_clearly() {
+    let result = output(cradle().args(["trace", "--", "/nonexistent/cmd"]));
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("/nonexistent/cmd"), "{stderr}");
+}

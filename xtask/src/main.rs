@@ -1,0 +1,49 @@
+//! `cargo xtask`: cradle's automation. Owns installing prerequisites
+//! (`setup`), the project's test command (`test`, what CI runs), and the
+//! newcomer's demo (`demo`). It drives cargo and the system package manager;
+//! it must not contain product logic.
+
+mod demo;
+mod setup;
+mod test;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install, idempotently, what a fresh Debian 12 machine lacks to build,
+    /// test and demonstrate cradle.
+    Setup,
+    /// The project's test command: setup, formatting, lints, every test.
+    Test {
+        /// Skip `setup` (when you know everything is installed).
+        #[arg(long)]
+        no_setup: bool,
+    },
+    /// Set up, build, and run cradle's main job on its built-in default.
+    Demo,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Setup => setup::run(),
+        Command::Test { no_setup } => {
+            if !no_setup {
+                setup::run()?;
+            }
+            test::run()
+        }
+        Command::Demo => {
+            setup::run()?;
+            demo::run()
+        }
+    }
+}

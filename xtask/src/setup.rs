@@ -1,0 +1,102 @@
+//! `cargo xtask setup`: installs what is missing, and only that, so a rerun
+//! on a ready machine takes seconds.
+
+use std::{path::PathBuf, process::Command};
+
+use anyhow::{Context, Result, bail};
+
+/// Debian packages cradle needs, and why.
+const PACKAGES: &[(&str, &str)] = &[
+    ("rustc-web", "the eBPF compiler: a rustc that ships its library source"),
+    ("rust-web-src", "core's source, for -Z build-std=core"),
+    ("llvm-22-dev", "LLVM for bpf-linker"),
+    ("libpolly-22-dev", "LLVM for bpf-linker"),
+    ("libzstd-dev", "LLVM for bpf-linker"),
+    ("zlib1g-dev", "LLVM for bpf-linker"),
+    ("runc", "the reference runtime traced and compared against"),
+    ("crun", "the second peer runtime"),
+    ("busybox-static", "the root filesystem of the default bundle"),
+    ("strace", "cross-checking what the probes report"),
+    ("tmux", "end-to-end tests of the terminal UI"),
+    ("iproute2", "network namespaces and veths in tests"),
+];
+
+const BPF_LINKER_VERSION: &str = "0.13";
+
+pub fn run() -> Result<()> {
+    require_root()?;
+    install_packages()?;
+    install_bpf_linker()?;
+    println!("setup: everything cradle needs is installed");
+    Ok(())
+}
+
+fn require_root() -> Result<()> {
+    let uid = Command::new("id").arg("-u").output().context("running id -u")?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        bail!("cargo xtask setup installs system packages and must run as root");
+    }
+    Ok(())
+}
+
+fn package_installed(name: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", name])
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn install_packages() -> Result<()> {
+    let missing: Vec<&str> =
+        PACKAGES.iter().map(|(name, _)| *name).filter(|name| !package_installed(name)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("setup: installing {}", missing.join(" "));
+    run_checked(Command::new("apt-get").args(["update", "-qq"]))?;
+    run_checked(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+fn cargo_bin(name: &str) -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cargo"));
+    home.join("bin").join(name)
+}
+
+fn install_bpf_linker() -> Result<()> {
+    let linker = cargo_bin("bpf-linker");
+    let installed = Command::new(&linker)
+        .arg("--version")
+        .output()
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .contains(&format!("bpf-linker {BPF_LINKER_VERSION}"))
+        })
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    println!("setup: building bpf-linker {BPF_LINKER_VERSION} against LLVM 22 (about 3 minutes)");
+    run_checked(
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["install", "bpf-linker", "--locked", "--no-default-features"])
+            .args(["--features", "llvm-22", "--version", &format!("~{BPF_LINKER_VERSION}")])
+            .env("LLVM_PREFIX", "/usr/lib/llvm-22"),
+    )
+}
+
+pub fn run_checked(command: &mut Command) -> Result<()> {
+    let status = command.status().with_context(|| format!("running {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(())
+}
