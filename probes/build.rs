@@ -29,12 +29,13 @@ fn main() {
         println!("cargo:rerun-if-changed={}", watched.display());
     }
     println!("cargo:rerun-if-env-changed=CRADLE_EBPF_RUSTC");
+    println!("cargo:rerun-if-env-changed=PATH");
 
     let rustc = env::var_os("CRADLE_EBPF_RUSTC")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/rustc"));
     let cargo = env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| "cargo".into());
-    check_prerequisites(&rustc);
+    let linker_dir = check_prerequisites(&rustc);
 
     // A target directory of its own, stable across profiles so that `cargo
     // build`, `cargo test` and `cargo clippy` share one eBPF build.
@@ -58,10 +59,16 @@ fn main() {
             build.env_remove(&key);
         }
     }
+    // rustc runs bpf-linker by name: make sure the one found is on PATH.
+    let mut path = vec![linker_dir];
+    path.extend(
+        env::var_os("PATH").map(|p| env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default(),
+    );
     build
         .env("RUSTC", &rustc)
         .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_HOME", env::var_os("CARGO_HOME").unwrap_or_else(default_cargo_home));
+        .env("PATH", env::join_paths(path).expect("PATH entries have no separator"))
+        .env("CARGO_HOME", cargo_home());
     let status = build
         .status()
         .unwrap_or_else(|err| fail(&format!("could not run {}: {err}", cargo.display())));
@@ -76,13 +83,22 @@ fn main() {
         .unwrap_or_else(|err| fail(&format!("copying {}: {err}", object.display())));
 }
 
-fn default_cargo_home() -> std::ffi::OsString {
-    let home = env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    Path::new(&home).join(".cargo").into_os_string()
+fn cargo_home() -> PathBuf {
+    env::var_os("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(&env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cargo")
+    })
 }
 
-/// Stops the build with one clear message naming the missing piece.
-fn check_prerequisites(rustc: &Path) {
+/// Where `bpf-linker` is: on PATH, or where `cargo install` puts it.
+fn find_bpf_linker() -> Option<PathBuf> {
+    let path: Vec<PathBuf> =
+        env::var_os("PATH").map(|p| env::split_paths(&p).collect()).unwrap_or_default();
+    path.into_iter().chain([cargo_home().join("bin")]).find(|dir| dir.join("bpf-linker").is_file())
+}
+
+/// Stops the build with one clear message naming the missing piece;
+/// returns the directory holding bpf-linker.
+fn check_prerequisites(rustc: &Path) -> PathBuf {
     if !rustc.exists() {
         fail(&format!(
             "the eBPF compiler {} is missing (Debian package rustc-web): {SETUP_HINT}",
@@ -104,13 +120,7 @@ fn check_prerequisites(rustc: &Path) {
             core_src.display()
         ));
     }
-    let linker_found = env::var_os("PATH")
-        .map(|path| env::split_paths(&path).any(|dir| dir.join("bpf-linker").is_file()))
-        .unwrap_or(false)
-        || Path::new(&default_cargo_home()).join("bin/bpf-linker").is_file();
-    if !linker_found {
-        fail(&format!("bpf-linker is missing: {SETUP_HINT}"));
-    }
+    find_bpf_linker().unwrap_or_else(|| fail(&format!("bpf-linker is missing: {SETUP_HINT}")))
 }
 
 fn fail(message: &str) -> ! {
