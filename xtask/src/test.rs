@@ -1,8 +1,12 @@
 //! `cargo xtask test`: the project's test command, run by CI.
 
-use std::{path::PathBuf, process::Command};
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Command, Stdio},
+};
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
 use crate::setup::run_checked;
 
@@ -25,6 +29,66 @@ pub fn run() -> Result<()> {
     println!("== lints");
     run_checked(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     println!("== tests");
-    run_checked(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    let totals = run_tests(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    // One closing line for the whole run, as CI reads it.
+    println!("tests: {} passed, {} failed", totals.passed, totals.failed);
+    if totals.failed > 0 {
+        bail!("{} tests failed", totals.failed);
+    }
     Ok(())
+}
+
+#[derive(Default)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+}
+
+/// Runs a `cargo test` command, echoing its output while adding up the
+/// `test result:` lines of every test binary.
+fn run_tests(command: &mut Command) -> Result<Totals> {
+    let mut child =
+        command.stdout(Stdio::piped()).spawn().with_context(|| format!("running {command:?}"))?;
+    let mut totals = Totals::default();
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(result) = line.strip_prefix("test result: ") {
+            totals.passed += count_before(result, " passed");
+            totals.failed += count_before(result, " failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(totals)
+}
+
+/// The number just before `label` in "ok. 5 passed; 0 failed; ...".
+fn count_before(text: &str, label: &str) -> u64 {
+    text.split(';')
+        .find_map(|part| {
+            part.trim()
+                .trim_start_matches("ok. ")
+                .trim_start_matches("FAILED. ")
+                .strip_suffix(label)
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_before;
+
+    #[test]
+    fn reads_cargo_test_result_lines() {
+        let ok = "ok. 5 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 2.46s";
+        assert_eq!(count_before(ok, " passed"), 5);
+        assert_eq!(count_before(ok, " failed"), 0);
+        let failed = "FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out";
+        assert_eq!(count_before(failed, " passed"), 3);
+        assert_eq!(count_before(failed, " failed"), 2);
+    }
 }
