@@ -39,6 +39,12 @@ pub const EXEC_AT: u32 = 1 << 2;
 
 /// What an event record is. The discriminant is the `kind` field of
 /// [`EventHeader`] and the index of the kind's loss counter.
+///
+/// The record type of each kind: [`ExecEvent`], [`ExecResultEvent`],
+/// [`TaskNewEvent`], [`TaskExitEvent`], [`ProcessExecEvent`],
+/// [`NamespacesEvent`], [`CgroupEvent`] (both cgroup kinds),
+/// [`CapCapableEvent`], [`NetlinkEvent`]; every syscall kind from
+/// [`EventKind::Mount`] to [`EventKind::Sethostname`] is a [`CallEvent`].
 #[repr(u16)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
@@ -50,12 +56,79 @@ pub enum EventKind {
     TaskNew = 2,
     /// A tracked task exited.
     TaskExit = 3,
+    /// sched_process_exec: a task switched to a new program.
+    ProcessExec = 4,
+    /// New namespaces were created (clone/clone3/unshare with CLONE_NEW*).
+    Namespaces = 5,
+    /// mount(2).
+    Mount = 6,
+    /// umount2(2).
+    Umount = 7,
+    /// fsopen(2).
+    Fsopen = 8,
+    /// fsconfig(2).
+    Fsconfig = 9,
+    /// fsmount(2).
+    Fsmount = 10,
+    /// move_mount(2).
+    MoveMount = 11,
+    /// open_tree(2).
+    OpenTree = 12,
+    /// mount_setattr(2).
+    MountSetattr = 13,
+    /// pivot_root(2).
+    PivotRoot = 14,
+    /// chroot(2).
+    Chroot = 15,
+    /// setns(2).
+    Setns = 16,
+    /// capset(2).
+    Capset = 17,
+    /// prctl(2).
+    Prctl = 18,
+    /// seccomp(2).
+    Seccomp = 19,
+    /// sethostname(2).
+    Sethostname = 20,
+    /// cgroup:cgroup_mkdir.
+    CgroupMkdir = 21,
+    /// cgroup:cgroup_attach_task.
+    CgroupAttach = 22,
+    /// capability:cap_capable.
+    CapCapable = 23,
+    /// sendmsg/sendto of a netlink message that asks for a new link.
+    NetlinkNewLink = 24,
 }
 
 impl EventKind {
     /// Every kind, in discriminant order.
-    pub const ALL: [EventKind; 4] =
-        [EventKind::Exec, EventKind::ExecResult, EventKind::TaskNew, EventKind::TaskExit];
+    pub const ALL: [EventKind; 25] = [
+        EventKind::Exec,
+        EventKind::ExecResult,
+        EventKind::TaskNew,
+        EventKind::TaskExit,
+        EventKind::ProcessExec,
+        EventKind::Namespaces,
+        EventKind::Mount,
+        EventKind::Umount,
+        EventKind::Fsopen,
+        EventKind::Fsconfig,
+        EventKind::Fsmount,
+        EventKind::MoveMount,
+        EventKind::OpenTree,
+        EventKind::MountSetattr,
+        EventKind::PivotRoot,
+        EventKind::Chroot,
+        EventKind::Setns,
+        EventKind::Capset,
+        EventKind::Prctl,
+        EventKind::Seccomp,
+        EventKind::Sethostname,
+        EventKind::CgroupMkdir,
+        EventKind::CgroupAttach,
+        EventKind::CapCapable,
+        EventKind::NetlinkNewLink,
+    ];
     /// Number of kinds: the length of the per-kind loss counter array.
     pub const COUNT: u32 = Self::ALL.len() as u32;
 
@@ -71,6 +144,27 @@ impl EventKind {
             EventKind::ExecResult => "exec_result",
             EventKind::TaskNew => "task_new",
             EventKind::TaskExit => "task_exit",
+            EventKind::ProcessExec => "process_exec",
+            EventKind::Namespaces => "namespaces",
+            EventKind::Mount => "mount",
+            EventKind::Umount => "umount",
+            EventKind::Fsopen => "fsopen",
+            EventKind::Fsconfig => "fsconfig",
+            EventKind::Fsmount => "fsmount",
+            EventKind::MoveMount => "move_mount",
+            EventKind::OpenTree => "open_tree",
+            EventKind::MountSetattr => "mount_setattr",
+            EventKind::PivotRoot => "pivot_root",
+            EventKind::Chroot => "chroot",
+            EventKind::Setns => "setns",
+            EventKind::Capset => "capset",
+            EventKind::Prctl => "prctl",
+            EventKind::Seccomp => "seccomp",
+            EventKind::Sethostname => "sethostname",
+            EventKind::CgroupMkdir => "cgroup_mkdir",
+            EventKind::CgroupAttach => "cgroup_attach_task",
+            EventKind::CapCapable => "cap_capable",
+            EventKind::NetlinkNewLink => "new_link",
         }
     }
 }
@@ -161,6 +255,160 @@ pub struct TaskExitEvent {
     pub _pad: u32,
 }
 
+/// Inode numbers of a task's namespaces, as `readlink /proc/PID/ns/*`
+/// shows them; 0 where the kernel has no such namespace (or the task has
+/// exited).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NamespaceSet {
+    pub mnt: u32,
+    pub uts: u32,
+    pub ipc: u32,
+    /// The pid namespace the task's own pid lives in.
+    pub pid: u32,
+    pub pid_for_children: u32,
+    pub net: u32,
+    pub cgroup: u32,
+    pub time: u32,
+    pub time_for_children: u32,
+    pub user: u32,
+}
+
+/// The `CLONE_NEW*` flags: a clone, clone3 or unshare carrying any of them
+/// creates namespaces. (`CLONE_NEWTIME` shares its value with `CSIGNAL`'s
+/// bits in clone(2), but the kernel strips the exit signal before
+/// `task_newtask` sees the flags.)
+pub const CLONE_NEW_MASK: u64 = 0x0000_0080 // CLONE_NEWTIME
+    | 0x0002_0000 // CLONE_NEWNS
+    | 0x0200_0000 // CLONE_NEWCGROUP
+    | 0x0400_0000 // CLONE_NEWUTS
+    | 0x0800_0000 // CLONE_NEWIPC
+    | 0x1000_0000 // CLONE_NEWUSER
+    | 0x2000_0000 // CLONE_NEWPID
+    | 0x4000_0000; // CLONE_NEWNET
+
+/// `NamespacesEvent::source`: derived in the `task_newtask` tracepoint,
+/// from the new task (clone, clone3, fork-like calls).
+pub const NS_SOURCE_TASK_NEWTASK: u32 = 1;
+/// `NamespacesEvent::source`: derived at the exit of unshare(2), from the
+/// caller.
+pub const NS_SOURCE_UNSHARE: u32 = 2;
+
+/// [`EventKind::Namespaces`]: the namespaces a task has once a
+/// namespace-creating clone or unshare is done.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NamespacesEvent {
+    pub header: EventHeader,
+    /// 0 for a new task; the return value of unshare(2).
+    pub ret: i64,
+    /// The clone or unshare flags.
+    pub flags: u64,
+    /// `NS_SOURCE_*`: which kernel path produced the record.
+    pub source: u32,
+    /// Kernel pid of the task the namespaces belong to.
+    pub target_pid: u32,
+    pub namespaces: NamespaceSet,
+}
+
+/// Arguments a syscall record carries (the syscall ABI's maximum).
+pub const CALL_ARGS: usize = 6;
+/// Data areas of a syscall record: user memory its arguments point to.
+pub const CALL_SLOTS: usize = 4;
+/// Size of each data area. A string longer than this is cut and flagged in
+/// `CallEvent::truncated`.
+pub const CALL_SLOT_MAX: usize = 256;
+
+/// A syscall of the [`EventKind::Mount`]..=[`EventKind::Sethostname`]
+/// range, recorded once it returned: its raw arguments, its result, and
+/// copies of the user memory its arguments point to. Which argument fills
+/// which data area is fixed per kind (see the programs in `probes-ebpf`
+/// and the decoder in `probes`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallEvent {
+    pub header: EventHeader,
+    pub ret: i64,
+    pub args: [u64; CALL_ARGS],
+    /// Bytes used in each data area (a string's NUL included).
+    pub lens: [u16; CALL_SLOTS],
+    /// Bit `i`: data area `i` holds only the first [`CALL_SLOT_MAX`] bytes.
+    pub truncated: u32,
+    pub _pad: u32,
+    /// The caller's namespaces after the call, for [`EventKind::Setns`];
+    /// zero for the other kinds.
+    pub namespaces: NamespaceSet,
+    pub slots: [[u8; CALL_SLOT_MAX]; CALL_SLOTS],
+}
+
+/// Largest path a [`ProcessExecEvent`] or [`CgroupEvent`] carries.
+pub const KERNEL_PATH_MAX: usize = 256;
+
+/// [`EventKind::ProcessExec`]: a successful exec, from the scheduler's
+/// point of view: the task now runs `filename`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessExecEvent {
+    pub header: EventHeader,
+    /// The pid the task had before the exec (a non-leader thread's exec
+    /// takes over the leader's pid).
+    pub old_pid: u32,
+    /// Bytes of `filename` used, NUL included.
+    pub filename_len: u32,
+    pub filename: [u8; KERNEL_PATH_MAX],
+}
+
+/// [`EventKind::CgroupMkdir`] and [`EventKind::CgroupAttach`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CgroupEvent {
+    pub header: EventHeader,
+    /// The cgroup's id (its kernfs node id, the inode number of its directory).
+    pub cgroup_id: u64,
+    /// Hierarchy id: 0 is the cgroup v2 unified hierarchy.
+    pub hierarchy: u32,
+    /// Kernel pid of the task attached (0 for mkdir).
+    pub target_pid: u32,
+    /// Whether the whole thread group was attached (attach only).
+    pub threadgroup: u32,
+    /// Bytes of `path` used, NUL included.
+    pub path_len: u32,
+    pub path: [u8; KERNEL_PATH_MAX],
+}
+
+/// [`EventKind::CapCapable`]: a capability check of a tracked task.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapCapableEvent {
+    pub header: EventHeader,
+    /// The capability number (`CAP_*`).
+    pub cap: i32,
+    /// 0 if granted, else a negative errno.
+    pub ret: i32,
+}
+
+/// Bytes of a netlink request a [`NetlinkEvent`] carries.
+pub const NETLINK_MSG_MAX: usize = 1024;
+
+/// [`EventKind::NetlinkNewLink`]: the start of an `RTM_NEWLINK` request a
+/// tracked task sent on a netlink socket, and the call's result. Userspace
+/// parses the attributes (interface names, kind, target namespaces).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetlinkEvent {
+    pub header: EventHeader,
+    /// The sendmsg/sendto result: bytes sent, or a negative errno.
+    pub ret: i64,
+    /// Inode number of the sender's network namespace after the call.
+    pub net_ns: u32,
+    /// Bytes of `message` used.
+    pub len: u32,
+    /// The message was longer than [`NETLINK_MSG_MAX`] and was cut.
+    pub truncated: u32,
+    pub _pad: u32,
+    pub message: [u8; NETLINK_MSG_MAX],
+}
+
 /// Byte offsets of the kernel structure members the programs read, found in
 /// the running kernel's BTF at load time. Rust eBPF has no CO-RE
 /// relocations, so nothing here may be a compile-time constant.
@@ -184,7 +432,34 @@ pub struct KernelLayout {
     /// `sizeof(struct upid)`: the stride of `pid.numbers[]`.
     pub upid_size: u32,
     pub upid_ns: u32,
+    pub task_cred: u32,
+    pub cred_user_ns: u32,
+    pub nsproxy_uts_ns: u32,
+    pub nsproxy_ipc_ns: u32,
+    pub nsproxy_pid_ns_for_children: u32,
+    pub nsproxy_net_ns: u32,
+    pub nsproxy_cgroup_ns: u32,
+    /// [`LAYOUT_ABSENT`] on kernels without time namespaces.
+    pub nsproxy_time_ns: u32,
+    /// [`LAYOUT_ABSENT`] on kernels without time namespaces.
+    pub nsproxy_time_ns_for_children: u32,
+    /// Offset of `struct ns_common ns` in each namespace struct.
+    pub uts_namespace_ns: u32,
+    pub ipc_namespace_ns: u32,
+    pub net_ns: u32,
+    pub cgroup_namespace_ns: u32,
+    pub time_namespace_ns: u32,
+    pub user_namespace_ns: u32,
+    pub binprm_filename: u32,
+    pub cgroup_kn: u32,
+    pub cgroup_root: u32,
+    pub kernfs_node_id: u32,
+    pub cgroup_root_hierarchy_id: u32,
 }
+
+/// A [`KernelLayout`] offset of a member this kernel does not have: the
+/// programs read nothing through it and report 0.
+pub const LAYOUT_ABSENT: u32 = u32::MAX;
 
 /// Which tasks the programs report.
 #[repr(C)]
@@ -252,6 +527,13 @@ mod tests {
         assert_eq!(size_of::<ExecResultEvent>(), 80);
         assert_eq!(size_of::<TaskNewEvent>(), 88);
         assert_eq!(size_of::<TaskExitEvent>(), 80);
+        assert_eq!(size_of::<NamespaceSet>(), 40);
+        assert_eq!(size_of::<NamespacesEvent>(), 72 + 24 + 40);
+        assert_eq!(size_of::<CallEvent>(), 72 + 8 + 48 + 16 + 40 + CALL_SLOTS * CALL_SLOT_MAX);
+        assert_eq!(size_of::<ProcessExecEvent>(), 72 + 8 + KERNEL_PATH_MAX);
+        assert_eq!(size_of::<CgroupEvent>(), 72 + 24 + KERNEL_PATH_MAX);
+        assert_eq!(size_of::<CapCapableEvent>(), 80);
+        assert_eq!(size_of::<NetlinkEvent>(), 72 + 24 + NETLINK_MSG_MAX);
         // The kernel aligns ring-buffer records to 8 bytes.
         assert!(align_of::<EventHeader>() <= 8);
     }

@@ -1,11 +1,7 @@
 //! execve(2) and execveat(2): the filename and argv at entry, the result at
 //! exit. Userspace pairs the two records by thread.
 
-use aya_ebpf::{
-    helpers::{bpf_probe_read_user, generated::bpf_probe_read_user_str},
-    macros::tracepoint,
-    programs::TracePointContext,
-};
+use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use cradle_probes_common::{
     EXEC_ARGC_MAX, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_AT, EXEC_FILENAME_MAX,
     EXEC_FILENAME_TRUNCATED, EventKind, ExecEvent, ExecResultEvent,
@@ -14,15 +10,8 @@ use cradle_probes_common::{
 use crate::{
     emit::{current_is_tracked, header, send, send_bytes},
     maps::EXEC_SCRATCH,
+    syscall::{SYSCALL_RET, copy_user_str, syscall_arg},
 };
-
-/// Offset of syscall argument `n` in a `syscalls:sys_enter_*` record (after
-/// the 8-byte common header and the syscall number, padded to 16).
-const fn syscall_arg(n: usize) -> usize {
-    16 + 8 * n
-}
-/// Offset of `ret` in a `syscalls:sys_exit_*` record.
-const SYSCALL_RET: usize = 16;
 
 const FIXED: usize = core::mem::size_of::<ExecEvent>();
 const ARGV_AT: usize = FIXED + EXEC_FILENAME_MAX;
@@ -60,26 +49,6 @@ fn exec_returned(ctx: &TracePointContext) {
     // SAFETY: `ret` is a long at this offset in every sys_exit record.
     let ret = unsafe { ctx.read_at::<i64>(SYSCALL_RET) }.unwrap_or(0);
     send(EventKind::ExecResult, |header| ExecResultEvent { header, ret });
-}
-
-/// Copies a user string of at most `room` bytes to `dst`. Returns the bytes
-/// copied (NUL included) and whether the string was longer than `room`.
-#[inline(always)]
-fn copy_user_str(dst: *mut u8, room: u32, src: *const u8) -> Option<(u32, bool)> {
-    // SAFETY: the caller guarantees `dst..dst+room` lies in the scratch map
-    // value; the helper reads user memory safely and NUL-terminates.
-    let copied = unsafe { bpf_probe_read_user_str(dst.cast(), room, src.cast()) };
-    if copied <= 0 {
-        return None;
-    }
-    let copied = copied as u32;
-    // A full buffer is ambiguous: check whether the source went on.
-    let cut = copied >= room && {
-        // SAFETY: a user-memory read through the helper, which may fail.
-        let next = unsafe { bpf_probe_read_user(src.wrapping_add(room as usize - 1)) };
-        next.map(|b: u8| b != 0).unwrap_or(false)
-    };
-    Some((copied, cut))
 }
 
 fn exec_entered(ctx: &TracePointContext, filename_at: usize, argv_at: usize, at_flag: u32) {

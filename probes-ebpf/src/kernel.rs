@@ -5,6 +5,8 @@
 
 use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
 
+use cradle_probes_common::{LAYOUT_ABSENT, NamespaceSet};
+
 use crate::globals::layout;
 
 /// A `struct task_struct *`.
@@ -13,8 +15,8 @@ pub struct Task(*const u8);
 
 /// Reads a `T` at `base + offset`, or `None` if the kernel refuses.
 #[inline(always)]
-fn read<T>(base: *const u8, offset: u32) -> Option<T> {
-    if base.is_null() {
+pub fn read<T>(base: *const u8, offset: u32) -> Option<T> {
+    if base.is_null() || offset == LAYOUT_ABSENT {
         return None;
     }
     // SAFETY: bpf_probe_read_kernel validates the address and fails
@@ -25,7 +27,23 @@ fn read<T>(base: *const u8, offset: u32) -> Option<T> {
 /// Reads the inode number of the `ns_common` embedded at `ns_offset` in `ns`.
 #[inline(always)]
 fn ns_inum(ns: *const u8, ns_offset: u32) -> u32 {
+    if ns_offset == LAYOUT_ABSENT {
+        return 0;
+    }
     read::<u32>(ns, ns_offset + layout().ns_common_inum).unwrap_or(0)
+}
+
+/// Reads the pointer at `base + offset`, NULL if it cannot be read.
+#[inline(always)]
+fn read_ptr(base: *const u8, offset: u32) -> *const u8 {
+    read::<*const u8>(base, offset).unwrap_or(core::ptr::null())
+}
+
+/// Inode number of the namespace `nsproxy` points to at `member`, whose
+/// `ns_common` sits at `ns_offset` in the namespace struct.
+#[inline(always)]
+fn nsproxy_inum(nsproxy: *const u8, member: u32, ns_offset: u32) -> u32 {
+    ns_inum(read_ptr(nsproxy, member), ns_offset)
 }
 
 impl Task {
@@ -86,5 +104,40 @@ impl Task {
         let upid = l.pid_numbers + (level & 0x3f) * l.upid_size;
         let ns = read::<*const u8>(pid, upid + l.upid_ns).unwrap_or(core::ptr::null());
         ns_inum(ns, l.pid_namespace_ns)
+    }
+
+    /// Every namespace of the task, as /proc/PID/ns shows them.
+    #[inline(always)]
+    pub fn namespaces(self) -> NamespaceSet {
+        let l = layout();
+        let nsproxy = read_ptr(self.0, l.task_nsproxy);
+        let cred = read_ptr(self.0, l.task_cred);
+        NamespaceSet {
+            mnt: nsproxy_inum(nsproxy, l.nsproxy_mnt_ns, l.mnt_namespace_ns),
+            uts: nsproxy_inum(nsproxy, l.nsproxy_uts_ns, l.uts_namespace_ns),
+            ipc: nsproxy_inum(nsproxy, l.nsproxy_ipc_ns, l.ipc_namespace_ns),
+            pid: self.pid_ns(),
+            pid_for_children: nsproxy_inum(
+                nsproxy,
+                l.nsproxy_pid_ns_for_children,
+                l.pid_namespace_ns,
+            ),
+            net: nsproxy_inum(nsproxy, l.nsproxy_net_ns, l.net_ns),
+            cgroup: nsproxy_inum(nsproxy, l.nsproxy_cgroup_ns, l.cgroup_namespace_ns),
+            time: nsproxy_inum(nsproxy, l.nsproxy_time_ns, l.time_namespace_ns),
+            time_for_children: nsproxy_inum(
+                nsproxy,
+                l.nsproxy_time_ns_for_children,
+                l.time_namespace_ns,
+            ),
+            user: ns_inum(read_ptr(cred, l.cred_user_ns), l.user_namespace_ns),
+        }
+    }
+
+    /// Inode number of the task's network namespace.
+    #[inline(always)]
+    pub fn net_ns(self) -> u32 {
+        let l = layout();
+        nsproxy_inum(read_ptr(self.0, l.task_nsproxy), l.nsproxy_net_ns, l.net_ns)
     }
 }

@@ -12,12 +12,17 @@
 #![no_std]
 #![no_main]
 
+mod calls;
+mod caps;
+mod cgroups;
 mod doctor;
 mod emit;
 mod exec;
 mod globals;
 mod kernel;
 mod maps;
+mod netlink;
+mod syscall;
 mod tasks;
 
 /// eBPF programs cannot unwind or abort: the verifier rejects a program in

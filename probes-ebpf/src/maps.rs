@@ -2,9 +2,11 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
-use cradle_probes_common::{EXEC_ARGV_MAX, EXEC_RECORD_MAX, EventKind, TRACKED_MAX, TrackedTask};
+use cradle_probes_common::{
+    CALL_ARGS, EXEC_ARGV_MAX, EXEC_RECORD_MAX, EventKind, TRACKED_MAX, TrackedTask,
+};
 
 /// Event records. Userspace sets the real size at load time.
 #[map]
@@ -32,3 +34,18 @@ pub struct ExecScratch {
 
 #[map]
 pub static EXEC_SCRATCH: PerCpuArray<ExecScratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// A tracked thread's syscall between entry and exit.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PendingCall {
+    /// The [`EventKind`] the call will be recorded as.
+    pub kind: u32,
+    pub _pad: u32,
+    pub args: [u64; CALL_ARGS],
+}
+
+/// Calls in flight, by kernel pid. LRU, so a stash whose exit never came
+/// (a task killed in the call) cannot fill the map for good.
+#[map]
+pub static PENDING: LruHashMap<u32, PendingCall> = LruHashMap::with_max_entries(TRACKED_MAX, 0);

@@ -1,14 +1,18 @@
 //! Task lifetime: new tasks (which also extends the tracked set, so that the
 //! filter follows a tree in the kernel) and exits (which shrinks it).
 
+use aya_ebpf::helpers::generated::bpf_probe_read_kernel_str;
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
-use cradle_probes_common::{EventKind, TaskExitEvent, TaskNewEvent};
+use cradle_probes_common::{
+    CLONE_NEW_MASK, EventKind, KERNEL_PATH_MAX, NS_SOURCE_TASK_NEWTASK, NamespacesEvent,
+    ProcessExecEvent, TaskExitEvent, TaskNewEvent,
+};
 
 use crate::{
-    emit::{current_pid, send},
-    globals::track_all,
-    kernel::Task,
-    maps::TRACKED,
+    emit::{count_lost, current_is_tracked, current_pid, header, send},
+    globals::{layout, track_all},
+    kernel::{Task, read},
+    maps::{EVENTS, PENDING, TRACKED},
 };
 
 /// `task_newtask(struct task_struct *task, u64 clone_flags)`, run by the
@@ -32,6 +36,20 @@ pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
     }
     let child_tgid = child.tgid();
     send(EventKind::TaskNew, |header| TaskNewEvent { header, child_pid, child_tgid, clone_flags });
+    // The tracepoint runs after copy_namespaces and copy_creds: the child's
+    // nsproxy and credentials are its own by now. This is the
+    // create_new_namespaces probe on kernels without kprobes and fentry.
+    if clone_flags & CLONE_NEW_MASK != 0 {
+        let namespaces = child.namespaces();
+        send(EventKind::Namespaces, |header| NamespacesEvent {
+            header,
+            ret: 0,
+            flags: clone_flags,
+            source: NS_SOURCE_TASK_NEWTASK,
+            target_pid: child_pid,
+            namespaces,
+        });
+    }
     0
 }
 
@@ -49,6 +67,45 @@ pub fn sched_process_exit(ctx: RawTracePointContext) -> i32 {
     send(EventKind::TaskExit, |header| TaskExitEvent { header, exit_code, _pad: 0 });
     if tracked {
         let _ = TRACKED.remove(&pid);
+        // A call cut short by the exit leaves its stash behind.
+        let _ = PENDING.remove(&pid);
     }
+    0
+}
+
+/// `sched_process_exec(struct task_struct *p, pid_t old_pid,
+/// struct linux_binprm *bprm)`, run by the task once the new image is in
+/// place: the exec has succeeded.
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
+    if !current_is_tracked() {
+        return 0;
+    }
+    let old_pid: u32 = ctx.arg::<u64>(1) as u32;
+    let bprm: *const u8 = ctx.arg(2);
+    let filename = read::<*const u8>(bprm, layout().binprm_filename).unwrap_or(core::ptr::null());
+    let header = header(EventKind::ProcessExec, core::mem::size_of::<ProcessExecEvent>());
+    let Some(mut entry) = EVENTS.reserve::<ProcessExecEvent>(0) else {
+        count_lost(EventKind::ProcessExec);
+        return 0;
+    };
+    let event = entry.as_mut_ptr();
+    // SAFETY: `event` is the reservation, large enough for the record; the
+    // string copy is bounded by the `filename` array's size.
+    unsafe {
+        (*event).header = header;
+        (*event).old_pid = old_pid;
+        let copied = if filename.is_null() {
+            0
+        } else {
+            bpf_probe_read_kernel_str(
+                (*event).filename.as_mut_ptr().cast(),
+                KERNEL_PATH_MAX as u32,
+                filename.cast(),
+            )
+        };
+        (*event).filename_len = if copied > 0 { copied as u32 } else { 0 };
+    }
+    entry.submit(0);
     0
 }

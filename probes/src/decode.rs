@@ -5,11 +5,16 @@
 use std::mem::size_of;
 
 use cradle_probes_common::{
-    EXEC_ARGV_TRUNCATED, EXEC_AT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, EventHeader,
-    EventKind, ExecEvent, ExecResultEvent, TaskExitEvent, TaskNewEvent,
+    CALL_SLOT_MAX, CALL_SLOTS, CallEvent, CapCapableEvent, CgroupEvent, EXEC_ARGV_TRUNCATED,
+    EXEC_AT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, EventHeader, EventKind, ExecEvent,
+    ExecResultEvent, NS_SOURCE_TASK_NEWTASK, NS_SOURCE_UNSHARE, NamespacesEvent, NetlinkEvent,
+    ProcessExecEvent, TaskExitEvent, TaskNewEvent,
 };
 
-use crate::event::{Detail, Event};
+use crate::{
+    event::{Detail, Event, NamespaceSource},
+    names, netlink, syscalls,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -39,6 +44,18 @@ unsafe impl Plain for ExecResultEvent {}
 unsafe impl Plain for TaskNewEvent {}
 // SAFETY: as above.
 unsafe impl Plain for TaskExitEvent {}
+// SAFETY: as above.
+unsafe impl Plain for NamespacesEvent {}
+// SAFETY: as above.
+unsafe impl Plain for CallEvent {}
+// SAFETY: as above.
+unsafe impl Plain for ProcessExecEvent {}
+// SAFETY: as above.
+unsafe impl Plain for CgroupEvent {}
+// SAFETY: as above.
+unsafe impl Plain for CapCapableEvent {}
+// SAFETY: as above.
+unsafe impl Plain for NetlinkEvent {}
 
 fn read<T: Plain>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.len() < size_of::<T>() {
@@ -50,7 +67,7 @@ fn read<T: Plain>(bytes: &[u8]) -> Result<T, DecodeError> {
 }
 
 /// The text up to the first NUL (or the whole slice), lossily as UTF-8.
-fn c_string(bytes: &[u8]) -> String {
+pub(crate) fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
@@ -64,6 +81,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     }
     let bytes = &bytes[..claimed];
     let kind = EventKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
+    let mut truncated = false;
     let detail = match kind {
         EventKind::Exec => decode_exec(bytes)?,
         EventKind::ExecResult => Detail::ExecResult { ret: read::<ExecResultEvent>(bytes)?.ret },
@@ -78,6 +96,79 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         EventKind::TaskExit => {
             Detail::TaskExit { exit_code: read::<TaskExitEvent>(bytes)?.exit_code }
         }
+        EventKind::ProcessExec => {
+            let record: ProcessExecEvent = read(bytes)?;
+            let filename = area(&record.filename, record.filename_len, "filename")?;
+            Detail::ProcessExec { old_pid: record.old_pid, filename: c_string(filename) }
+        }
+        EventKind::Namespaces => {
+            let record: NamespacesEvent = read(bytes)?;
+            Detail::Namespaces {
+                source: match record.source {
+                    NS_SOURCE_TASK_NEWTASK => NamespaceSource::TaskNewtask,
+                    NS_SOURCE_UNSHARE => NamespaceSource::Unshare,
+                    _ => NamespaceSource::Unknown,
+                },
+                flags: record.flags,
+                created: names::namespace_names(record.flags),
+                target_pid: record.target_pid,
+                namespaces: record.namespaces.into(),
+                ret: record.ret,
+            }
+        }
+        EventKind::CgroupMkdir | EventKind::CgroupAttach => {
+            let record: CgroupEvent = read(bytes)?;
+            let path = c_string(area(&record.path, record.path_len, "path")?);
+            if kind == EventKind::CgroupMkdir {
+                Detail::CgroupMkdir {
+                    path,
+                    cgroup_id: record.cgroup_id,
+                    hierarchy: record.hierarchy,
+                }
+            } else {
+                Detail::CgroupAttach {
+                    path,
+                    cgroup_id: record.cgroup_id,
+                    hierarchy: record.hierarchy,
+                    target_pid: record.target_pid,
+                    threadgroup: record.threadgroup != 0,
+                }
+            }
+        }
+        EventKind::CapCapable => {
+            let record: CapCapableEvent = read(bytes)?;
+            Detail::CapCapable {
+                cap: record.cap,
+                cap_name: names::capability(record.cap),
+                ret: record.ret,
+            }
+        }
+        EventKind::NetlinkNewLink => {
+            let record: NetlinkEvent = read(bytes)?;
+            truncated = record.truncated != 0;
+            let message = area(&record.message, record.len, "message")?;
+            netlink::new_link(message, record.net_ns, record.ret)
+        }
+        EventKind::Mount
+        | EventKind::Umount
+        | EventKind::Fsopen
+        | EventKind::Fsconfig
+        | EventKind::Fsmount
+        | EventKind::MoveMount
+        | EventKind::OpenTree
+        | EventKind::MountSetattr
+        | EventKind::PivotRoot
+        | EventKind::Chroot
+        | EventKind::Setns
+        | EventKind::Capset
+        | EventKind::Prctl
+        | EventKind::Seccomp
+        | EventKind::Sethostname => {
+            let record: CallEvent = read(bytes)?;
+            let slots = call_slots(&record)?;
+            truncated = record.truncated != 0;
+            syscalls::detail(kind, &record, &slots)
+        }
     };
     Ok(Event {
         seq: header.seq,
@@ -90,9 +181,26 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         cgroup_id: header.cgroup_id,
         mnt_ns: header.mnt_ns,
         pid_ns: header.pid_ns,
+        truncated,
         detail,
     })
 }
+
+/// The used part of a fixed-size area, checking the recorded length.
+fn area<'a>(bytes: &'a [u8], len: u32, field: &'static str) -> Result<&'a [u8], DecodeError> {
+    bytes.get(..len as usize).ok_or(DecodeError::BadLength { field, len: len as usize })
+}
+
+/// The used part of each data area of a syscall record.
+fn call_slots(record: &CallEvent) -> Result<[&[u8]; CALL_SLOTS], DecodeError> {
+    let mut slots: [&[u8]; CALL_SLOTS] = [&[]; CALL_SLOTS];
+    for (index, slot) in slots.iter_mut().enumerate() {
+        *slot = area(&record.slots[index], u32::from(record.lens[index]), "data")?;
+    }
+    Ok(slots)
+}
+
+const _: () = assert!(CALL_SLOT_MAX <= u16::MAX as usize);
 
 fn decode_exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
     let record: ExecEvent = read(bytes)?;

@@ -107,16 +107,18 @@ pub fn diagnose() -> DoctorReport {
     let mut probes: Vec<ProbePath> = Vec::new();
     for spec in PROGRAMS {
         let path = spec.describe();
-        match probes.iter_mut().find(|p| p.probe == spec.probe) {
-            Some(probe) => {
-                probe.paths.push(path);
-                probe.usable &= usable(spec.mechanism);
+        for &name in spec.probes {
+            match probes.iter_mut().find(|p| p.probe == name) {
+                Some(probe) => {
+                    probe.paths.push(path.clone());
+                    probe.usable &= usable(spec.mechanism);
+                }
+                None => probes.push(ProbePath {
+                    probe: name,
+                    paths: vec![path.clone()],
+                    usable: usable(spec.mechanism),
+                }),
             }
-            None => probes.push(ProbePath {
-                probe: spec.probe,
-                paths: vec![path],
-                usable: usable(spec.mechanism),
-            }),
         }
     }
     for probe in &probes {

@@ -21,8 +21,70 @@ pub struct Event {
     pub cgroup_id: u64,
     pub mnt_ns: u32,
     pub pid_ns: u32,
+    /// A string or data area of the record was longer than the record
+    /// holds and was cut (exec argv has its own flags).
+    pub truncated: bool,
     #[serde(flatten)]
     pub detail: Detail,
+}
+
+/// Inode numbers of a task's namespaces, as in `readlink /proc/PID/ns/*`;
+/// 0 where the kernel has none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Namespaces {
+    pub mnt: u32,
+    pub uts: u32,
+    pub ipc: u32,
+    pub pid: u32,
+    pub pid_for_children: u32,
+    pub net: u32,
+    pub cgroup: u32,
+    pub time: u32,
+    pub time_for_children: u32,
+    pub user: u32,
+}
+
+impl From<cradle_probes_common::NamespaceSet> for Namespaces {
+    fn from(set: cradle_probes_common::NamespaceSet) -> Self {
+        Namespaces {
+            mnt: set.mnt,
+            uts: set.uts,
+            ipc: set.ipc,
+            pid: set.pid,
+            pid_for_children: set.pid_for_children,
+            net: set.net,
+            cgroup: set.cgroup,
+            time: set.time,
+            time_for_children: set.time_for_children,
+            user: set.user,
+        }
+    }
+}
+
+/// Which kernel path produced a [`Detail::Namespaces`] event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamespaceSource {
+    /// The `task_newtask` tracepoint, from the new task (clone, clone3).
+    TaskNewtask,
+    /// The exit of unshare(2), from the caller.
+    Unshare,
+    /// A source this build does not know.
+    Unknown,
+}
+
+/// Where one end of a new link goes, as the request says.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LinkPlacement {
+    /// The interface name asked for (`None`: the kernel picks one).
+    pub name: Option<String>,
+    /// Inode number of the network namespace the end lands in, when the
+    /// request leaves it in the sender's namespace.
+    pub netns: Option<u32>,
+    /// The request moves the end to the network namespace of this pid...
+    pub netns_pid: Option<u32>,
+    /// ...or of this namespace file descriptor of the sender.
+    pub netns_fd: Option<u32>,
 }
 
 /// What happened.
@@ -43,11 +105,179 @@ pub enum Detail {
         ret: Option<i64>,
     },
     /// The return of an execve/execveat, before it is joined to its entry.
-    ExecResult { ret: i64 },
+    ExecResult {
+        ret: i64,
+    },
     /// A task was created by the acting task.
-    TaskNew { child_pid: u32, child_tgid: u32, clone_flags: u64 },
+    TaskNew {
+        child_pid: u32,
+        child_tgid: u32,
+        clone_flags: u64,
+    },
     /// The acting task exited with this wait(2) status word.
-    TaskExit { exit_code: u32 },
+    TaskExit {
+        exit_code: u32,
+    },
+    /// A successful exec, seen by the scheduler: the task now runs `filename`.
+    ProcessExec {
+        old_pid: u32,
+        filename: String,
+    },
+    /// New namespaces: those of `target_pid` once the call made them.
+    Namespaces {
+        source: NamespaceSource,
+        flags: u64,
+        /// The namespace types asked for (`mnt`, `uts`, ...).
+        created: Vec<&'static str>,
+        target_pid: u32,
+        namespaces: Namespaces,
+        ret: i64,
+    },
+    Mount {
+        source: Option<String>,
+        target: Option<String>,
+        fstype: Option<String>,
+        flags: u64,
+        flag_names: Vec<String>,
+        data: Option<String>,
+        ret: i64,
+    },
+    /// umount2(2).
+    Umount {
+        target: Option<String>,
+        flags: u64,
+        flag_names: Vec<String>,
+        ret: i64,
+    },
+    Fsopen {
+        fsname: Option<String>,
+        flags: u32,
+        ret: i64,
+    },
+    Fsconfig {
+        fd: i32,
+        cmd: u32,
+        command: String,
+        key: Option<String>,
+        /// Only for the commands whose value is a string or a path.
+        value: Option<String>,
+        aux: i32,
+        ret: i64,
+    },
+    Fsmount {
+        fs_fd: i32,
+        flags: u32,
+        attr_flags: u64,
+        attr_names: Vec<String>,
+        ret: i64,
+    },
+    MoveMount {
+        from_dfd: i32,
+        from_path: Option<String>,
+        to_dfd: i32,
+        to_path: Option<String>,
+        flags: u32,
+        ret: i64,
+    },
+    OpenTree {
+        dfd: i32,
+        path: Option<String>,
+        flags: u32,
+        ret: i64,
+    },
+    MountSetattr {
+        dfd: i32,
+        path: Option<String>,
+        flags: u32,
+        /// `struct mount_attr`, when it could be read.
+        attr_set: Option<u64>,
+        attr_set_names: Vec<String>,
+        attr_clr: Option<u64>,
+        propagation: Option<u64>,
+        userns_fd: Option<u64>,
+        ret: i64,
+    },
+    PivotRoot {
+        new_root: Option<String>,
+        put_old: Option<String>,
+        ret: i64,
+    },
+    Chroot {
+        path: Option<String>,
+        ret: i64,
+    },
+    /// setns(2), with the caller's namespaces once it returned.
+    Setns {
+        fd: i32,
+        nstype: u32,
+        nstype_names: Vec<&'static str>,
+        namespaces: Namespaces,
+        ret: i64,
+    },
+    /// capset(2): the sets asked for, when they could be read.
+    Capset {
+        version: Option<u32>,
+        pid: Option<i32>,
+        effective: Option<u64>,
+        permitted: Option<u64>,
+        inheritable: Option<u64>,
+        ret: i64,
+    },
+    Prctl {
+        option: u32,
+        option_name: Option<&'static str>,
+        arg2: u64,
+        arg3: u64,
+        arg4: u64,
+        arg5: u64,
+        /// PR_SET_NAME's name.
+        name: Option<String>,
+        /// PR_SET_SECCOMP with a filter: its length in instructions.
+        filter_len: Option<u16>,
+        ret: i64,
+    },
+    Seccomp {
+        operation: u32,
+        operation_name: Option<&'static str>,
+        flags: u32,
+        /// SECCOMP_SET_MODE_FILTER: the filter's length in instructions.
+        filter_len: Option<u16>,
+        ret: i64,
+    },
+    Sethostname {
+        name: Option<String>,
+        ret: i64,
+    },
+    CgroupMkdir {
+        path: String,
+        cgroup_id: u64,
+        hierarchy: u32,
+    },
+    #[serde(rename = "cgroup_attach_task")]
+    CgroupAttach {
+        path: String,
+        cgroup_id: u64,
+        hierarchy: u32,
+        target_pid: u32,
+        threadgroup: bool,
+    },
+    /// A capability check: `ret` 0 if granted.
+    CapCapable {
+        cap: i32,
+        cap_name: Option<&'static str>,
+        ret: i32,
+    },
+    /// An RTM_NEWLINK request (e.g. `ip link add a type veth peer b`).
+    NewLink {
+        /// IFLA_INFO_KIND: `veth`, `bridge`, ...
+        link_kind: Option<String>,
+        link: LinkPlacement,
+        /// The veth peer, when the request names one.
+        peer: Option<LinkPlacement>,
+        /// The send's result: bytes sent, or a negative errno. The kernel's
+        /// answer to the request arrives on the socket, not here.
+        ret: i64,
+    },
 }
 
 impl Detail {
@@ -58,6 +288,27 @@ impl Detail {
             Detail::ExecResult { .. } => "exec_result",
             Detail::TaskNew { .. } => "task_new",
             Detail::TaskExit { .. } => "task_exit",
+            Detail::ProcessExec { .. } => "process_exec",
+            Detail::Namespaces { .. } => "namespaces",
+            Detail::Mount { .. } => "mount",
+            Detail::Umount { .. } => "umount",
+            Detail::Fsopen { .. } => "fsopen",
+            Detail::Fsconfig { .. } => "fsconfig",
+            Detail::Fsmount { .. } => "fsmount",
+            Detail::MoveMount { .. } => "move_mount",
+            Detail::OpenTree { .. } => "open_tree",
+            Detail::MountSetattr { .. } => "mount_setattr",
+            Detail::PivotRoot { .. } => "pivot_root",
+            Detail::Chroot { .. } => "chroot",
+            Detail::Setns { .. } => "setns",
+            Detail::Capset { .. } => "capset",
+            Detail::Prctl { .. } => "prctl",
+            Detail::Seccomp { .. } => "seccomp",
+            Detail::Sethostname { .. } => "sethostname",
+            Detail::CgroupMkdir { .. } => "cgroup_mkdir",
+            Detail::CgroupAttach { .. } => "cgroup_attach_task",
+            Detail::CapCapable { .. } => "cap_capable",
+            Detail::NewLink { .. } => "new_link",
         }
     }
 }

@@ -73,6 +73,7 @@ mod tests {
             cgroup_id: 0,
             mnt_ns: 0,
             pid_ns: 0,
+            truncated: false,
             detail,
         }
     }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use btf_rs::{Btf, Type};
-use cradle_probes_common::KernelLayout;
+use cradle_probes_common::{KernelLayout, LAYOUT_ABSENT};
 
 /// Where the running kernel publishes its BTF.
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
@@ -44,6 +44,27 @@ pub fn kernel_layout(path: &Path) -> Result<KernelLayout, LayoutError> {
         pid_numbers: finder.offset("pid", "numbers")?,
         upid_size: finder.size("upid")?,
         upid_ns: finder.offset("upid", "ns")?,
+        task_cred: finder.offset("task_struct", "cred")?,
+        cred_user_ns: finder.offset("cred", "user_ns")?,
+        nsproxy_uts_ns: finder.offset("nsproxy", "uts_ns")?,
+        nsproxy_ipc_ns: finder.offset("nsproxy", "ipc_ns")?,
+        nsproxy_pid_ns_for_children: finder.offset("nsproxy", "pid_ns_for_children")?,
+        nsproxy_net_ns: finder.offset("nsproxy", "net_ns")?,
+        nsproxy_cgroup_ns: finder.offset("nsproxy", "cgroup_ns")?,
+        // CONFIG_TIME_NS is optional; without it there is no time namespace.
+        nsproxy_time_ns: finder.optional("nsproxy", "time_ns")?,
+        nsproxy_time_ns_for_children: finder.optional("nsproxy", "time_ns_for_children")?,
+        uts_namespace_ns: finder.offset("uts_namespace", "ns")?,
+        ipc_namespace_ns: finder.offset("ipc_namespace", "ns")?,
+        net_ns: finder.offset("net", "ns")?,
+        cgroup_namespace_ns: finder.offset("cgroup_namespace", "ns")?,
+        time_namespace_ns: finder.optional("time_namespace", "ns")?,
+        user_namespace_ns: finder.offset("user_namespace", "ns")?,
+        binprm_filename: finder.offset("linux_binprm", "filename")?,
+        cgroup_kn: finder.offset("cgroup", "kn")?,
+        cgroup_root: finder.offset("cgroup", "root")?,
+        kernfs_node_id: finder.offset("kernfs_node", "id")?,
+        cgroup_root_hierarchy_id: finder.offset("cgroup_root", "hierarchy_id")?,
     })
 }
 
@@ -78,6 +99,15 @@ impl Finder<'_> {
         self.find_member(&strukt, member, 0)?.map(|bits| bits / 8).ok_or_else(|| {
             LayoutError::NoMember { strukt: name.to_string(), member: member.to_string() }
         })
+    }
+
+    /// Like [`Finder::offset`], but a struct or member this kernel does not
+    /// have is [`LAYOUT_ABSENT`] rather than an error.
+    fn optional(&self, name: &str, member: &str) -> Result<u32, LayoutError> {
+        match self.offset(name, member) {
+            Err(LayoutError::NoStruct(_) | LayoutError::NoMember { .. }) => Ok(LAYOUT_ABSENT),
+            other => other,
+        }
     }
 
     fn find_member(
@@ -120,6 +150,9 @@ mod tests {
         assert_eq!(layout.task_tgid, layout.task_pid + 4);
         assert!(layout.task_nsproxy > layout.task_tgid);
         assert!(layout.upid_size >= 16);
+        // Every namespace struct embeds an ns_common; net's is not first.
+        assert_ne!(layout.net_ns, LAYOUT_ABSENT);
+        assert!(layout.nsproxy_cgroup_ns > layout.nsproxy_uts_ns);
     }
 
     #[test]

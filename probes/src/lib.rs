@@ -15,12 +15,15 @@ pub mod event;
 pub mod join;
 pub mod layout;
 pub mod loader;
+pub mod names;
+mod netlink;
 pub mod programs;
 pub mod stream;
+mod syscalls;
 pub mod tracefs;
 
 pub use cradle_probes_common as abi;
-pub use event::{Detail, Event};
+pub use event::{Detail, Event, LinkPlacement, NamespaceSource, Namespaces};
 pub use join::ExecJoiner;
 pub use loader::{ProbeConfig, ProbeError, Probes, SelfRegistrar, TrackMode};
 pub use stream::EventStream;

@@ -29,8 +29,8 @@ impl Mechanism {
 /// A program in the eBPF object and where it attaches.
 #[derive(Clone, Copy, Debug)]
 pub struct ProgramSpec {
-    /// The probe (event family) the program serves, as shown by `doctor`.
-    pub probe: &'static str,
+    /// The probes (event families) the program serves, as `doctor` shows them.
+    pub probes: &'static [&'static str],
     /// The program's name in the object.
     pub program: &'static str,
     pub mechanism: Mechanism,
@@ -51,9 +51,9 @@ impl ProgramSpec {
     }
 }
 
-const fn syscall_tp(probe: &'static str, name: &'static str) -> ProgramSpec {
+const fn syscall_tp(probes: &'static [&'static str], name: &'static str) -> ProgramSpec {
     ProgramSpec {
-        probe,
+        probes,
         program: name,
         mechanism: Mechanism::Tracepoint,
         category: "syscalls",
@@ -61,9 +61,9 @@ const fn syscall_tp(probe: &'static str, name: &'static str) -> ProgramSpec {
     }
 }
 
-const fn raw_tp(probe: &'static str, name: &'static str) -> ProgramSpec {
+const fn raw_tp(probes: &'static [&'static str], name: &'static str) -> ProgramSpec {
     ProgramSpec {
-        probe,
+        probes,
         program: name,
         mechanism: Mechanism::RawTracepoint,
         category: "",
@@ -71,12 +71,54 @@ const fn raw_tp(probe: &'static str, name: &'static str) -> ProgramSpec {
     }
 }
 
-/// Every program the tracer attaches.
+/// Every program the tracer attaches. Namespace creation comes from
+/// `task_newtask` (clone, clone3) and the exit of unshare: this build has no
+/// kprobe or fentry path for `create_new_namespaces`.
 pub const PROGRAMS: &[ProgramSpec] = &[
-    raw_tp("task", "task_newtask"),
-    raw_tp("task", "sched_process_exit"),
-    syscall_tp("exec", "sys_enter_execve"),
-    syscall_tp("exec", "sys_exit_execve"),
-    syscall_tp("exec", "sys_enter_execveat"),
-    syscall_tp("exec", "sys_exit_execveat"),
+    raw_tp(&["task", "namespaces"], "task_newtask"),
+    raw_tp(&["task"], "sched_process_exit"),
+    raw_tp(&["exec"], "sched_process_exec"),
+    raw_tp(&["cgroup"], "cgroup_mkdir"),
+    raw_tp(&["cgroup"], "cgroup_attach_task"),
+    raw_tp(&["capability"], "cap_capable"),
+    syscall_tp(&["exec"], "sys_enter_execve"),
+    syscall_tp(&["exec"], "sys_exit_execve"),
+    syscall_tp(&["exec"], "sys_enter_execveat"),
+    syscall_tp(&["exec"], "sys_exit_execveat"),
+    syscall_tp(&["namespaces"], "sys_enter_unshare"),
+    syscall_tp(&["namespaces"], "sys_exit_unshare"),
+    syscall_tp(&["mount"], "sys_enter_mount"),
+    syscall_tp(&["mount"], "sys_exit_mount"),
+    syscall_tp(&["mount"], "sys_enter_umount"),
+    syscall_tp(&["mount"], "sys_exit_umount"),
+    syscall_tp(&["mount"], "sys_enter_fsopen"),
+    syscall_tp(&["mount"], "sys_exit_fsopen"),
+    syscall_tp(&["mount"], "sys_enter_fsconfig"),
+    syscall_tp(&["mount"], "sys_exit_fsconfig"),
+    syscall_tp(&["mount"], "sys_enter_fsmount"),
+    syscall_tp(&["mount"], "sys_exit_fsmount"),
+    syscall_tp(&["mount"], "sys_enter_move_mount"),
+    syscall_tp(&["mount"], "sys_exit_move_mount"),
+    syscall_tp(&["mount"], "sys_enter_open_tree"),
+    syscall_tp(&["mount"], "sys_exit_open_tree"),
+    syscall_tp(&["mount"], "sys_enter_mount_setattr"),
+    syscall_tp(&["mount"], "sys_exit_mount_setattr"),
+    syscall_tp(&["root"], "sys_enter_pivot_root"),
+    syscall_tp(&["root"], "sys_exit_pivot_root"),
+    syscall_tp(&["root"], "sys_enter_chroot"),
+    syscall_tp(&["root"], "sys_exit_chroot"),
+    syscall_tp(&["setns"], "sys_enter_setns"),
+    syscall_tp(&["setns"], "sys_exit_setns"),
+    syscall_tp(&["privileges"], "sys_enter_capset"),
+    syscall_tp(&["privileges"], "sys_exit_capset"),
+    syscall_tp(&["privileges"], "sys_enter_prctl"),
+    syscall_tp(&["privileges"], "sys_exit_prctl"),
+    syscall_tp(&["privileges"], "sys_enter_seccomp"),
+    syscall_tp(&["privileges"], "sys_exit_seccomp"),
+    syscall_tp(&["hostname"], "sys_enter_sethostname"),
+    syscall_tp(&["hostname"], "sys_exit_sethostname"),
+    syscall_tp(&["link"], "sys_enter_sendmsg"),
+    syscall_tp(&["link"], "sys_exit_sendmsg"),
+    syscall_tp(&["link"], "sys_enter_sendto"),
+    syscall_tp(&["link"], "sys_exit_sendto"),
 ];

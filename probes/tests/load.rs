@@ -1,0 +1,22 @@
+//! Every program of the embedded object passes the verifier and attaches on
+//! the running kernel (needs root, as cradle does).
+
+use cradle_probes::{ProbeConfig, Probes};
+
+#[tokio::test]
+async fn every_program_loads_and_attaches() {
+    let (probes, _stream) = match Probes::load(&ProbeConfig::default()) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            let mut text = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause:?}"));
+                source = cause.source();
+            }
+            panic!("{text}");
+        }
+    };
+    assert_eq!(probes.attached().len(), cradle_probes::programs::PROGRAMS.len());
+    assert_eq!(probes.lost().unwrap().len(), cradle_probes::abi::EventKind::COUNT as usize);
+}
