@@ -44,7 +44,12 @@ fn build_bundle(dir: &Path) -> Result<()> {
     std::fs::copy("/bin/busybox", bin.join("busybox")).context("copying /bin/busybox")?;
     let applets = Command::new("/bin/busybox").arg("--list").output()?;
     for applet in String::from_utf8_lossy(&applets.stdout).lines() {
-        std::os::unix::fs::symlink("busybox", bin.join(applet))?;
+        let link = bin.join(applet);
+        // `--list` names busybox itself too.
+        if !link.exists() {
+            std::os::unix::fs::symlink("busybox", &link)
+                .with_context(|| format!("linking {}", link.display()))?;
+        }
     }
     run_checked(Command::new("runc").args(["spec", "--bundle"]).arg(dir))?;
     let config_path = dir.join("config.json");
