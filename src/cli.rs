@@ -29,6 +29,9 @@ pub struct GlobalArgs {
     /// Log debug messages.
     #[arg(long, global = true)]
     pub debug: bool,
+    /// Directory of the runtime's container state (runc's `--root`).
+    #[arg(long, global = true, value_name = "DIR", default_value = "/run/cradle")]
+    pub root: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -44,6 +47,26 @@ pub enum Command {
     Trace(TraceArgs),
     /// Report what this kernel lets cradle do, by trying each mechanism.
     Doctor(DoctorArgs),
+    /// Create a container from a bundle; its process waits for `start`.
+    Create(crate::runtime_cli::CreateArgs),
+    /// Start the process of a created container.
+    Start(crate::runtime_cli::IdArgs),
+    /// Create, start and wait for a container; exits with its status.
+    Run(crate::runtime_cli::RunArgs),
+    /// Print a container's OCI state as JSON.
+    State(crate::runtime_cli::IdArgs),
+    /// Send a signal to a container's init.
+    Kill(crate::runtime_cli::KillArgs),
+    /// Remove a container.
+    Delete(crate::runtime_cli::DeleteArgs),
+    /// List containers.
+    List(crate::runtime_cli::ListArgs),
+    /// Run a new process inside a running container.
+    Exec(crate::runtime_cli::ExecArgs),
+    /// Write a default config.json.
+    Spec(crate::runtime_cli::SpecArgs),
+    /// Create a ready bundle: a busybox rootfs and a Docker-like config.json.
+    Bundle(crate::runtime_cli::BundleArgs),
 }
 
 #[derive(Debug, Args)]

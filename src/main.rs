@@ -8,6 +8,7 @@
 mod cli;
 mod doctor;
 mod logging;
+mod runtime_cli;
 mod trace;
 
 use std::process::ExitCode;
@@ -25,6 +26,16 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(args) => trace::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Create(args) => runtime_cli::create(cli.global.root, args),
+        Command::Start(args) => runtime_cli::start(cli.global.root, args),
+        Command::Run(args) => runtime_cli::run(cli.global.root, args),
+        Command::State(args) => runtime_cli::state(cli.global.root, args),
+        Command::Kill(args) => runtime_cli::kill(cli.global.root, args),
+        Command::Delete(args) => runtime_cli::delete(cli.global.root, args),
+        Command::List(args) => runtime_cli::list(cli.global.root, args),
+        Command::Exec(args) => runtime_cli::exec_in(cli.global.root, args),
+        Command::Spec(args) => runtime_cli::spec(args),
+        Command::Bundle(args) => runtime_cli::create_bundle(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,546 @@
+//! `config.json` read and checked into a [`ContainerConfig`]: every field
+//! is validated here, before anything is created, so bad input fails with
+//! an error naming the field and leaves nothing behind.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    path::{Path, PathBuf},
+};
+
+use nix::mount::MsFlags;
+use oci_spec::runtime::{
+    LinuxDeviceType, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::{Error, Result},
+    mount_options::{MountOptions, propagation_option},
+};
+
+/// The namespaces cradle can create or join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NamespaceKind {
+    Mount,
+    Uts,
+    Ipc,
+    Pid,
+    Network,
+    Cgroup,
+}
+
+impl NamespaceKind {
+    pub fn clone_flag(self) -> nix::sched::CloneFlags {
+        use nix::sched::CloneFlags as F;
+        match self {
+            NamespaceKind::Mount => F::CLONE_NEWNS,
+            NamespaceKind::Uts => F::CLONE_NEWUTS,
+            NamespaceKind::Ipc => F::CLONE_NEWIPC,
+            NamespaceKind::Pid => F::CLONE_NEWPID,
+            NamespaceKind::Network => F::CLONE_NEWNET,
+            NamespaceKind::Cgroup => F::CLONE_NEWCGROUP,
+        }
+    }
+
+    /// The name under `/proc/PID/ns/`.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            NamespaceKind::Mount => "mnt",
+            NamespaceKind::Uts => "uts",
+            NamespaceKind::Ipc => "ipc",
+            NamespaceKind::Pid => "pid",
+            NamespaceKind::Network => "net",
+            NamespaceKind::Cgroup => "cgroup",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceConfig {
+    pub kind: NamespaceKind,
+    /// Join this namespace instead of creating one.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountKind {
+    /// A bind mount of `source` (a host path).
+    Bind { source: PathBuf },
+    /// A fresh filesystem of this type.
+    Filesystem { fstype: String, source: String },
+    /// runc's `cgroup` type: the host's cgroup hierarchies, seen through
+    /// the container's cgroup namespace.
+    Cgroup,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountConfig {
+    /// Absolute, inside the rootfs.
+    pub destination: PathBuf,
+    pub kind: MountKind,
+    pub options: MountOptions,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceConfig {
+    pub path: PathBuf,
+    pub kind: nix::sys::stat::SFlag,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// What the process inside is and runs as; also kept in the state so that
+/// `exec` starts with the same defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessConfig {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: Option<u32>,
+    pub terminal: bool,
+    /// `(resource, soft, hard)`.
+    pub rlimits: Vec<(i32, u64, u64)>,
+    pub oom_score_adj: Option<i32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ContainerConfig {
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub rootfs_readonly: bool,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub namespaces: Vec<NamespaceConfig>,
+    pub mounts: Vec<MountConfig>,
+    pub devices: Vec<DeviceConfig>,
+    /// Applied recursively to `/` before the root filesystem is built.
+    pub rootfs_propagation: MsFlags,
+    pub process: ProcessConfig,
+    pub annotations: BTreeMap<String, String>,
+    pub oci_version: String,
+}
+
+impl ContainerConfig {
+    /// Reads `BUNDLE/config.json` and checks it.
+    pub fn load(bundle: &Path) -> Result<Self> {
+        let bundle = std::fs::canonicalize(bundle).map_err(|err| Error::ConfigLoad {
+            path: bundle.to_path_buf(),
+            reason: format!("bundle directory: {err}"),
+        })?;
+        let path = bundle.join("config.json");
+        let spec = Spec::load(&path)
+            .map_err(|err| Error::ConfigLoad { path: path.clone(), reason: err.to_string() })?;
+        Self::from_spec(&spec, &bundle, &supported_filesystems())
+    }
+
+    pub fn from_spec(spec: &Spec, bundle: &Path, filesystems: &HashSet<String>) -> Result<Self> {
+        reject_unsupported(spec)?;
+        warn_not_applied(spec);
+        let root = spec.root().as_ref().ok_or_else(|| Error::invalid("root", "is missing"))?;
+        let rootfs = bundle.join(root.path());
+        let rootfs = std::fs::canonicalize(&rootfs)
+            .map_err(|err| Error::invalid("root.path", format!("{}: {err}", rootfs.display())))?;
+        if !rootfs.is_dir() {
+            return Err(Error::invalid(
+                "root.path",
+                format!("{} is not a directory", rootfs.display()),
+            ));
+        }
+        let linux = spec.linux().clone().unwrap_or_default();
+        let namespaces = namespaces(linux.namespaces().as_deref().unwrap_or_default())?;
+        let has_new = |kind| namespaces.iter().any(|ns| ns.kind == kind && ns.path.is_none());
+        let has = |kind| namespaces.iter().any(|ns| ns.kind == kind);
+        if !has(NamespaceKind::Mount) {
+            return Err(Error::unsupported(
+                "linux.namespaces",
+                "a mount namespace is required, so that the container's mounts stay off the host",
+            ));
+        }
+        if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has_new(NamespaceKind::Uts)
+        {
+            return Err(Error::invalid("hostname", "needs a new uts namespace"));
+        }
+        let mounts = spec
+            .mounts()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(index, mount)| mount_config(index, mount, bundle, filesystems))
+            .collect::<Result<Vec<_>>>()?;
+        if mounts.iter().any(|m| m.kind == MountKind::Cgroup) && !has_new(NamespaceKind::Cgroup) {
+            return Err(Error::unsupported(
+                "mounts (type cgroup)",
+                "cradle mounts cgroup filesystems only inside a new cgroup namespace",
+            ));
+        }
+        let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
+            None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            Some(value) => propagation_option(value).ok_or_else(|| {
+                Error::invalid("linux.rootfsPropagation", format!("unknown value {value:?}"))
+            })?,
+        };
+        let process =
+            spec.process().as_ref().ok_or_else(|| Error::invalid("process", "is missing"))?;
+        Ok(ContainerConfig {
+            bundle: bundle.to_path_buf(),
+            rootfs,
+            rootfs_readonly: root.readonly().unwrap_or(false),
+            hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
+            domainname: spec.domainname().clone().filter(|d| !d.is_empty()),
+            namespaces,
+            mounts,
+            devices: devices(linux.devices().as_deref().unwrap_or_default())?,
+            rootfs_propagation,
+            process: process_config(process)?,
+            annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+            oci_version: spec.version().clone(),
+        })
+    }
+
+    pub fn has_new_namespace(&self, kind: NamespaceKind) -> bool {
+        self.namespaces.iter().any(|ns| ns.kind == kind && ns.path.is_none())
+    }
+}
+
+/// Fields that would change what the container is, which cradle does not
+/// implement: refusing beats running something else than what was asked.
+fn reject_unsupported(spec: &Spec) -> Result<()> {
+    if let Some(hooks) = spec.hooks() {
+        let any = [
+            hooks.prestart().is_some(),
+            hooks.create_runtime().is_some(),
+            hooks.create_container().is_some(),
+            hooks.start_container().is_some(),
+            hooks.poststart().is_some(),
+            hooks.poststop().is_some(),
+        ];
+        if any.iter().any(|set| *set) {
+            return Err(Error::unsupported("hooks", "hooks are not run yet"));
+        }
+    }
+    let Some(linux) = spec.linux() else { return Ok(()) };
+    let present = [
+        ("linux.uidMappings", linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())),
+        ("linux.gidMappings", linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())),
+        ("linux.personality", linux.personality().is_some()),
+        ("linux.intelRdt", linux.intel_rdt().is_some()),
+        ("linux.memoryPolicy", linux.memory_policy().is_some()),
+        ("linux.netDevices", linux.net_devices().as_ref().is_some_and(|d| !d.is_empty())),
+        ("linux.timeOffsets", linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty())),
+        ("linux.mountLabel", linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())),
+    ];
+    if let Some((field, _)) = present.iter().find(|(_, set)| *set) {
+        return Err(Error::unsupported(*field, "not implemented"));
+    }
+    if let Some(process) = spec.process() {
+        let present = [
+            ("process.ioPriority", process.io_priority().is_some()),
+            ("process.scheduler", process.scheduler().is_some()),
+            ("process.execCPUAffinity", process.exec_cpu_affinity().is_some()),
+            (
+                "process.selinuxLabel",
+                process.selinux_label().as_ref().is_some_and(|l| !l.is_empty()),
+            ),
+        ];
+        if let Some((field, _)) = present.iter().find(|(_, set)| *set) {
+            return Err(Error::unsupported(*field, "not implemented"));
+        }
+    }
+    Ok(())
+}
+
+/// Security and resource fields that are accepted but not applied yet.
+fn warn_not_applied(spec: &Spec) {
+    let mut ignored = Vec::new();
+    if let Some(linux) = spec.linux() {
+        let fields = [
+            ("linux.resources", linux.resources().is_some()),
+            ("linux.cgroupsPath", linux.cgroups_path().is_some()),
+            ("linux.seccomp", linux.seccomp().is_some()),
+            ("linux.maskedPaths", linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty())),
+            ("linux.readonlyPaths", linux.readonly_paths().as_ref().is_some_and(|p| !p.is_empty())),
+            ("linux.sysctl", linux.sysctl().as_ref().is_some_and(|s| !s.is_empty())),
+        ];
+        ignored.extend(fields.iter().filter(|(_, set)| *set).map(|(field, _)| *field));
+    }
+    if let Some(process) = spec.process() {
+        let fields = [
+            ("process.capabilities", process.capabilities().is_some()),
+            ("process.noNewPrivileges", process.no_new_privileges() == Some(true)),
+            ("process.apparmorProfile", process.apparmor_profile().is_some()),
+        ];
+        ignored.extend(fields.iter().filter(|(_, set)| *set).map(|(field, _)| *field));
+    }
+    if !ignored.is_empty() {
+        tracing::warn!(fields = ?ignored, "config.json fields accepted but NOT applied yet");
+    }
+}
+
+fn namespaces(specified: &[oci_spec::runtime::LinuxNamespace]) -> Result<Vec<NamespaceConfig>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for namespace in specified {
+        let kind = match namespace.typ() {
+            LinuxNamespaceType::Mount => NamespaceKind::Mount,
+            LinuxNamespaceType::Uts => NamespaceKind::Uts,
+            LinuxNamespaceType::Ipc => NamespaceKind::Ipc,
+            LinuxNamespaceType::Pid => NamespaceKind::Pid,
+            LinuxNamespaceType::Network => NamespaceKind::Network,
+            LinuxNamespaceType::Cgroup => NamespaceKind::Cgroup,
+            other @ (LinuxNamespaceType::User | LinuxNamespaceType::Time) => {
+                return Err(Error::unsupported(
+                    "linux.namespaces",
+                    format!("namespace type {other:?} is not implemented"),
+                ));
+            }
+        };
+        if !seen.insert(kind) {
+            return Err(Error::invalid(
+                "linux.namespaces",
+                format!("namespace type {} is listed twice", kind.proc_name()),
+            ));
+        }
+        let path = namespace.path().clone().filter(|p| !p.as_os_str().is_empty());
+        if let Some(path) = &path
+            && !path.exists()
+        {
+            return Err(Error::invalid(
+                "linux.namespaces",
+                format!("{} namespace path {} does not exist", kind.proc_name(), path.display()),
+            ));
+        }
+        out.push(NamespaceConfig { kind, path });
+    }
+    Ok(out)
+}
+
+fn mount_config(
+    index: usize,
+    mount: &Mount,
+    bundle: &Path,
+    filesystems: &HashSet<String>,
+) -> Result<MountConfig> {
+    let destination = mount.destination().clone();
+    let field = format!("mounts[{index}] ({})", destination.display());
+    if !destination.is_absolute() {
+        return Err(Error::invalid(field, "destination must be an absolute path"));
+    }
+    if mount.uid_mappings().is_some() || mount.gid_mappings().is_some() {
+        return Err(Error::unsupported(field, "id-mapped mounts are not implemented"));
+    }
+    let options = MountOptions::parse(mount.options().as_deref().unwrap_or_default());
+    let fstype = mount.typ().clone().unwrap_or_default();
+    let source = mount.source().clone().unwrap_or_default();
+    let kind = if options.bind || fstype == "bind" {
+        let source = bundle.join(&source);
+        if !source.exists() {
+            return Err(Error::invalid(
+                field,
+                format!("bind source {} does not exist", source.display()),
+            ));
+        }
+        MountKind::Bind { source }
+    } else if fstype == "cgroup" {
+        MountKind::Cgroup
+    } else if fstype.is_empty() || fstype == "none" {
+        return Err(Error::invalid(field, "has no type and is not a bind mount"));
+    } else if !filesystems.contains(&fstype) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "filesystem type {fstype:?} is not supported by this kernel (/proc/filesystems)"
+            ),
+        ));
+    } else {
+        MountKind::Filesystem { fstype, source: source.to_string_lossy().into_owned() }
+    };
+    let mut options = options;
+    if let MountKind::Bind { .. } = kind {
+        options.flags |= MsFlags::MS_BIND;
+        options.bind = true;
+    }
+    Ok(MountConfig { destination, kind, options })
+}
+
+fn devices(specified: &[oci_spec::runtime::LinuxDevice]) -> Result<Vec<DeviceConfig>> {
+    use nix::sys::stat::SFlag;
+    specified
+        .iter()
+        .enumerate()
+        .map(|(index, device)| {
+            let field = format!("linux.devices[{index}] ({})", device.path().display());
+            if !device.path().is_absolute() || !device.path().starts_with("/dev") {
+                return Err(Error::invalid(field, "path must be absolute and under /dev"));
+            }
+            let kind = match device.typ() {
+                LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+                LinuxDeviceType::B => SFlag::S_IFBLK,
+                LinuxDeviceType::P => SFlag::S_IFIFO,
+                LinuxDeviceType::A => {
+                    return Err(Error::invalid(field, "type \"a\" is not a device"));
+                }
+            };
+            let number = |value: i64, what: &str| {
+                u64::try_from(value)
+                    .map_err(|_| Error::invalid(field.clone(), format!("negative {what} {value}")))
+            };
+            Ok(DeviceConfig {
+                path: device.path().clone(),
+                kind,
+                major: number(device.major(), "major")?,
+                minor: number(device.minor(), "minor")?,
+                mode: device.file_mode().unwrap_or(0o666) & 0o7777,
+                uid: device.uid().unwrap_or(0),
+                gid: device.gid().unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+fn process_config(process: &Process) -> Result<ProcessConfig> {
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() || args[0].is_empty() {
+        return Err(Error::invalid("process.args", "must name a program"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(Error::invalid(
+            "process.cwd",
+            format!("{} is not an absolute path", process.cwd().display()),
+        ));
+    }
+    let env = process.env().clone().unwrap_or_default();
+    if let Some(bad) = env.iter().find(|entry| !entry.contains('=')) {
+        return Err(Error::invalid("process.env", format!("{bad:?} is not KEY=VALUE")));
+    }
+    let rlimits = process
+        .rlimits()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|limit| Ok((rlimit_resource(limit.typ()), limit.soft(), limit.hard())))
+        .collect::<Result<Vec<_>>>()?;
+    let user = process.user();
+    Ok(ProcessConfig {
+        args,
+        env,
+        cwd: process.cwd().clone(),
+        uid: user.uid(),
+        gid: user.gid(),
+        additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        umask: user.umask(),
+        terminal: process.terminal().unwrap_or(false),
+        rlimits,
+        oom_score_adj: process.oom_score_adj(),
+    })
+}
+
+fn rlimit_resource(kind: PosixRlimitType) -> i32 {
+    (match kind {
+        PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
+    }) as i32
+}
+
+/// The filesystem types this kernel knows, from `/proc/filesystems`.
+pub fn supported_filesystems() -> HashSet<String> {
+    std::fs::read_to_string("/proc/filesystems")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_whitespace().last())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(json: &str) -> Spec {
+        serde_json::from_str(json).expect("test spec parses")
+    }
+
+    fn load(json: &str) -> Result<ContainerConfig> {
+        let bundle = tempfile::tempdir().unwrap();
+        std::fs::create_dir(bundle.path().join("rootfs")).unwrap();
+        let filesystems = ["proc", "tmpfs", "sysfs"].map(str::to_owned).into_iter().collect();
+        ContainerConfig::from_spec(&spec_with(json), bundle.path(), &filesystems)
+    }
+
+    const BASE: &str = r#""root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/"}"#;
+
+    #[test]
+    fn accepts_a_minimal_spec() {
+        let config = load(&format!(
+            r#"{{{BASE},"hostname":"box","linux":{{"namespaces":[{{"type":"mount"}},{{"type":"uts"}}]}},
+            "mounts":[{{"destination":"/proc","type":"proc","source":"proc"}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(config.hostname.as_deref(), Some("box"));
+        assert_eq!(config.mounts.len(), 1);
+        assert_eq!(config.rootfs_propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    }
+
+    #[test]
+    fn rejects_user_namespace_by_name() {
+        let err = load(&format!(
+            r#"{{{BASE},"linux":{{"namespaces":[{{"type":"mount"}},{{"type":"user"}}]}}}}"#
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("User"), "{err}");
+    }
+
+    #[test]
+    fn requires_a_mount_namespace() {
+        let err = load(&format!(r#"{{{BASE},"linux":{{"namespaces":[{{"type":"pid"}}]}}}}"#))
+            .unwrap_err();
+        assert!(err.to_string().contains("mount namespace"), "{err}");
+    }
+
+    #[test]
+    fn rejects_unknown_filesystem_naming_the_mount() {
+        let err = load(&format!(
+            r#"{{{BASE},"linux":{{"namespaces":[{{"type":"mount"}}]}},
+            "mounts":[{{"destination":"/x","type":"nosuchfs","source":"none"}}]}}"#
+        ))
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("/x") && message.contains("nosuchfs"), "{message}");
+    }
+
+    #[test]
+    fn rejects_relative_cwd_and_hostname_without_uts() {
+        let err = load(
+            r#"{"root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"tmp"},
+            "linux":{"namespaces":[{"type":"mount"}]}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("process.cwd"), "{err}");
+        let err = load(&format!(
+            r#"{{{BASE},"hostname":"h","linux":{{"namespaces":[{{"type":"mount"}}]}}}}"#
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("hostname"), "{err}");
+    }
+}

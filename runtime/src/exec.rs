@@ -1,0 +1,160 @@
+//! `exec`: a new process inside a running container. The runtime opens the
+//! init's namespaces, joins its pid namespace (which only applies to
+//! children), forks; the child joins the rest, takes the container's
+//! identity and execs. Its report pipe is close-on-exec: end of file means
+//! `execve` succeeded.
+//!
+//! Seam for issue 4: joining the container's cgroup, capabilities and
+//! seccomp belong in the child, before `execve`.
+
+use std::{convert::Infallible, os::fd::OwnedFd, path::PathBuf};
+
+use nix::{
+    sched::{CloneFlags, setns},
+    unistd::{ForkResult, chdir, fork},
+};
+
+use crate::{
+    config::{NamespaceKind, ProcessConfig},
+    console,
+    error::{Context, Error, Result},
+    lifecycle::Runtime,
+    process::{
+        channel::{self, InitMessage, Sender},
+        namespaces::{NamespaceFd, differs_from_own, join_all, open_namespace},
+        signals::{BlockedSignals, reset_in_child},
+        user::{Executable, apply_umask, close_inherited_fds, switch_user},
+        wait::wait_forwarding,
+    },
+    state::{Status, write_atomic},
+};
+
+#[derive(Clone, Debug, Default)]
+pub struct ExecOptions {
+    pub args: Vec<String>,
+    /// `KEY=VALUE`, added to (or replacing in) the container's environment.
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub tty: bool,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+}
+
+/// Runs the process; returns its exit status, or 0 once started if detached.
+pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
+    let state = runtime.states().load(id)?;
+    if runtime.states().status(&state) == Status::Stopped {
+        return Err(Error::InvalidState("cannot exec in a stopped container".to_owned()));
+    }
+    if options.args.is_empty() {
+        return Err(Error::invalid("exec", "no command given"));
+    }
+    let process = exec_process(&state.process, options)?;
+    let mut join = Vec::new();
+    for kind in &state.namespaces {
+        if differs_from_own(state.pid, *kind) {
+            let path = PathBuf::from(format!("/proc/{}/ns/{}", state.pid, kind.proc_name()));
+            join.push(open_namespace(*kind, &path)?);
+        }
+    }
+    let (console_child, console_ours) = match (options.tty, &options.console_socket) {
+        (false, _) => (None, None),
+        (true, Some(path)) => (Some(console::connect(path)?), None),
+        (true, None) if options.detach => {
+            return Err(Error::invalid("exec --tty --detach", "needs --console-socket"));
+        }
+        (true, None) => {
+            let (theirs, ours) = console::socketpair()?;
+            (Some(theirs), Some(ours))
+        }
+    };
+    let signals = BlockedSignals::block()?;
+    if let Some(position) = join.iter().position(|ns| ns.kind == NamespaceKind::Pid) {
+        let pid_ns = join.remove(position);
+        setns(&pid_ns.fd, CloneFlags::CLONE_NEWPID)
+            .context(|| "joining the container's pid namespace".to_owned())?;
+    }
+    let (sender, mut receiver) = channel::channel()?;
+    // SAFETY: the runtime is single-threaded (see process::parent), so the
+    // child cannot inherit a lock held by another thread; it only runs
+    // `child`, which execs or exits.
+    let pid = match unsafe { fork() }.context(|| "fork".to_owned())? {
+        ForkResult::Child => {
+            drop(receiver);
+            child(&join, console_child, &process, sender)
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(sender);
+    drop(console_child);
+    match receiver.recv()? {
+        None => {}
+        Some(InitMessage::Failed(reason)) => {
+            let _ = nix::sys::wait::waitpid(pid, None);
+            return Err(Error::Init(reason));
+        }
+        Some(InitMessage::Ready) => {}
+    }
+    if let Some(pid_file) = &options.pid_file {
+        write_atomic(pid_file, pid.as_raw().to_string().as_bytes())?;
+    }
+    let master = match console_ours {
+        Some(socket) => Some(console::receive_master(&socket)?),
+        None => None,
+    };
+    if options.detach {
+        return Ok(0);
+    }
+    wait_forwarding(pid, &signals, master)
+}
+
+fn exec_process(base: &ProcessConfig, options: &ExecOptions) -> Result<ProcessConfig> {
+    let mut process = base.clone();
+    process.args = options.args.clone();
+    process.terminal = options.tty;
+    if let Some(cwd) = &options.cwd {
+        process.cwd = cwd.clone();
+    }
+    for entry in &options.env {
+        let Some((key, _)) = entry.split_once('=') else {
+            return Err(Error::invalid("exec --env", format!("{entry:?} is not KEY=VALUE")));
+        };
+        process.env.retain(|existing| existing.split_once('=').map(|(k, _)| k) != Some(key));
+        process.env.push(entry.clone());
+    }
+    Ok(process)
+}
+
+fn child(
+    join: &[NamespaceFd],
+    console: Option<OwnedFd>,
+    process: &ProcessConfig,
+    mut sender: Sender,
+) -> ! {
+    let error = match enter_and_exec(join, console, process) {
+        Ok(never) => match never {},
+        Err(error) => error,
+    };
+    let _ = sender.send(&InitMessage::Failed(error.to_string()));
+    // SAFETY: _exit skips the parent's destructors and atexit handlers.
+    unsafe { libc::_exit(127) }
+}
+
+fn enter_and_exec(
+    join: &[NamespaceFd],
+    console: Option<OwnedFd>,
+    process: &ProcessConfig,
+) -> Result<Infallible> {
+    reset_in_child()?;
+    join_all(join)?;
+    if let Some(socket) = &console {
+        console::become_console_owner(socket, false)?;
+    }
+    switch_user(process)?;
+    chdir(&process.cwd).context(|| format!("entering {}", process.cwd.display()))?;
+    apply_umask(process);
+    let executable = Executable::resolve(process)?;
+    close_inherited_fds()?;
+    Err(executable.exec())
+}

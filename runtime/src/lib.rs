@@ -1,0 +1,52 @@
+//! `cradle-runtime`: cradle's built-in OCI runtime.
+//!
+//! It owns what `runc create` / `runc init` do: read an OCI bundle, validate
+//! its `config.json`, start the container's init in new namespaces, build
+//! the root filesystem out of mounts, switch root with `pivot_root`, wait
+//! for `start`, and `execve` the user's process; plus runc's lifecycle
+//! around it (`state`, `kill`, `delete`, `run`, `exec`, `list`) with state
+//! kept under a root directory, one directory per container.
+//!
+//! It must not touch tracing or probes: it knows nothing of eBPF, events or
+//! reports. The binary drives it and may trace it from outside.
+//!
+//! # Process model
+//!
+//! The calling process is single-threaded when it runs a runtime command,
+//! so the init is made with a plain `clone(2)` (fork semantics, with the
+//! namespace flags) and continues in Rust in the child: no re-exec of the
+//! cradle binary, which is large, and no hidden `init` subcommand. Stages
+//! live in [`process`]: the parent prepares every file descriptor and
+//! validates everything first, the init reports `Ready` or `Failed(reason)`
+//! over a pipe ([`process::channel`]) and then blocks on the exec fifo until
+//! `start` opens it, as runc does.
+//!
+//! # Not applied yet (issue 4)
+//!
+//! Capabilities, seccomp, no_new_privileges, masked and read-only paths,
+//! sysctl, AppArmor, cgroup placement and resource limits. Those fields are
+//! accepted so that Docker-like bundles run, and a warning names each one as
+//! *not applied*. Fields that would change the container's semantics in a
+//! way cradle does not implement (user and time namespaces, id mappings,
+//! hooks, personality, ...) are rejected. The seam for cgroups is in
+//! [`process::parent`]: placement must happen before the init unshares its
+//! cgroup namespace.
+
+pub mod bundle;
+pub mod config;
+pub mod console;
+pub mod error;
+pub mod exec;
+pub mod id;
+pub mod lifecycle;
+pub mod mount_options;
+pub mod process;
+pub mod rootfs;
+pub mod state;
+pub mod syscall;
+mod util;
+
+pub use config::ContainerConfig;
+pub use error::{Error, Result};
+pub use lifecycle::{CreateOptions, KillTarget, Runtime};
+pub use state::{ContainerState, Status};

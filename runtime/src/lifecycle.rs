@@ -1,0 +1,331 @@
+//! runc's lifecycle over the state root: create, start, state, kill,
+//! delete, list and run. Error messages for forbidden transitions follow
+//! runc's, since tools match on them.
+
+use std::{
+    fs::File,
+    io::Read,
+    os::fd::{AsFd, FromRawFd, OwnedFd},
+    path::{Path, PathBuf},
+};
+
+use nix::{
+    errno::Errno,
+    fcntl::OFlag,
+    poll::{PollFd, PollFlags, PollTimeout, poll},
+    sys::{
+        signal::{Signal, kill},
+        stat::Mode,
+    },
+    unistd::{Pid, mkfifo},
+};
+
+use crate::{
+    config::ContainerConfig,
+    console,
+    error::{Context, Error, Result},
+    process::{
+        parent::{self, InitRequest},
+        signals::BlockedSignals,
+        wait::wait_forwarding,
+    },
+    state::{
+        ContainerState, EXEC_FIFO, StateRoot, Status, StoredState, process_start_time, write_atomic,
+    },
+    util::rfc3339_now,
+};
+
+pub const DEFAULT_ROOT: &str = "/run/cradle";
+
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+}
+
+/// Which processes `kill` signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillTarget {
+    Init,
+}
+
+pub struct Runtime {
+    states: StateRoot,
+}
+
+impl Runtime {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Runtime { states: StateRoot::new(root) }
+    }
+
+    pub fn states(&self) -> &StateRoot {
+        &self.states
+    }
+
+    /// Creates the container and returns with its init waiting for `start`.
+    pub fn create(&self, id: &str, options: &CreateOptions) -> Result<StoredState> {
+        let console = match &options.console_socket {
+            Some(path) => Some(console::connect(path)?),
+            None => None,
+        };
+        self.create_with_console(id, options, console)
+    }
+
+    fn create_with_console(
+        &self,
+        id: &str,
+        options: &CreateOptions,
+        console: Option<OwnedFd>,
+    ) -> Result<StoredState> {
+        crate::id::validate(id)?;
+        let config = ContainerConfig::load(&options.bundle)?;
+        match (config.process.terminal, console.is_some()) {
+            (true, false) => {
+                return Err(Error::invalid(
+                    "process.terminal",
+                    "is true but no --console-socket was given",
+                ));
+            }
+            (false, true) => {
+                return Err(Error::invalid(
+                    "process.terminal",
+                    "is false but a --console-socket was given",
+                ));
+            }
+            _ => {}
+        }
+        let reserved = self.states.reserve(id)?;
+        let fifo = reserved.path().join(EXEC_FIFO);
+        mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+            .context(|| format!("creating {}", fifo.display()))?;
+        let init = parent::spawn(InitRequest {
+            config: &config,
+            exec_fifo: &fifo,
+            console_socket: console,
+            no_pivot: options.no_pivot,
+        })?;
+        let pid = init.pid().as_raw();
+        let state = StoredState {
+            oci_version: config.oci_version.clone(),
+            id: id.to_owned(),
+            pid,
+            pid_start_time: process_start_time(pid)
+                .ok_or_else(|| Error::Init("exited right after it was ready".to_owned()))?,
+            bundle: config.bundle.clone(),
+            rootfs: config.rootfs.clone(),
+            created: rfc3339_now(),
+            annotations: config.annotations.clone(),
+            namespaces: config.namespaces.iter().map(|ns| ns.kind).collect(),
+            process: config.process.clone(),
+        };
+        self.states.save(&state)?;
+        if let Some(pid_file) = &options.pid_file {
+            write_atomic(pid_file, pid.to_string().as_bytes())?;
+        }
+        // From here the container exists: its init and state outlive us.
+        reserved.keep();
+        init.release();
+        tracing::debug!(id, pid, "created");
+        Ok(state)
+    }
+
+    /// Lets a created container's init exec the user's process.
+    pub fn start(&self, id: &str) -> Result<()> {
+        let state = self.states.load(id)?;
+        match self.states.status(&state) {
+            Status::Created => {}
+            Status::Running => {
+                return Err(Error::InvalidState(
+                    "cannot start an already running container".to_owned(),
+                ));
+            }
+            Status::Stopped => {
+                return Err(Error::InvalidState(
+                    "cannot start a container that has stopped".to_owned(),
+                ));
+            }
+        }
+        let fifo_path = self.states.container_dir(id)?.join(EXEC_FIFO);
+        // Non-blocking, so a dead init cannot hang us: we then wait for
+        // either its byte or its exit (pidfd), without polling in a loop.
+        let fifo = nix::fcntl::open(
+            &fifo_path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .context(|| format!("opening {}", fifo_path.display()))?;
+        let init = pidfd_open(state.pid)?;
+        if !crate::state::process_is_alive(state.pid, state.pid_start_time) {
+            return Err(Error::InvalidState(
+                "cannot start a container that has stopped".to_owned(),
+            ));
+        }
+        let mut fds = [
+            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(init.as_fd(), PollFlags::POLLIN),
+        ];
+        loop {
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => break,
+                Err(Errno::EINTR) => continue,
+                Err(err) => return Err(err).context(|| "waiting for the init".to_owned()),
+            }
+        }
+        let mut byte = [0u8; 1];
+        let read = File::from(fifo).read(&mut byte).unwrap_or(0);
+        if read != 1 {
+            return Err(Error::Init("exited before it could be started".to_owned()));
+        }
+        std::fs::remove_file(&fifo_path).context(|| format!("removing {}", fifo_path.display()))?;
+        tracing::debug!(id, "started");
+        Ok(())
+    }
+
+    pub fn state(&self, id: &str) -> Result<ContainerState> {
+        let state = self.states.load(id)?;
+        Ok(self.states.oci_state(&state))
+    }
+
+    pub fn kill(&self, id: &str, signal: Signal, _target: KillTarget) -> Result<()> {
+        let state = self.states.load(id)?;
+        if self.states.status(&state) == Status::Stopped {
+            return Err(Error::InvalidState("container not running".to_owned()));
+        }
+        kill(Pid::from_raw(state.pid), signal)
+            .context(|| format!("sending {signal} to {}", state.pid))
+    }
+
+    /// Removes a stopped (or created) container; `force` kills a running one first.
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let state = match self.states.load(id) {
+            Ok(state) => state,
+            // A directory without state is a create that never finished.
+            Err(Error::NotFound(_)) if force => return self.states.remove(id),
+            Err(err) => return Err(err),
+        };
+        match self.states.status(&state) {
+            Status::Stopped => {}
+            Status::Running if !force => {
+                return Err(Error::InvalidState(format!(
+                    "cannot delete container {id} that is not stopped: running"
+                )));
+            }
+            Status::Created | Status::Running => kill_and_wait(&state)?,
+        }
+        self.states.remove(id)?;
+        tracing::debug!(id, "deleted");
+        Ok(())
+    }
+
+    pub fn list(&self) -> Result<Vec<ContainerState>> {
+        let mut states = Vec::new();
+        for id in self.states.ids()? {
+            match self.states.load(&id) {
+                Ok(state) => states.push(self.states.oci_state(&state)),
+                Err(err) => tracing::warn!("skipping {id}: {err}"),
+            }
+        }
+        Ok(states)
+    }
+
+    /// create + start + wait, forwarding signals; returns the workload's
+    /// exit status and removes the container. With `detach`, returns 0
+    /// once the container is running.
+    pub fn run(&self, id: &str, options: &CreateOptions, detach: bool) -> Result<i32> {
+        if detach {
+            self.create(id, options)?;
+            return self.start(id).map(|()| 0).inspect_err(|_| {
+                let _ = self.delete(id, true);
+            });
+        }
+        // Blocked before the clone so none is lost; the init unblocks.
+        let signals = BlockedSignals::block()?;
+        let mut terminal = None;
+        let state = if options.console_socket.is_none() && bundle_wants_terminal(&options.bundle) {
+            let (theirs, ours) = console::socketpair()?;
+            let state = self.create_with_console(id, options, Some(theirs))?;
+            terminal = Some(ours);
+            state
+        } else {
+            self.create(id, options)?
+        };
+        let master = match terminal {
+            Some(socket) => match console::receive_master(&socket) {
+                Ok(master) => Some(master),
+                Err(err) => {
+                    let _ = self.delete(id, true);
+                    return Err(err);
+                }
+            },
+            None => None,
+        };
+        if let Err(err) = self.start(id) {
+            let _ = self.delete(id, true);
+            return Err(err);
+        }
+        let status = wait_forwarding(Pid::from_raw(state.pid), &signals, master);
+        let removed = self.delete(id, true);
+        let status = status?;
+        removed?;
+        Ok(status)
+    }
+}
+
+fn bundle_wants_terminal(bundle: &Path) -> bool {
+    ContainerConfig::load(bundle).is_ok_and(|config| config.process.terminal)
+}
+
+/// SIGKILL to the init (its pid namespace dies with it), then wait for it
+/// to go, through a pidfd: no sleeping loop.
+fn kill_and_wait(state: &StoredState) -> Result<()> {
+    let pidfd = match pidfd_open(state.pid) {
+        Ok(fd) => fd,
+        Err(_) if !crate::state::process_is_alive(state.pid, state.pid_start_time) => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    if !crate::state::process_is_alive(state.pid, state.pid_start_time) {
+        return Ok(());
+    }
+    // SAFETY: pidfd_send_signal with a pidfd we own and no siginfo.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            std::os::fd::AsRawFd::as_raw_fd(&pidfd),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::ESRCH) {
+            return Err(err).context(|| format!("killing {}", state.pid));
+        }
+    }
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(10_000u16)) {
+        Ok(0) => Err(Error::InvalidState(format!("container init {} did not die", state.pid))),
+        Ok(_) => {
+            reap_if_child(state.pid);
+            Ok(())
+        }
+        Err(err) => Err(err).context(|| "waiting for the init to die".to_owned()),
+    }
+}
+
+/// `run` is the init's parent: reap it, or it stays a zombie until we exit.
+fn reap_if_child(pid: i32) {
+    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+}
+
+fn pidfd_open(pid: i32) -> Result<OwnedFd> {
+    // SAFETY: pidfd_open returns a new descriptor or -1; checked below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context(|| format!("pidfd_open {pid}"));
+    }
+    // SAFETY: a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}

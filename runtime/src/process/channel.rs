@@ -1,0 +1,76 @@
+//! Init -> parent reports over a close-on-exec pipe: length-prefixed JSON.
+//! End of file without a message means the child died (or, for `exec`,
+//! that `execve` succeeded and closed the pipe).
+
+use std::{
+    fs::File,
+    io::{ErrorKind, Read, Write},
+    os::fd::OwnedFd,
+};
+
+use nix::{fcntl::OFlag, unistd::pipe2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
+
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InitMessage {
+    /// Everything is set up; the init now waits for `start`.
+    Ready,
+    /// Setup failed; the reason, then the child exits.
+    Failed(String),
+}
+
+pub struct Sender(File);
+pub struct Receiver(File);
+
+pub fn channel() -> Result<(Sender, Receiver)> {
+    let (read, write): (OwnedFd, OwnedFd) =
+        pipe2(OFlag::O_CLOEXEC).context(|| "creating the init pipe".to_owned())?;
+    Ok((Sender(File::from(write)), Receiver(File::from(read))))
+}
+
+impl Sender {
+    pub fn send(&mut self, message: &InitMessage) -> Result<()> {
+        let body = serde_json::to_vec(message).expect("message serializes");
+        let mut frame = (body.len() as u32).to_le_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        self.0.write_all(&frame).context(|| "reporting to the runtime".to_owned())
+    }
+}
+
+impl Receiver {
+    /// The next message, or `None` at end of file.
+    pub fn recv(&mut self) -> Result<Option<InitMessage>> {
+        let mut length = [0u8; 4];
+        match self.0.read_exact(&mut length) {
+            Ok(()) => {}
+            Err(err) if err.kind() == ErrorKind::UnexpectedEof => return Ok(None),
+            Err(err) => return Err(err).context(|| "reading the init's report".to_owned()),
+        }
+        let mut body = vec![0u8; u32::from_le_bytes(length) as usize];
+        self.0.read_exact(&mut body).context(|| "reading the init's report".to_owned())?;
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|err| Error::Init(format!("malformed report: {err}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_then_eof() {
+        let (mut sender, mut receiver) = channel().unwrap();
+        sender.send(&InitMessage::Failed("mount on /x: ENOENT".into())).unwrap();
+        sender.send(&InitMessage::Ready).unwrap();
+        drop(sender);
+        assert_eq!(
+            receiver.recv().unwrap(),
+            Some(InitMessage::Failed("mount on /x: ENOENT".into()))
+        );
+        assert_eq!(receiver.recv().unwrap(), Some(InitMessage::Ready));
+        assert_eq!(receiver.recv().unwrap(), None);
+    }
+}

@@ -1,0 +1,104 @@
+//! The container's init, from the clone to `execve`. Runs in the cloned
+//! child; every error is reported to the parent, then the child exits.
+
+use std::{convert::Infallible, fs::OpenOptions, io::Write, os::fd::AsRawFd};
+
+use nix::{
+    sched::{CloneFlags, unshare},
+    unistd::{chdir, sethostname, setsid},
+};
+
+use super::{
+    channel::{InitMessage, Sender},
+    namespaces::{bring_up_loopback, join_all},
+    parent::InitContext,
+    signals::reset_in_child,
+    user::{Executable, apply_rlimits, apply_umask, close_inherited_fds, switch_user},
+};
+use crate::{
+    config::NamespaceKind,
+    console,
+    error::{Context, Error, Result},
+    rootfs,
+    syscall::LinuxSyscall,
+};
+
+pub fn run(context: InitContext<'_>, mut sender: Sender) -> ! {
+    let error = match setup_and_exec(context, &mut sender) {
+        Ok(never) => match never {},
+        Err(error) => error,
+    };
+    // Before Ready the parent is listening; after, it is gone and stderr is
+    // all that is left.
+    if sender.send(&InitMessage::Failed(error.to_string())).is_err() {
+        let _ = writeln!(std::io::stderr(), "cradle init: {error}");
+    }
+    // SAFETY: _exit skips atexit handlers and destructors, which belong to
+    // the parent's copy of this address space.
+    unsafe { libc::_exit(1) }
+}
+
+fn setup_and_exec(context: InitContext<'_>, sender: &mut Sender) -> Result<Infallible> {
+    let config = context.config;
+    reset_in_child()?;
+    join_all(&context.join)?;
+    if config.has_new_namespace(NamespaceKind::Cgroup) {
+        unshare(CloneFlags::CLONE_NEWCGROUP)
+            .context(|| "unsharing the cgroup namespace".to_owned())?;
+    }
+    if config.has_new_namespace(NamespaceKind::Network) {
+        bring_up_loopback()?;
+    }
+    if let Some(score) = config.process.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", score.to_string())
+            .context(|| format!("setting oom_score_adj to {score}"))?;
+    }
+    if let Some(hostname) = &config.hostname {
+        sethostname(hostname).context(|| format!("setting hostname {hostname:?}"))?;
+    }
+    if let Some(domainname) = &config.domainname {
+        set_domainname(domainname)?;
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    rootfs::prepare(&LinuxSyscall, config, context.no_pivot)?;
+    match &context.console_socket {
+        Some(socket) if config.process.terminal => console::become_console_owner(socket, true)?,
+        _ => {
+            setsid().context(|| "setsid".to_owned())?;
+        }
+    }
+    apply_rlimits(&config.process)?;
+    switch_user(&config.process)?;
+    chdir(&config.process.cwd)
+        .context(|| format!("entering process.cwd {}", config.process.cwd.display()))?;
+    apply_umask(&config.process);
+    let executable = Executable::resolve(&config.process)?;
+    sender.send(&InitMessage::Ready)?;
+    wait_for_start(&context)?;
+    close_inherited_fds()?;
+    Err(executable.exec())
+}
+
+/// Blocks until `start` opens the fifo for reading, then tells it so.
+fn wait_for_start(context: &InitContext<'_>) -> Result<()> {
+    // The fifo is outside the new root: reach it through the O_PATH
+    // descriptor opened by the parent (needs /proc in the container).
+    let path = format!("/proc/self/fd/{}", context.exec_fifo.as_raw_fd());
+    let mut fifo = OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .context(|| "opening the exec fifo (is /proc mounted in the container?)".to_owned())?;
+    fifo.write_all(b"0").context(|| "writing the exec fifo".to_owned())
+}
+
+fn set_domainname(name: &str) -> Result<()> {
+    // SAFETY: setdomainname reads `len` bytes from a buffer we own.
+    let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if rc < 0 {
+        return Err(Error::Io {
+            context: format!("setting domainname {name:?}"),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! The process's identity and environment, applied in a child just before
+//! `execve`; shared by the init and `exec`.
+
+use std::{
+    ffi::CString,
+    os::unix::ffi::OsStrExt,
+    path::{Path, PathBuf},
+};
+
+use nix::{
+    sys::stat::Mode,
+    unistd::{AccessFlags, Gid, Uid, access, setgid, setgroups, setuid},
+};
+
+use crate::{
+    config::ProcessConfig,
+    error::{Context, Error, Result},
+    util::cstring,
+};
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub fn apply_rlimits(process: &ProcessConfig) -> Result<()> {
+    for &(resource, soft, hard) in &process.rlimits {
+        let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+        // SAFETY: setrlimit reads the struct we own; the resource number
+        // is one of libc's RLIMIT_* constants (see config.rs).
+        if unsafe { libc::setrlimit(resource as libc::__rlimit_resource_t, &limit) } < 0 {
+            return Err(std::io::Error::last_os_error())
+                .context(|| format!("setrlimit {resource} to {soft}/{hard}"));
+        }
+    }
+    Ok(())
+}
+
+/// Groups, then gid, then uid: after setuid the rest would be refused.
+pub fn switch_user(process: &ProcessConfig) -> Result<()> {
+    let groups: Vec<Gid> = process.additional_gids.iter().copied().map(Gid::from_raw).collect();
+    setgroups(&groups).context(|| format!("setgroups {:?}", process.additional_gids))?;
+    setgid(Gid::from_raw(process.gid)).context(|| format!("setgid {}", process.gid))?;
+    setuid(Uid::from_raw(process.uid)).context(|| format!("setuid {}", process.uid))?;
+    Ok(())
+}
+
+pub fn apply_umask(process: &ProcessConfig) {
+    nix::sys::stat::umask(Mode::from_bits_truncate(process.umask.unwrap_or(0o022)));
+}
+
+/// What `execve` needs, resolved inside the container before the init
+/// reports ready, so a missing program fails `create` as with runc.
+pub struct Executable {
+    pub path: CString,
+    pub args: Vec<CString>,
+    pub env: Vec<CString>,
+}
+
+impl Executable {
+    pub fn resolve(process: &ProcessConfig) -> Result<Self> {
+        let program = &process.args[0];
+        let path = if program.contains('/') {
+            PathBuf::from(program)
+        } else {
+            let search = process
+                .env
+                .iter()
+                .find_map(|entry| entry.strip_prefix("PATH="))
+                .unwrap_or(DEFAULT_PATH);
+            search
+                .split(':')
+                .map(|dir| Path::new(dir).join(program))
+                .find(|candidate| is_executable(candidate))
+                .ok_or_else(|| {
+                    Error::Init(format!("exec: {program:?}: executable file not found in $PATH"))
+                })?
+        };
+        if !is_executable(&path) {
+            return Err(Error::Init(format!("exec: {}: not an executable file", path.display())));
+        }
+        let path = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::invalid("process.args", "program contains a NUL byte"))?;
+        let args =
+            process.args.iter().map(|arg| cstring(arg, "process.args")).collect::<Result<_>>()?;
+        let env =
+            process.env.iter().map(|entry| cstring(entry, "process.env")).collect::<Result<_>>()?;
+        Ok(Executable { path, args, env })
+    }
+
+    /// Replaces the process; returns only on failure.
+    pub fn exec(&self) -> Error {
+        let err = nix::unistd::execve(&self.path, &self.args, &self.env).unwrap_err();
+        Error::Sys { context: format!("exec {:?}", self.path), source: err }
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    path.is_file() && access(path, AccessFlags::X_OK).is_ok()
+}
+
+/// Marks every descriptor above stderr close-on-exec, so nothing the
+/// caller leaked reaches the workload.
+pub fn close_inherited_fds() -> Result<()> {
+    // SAFETY: close_range only changes descriptor flags of this process.
+    let rc =
+        unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error()).context(|| "close_range".to_owned());
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! `/dev`: the default devices every container gets, the spec's devices,
+//! and the standard symlinks (runc's set).
+
+use std::{
+    os::fd::{AsFd, BorrowedFd},
+    path::Path,
+};
+
+use nix::{
+    errno::Errno,
+    fcntl::AtFlags,
+    sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, makedev, mknodat},
+    unistd::{Gid, Uid, fchownat, symlinkat},
+};
+
+use super::resolve::{Leaf, create_in_root};
+use crate::{
+    config::DeviceConfig,
+    error::{Context, Result},
+};
+
+/// `(name, major, minor)` of the character devices every container gets.
+const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+const SYMLINKS: [(&str, &str); 5] = [
+    ("/proc/self/fd", "fd"),
+    ("/proc/self/fd/0", "stdin"),
+    ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"),
+    ("pts/ptmx", "ptmx"),
+];
+
+pub fn create_devices(root: BorrowedFd<'_>, extra: &[DeviceConfig]) -> Result<()> {
+    let defaults = DEFAULT_DEVICES
+        .iter()
+        .filter(|(name, ..)| !extra.iter().any(|d| d.path == Path::new("/dev").join(name)))
+        .map(|&(name, major, minor)| DeviceConfig {
+            path: Path::new("/dev").join(name),
+            kind: SFlag::S_IFCHR,
+            major,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        });
+    for device in defaults.chain(extra.iter().cloned()) {
+        create_device(root, &device)?;
+    }
+    Ok(())
+}
+
+fn create_device(root: BorrowedFd<'_>, device: &DeviceConfig) -> Result<()> {
+    let path = &device.path;
+    let parent = path.parent().unwrap_or(Path::new("/dev"));
+    let name = path.file_name().unwrap_or_default();
+    let dir = create_in_root(root, parent, Leaf::Directory)?;
+    let mode = Mode::from_bits_truncate(device.mode);
+    match mknodat(&dir, name, device.kind, mode, makedev(device.major, device.minor)) {
+        // The rootfs may ship its own node; runc keeps it too.
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(err) => return Err(err).context(|| format!("creating device {}", path.display())),
+    }
+    fchownat(
+        &dir,
+        name,
+        Some(Uid::from_raw(device.uid)),
+        Some(Gid::from_raw(device.gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .context(|| format!("chown of device {}", path.display()))?;
+    fchmodat(&dir, name, mode, FchmodatFlags::NoFollowSymlink)
+        .or_else(|err| if err == Errno::EOPNOTSUPP { Ok(()) } else { Err(err) })
+        .context(|| format!("chmod of device {}", path.display()))
+}
+
+pub fn create_symlinks(root: BorrowedFd<'_>) -> Result<()> {
+    let dev = create_in_root(root, Path::new("/dev"), Leaf::Directory)?;
+    for (target, name) in SYMLINKS {
+        match symlinkat(target, dev.as_fd(), name) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(err) => return Err(err).context(|| format!("linking /dev/{name} -> {target}")),
+        }
+    }
+    // runc links /dev/core when the host has a kernel core image.
+    if Path::new("/proc/kcore").exists() {
+        match symlinkat("/proc/kcore", dev.as_fd(), "core") {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(err) => return Err(err).context(|| "linking /dev/core".to_owned()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! The container's root filesystem, built inside the init's private mount
+//! namespace: propagation of `/`, the rootfs bind-mounted onto itself, the
+//! spec's mounts, `/dev`, the root switch, and a read-only root.
+
+pub mod cgroup;
+pub mod devices;
+pub mod mounts;
+pub mod pivot;
+pub mod resolve;
+
+use std::{os::fd::AsFd, path::Path};
+
+use nix::{
+    fcntl::{OFlag, open},
+    mount::MsFlags,
+    sys::stat::Mode,
+};
+
+use crate::{
+    config::ContainerConfig,
+    error::{Context, Result},
+    syscall::Syscall,
+};
+
+pub fn prepare(sys: &dyn Syscall, config: &ContainerConfig, no_pivot: bool) -> Result<()> {
+    let rootfs = &config.rootfs;
+    sys.mount(None, Path::new("/"), None, config.rootfs_propagation, None)
+        .context(|| format!("setting propagation {:?} on /", config.rootfs_propagation))?;
+    make_parent_mount_private(sys, rootfs)?;
+    sys.mount(Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+        .context(|| format!("bind-mounting the rootfs {} onto itself", rootfs.display()))?;
+    let root = open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .context(|| format!("opening the rootfs {}", rootfs.display()))?;
+    for mount in &config.mounts {
+        mounts::mount_one(sys, root.as_fd(), mount)?;
+    }
+    devices::create_devices(root.as_fd(), &config.devices)?;
+    devices::create_symlinks(root.as_fd())?;
+    drop(root);
+    pivot::switch_root(sys, rootfs, no_pivot)?;
+    if config.rootfs_readonly {
+        sys.mount(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            None,
+        )
+        .context(|| "making the root read-only".to_owned())?;
+    }
+    Ok(())
+}
+
+/// pivot_root refuses a new root whose parent mount is shared, which a
+/// `shared` rootfsPropagation leaves behind.
+fn make_parent_mount_private(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .context(|| "reading /proc/self/mountinfo".to_owned())?;
+    let parent = mountinfo
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let point = Path::new(*fields.get(4)?);
+            let shared =
+                fields.iter().skip(6).take_while(|f| **f != "-").any(|f| f.starts_with("shared:"));
+            rootfs.starts_with(point).then_some((point.to_path_buf(), shared))
+        })
+        .max_by_key(|(point, _)| point.as_os_str().len());
+    if let Some((point, true)) = parent {
+        sys.mount(None, &point, None, MsFlags::MS_PRIVATE, None)
+            .context(|| format!("making {} private", point.display()))?;
+    }
+    Ok(())
+}

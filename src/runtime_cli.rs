@@ -1,0 +1,215 @@
+//! The OCI runtime subcommands (runc's command-line contract), glued to
+//! `cradle-runtime`. Runs without an async runtime: the library clones the
+//! container's init from this process, which must stay single-threaded.
+
+use std::{io::Write, path::PathBuf, process::ExitCode};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use cradle_runtime::{
+    CreateOptions, KillTarget, Runtime, bundle,
+    exec::{ExecOptions, exec},
+    process::signals::parse_signal,
+};
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The bundle directory (holds config.json).
+    #[arg(long, short = 'b', default_value = ".", value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// Write the init's pid to this file.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the terminal's master (runc's protocol).
+    #[arg(long, value_name = "SOCK")]
+    pub console_socket: Option<PathBuf>,
+    /// Switch root with chroot instead of pivot_root.
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// The container's id.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once the container is running instead of waiting for it.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    pub id: String,
+    /// Signal name (TERM, SIGTERM) or number.
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Kill the container first if it is running.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    pub id: String,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Print only the ids.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Give the process a terminal.
+    #[arg(long, short = 't')]
+    pub tty: bool,
+    /// Set an environment variable (repeatable).
+    #[arg(long, short = 'e', value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Return once the process is started.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    #[arg(long, value_name = "SOCK")]
+    pub console_socket: Option<PathBuf>,
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Where to write config.json.
+    #[arg(long, short = 'b', default_value = ".", value_name = "DIR")]
+    pub bundle: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// The bundle directory to create (must not exist or be empty).
+    pub dir: PathBuf,
+}
+
+fn create_options(args: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        bundle: args.bundle.clone(),
+        pid_file: args.pid_file.clone(),
+        console_socket: args.console_socket.clone(),
+        no_pivot: args.no_pivot,
+    }
+}
+
+pub fn create(root: PathBuf, args: CreateArgs) -> anyhow::Result<ExitCode> {
+    Runtime::new(root).create(&args.id, &create_options(&args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn start(root: PathBuf, args: IdArgs) -> anyhow::Result<ExitCode> {
+    Runtime::new(root).start(&args.id)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run(root: PathBuf, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let status =
+        Runtime::new(root).run(&args.create.id, &create_options(&args.create), args.detach)?;
+    Ok(exit_code(status))
+}
+
+pub fn state(root: PathBuf, args: IdArgs) -> anyhow::Result<ExitCode> {
+    let state = Runtime::new(root).state(&args.id)?;
+    println!("{}", serde_json::to_string_pretty(&state)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn kill(root: PathBuf, args: KillArgs) -> anyhow::Result<ExitCode> {
+    let Some(signal) = parse_signal(&args.signal) else {
+        bail!("unknown signal {:?}", args.signal);
+    };
+    Runtime::new(root).kill(&args.id, signal, KillTarget::Init)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn delete(root: PathBuf, args: DeleteArgs) -> anyhow::Result<ExitCode> {
+    Runtime::new(root).delete(&args.id, args.force)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list(root: PathBuf, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let states = Runtime::new(root).list()?;
+    let mut out = std::io::stdout().lock();
+    if args.quiet {
+        for state in &states {
+            writeln!(out, "{}", state.id)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match args.format {
+        ListFormat::Json => writeln!(out, "{}", serde_json::to_string(&states)?)?,
+        ListFormat::Table => {
+            writeln!(out, "{:<12} {:<10} {:<10} {:<40} CREATED", "ID", "PID", "STATUS", "BUNDLE")?;
+            for state in &states {
+                writeln!(
+                    out,
+                    "{:<12} {:<10} {:<10} {:<40} {}",
+                    state.id,
+                    state.pid,
+                    state.status,
+                    state.bundle.display(),
+                    state.created
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn exec_in(root: PathBuf, args: ExecArgs) -> anyhow::Result<ExitCode> {
+    let options = ExecOptions {
+        args: args.command,
+        env: args.env,
+        cwd: args.cwd,
+        tty: args.tty,
+        detach: args.detach,
+        pid_file: args.pid_file,
+        console_socket: args.console_socket,
+    };
+    Ok(exit_code(exec(&Runtime::new(root), &args.id, &options)?))
+}
+
+pub fn spec(args: SpecArgs) -> anyhow::Result<ExitCode> {
+    bundle::write_default_spec(&args.bundle)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn create_bundle(args: BundleArgs) -> anyhow::Result<ExitCode> {
+    bundle::create_bundle(&args.dir)
+        .with_context(|| format!("creating bundle {}", args.dir.display()))?;
+    println!("{}", args.dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn exit_code(status: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(status).unwrap_or(255))
+}
