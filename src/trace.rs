@@ -10,11 +10,15 @@ use std::{
 };
 
 use anyhow::Context;
-use cradle_probes::{Detail, Event, ExecJoiner, ProbeConfig, Probes, TrackMode};
+use cradle_probes::{
+    Detail, Event, ExecJoiner, ProbeConfig, Probes, TrackMode,
+    collector::{Collector, Phase, Role},
+};
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
+use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::TraceArgs;
@@ -39,8 +43,12 @@ async fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
         }
         None => Box::new(std::io::stderr()),
     };
-    let mut printer =
-        Printer { out: BufWriter::new(out), json: args.json, origin_ns: monotonic_ns() };
+    let mut printer = Printer {
+        out: BufWriter::new(out),
+        json: args.json,
+        origin_ns: monotonic_ns(),
+        collector: Collector::default(),
+    };
 
     let registrar = probes.self_registrar();
     let mut command = tokio::process::Command::new(&args.command[0]);
@@ -80,6 +88,7 @@ async fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
     records += batch.len() as u64;
     printer.print_all(batch.drain(..).flat_map(|e| joiner.push(e)))?;
     printer.print_all(joiner.finish())?;
+    printer.containers()?;
     let summary = Summary {
         records: records + stream.decode_errors(),
         undecodable: stream.decode_errors(),
@@ -124,6 +133,17 @@ struct Printer {
     out: BufWriter<Box<dyn Write>>,
     json: bool,
     origin_ns: u64,
+    collector: Collector,
+}
+
+/// An event with the container, role and phase it belongs to.
+#[derive(Serialize)]
+struct Attributed<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    container: Option<&'a str>,
+    role: Option<Role>,
+    phase: Option<Phase>,
 }
 
 impl Printer {
@@ -136,8 +156,13 @@ impl Printer {
     }
 
     fn print(&mut self, event: &Event) -> anyhow::Result<()> {
+        let attribution = self.collector.observe(event);
         if self.json {
-            serde_json::to_writer(&mut self.out, event)?;
+            let container =
+                attribution.container.map(|key| self.collector.containers()[key].id.as_str());
+            let line =
+                Attributed { event, container, role: attribution.role, phase: attribution.phase };
+            serde_json::to_writer(&mut self.out, &line)?;
             self.out.write_all(b"\n")?;
             return Ok(());
         }
@@ -156,6 +181,33 @@ impl Printer {
                 event.comm,
                 describe_ret(*ret),
             )?;
+        }
+        Ok(())
+    }
+
+    /// Each container seen, with the phases it went through.
+    fn containers(&mut self) -> anyhow::Result<()> {
+        for container in self.collector.containers() {
+            if self.json {
+                serde_json::to_writer(
+                    &mut self.out,
+                    &serde_json::json!({ "container": container }),
+                )?;
+                self.out.write_all(b"\n")?;
+                continue;
+            }
+            writeln!(
+                self.out,
+                "container {} ({}): runtime pid {}, init pid {}",
+                container.id,
+                container.runtime,
+                container.runtime_pid,
+                container.init_pid.map_or("-".to_string(), |pid| pid.to_string()),
+            )?;
+            for (phase, ts_ns) in &container.phases {
+                let seconds = ts_ns.saturating_sub(self.origin_ns) as f64 / 1e9;
+                writeln!(self.out, "  {seconds:>10.6}  {}", phase.title())?;
+            }
         }
         Ok(())
     }

@@ -190,3 +190,65 @@ fn trace_of_a_missing_command_fails_clearly() {
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("/nonexistent/cmd"), "{stderr}");
 }
+
+#[test]
+fn a_runc_container_is_attributed_with_its_phases_in_order() {
+    let bundle = RuncBundle::new(&["sh", "-c", "echo workload-ran"]);
+    let trace = bundle.path().join("trace.jsonl");
+    let id = format!("cradle-phases-{}", std::process::id());
+    let result = output(
+        cradle()
+            .args(["trace", "--json", "--out"])
+            .arg(&trace)
+            .args(["--", "runc", "--root"])
+            .arg(bundle.runc_root())
+            .args(["run", "--bundle"])
+            .arg(bundle.path())
+            .arg(&id),
+    );
+    assert!(result.status.success(), "{result:?}");
+    let lines = json_lines(&trace);
+    let container = lines
+        .iter()
+        .find_map(|l| l.get("container").filter(|c| c.is_object()))
+        .expect("a container line");
+    assert_eq!(container["id"], id.as_str());
+    assert_eq!(container["runtime"], "runc");
+    let phases: Vec<&str> =
+        container["phases"].as_array().unwrap().iter().map(|p| p[0].as_str().unwrap()).collect();
+    let expected = [
+        "runtime_start",
+        "namespace_creation",
+        "rootfs_assembly",
+        "root_switch",
+        "privilege_reduction",
+        "workload_exec",
+    ];
+    assert_eq!(phases[..expected.len()], expected, "{phases:?}");
+    assert_eq!(phases.last(), Some(&"exit"));
+
+    let events: Vec<&Value> = lines.iter().filter(|l| l.get("kind").is_some()).collect();
+    let workload = events
+        .iter()
+        .find(|e| {
+            exec_argv(e).as_deref()
+                == Some(&["sh", "-c", "echo workload-ran"].map(String::from)[..])
+        })
+        .expect("workload exec");
+    assert_eq!(workload["container"], id.as_str());
+    assert_eq!(workload["role"], "workload");
+    assert_eq!(workload["phase"], "workload_exec");
+    let runc_init = events
+        .iter()
+        .find(|e| exec_argv(e).is_some_and(|a| a.get(1).map(String::as_str) == Some("init")))
+        .expect("runc init exec");
+    assert_eq!(runc_init["role"], "intermediate");
+    // Every event after runc's own exec belongs to the container: the
+    // traced tree is runc's.
+    let runtime_pid = container["runtime_pid"].as_u64().unwrap();
+    for event in events.iter().filter(|e| e["tgid"].as_u64() != Some(runtime_pid)) {
+        if event["container"].is_null() {
+            assert!(exec_argv(event).is_some(), "unattributed non-exec event: {event}");
+        }
+    }
+}

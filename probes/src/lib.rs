@@ -9,6 +9,7 @@
 //! Must not touch: presentation (the `cradle` binary, `reports`, `tui`) and
 //! the container runtime, which knows nothing of tracing.
 
+pub mod collector;
 pub mod decode;
 pub mod doctor;
 pub mod event;

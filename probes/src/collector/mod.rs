@@ -1,0 +1,268 @@
+//! The container model: every event is attributed to exactly one container
+//! (or to the host), to a process role within it, and to the container's
+//! phase at that moment.
+//!
+//! Attribution follows process lineage, not timing: a container is born at
+//! the successful exec of a runtime invocation (`runc run ID`, ...), and
+//! every process that invocation creates belongs to it. So the runtime's
+//! early events count, before any namespace exists, and containers started
+//! at the same moment never mix.
+
+mod invocation;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+pub use invocation::{Invocation, parse as parse_invocation};
+
+use crate::event::{Detail, Event, Namespaces};
+
+/// A process's part in its container's birth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The runtime command itself (`runc run`).
+    Runtime,
+    /// Processes the runtime creates on the way (`runc init` stages).
+    Intermediate,
+    /// The process that switches root and becomes the container's init.
+    Init,
+    /// The user's program, from its exec on, and its descendants.
+    Workload,
+}
+
+/// The stages of a container's birth, in the order they happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    RuntimeStart,
+    NamespaceCreation,
+    RootfsAssembly,
+    RootSwitch,
+    PrivilegeReduction,
+    WorkloadExec,
+    Running,
+    Exit,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 8] = [
+        Phase::RuntimeStart,
+        Phase::NamespaceCreation,
+        Phase::RootfsAssembly,
+        Phase::RootSwitch,
+        Phase::PrivilegeReduction,
+        Phase::WorkloadExec,
+        Phase::Running,
+        Phase::Exit,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::RuntimeStart => "runtime_start",
+            Phase::NamespaceCreation => "namespace_creation",
+            Phase::RootfsAssembly => "rootfs_assembly",
+            Phase::RootSwitch => "root_switch",
+            Phase::PrivilegeReduction => "privilege_reduction",
+            Phase::WorkloadExec => "workload_exec",
+            Phase::Running => "running",
+            Phase::Exit => "exit",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Phase::RuntimeStart => "Runtime start",
+            Phase::NamespaceCreation => "Namespace creation",
+            Phase::RootfsAssembly => "Root filesystem assembly",
+            Phase::RootSwitch => "Root switch",
+            Phase::PrivilegeReduction => "Privilege reduction",
+            Phase::WorkloadExec => "Workload exec",
+            Phase::Running => "Running",
+            Phase::Exit => "Exit",
+        }
+    }
+}
+
+/// Index of a container in [`Collector::containers`].
+pub type ContainerKey = usize;
+
+/// Where an event belongs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Attribution {
+    /// `None`: the host.
+    pub container: Option<ContainerKey>,
+    pub role: Option<Role>,
+    /// The container's phase once this event is taken into account.
+    pub phase: Option<Phase>,
+}
+
+/// What is known of one container.
+#[derive(Clone, Debug, Serialize)]
+pub struct Container {
+    pub id: String,
+    pub runtime: String,
+    pub bundle: Option<String>,
+    /// tgid of the runtime command.
+    pub runtime_pid: u32,
+    /// tgid of the process that switched root.
+    pub init_pid: Option<u32>,
+    /// The namespaces the runtime created, as the kernel reported them.
+    pub namespaces: Option<Namespaces>,
+    /// Each phase reached, with the time of its first event.
+    pub phases: Vec<(Phase, u64)>,
+    /// The init's wait status, once it exited.
+    pub exit_code: Option<u32>,
+}
+
+impl Container {
+    pub fn phase(&self) -> Phase {
+        self.phases.last().map(|(phase, _)| *phase).unwrap_or(Phase::RuntimeStart)
+    }
+
+    fn advance(&mut self, phase: Phase, ts_ns: u64) {
+        if phase > self.phase() {
+            self.phases.push((phase, ts_ns));
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Process {
+    container: ContainerKey,
+    role: Role,
+}
+
+/// Builds the container model from events in arrival order.
+#[derive(Default)]
+pub struct Collector {
+    containers: Vec<Container>,
+    processes: HashMap<u32, Process>,
+}
+
+impl Collector {
+    pub fn containers(&self) -> &[Container] {
+        &self.containers
+    }
+
+    /// Takes one event into the model and says where it belongs.
+    pub fn observe(&mut self, event: &Event) -> Attribution {
+        if let Some(key) = self.container_started_by(event) {
+            return self.attribution(Some(key), Some(Role::Runtime));
+        }
+        let Some(process) = self.processes.get(&event.tgid).copied() else {
+            return Attribution { container: None, role: None, phase: None };
+        };
+        let key = process.container;
+        let role = self.update(key, process.role, event);
+        self.attribution(Some(key), Some(role))
+    }
+
+    fn attribution(&self, container: Option<ContainerKey>, role: Option<Role>) -> Attribution {
+        let phase = container.map(|key| self.containers[key].phase());
+        Attribution { container, role, phase }
+    }
+
+    /// A successful exec of a runtime invocation starts a container.
+    fn container_started_by(&mut self, event: &Event) -> Option<ContainerKey> {
+        let Detail::Exec { argv, ret: Some(0), .. } = &event.detail else {
+            return None;
+        };
+        // A runtime re-executing itself inside a container is not a new one.
+        if self.processes.contains_key(&event.tgid) {
+            return None;
+        }
+        let invocation = parse_invocation(argv)?;
+        self.containers.push(Container {
+            id: invocation.id,
+            runtime: invocation.runtime,
+            bundle: invocation.bundle,
+            runtime_pid: event.tgid,
+            init_pid: None,
+            namespaces: None,
+            phases: vec![(Phase::RuntimeStart, event.ts_ns)],
+            exit_code: None,
+        });
+        let key = self.containers.len() - 1;
+        self.processes.insert(event.tgid, Process { container: key, role: Role::Runtime });
+        Some(key)
+    }
+
+    /// Applies an event of a process of container `key`; returns the
+    /// process's role after it.
+    fn update(&mut self, key: ContainerKey, role: Role, event: &Event) -> Role {
+        let container = &mut self.containers[key];
+        let ts = event.ts_ns;
+        let mut role = role;
+        match &event.detail {
+            Detail::TaskNew { child_tgid, .. } if *child_tgid != event.tgid => {
+                let child_role = match role {
+                    Role::Runtime | Role::Intermediate => Role::Intermediate,
+                    Role::Init | Role::Workload => Role::Workload,
+                };
+                self.processes.insert(*child_tgid, Process { container: key, role: child_role });
+            }
+            Detail::Namespaces { namespaces, ret: 0.., .. } => {
+                container.namespaces = Some(*namespaces);
+                container.advance(Phase::NamespaceCreation, ts);
+            }
+            Detail::Mount { ret: 0.., .. }
+            | Detail::Umount { ret: 0.., .. }
+            | Detail::Fsopen { ret: 0.., .. }
+            | Detail::Fsconfig { ret: 0.., .. }
+            | Detail::Fsmount { ret: 0.., .. }
+            | Detail::MoveMount { ret: 0.., .. }
+            | Detail::OpenTree { ret: 0.., .. }
+            | Detail::MountSetattr { ret: 0.., .. }
+                if container.phase() >= Phase::NamespaceCreation =>
+            {
+                container.advance(Phase::RootfsAssembly, ts);
+            }
+            Detail::PivotRoot { ret: 0, .. } | Detail::Chroot { ret: 0, .. } => {
+                role = Role::Init;
+                container.init_pid = Some(event.tgid);
+                container.advance(Phase::RootSwitch, ts);
+            }
+            Detail::Capset { ret: 0, .. } | Detail::Seccomp { ret: 0.., .. }
+                if container.phase() >= Phase::RootSwitch =>
+            {
+                container.advance(Phase::PrivilegeReduction, ts);
+            }
+            Detail::Prctl { option_name: Some(name), ret: 0.., .. }
+                if container.phase() >= Phase::RootSwitch
+                    && matches!(
+                        *name,
+                        "PR_SET_NO_NEW_PRIVS" | "PR_CAPBSET_DROP" | "PR_SET_SECCOMP"
+                    ) =>
+            {
+                container.advance(Phase::PrivilegeReduction, ts);
+            }
+            // The scheduler's exec event can arrive before the joined
+            // exec record (which waits for the syscall's return): either
+            // marks the workload's exec.
+            Detail::Exec { ret: Some(0), .. } | Detail::ProcessExec { .. }
+                if role == Role::Init =>
+            {
+                role = Role::Workload;
+                container.advance(Phase::WorkloadExec, ts);
+            }
+            Detail::Exec { .. } | Detail::ExecResult { .. } | Detail::ProcessExec { .. } => {}
+            Detail::TaskExit { exit_code }
+                if event.pid == event.tgid && container.init_pid == Some(event.tgid) =>
+            {
+                container.exit_code = Some(*exit_code);
+                container.advance(Phase::Exit, ts);
+            }
+            _ if role == Role::Workload && container.phase() == Phase::WorkloadExec => {
+                container.advance(Phase::Running, ts);
+            }
+            _ => {}
+        }
+        self.processes.insert(event.tgid, Process { container: key, role });
+        role
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,187 @@
+use super::*;
+use crate::event::{NamespaceSource, Namespaces};
+
+struct Script {
+    ts: u64,
+    events: Vec<Event>,
+}
+
+impl Script {
+    fn new() -> Script {
+        Script { ts: 0, events: Vec::new() }
+    }
+
+    fn push(&mut self, tgid: u32, detail: Detail) -> &mut Script {
+        self.ts += 1;
+        self.events.push(Event {
+            seq: self.ts,
+            cpu: 0,
+            ts_ns: self.ts,
+            pid: tgid,
+            tgid,
+            ppid: 1,
+            comm: "x".into(),
+            cgroup_id: 0,
+            mnt_ns: 0,
+            pid_ns: 0,
+            truncated: false,
+            detail,
+        });
+        self
+    }
+}
+
+fn exec(argv: &str) -> Detail {
+    Detail::Exec {
+        filename: argv.split(' ').next().unwrap().into(),
+        argv: argv.split(' ').map(String::from).collect(),
+        argv_truncated: false,
+        filename_truncated: false,
+        at: false,
+        ret: Some(0),
+    }
+}
+
+fn fork(child: u32) -> Detail {
+    Detail::TaskNew { child_pid: child, child_tgid: child, clone_flags: 0 }
+}
+
+fn unshare() -> Detail {
+    Detail::Namespaces {
+        source: NamespaceSource::Unshare,
+        flags: 0,
+        created: vec!["mnt"],
+        target_pid: 0,
+        namespaces: Namespaces { mnt: 7, ..Default::default() },
+        ret: 0,
+    }
+}
+
+fn mount() -> Detail {
+    Detail::Mount {
+        source: Some("proc".into()),
+        target: Some("/proc".into()),
+        fstype: Some("proc".into()),
+        flags: 0,
+        flag_names: vec![],
+        data: None,
+        ret: 0,
+    }
+}
+
+fn pivot() -> Detail {
+    Detail::PivotRoot { new_root: Some(".".into()), put_old: Some(".".into()), ret: 0 }
+}
+
+fn capset() -> Detail {
+    Detail::Capset {
+        version: None,
+        pid: None,
+        effective: None,
+        permitted: None,
+        inheritable: None,
+        ret: 0,
+    }
+}
+
+/// runc run: runtime 10 forks 11 (runc init), which forks 12 (the init).
+fn runc_run(script: &mut Script, base: u32, id: &str) {
+    let (runtime, stage, init) = (base, base + 1, base + 2);
+    script
+        .push(runtime, exec(&format!("runc --root /r run --bundle /b {id}")))
+        .push(runtime, fork(stage))
+        .push(stage, exec("runc init"))
+        .push(stage, unshare())
+        .push(stage, fork(init))
+        .push(init, mount())
+        .push(init, pivot())
+        .push(init, capset())
+        .push(init, exec("sh -c true"))
+        .push(init, Detail::Sethostname { name: Some("h".into()), ret: 0 })
+        .push(init, Detail::TaskExit { exit_code: 0 });
+}
+
+#[test]
+fn a_runc_container_goes_through_every_phase_in_order() {
+    let mut script = Script::new();
+    script.push(5, exec("sh -c runc"));
+    runc_run(&mut script, 10, "c1");
+    let mut collector = Collector::default();
+    let attributions: Vec<Attribution> =
+        script.events.iter().map(|event| collector.observe(event)).collect();
+
+    assert_eq!(attributions[0].container, None, "the shell before runc is the host's");
+    let containers = collector.containers();
+    assert_eq!(containers.len(), 1);
+    let c = &containers[0];
+    assert_eq!(
+        (c.id.as_str(), c.runtime.as_str(), c.bundle.as_deref()),
+        ("c1", "runc", Some("/b"))
+    );
+    assert_eq!(c.init_pid, Some(12));
+    assert_eq!(c.exit_code, Some(0));
+    assert_eq!(c.namespaces.unwrap().mnt, 7);
+    let phases: Vec<Phase> = c.phases.iter().map(|(p, _)| *p).collect();
+    assert_eq!(phases, Phase::ALL.to_vec());
+    let roles: Vec<Option<Role>> = attributions.iter().map(|a| a.role).collect();
+    use Role::*;
+    assert_eq!(
+        roles,
+        [
+            None,
+            Some(Runtime),
+            Some(Runtime),
+            Some(Intermediate),
+            Some(Intermediate),
+            Some(Intermediate),
+            Some(Intermediate),
+            Some(Init),
+            Some(Init),
+            // The exec that turns the init into the workload is the workload's.
+            Some(Workload),
+            Some(Workload),
+            Some(Workload),
+        ]
+    );
+}
+
+#[test]
+fn concurrent_containers_never_mix() {
+    // Two runc runs whose events interleave one by one.
+    let (mut a, mut b) = (Script::new(), Script::new());
+    runc_run(&mut a, 100, "a");
+    runc_run(&mut b, 200, "b");
+    let mut collector = Collector::default();
+    for (ea, eb) in a.events.iter().zip(&b.events) {
+        let (at, bt) = (collector.observe(ea), collector.observe(eb));
+        assert_eq!(at.container, Some(0));
+        assert_eq!(bt.container, Some(1));
+    }
+    let ids: Vec<&str> = collector.containers().iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert!(collector.containers().iter().all(|c| c.phase() == Phase::Exit));
+}
+
+#[test]
+fn phases_never_go_back() {
+    let mut script = Script::new();
+    runc_run(&mut script, 10, "c");
+    // A late mount after the workload started stays in the current phase.
+    script.push(12, mount());
+    let mut collector = Collector::default();
+    let last = script.events.iter().map(|e| collector.observe(e)).last().unwrap();
+    assert_eq!(last.phase, Some(Phase::Exit));
+}
+
+#[test]
+fn a_failed_runtime_exec_starts_nothing() {
+    let mut script = Script::new();
+    let mut failed = exec("runc run x");
+    if let Detail::Exec { ret, .. } = &mut failed {
+        *ret = Some(-2);
+    }
+    script.push(10, failed);
+    let mut collector = Collector::default();
+    assert_eq!(collector.observe(&script.events[0]).container, None);
+    assert!(collector.containers().is_empty());
+}
