@@ -31,6 +31,23 @@ fn records_behind(events: &[Value]) -> u64 {
         .sum()
 }
 
+/// `cradle trace --json` of `runc run` of `bundle`, as container
+/// `{prefix}-{pid}`; returns cradle's output and the trace file.
+fn trace_runc_run(bundle: &RuncBundle, prefix: &str) -> (std::process::Output, std::path::PathBuf) {
+    let trace = bundle.path().join("trace.jsonl");
+    let result = output(
+        cradle()
+            .args(["trace", "--json", "--out"])
+            .arg(&trace)
+            .args(["--", "runc", "--root"])
+            .arg(bundle.runc_root())
+            .args(["run", "--bundle"])
+            .arg(bundle.path())
+            .arg(format!("{prefix}-{}", std::process::id())),
+    );
+    (result, trace)
+}
+
 #[test]
 fn traces_the_command_tree_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
@@ -103,20 +120,7 @@ fn traces_the_command_tree_and_nothing_else() {
 #[test]
 fn traces_runc_run_of_a_busybox_container() {
     let bundle = RuncBundle::new(&["sh", "-c", "echo workload-ran"]);
-    let trace = bundle.path().join("trace.jsonl");
-    let id = format!("cradle-trace-test-{}", std::process::id());
-    let result = output(
-        cradle()
-            .args(["trace", "--json", "--out"])
-            .arg(&trace)
-            .arg("--")
-            .arg("runc")
-            .arg("--root")
-            .arg(bundle.runc_root())
-            .args(["run", "--bundle"])
-            .arg(bundle.path())
-            .arg(&id),
-    );
+    let (result, trace) = trace_runc_run(&bundle, "cradle-trace-test");
     assert!(result.status.success(), "runc run under cradle trace: {result:?}");
     assert_eq!(String::from_utf8_lossy(&result.stdout), "workload-ran\n");
 
@@ -194,18 +198,8 @@ fn trace_of_a_missing_command_fails_clearly() {
 #[test]
 fn a_runc_container_is_attributed_with_its_phases_in_order() {
     let bundle = RuncBundle::new(&["sh", "-c", "echo workload-ran"]);
-    let trace = bundle.path().join("trace.jsonl");
     let id = format!("cradle-phases-{}", std::process::id());
-    let result = output(
-        cradle()
-            .args(["trace", "--json", "--out"])
-            .arg(&trace)
-            .args(["--", "runc", "--root"])
-            .arg(bundle.runc_root())
-            .args(["run", "--bundle"])
-            .arg(bundle.path())
-            .arg(&id),
-    );
+    let (result, trace) = trace_runc_run(&bundle, "cradle-phases");
     assert!(result.status.success(), "{result:?}");
     let lines = json_lines(&trace);
     let container = lines
