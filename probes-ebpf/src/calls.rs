@@ -18,6 +18,8 @@ use crate::{
     syscall::{SYSCALL_RET, copy_user_bytes, copy_user_str, syscall_arg},
 };
 
+const _: () = assert!(CALL_SLOT_MAX.is_power_of_two());
+
 /// What fills one data area of a [`CallEvent`].
 #[derive(Clone, Copy)]
 pub enum Slot {
@@ -26,6 +28,9 @@ pub enum Slot {
     Str(usize),
     /// `len` bytes of user memory argument `n` points to.
     Bytes(usize, u32),
+    /// The user memory argument `n` points to, as many bytes as argument
+    /// `m` says, at most [`CALL_SLOT_MAX`] (beyond: cut and flagged).
+    Sized(usize, usize),
 }
 
 /// Stashes the first `nargs` arguments of a tracked task's call.
@@ -83,6 +88,18 @@ fn fill_slot(event: *mut CallEvent, index: usize, slot: Slot, args: &[u64; CALL_
             let bytes = if bytes as usize > CALL_SLOT_MAX { CALL_SLOT_MAX as u32 } else { bytes };
             if copy_user_bytes(dst, bytes, args[arg] as *const u8) {
                 (bytes, false)
+            } else {
+                (0, false)
+            }
+        }
+        Slot::Sized(arg, len_arg) => {
+            let wanted = args[len_arg];
+            let cut = wanted > CALL_SLOT_MAX as u64;
+            let bytes = if cut { CALL_SLOT_MAX as u64 } else { wanted };
+            // 64-bit and masked, so the verifier sees 1..=CALL_SLOT_MAX.
+            let bytes = ((bytes.wrapping_sub(1)) & (CALL_SLOT_MAX as u64 - 1)) + 1;
+            if wanted > 0 && copy_user_bytes(dst, bytes as u32, args[arg] as *const u8) {
+                (bytes as u32, cut)
             } else {
                 (0, false)
             }
@@ -153,7 +170,7 @@ macro_rules! call_probe {
     };
 }
 
-use Slot::{Bytes, Empty, Str};
+use Slot::{Bytes, Empty, Sized, Str};
 
 call_probe!(sys_enter_mount, sys_exit_mount, EventKind::Mount, 5, |_a| [
     Str(0),
@@ -251,8 +268,9 @@ call_probe!(sys_enter_seccomp, sys_exit_seccomp, EventKind::Seccomp, 3, |a| [
     Empty,
     Empty
 ]);
+// The name is `len` bytes, not a NUL-terminated string.
 call_probe!(sys_enter_sethostname, sys_exit_sethostname, EventKind::Sethostname, 2, |_a| [
-    Str(0),
+    Sized(0, 1),
     Empty,
     Empty,
     Empty

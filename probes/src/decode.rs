@@ -122,13 +122,13 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
             if kind == EventKind::CgroupMkdir {
                 Detail::CgroupMkdir {
                     path,
-                    cgroup_id: record.cgroup_id,
+                    new_cgroup_id: record.cgroup_id,
                     hierarchy: record.hierarchy,
                 }
             } else {
                 Detail::CgroupAttach {
                     path,
-                    cgroup_id: record.cgroup_id,
+                    dst_cgroup_id: record.cgroup_id,
                     hierarchy: record.hierarchy,
                     target_pid: record.target_pid,
                     threadgroup: record.threadgroup != 0,

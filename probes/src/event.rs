@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-/// One kernel event, with the acting task's identity.
+/// One kernel event, with the acting task's identity. The detail's fields
+/// are flattened next to these, so no detail field may share their names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Event {
     /// Per-CPU sequence number; `(cpu, seq)` names the record.
@@ -217,7 +218,8 @@ pub enum Detail {
     /// capset(2): the sets asked for, when they could be read.
     Capset {
         version: Option<u32>,
-        pid: Option<i32>,
+        /// The header's pid (0: the caller).
+        target_pid: Option<i32>,
         effective: Option<u64>,
         permitted: Option<u64>,
         inheritable: Option<u64>,
@@ -250,13 +252,13 @@ pub enum Detail {
     },
     CgroupMkdir {
         path: String,
-        cgroup_id: u64,
+        new_cgroup_id: u64,
         hierarchy: u32,
     },
     #[serde(rename = "cgroup_attach_task")]
     CgroupAttach {
         path: String,
-        cgroup_id: u64,
+        dst_cgroup_id: u64,
         hierarchy: u32,
         target_pid: u32,
         threadgroup: bool,

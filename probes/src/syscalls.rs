@@ -116,7 +116,7 @@ pub fn detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) 
         },
         EventKind::Capset => Detail::Capset {
             version: u32_at(slots[0], 0),
-            pid: u32_at(slots[0], 4).map(|pid| pid as i32),
+            target_pid: u32_at(slots[0], 4).map(|pid| pid as i32),
             effective: cap_set(slots[1], 0),
             permitted: cap_set(slots[1], 1),
             inheritable: cap_set(slots[1], 2),

@@ -1,0 +1,313 @@
+//! Test helper for `tests/probes_*.rs`: performs one group of the syscalls
+//! cradle's probes record, through raw libc calls with known arguments, and
+//! prints what the kernel says about the result (pids, namespace inode
+//! numbers from /proc) as one JSON object, for the tests to compare with
+//! the trace.
+//!
+//! `probe_actions mount DIR | namespaces | privileges | cgroup | storm COUNT`
+
+use std::{
+    ffi::CString,
+    fs,
+    io::{Read, Write},
+    os::fd::FromRawFd,
+};
+
+use serde_json::{Value, json};
+
+fn c(text: &str) -> CString {
+    CString::new(text).expect("no NUL")
+}
+
+/// Fails loudly: a helper that half-worked would make the tests lie.
+fn check(what: &str, ret: i64) -> i64 {
+    if ret < 0 {
+        panic!("{what}: {}", std::io::Error::last_os_error());
+    }
+    ret
+}
+
+/// The inode number `readlink /proc/PID/ns/NS` shows; `None` while the
+/// kernel has none to show (`pid_for_children` after unshare(CLONE_NEWPID),
+/// before the first child).
+fn ns_inum(pid: &str, ns: &str) -> Option<u64> {
+    let link = fs::read_link(format!("/proc/{pid}/ns/{ns}")).ok()?;
+    let text = link.to_string_lossy();
+    text.get(text.find('[')? + 1..text.len() - 1)?.parse().ok()
+}
+
+const NAMESPACES: [&str; 10] = [
+    "mnt",
+    "uts",
+    "ipc",
+    "pid",
+    "pid_for_children",
+    "net",
+    "cgroup",
+    "time",
+    "time_for_children",
+    "user",
+];
+
+fn all_ns(pid: &str) -> Value {
+    NAMESPACES.iter().map(|ns| (ns.to_string(), json!(ns_inum(pid, ns)))).collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let report = match args.get(1).map(String::as_str) {
+        Some("mount") => mount(args.get(2).expect("DIR")),
+        Some("namespaces") => namespaces(),
+        Some("privileges") => privileges(),
+        Some("cgroup") => cgroup(),
+        Some("storm") => storm(args.get(2).and_then(|n| n.parse().ok()).expect("COUNT")),
+        other => panic!("unknown action {other:?}"),
+    };
+    println!("{report}");
+}
+
+/// The classic and the new mount API, pivot_root and chroot, in a private
+/// mount namespace so the host is left as it was.
+fn mount(dir: &str) -> Value {
+    // SAFETY (every libc call below): arguments are valid NUL-terminated
+    // strings and plain integers; results are checked.
+    unsafe {
+        check("unshare", libc::unshare(libc::CLONE_NEWNS) as i64);
+        let root = c("/");
+        check(
+            "make private",
+            libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) as i64,
+        );
+        let target = c(dir);
+        let (source, fstype, data) = (c("cradle-src"), c("tmpfs"), c("size=1m,mode=755"));
+        check(
+            "mount",
+            libc::mount(
+                source.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                data.as_ptr().cast(),
+            ) as i64,
+        );
+        check("umount2", libc::umount2(target.as_ptr(), libc::MNT_DETACH) as i64);
+
+        let fs_fd = check("fsopen", libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), 1)) as i32;
+        let (key, value) = (c("size"), c("2m"));
+        // FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6.
+        check(
+            "fsconfig set",
+            libc::syscall(libc::SYS_fsconfig, fs_fd, 1, key.as_ptr(), value.as_ptr(), 0),
+        );
+        check(
+            "fsconfig create",
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs_fd,
+                6,
+                std::ptr::null::<u8>(),
+                std::ptr::null::<u8>(),
+                0,
+            ),
+        );
+        // FSMOUNT_CLOEXEC = 1, MOUNT_ATTR_NODEV = 4.
+        let mnt_fd = check("fsmount", libc::syscall(libc::SYS_fsmount, fs_fd, 1, 4)) as i32;
+        let empty = c("");
+        // MOVE_MOUNT_F_EMPTY_PATH = 4.
+        check(
+            "move_mount",
+            libc::syscall(
+                libc::SYS_move_mount,
+                mnt_fd,
+                empty.as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                4,
+            ),
+        );
+        // OPEN_TREE_CLONE = 1, with O_CLOEXEC.
+        let tree_fd = check(
+            "open_tree",
+            libc::syscall(
+                libc::SYS_open_tree,
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                1 | libc::O_CLOEXEC,
+            ),
+        ) as i32;
+        // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }.
+        let attr: [u64; 4] = [0x1 /* MOUNT_ATTR_RDONLY */, 0, 0, 0];
+        check(
+            "mount_setattr",
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                0,
+                attr.as_ptr(),
+                32,
+            ),
+        );
+        check("remount rw", {
+            let attr: [u64; 4] = [0, 0x1, 0, 0];
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                0,
+                attr.as_ptr(),
+                32,
+            )
+        });
+        let old = format!("{dir}/old");
+        fs::create_dir(&old).expect("mkdir old");
+        let put_old = c(&old);
+        check("pivot_root", libc::syscall(libc::SYS_pivot_root, target.as_ptr(), put_old.as_ptr()));
+        check("chdir", libc::chdir(root.as_ptr()) as i64);
+        let dot = c(".");
+        check("chroot", libc::chroot(dot.as_ptr()) as i64);
+        let gone = c("/nonexistent-cradle");
+        let chroot_errno = libc::chroot(gone.as_ptr());
+        assert_eq!(chroot_errno, -1);
+        libc::close(tree_fd);
+        libc::close(mnt_fd);
+        libc::close(fs_fd);
+        json!({ "pid": std::process::id(), "fs_fd": fs_fd, "mnt_fd": mnt_fd, "tree_fd": tree_fd })
+    }
+}
+
+/// unshare with every namespace flag, a clone into new namespaces, setns
+/// into the clone's UTS namespace, and sethostname in a new UTS namespace.
+fn namespaces() -> Value {
+    let flags = libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWTIME;
+    // SAFETY: plain flags; the result is checked.
+    check("unshare", unsafe { libc::unshare(flags) } as i64);
+    let after_unshare = all_ns("self");
+    let hostname = "cradle-uts";
+    // SAFETY: a valid buffer and its length.
+    check("sethostname", unsafe { libc::sethostname(hostname.as_ptr().cast(), hostname.len()) }
+        as i64);
+
+    // A child in new namespaces, held alive on a pipe while /proc is read.
+    let mut fds = [0; 2];
+    // SAFETY: a valid array for two fds.
+    check("pipe", unsafe { libc::pipe(fds.as_mut_ptr()) } as i64);
+    let clone_flags = libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWUSER | libc::SIGCHLD;
+    // SAFETY: a fork-like clone (no CLONE_VM): the child has its own copy
+    // of memory and only makes async-signal-safe calls before _exit.
+    let child =
+        unsafe { libc::syscall(libc::SYS_clone, clone_flags as u64, 0u64, 0u64, 0u64, 0u64) };
+    if child == 0 {
+        let mut byte = [0u8];
+        // SAFETY: reads one byte into a valid buffer, then exits.
+        unsafe {
+            libc::close(fds[1]);
+            libc::read(fds[0], byte.as_mut_ptr().cast(), 1);
+            libc::_exit(0);
+        }
+    }
+    check("clone", child);
+    let child_pid = child.to_string();
+    let child_ns = all_ns(&child_pid);
+    let uts = fs::File::open(format!("/proc/{child_pid}/ns/uts")).expect("open uts ns");
+    let uts_fd = std::os::fd::AsRawFd::as_raw_fd(&uts);
+    // SAFETY: a valid namespace fd.
+    check("setns", unsafe { libc::setns(uts_fd, libc::CLONE_NEWUTS) } as i64);
+    let after_setns = ns_inum("self", "uts");
+    // SAFETY: fds from pipe(2); the writer end is closed once, then waited.
+    unsafe {
+        let mut writer = fs::File::from_raw_fd(fds[1]);
+        let _ = writer.write_all(b"x");
+        drop(writer);
+        libc::close(fds[0]);
+        let mut status = 0;
+        libc::waitpid(child as i32, &mut status, 0);
+    }
+    let mut hostname_now = String::new();
+    fs::File::open("/proc/sys/kernel/hostname")
+        .and_then(|mut f| f.read_to_string(&mut hostname_now))
+        .expect("hostname");
+    json!({
+        "pid": std::process::id(),
+        "unshare_flags": flags,
+        "after_unshare": after_unshare,
+        "child": child,
+        "clone_flags": clone_flags & !libc::SIGCHLD,
+        "child_ns": child_ns,
+        "setns_fd": uts_fd,
+        "uts_after_setns": after_setns,
+    })
+}
+
+/// prctl, capset and seccomp as a runtime's init does them; then a
+/// capability check that fails because the capability was dropped.
+fn privileges() -> Value {
+    let name = c("cradle-priv");
+    // SAFETY (every libc call below): valid pointers to live buffers and
+    // plain integers; results are checked.
+    unsafe {
+        check("PR_SET_NAME", libc::prctl(libc::PR_SET_NAME, name.as_ptr()) as i64);
+        check("PR_SET_PDEATHSIG", libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) as i64);
+        check("PR_CAPBSET_DROP", libc::prctl(libc::PR_CAPBSET_DROP, 22 /* CAP_SYS_BOOT */) as i64);
+        // _LINUX_CAPABILITY_VERSION_3
+        let mut header: [u32; 2] = [0x2008_0522, 0];
+        let mut data = [0u32; 6];
+        check("capget", libc::syscall(libc::SYS_capget, header.as_mut_ptr(), data.as_mut_ptr()));
+        // Drop CAP_SYS_ADMIN (21) from the effective set only.
+        data[0] &= !(1 << 21);
+        data[2] = 1 << 12; // inheritable: CAP_NET_ADMIN
+        check("capset", libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()));
+        let effective = u64::from(data[0]) | (u64::from(data[3]) << 32);
+        let permitted = u64::from(data[1]) | (u64::from(data[4]) << 32);
+        let inheritable = u64::from(data[2]) | (u64::from(data[5]) << 32);
+        let hostname = "denied";
+        let denied = libc::sethostname(hostname.as_ptr().cast(), hostname.len());
+        assert_eq!(denied, -1, "sethostname without CAP_SYS_ADMIN");
+        check("PR_SET_NO_NEW_PRIVS", libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as i64);
+        // A two-instruction filter that allows everything.
+        let filter = [
+            libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: 4 }, // ld [arch]
+            libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000 }, // ret ALLOW
+        ];
+        let prog = libc::sock_fprog { len: 2, filter: filter.as_ptr().cast_mut() };
+        check("seccomp", libc::syscall(libc::SYS_seccomp, 1, 0, &prog as *const libc::sock_fprog));
+        json!({
+            "pid": std::process::id(),
+            "effective": effective,
+            "permitted": permitted,
+            "inheritable": inheritable,
+        })
+    }
+}
+
+/// A cgroup made, joined and left in the v1 pids hierarchy.
+fn cgroup() -> Value {
+    let pid = std::process::id();
+    let dir = format!("/sys/fs/cgroup/pids/cradle-test-{pid}");
+    fs::create_dir(&dir).expect("mkdir cgroup");
+    fs::write(format!("{dir}/cgroup.procs"), pid.to_string()).expect("join cgroup");
+    fs::write("/sys/fs/cgroup/pids/cgroup.procs", pid.to_string()).expect("leave cgroup");
+    fs::remove_dir(&dir).expect("rmdir cgroup");
+    json!({ "pid": pid, "path": format!("/cradle-test-{pid}") })
+}
+
+/// COUNT short-lived processes, one after another, each an exec of /bin/true.
+fn storm(count: u32) -> Value {
+    for _ in 0..count {
+        let status = std::process::Command::new("/bin/true").status().expect("spawn /bin/true");
+        assert!(status.success());
+    }
+    json!({ "pid": std::process::id(), "execs": count })
+}
