@@ -1,4 +1,4 @@
-//! Every event kind, triggered by `examples/probe_actions.rs` with known
+//! Every event kind, triggered by `tests/bin/probe_actions.rs` with known
 //! arguments under `cradle trace --json`, and every field checked against
 //! what the helper (or /proc) says. Real kernel, real eBPF: needs root.
 

@@ -33,10 +33,9 @@ impl Trace {
     }
 }
 
-/// The test helper built from `examples/probe_actions.rs`.
+/// The test helper built from `tests/bin/probe_actions.rs`.
 pub fn helper() -> PathBuf {
-    let cradle = PathBuf::from(env!("CARGO_BIN_EXE_cradle"));
-    cradle.parent().expect("target dir").join("examples/probe_actions")
+    PathBuf::from(env!("CARGO_BIN_EXE_probe_actions"))
 }
 
 /// Runs `cradle trace --json --out FILE [extra...] -- command...`.
