@@ -76,7 +76,7 @@ fn pivot() -> Detail {
 fn capset() -> Detail {
     Detail::Capset {
         version: None,
-        pid: None,
+        target_pid: None,
         effective: None,
         permitted: None,
         inheritable: None,
