@@ -1,8 +1,9 @@
 //! runc's `cgroup` mount type. On a cgroup v2 host: one `cgroup2` mount.
-//! On a v1 or hybrid host: a tmpfs holding one fresh mount per host
+//! On a v1 or hybrid host: a tmpfs holding one fresh mount per host v1
 //! hierarchy (the container is in its own cgroup namespace, so each shows
-//! the container's cgroup as its root), the co-mount symlinks (`cpu ->
-//! cpu,cpuacct`), and `unified` for the hybrid v2 tree.
+//! the container's cgroup as its root) and the co-mount symlinks (`cpu ->
+//! cpu,cpuacct`). Like runc, the hybrid `unified` v2 tree is left out and
+//! the tmpfs stays writable while the hierarchies get the mount's flags.
 
 use std::{
     os::fd::{AsFd, BorrowedFd},
@@ -28,7 +29,6 @@ const HOST_CGROUP_ROOT: &str = "/sys/fs/cgroup";
 pub struct Hierarchy {
     /// Path under the cgroup root, e.g. `cpu,cpuacct` or `unified`.
     pub name: String,
-    pub fstype: String,
     /// Controllers or `name=` options, for a v1 mount's data.
     pub options: String,
 }
@@ -59,16 +59,12 @@ pub fn mount_cgroups(sys: &dyn Syscall, root: BorrowedFd<'_>, mount: &MountConfi
         let path = destination.join(&hierarchy.name);
         let target = create_in_root(root, &path, Leaf::Directory)?;
         let data = (!hierarchy.options.is_empty()).then_some(hierarchy.options.as_str());
-        sys.mount(
-            Some(Path::new(&hierarchy.fstype)),
-            &fd_path(&target),
-            Some(&hierarchy.fstype),
-            flags,
-            data,
-        )
-        .context(|| format!("mounting {} on {}", hierarchy.fstype, path.display()))?;
+        // runc names a named hierarchy's source after it (`systemd`).
+        let source = hierarchy.options.strip_prefix("name=").unwrap_or("cgroup");
+        sys.mount(Some(Path::new(source)), &fd_path(&target), Some("cgroup"), flags, data)
+            .context(|| format!("mounting cgroup {} on {}", hierarchy.options, path.display()))?;
         // Co-mounted controllers get a symlink each, as on the host.
-        if hierarchy.fstype == "cgroup" && hierarchy.name.contains(',') {
+        if hierarchy.name.contains(',') {
             let dir = reopen(root, destination)?;
             for controller in hierarchy.name.split(',') {
                 match symlinkat(hierarchy.name.as_str(), dir.as_fd(), controller) {
@@ -79,17 +75,6 @@ pub fn mount_cgroups(sys: &dyn Syscall, root: BorrowedFd<'_>, mount: &MountConfi
                 }
             }
         }
-    }
-    if flags.contains(MsFlags::MS_RDONLY) {
-        let mounted = reopen(root, destination)?;
-        sys.mount(
-            None,
-            &fd_path(&mounted),
-            None,
-            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags,
-            None,
-        )
-        .context(|| format!("making {} read-only", destination.display()))?;
     }
     Ok(())
 }
@@ -107,11 +92,11 @@ pub fn host_hierarchies(mountinfo: &str) -> (bool, Vec<Hierarchy>) {
         else {
             continue;
         };
-        if fstype != "cgroup" && fstype != "cgroup2" {
-            continue;
-        }
         if mount_point == HOST_CGROUP_ROOT && fstype == "cgroup2" {
             return (true, Vec::new());
+        }
+        if fstype != "cgroup" {
+            continue;
         }
         let Ok(name) =
             PathBuf::from(mount_point).strip_prefix(HOST_CGROUP_ROOT).map(Path::to_owned)
@@ -122,17 +107,13 @@ pub fn host_hierarchies(mountinfo: &str) -> (bool, Vec<Hierarchy>) {
         if name.is_empty() || name.contains('/') {
             continue;
         }
-        let options = if fstype == "cgroup" {
-            super_options
-                .split(',')
-                .filter(|option| !matches!(*option, "rw" | "ro" | "xattr" | "clone_children"))
-                .filter(|option| !option.starts_with("release_agent="))
-                .collect::<Vec<_>>()
-                .join(",")
-        } else {
-            String::new()
-        };
-        hierarchies.push(Hierarchy { name, fstype: fstype.to_owned(), options });
+        let options = super_options
+            .split(',')
+            .filter(|option| !matches!(*option, "rw" | "ro" | "xattr" | "clone_children"))
+            .filter(|option| !option.starts_with("release_agent="))
+            .collect::<Vec<_>>()
+            .join(",");
+        hierarchies.push(Hierarchy { name, options });
     }
     (false, hierarchies)
 }
@@ -153,10 +134,7 @@ mod tests {
         assert!(!unified);
         let names: Vec<_> =
             hierarchies.iter().map(|h| (h.name.as_str(), h.options.as_str())).collect();
-        assert_eq!(
-            names,
-            [("unified", ""), ("systemd", "name=systemd"), ("cpu,cpuacct", "cpu,cpuacct")]
-        );
+        assert_eq!(names, [("systemd", "name=systemd"), ("cpu,cpuacct", "cpu,cpuacct")]);
     }
 
     #[test]
