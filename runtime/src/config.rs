@@ -135,8 +135,11 @@ impl ContainerConfig {
             reason: format!("bundle directory: {err}"),
         })?;
         let path = bundle.join("config.json");
-        let spec = Spec::load(&path)
-            .map_err(|err| Error::ConfigLoad { path: path.clone(), reason: err.to_string() })?;
+        let load_error = |reason: String| Error::ConfigLoad { path: path.clone(), reason };
+        let text = std::fs::read_to_string(&path).map_err(|err| load_error(err.to_string()))?;
+        // serde_json directly: oci-spec's loader drops serde's message,
+        // which names the bad field or value and its position.
+        let spec: Spec = serde_json::from_str(&text).map_err(|err| load_error(err.to_string()))?;
         Self::from_spec(&spec, &bundle, &supported_filesystems())
     }
 

@@ -1,0 +1,109 @@
+//! Bad input: each case fails with an error naming the problem, a non-zero
+//! exit, and leaves no mount, no state directory and no process behind.
+
+#[path = "common/runtime.rs"]
+mod runtime;
+
+use std::path::Path;
+
+use runtime::{Sandbox, host_mounts_mentioning, processes_mentioning, stderr};
+
+/// Runs `create` and `run` for the case and checks the failure and the cleanup.
+fn assert_rejected(sandbox: &Sandbox, bundle: &Path, id: &str, message: &str) {
+    for command in ["create", "run"] {
+        let out = sandbox.output(&[command, "--bundle", bundle.to_str().unwrap(), id]);
+        assert!(!out.status.success(), "{command} {id} should fail");
+        let err = stderr(&out);
+        assert!(err.contains(message), "{command}: expected {message:?} in: {err}");
+        assert!(host_mounts_mentioning(bundle).is_empty(), "mount left behind");
+        if id != "../x" {
+            assert!(!sandbox.root.join(id).exists(), "state directory left behind");
+            assert!(processes_mentioning(id).is_empty(), "process left behind");
+        }
+    }
+    let listed = sandbox.output(&["list", "-q"]);
+    assert!(listed.stdout.is_empty(), "listed: {}", String::from_utf8_lossy(&listed.stdout));
+}
+
+#[test]
+fn malformed_config() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    std::fs::write(bundle.join("config.json"), "{ \"ociVersion\": ").unwrap();
+    assert_rejected(&sandbox, &bundle, &sandbox.id("malformed"), "config.json");
+}
+
+#[test]
+fn missing_rootfs() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    std::fs::remove_dir_all(bundle.join("rootfs")).unwrap();
+    assert_rejected(&sandbox, &bundle, &sandbox.id("norootfs"), "root.path");
+}
+
+#[test]
+fn invalid_id() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    assert_rejected(&sandbox, &bundle, "../x", "invalid container id \"../x\"");
+    assert!(!sandbox.dir.path().join("x").exists());
+}
+
+#[test]
+fn unknown_namespace_type() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "bogus"}));
+    });
+    assert_rejected(&sandbox, &bundle, &sandbox.id("badns"), "bogus");
+}
+
+#[test]
+fn user_namespace_is_refused_not_ignored() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+    });
+    assert_rejected(&sandbox, &bundle, &sandbox.id("userns"), "not supported by cradle");
+}
+
+#[test]
+fn mount_with_bad_type() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["mounts"].as_array_mut().unwrap().push(
+            serde_json::json!({"destination": "/mnt/x", "type": "nosuchfs", "source": "none"}),
+        );
+    });
+    assert_rejected(&sandbox, &bundle, &sandbox.id("badfs"), "\"nosuchfs\"");
+}
+
+/// Fails inside the init, after the clone and some mounts: the report
+/// comes back, and the half-built container is gone.
+#[test]
+fn mount_failing_inside_the_init() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/mnt/x", "type": "tmpfs", "source": "tmpfs", "options": ["size=bogus"]}
+        ));
+    });
+    assert_rejected(&sandbox, &bundle, &sandbox.id("initfail"), "mount on /mnt/x");
+}
+
+#[test]
+fn missing_program() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["no-such-program"]);
+    assert_rejected(&sandbox, &bundle, &sandbox.id("noprog"), "executable file not found");
+}
