@@ -40,9 +40,10 @@ fn storm(ring: &[&str]) -> (u64, u64, u64) {
 fn exec_storm_is_seen_or_counted_exactly() {
     let (seen, lost, _) = storm(&[]);
     eprintln!("default ring: {seen} seen, {lost} lost");
-    // A 16 KiB ring holds about three exec records: it overflows, and the
-    // accounting must still add up.
+    // A 16 KiB ring holds only a few exec records, so it usually overflows
+    // and the accounting must still add up exactly (asserted in `storm`).
+    // Whether it overflows depends on how fast the reader runs on the
+    // machine at that moment, so loss itself is not required.
     let (seen, lost, _) = storm(&["--ring-size", "16384"]);
     eprintln!("16 KiB ring: {seen} seen, {lost} lost");
-    assert!(lost > 0, "a 16 KiB ring should overflow under {EXECS} execs");
 }
