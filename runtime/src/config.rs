@@ -491,7 +491,8 @@ mod tests {
         ContainerConfig::from_spec(&spec_with(json), bundle.path(), &filesystems)
     }
 
-    const BASE: &str = r#""root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/"}"#;
+    const BASE: &str =
+        r#""root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}}"#;
 
     #[test]
     fn accepts_a_minimal_spec() {
@@ -535,7 +536,7 @@ mod tests {
     #[test]
     fn rejects_relative_cwd_and_hostname_without_uts() {
         let err = load(
-            r#"{"root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"tmp"},
+            r#"{"root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"tmp","user":{"uid":0,"gid":0}},
             "linux":{"namespaces":[{"type":"mount"}]}}"#,
         )
         .unwrap_err();

@@ -108,8 +108,8 @@ mod tests {
                 format!("fchdir {}", rootfs.display()),
                 "pivot_root . .".to_owned(),
                 "fchdir /".to_owned(),
-                "mount None . None MS_REC | MS_SLAVE None".to_owned(),
-                "umount2 . MNT_DETACH".to_owned(),
+                "mount None . None MsFlags(MS_REC | MS_SLAVE) None".to_owned(),
+                "umount2 . MntFlags(MNT_DETACH)".to_owned(),
                 "chdir /".to_owned(),
             ]
         );
