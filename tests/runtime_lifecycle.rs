@@ -132,3 +132,60 @@ fn exec_joins_the_container() {
     assert_eq!(stdout(&out), "exec-box\nsleep 1000 \nhi\n/tmp\n");
     assert_fails_with(&sandbox.output(&["exec", &id, "/no/such/program"]), "/no/such/program");
 }
+
+/// runc's console-socket protocol: the pty master arrives over the socket
+/// and the container's process has the slave as its terminal.
+#[test]
+fn console_socket_receives_the_terminal() {
+    use std::{
+        io::{IoSliceMut, Read},
+        os::{
+            fd::{AsRawFd, FromRawFd, RawFd},
+            unix::net::UnixListener,
+        },
+    };
+
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["sh", "-c", "tty; test -c /dev/console && echo console"]);
+    sandbox.edit_config(&bundle, |config| config["process"]["terminal"] = true.into());
+    let socket_path = sandbox.dir.path().join("console.sock");
+    let listener = UnixListener::bind(&socket_path).unwrap();
+    let id = sandbox.id("console");
+    let out = sandbox
+        .cradle(&[
+            "create",
+            "-b",
+            bundle.to_str().unwrap(),
+            "--console-socket",
+            socket_path.to_str().unwrap(),
+            &id,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let (stream, _) = listener.accept().unwrap();
+    let mut name = [0u8; 256];
+    let mut payload = [IoSliceMut::new(&mut name)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let message =
+        recvmsg::<()>(stream.as_raw_fd(), &mut payload, Some(&mut space), MsgFlags::empty())
+            .unwrap();
+    let fd = message
+        .cmsgs()
+        .unwrap()
+        .find_map(|cmsg| match cmsg {
+            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        })
+        .expect("a descriptor arrives");
+    // SAFETY: SCM_RIGHTS handed us this new descriptor.
+    let mut master = unsafe { std::fs::File::from_raw_fd(fd) };
+    assert!(sandbox.output(&["start", &id]).status.success());
+    let mut output = Vec::new();
+    // Reads until the slave closes (EIO once the process is gone).
+    let _ = master.read_to_end(&mut output);
+    let text = String::from_utf8_lossy(&output);
+    assert!(text.contains("/dev/pts/0") && text.contains("console"), "{text:?}");
+}
