@@ -169,9 +169,13 @@ fn console_socket_receives_the_terminal() {
     let mut name = [0u8; 256];
     let mut payload = [IoSliceMut::new(&mut name)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
-    let message =
-        recvmsg::<()>(stream.as_raw_fd(), &mut payload, Some(&mut space), MsgFlags::empty())
-            .unwrap();
+    let message = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut payload,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .unwrap();
     let fd = message
         .cmsgs()
         .unwrap()
@@ -182,7 +186,8 @@ fn console_socket_receives_the_terminal() {
         .expect("a descriptor arrives");
     // SAFETY: SCM_RIGHTS handed us this new descriptor.
     let mut master = unsafe { std::fs::File::from_raw_fd(fd) };
-    assert!(sandbox.output(&["start", &id]).status.success());
+    let started = sandbox.output(&["start", &id]);
+    assert!(started.status.success(), "start: {}", stderr(&started));
     let mut output = Vec::new();
     // Reads until the slave closes (EIO once the process is gone).
     let _ = master.read_to_end(&mut output);

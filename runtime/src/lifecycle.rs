@@ -148,20 +148,24 @@ impl Runtime {
             }
         }
         let fifo_path = self.states.container_dir(id)?.join(EXEC_FIFO);
-        // Non-blocking, so a dead init cannot hang us: we then wait for
-        // either its byte or its exit (pidfd), without polling in a loop.
-        let fifo = nix::fcntl::open(
-            &fifo_path,
-            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .context(|| format!("opening {}", fifo_path.display()))?;
+        // The pidfd first, checked against the recorded start time: opening
+        // the fifo releases the init, which may exec and exit at once.
         let init = pidfd_open(state.pid)?;
         if !crate::state::process_is_alive(state.pid, state.pid_start_time) {
             return Err(Error::InvalidState(
                 "cannot start a container that has stopped".to_owned(),
             ));
         }
+        // Non-blocking, so a dead init cannot hang us: we then wait for
+        // either its byte or its exit (pidfd), without polling in a loop.
+        // The byte is written before execve, so it is there even if the
+        // workload has already exited.
+        let fifo = nix::fcntl::open(
+            &fifo_path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .context(|| format!("opening {}", fifo_path.display()))?;
         let mut fds = [
             PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
             PollFd::new(init.as_fd(), PollFlags::POLLIN),

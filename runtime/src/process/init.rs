@@ -23,14 +23,18 @@ use crate::{
     syscall::LinuxSyscall,
 };
 
-pub fn run(context: InitContext<'_>, mut sender: Sender) -> ! {
+pub fn run(context: InitContext<'_>, sender: Sender) -> ! {
+    let mut sender = Some(sender);
     let error = match setup_and_exec(context, &mut sender) {
         Ok(never) => match never {},
         Err(error) => error,
     };
-    // Before Ready the parent is listening; after, it is gone and stderr is
-    // all that is left.
-    if sender.send(&InitMessage::Failed(error.to_string())).is_err() {
+    // Before Ready the parent is listening; after, the report pipe is
+    // closed (writing to it would raise SIGPIPE) and stderr is all that is left.
+    let reported = sender
+        .as_mut()
+        .is_some_and(|sender| sender.send(&InitMessage::Failed(error.to_string())).is_ok());
+    if !reported {
         let _ = writeln!(std::io::stderr(), "cradle init: {error}");
     }
     // SAFETY: _exit skips atexit handlers and destructors, which belong to
@@ -38,7 +42,7 @@ pub fn run(context: InitContext<'_>, mut sender: Sender) -> ! {
     unsafe { libc::_exit(1) }
 }
 
-fn setup_and_exec(context: InitContext<'_>, sender: &mut Sender) -> Result<Infallible> {
+fn setup_and_exec(context: InitContext<'_>, sender: &mut Option<Sender>) -> Result<Infallible> {
     let config = context.config;
     reset_in_child()?;
     join_all(&context.join)?;
@@ -73,7 +77,9 @@ fn setup_and_exec(context: InitContext<'_>, sender: &mut Sender) -> Result<Infal
         .context(|| format!("entering process.cwd {}", config.process.cwd.display()))?;
     apply_umask(&config.process);
     let executable = Executable::resolve(&config.process)?;
-    sender.send(&InitMessage::Ready)?;
+    if let Some(mut ready) = sender.take() {
+        ready.send(&InitMessage::Ready)?;
+    }
     wait_for_start(&context)?;
     close_inherited_fds()?;
     Err(executable.exec())
