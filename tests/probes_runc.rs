@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{RuncBundle, cradle, exec_argv, json_lines, output};
+use common::{RuncBundle, exec_argv, json_lines};
 use serde_json::Value;
 
 /// The container prints its namespace links, one `name:[inode]` per line.
@@ -18,17 +18,7 @@ fn inode(link: &str) -> u64 {
 #[test]
 fn runc_run_yields_namespaces_mounts_pivot_root_capset_and_the_workload_exec() {
     let bundle = RuncBundle::new(&["sh", "-c", PRINT_NS]);
-    let trace = bundle.path().join("trace.jsonl");
-    let result = output(
-        cradle()
-            .args(["trace", "--json", "--out"])
-            .arg(&trace)
-            .args(["--", "runc", "--root"])
-            .arg(bundle.runc_root())
-            .args(["run", "--bundle"])
-            .arg(bundle.path())
-            .arg(format!("probes-{}", std::process::id())),
-    );
+    let (result, trace) = bundle.trace_runc_run("probes");
     assert!(result.status.success(), "{result:?}");
     let container: std::collections::HashMap<String, u64> = String::from_utf8_lossy(&result.stdout)
         .lines()

@@ -31,23 +31,6 @@ fn records_behind(events: &[Value]) -> u64 {
         .sum()
 }
 
-/// `cradle trace --json` of `runc run` of `bundle`, as container
-/// `{prefix}-{pid}`; returns cradle's output and the trace file.
-fn trace_runc_run(bundle: &RuncBundle, prefix: &str) -> (std::process::Output, std::path::PathBuf) {
-    let trace = bundle.path().join("trace.jsonl");
-    let result = output(
-        cradle()
-            .args(["trace", "--json", "--out"])
-            .arg(&trace)
-            .args(["--", "runc", "--root"])
-            .arg(bundle.runc_root())
-            .args(["run", "--bundle"])
-            .arg(bundle.path())
-            .arg(format!("{prefix}-{}", std::process::id())),
-    );
-    (result, trace)
-}
-
 #[test]
 fn traces_the_command_tree_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
@@ -120,7 +103,7 @@ fn traces_the_command_tree_and_nothing_else() {
 #[test]
 fn traces_runc_run_of_a_busybox_container() {
     let bundle = RuncBundle::new(&["sh", "-c", "echo workload-ran"]);
-    let (result, trace) = trace_runc_run(&bundle, "cradle-trace-test");
+    let (result, trace) = bundle.trace_runc_run("cradle-trace-test");
     assert!(result.status.success(), "runc run under cradle trace: {result:?}");
     assert_eq!(String::from_utf8_lossy(&result.stdout), "workload-ran\n");
 
@@ -199,7 +182,7 @@ fn trace_of_a_missing_command_fails_clearly() {
 fn a_runc_container_is_attributed_with_its_phases_in_order() {
     let bundle = RuncBundle::new(&["sh", "-c", "echo workload-ran"]);
     let id = format!("cradle-phases-{}", std::process::id());
-    let (result, trace) = trace_runc_run(&bundle, "cradle-phases");
+    let (result, trace) = bundle.trace_runc_run("cradle-phases");
     assert!(result.status.success(), "{result:?}");
     let lines = json_lines(&trace);
     let container = lines

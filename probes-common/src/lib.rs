@@ -260,6 +260,7 @@ pub struct TaskExitEvent {
 /// exited).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "user", derive(serde::Serialize))]
 pub struct NamespaceSet {
     pub mnt: u32,
     pub uts: u32,

@@ -112,7 +112,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
                 flags: record.flags,
                 created: names::namespace_names(record.flags),
                 target_pid: record.target_pid,
-                namespaces: record.namespaces.into(),
+                namespaces: record.namespaces,
                 ret: record.ret,
             }
         }

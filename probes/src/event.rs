@@ -30,37 +30,8 @@ pub struct Event {
 }
 
 /// Inode numbers of a task's namespaces, as in `readlink /proc/PID/ns/*`;
-/// 0 where the kernel has none.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Namespaces {
-    pub mnt: u32,
-    pub uts: u32,
-    pub ipc: u32,
-    pub pid: u32,
-    pub pid_for_children: u32,
-    pub net: u32,
-    pub cgroup: u32,
-    pub time: u32,
-    pub time_for_children: u32,
-    pub user: u32,
-}
-
-impl From<cradle_probes_common::NamespaceSet> for Namespaces {
-    fn from(set: cradle_probes_common::NamespaceSet) -> Self {
-        Namespaces {
-            mnt: set.mnt,
-            uts: set.uts,
-            ipc: set.ipc,
-            pid: set.pid,
-            pid_for_children: set.pid_for_children,
-            net: set.net,
-            cgroup: set.cgroup,
-            time: set.time,
-            time_for_children: set.time_for_children,
-            user: set.user,
-        }
-    }
-}
+/// 0 where the kernel has none. The ABI's record, serialized as is.
+pub type Namespaces = cradle_probes_common::NamespaceSet;
 
 /// Which kernel path produced a [`Detail::Namespaces`] event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -111,7 +111,7 @@ pub fn detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) 
             fd: int(0),
             nstype: uint(1),
             nstype_names: names::namespace_names(u64::from(uint(1))),
-            namespaces: record.namespaces.into(),
+            namespaces: record.namespaces,
             ret,
         },
         EventKind::Capset => Detail::Capset {

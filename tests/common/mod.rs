@@ -84,4 +84,21 @@ impl RuncBundle {
     pub fn runc_root(&self) -> PathBuf {
         self.dir.path().join("runc-state")
     }
+
+    /// `cradle trace --json` of `runc run` of this bundle, as container
+    /// `{prefix}-{pid}`; returns cradle's output and the trace file.
+    pub fn trace_runc_run(&self, prefix: &str) -> (Output, PathBuf) {
+        let trace = self.path().join("trace.jsonl");
+        let result = output(
+            cradle()
+                .args(["trace", "--json", "--out"])
+                .arg(&trace)
+                .args(["--", "runc", "--root"])
+                .arg(self.runc_root())
+                .args(["run", "--bundle"])
+                .arg(self.path())
+                .arg(format!("{prefix}-{}", std::process::id())),
+        );
+        (result, trace)
+    }
 }
