@@ -19,6 +19,7 @@ pub mod loader;
 pub mod names;
 mod netlink;
 pub mod programs;
+pub mod recording;
 pub mod stream;
 mod syscalls;
 pub mod tracefs;

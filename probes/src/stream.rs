@@ -1,5 +1,6 @@
 //! Reading the ring buffer: records are decoded as they are consumed, and a
-//! record that does not decode is counted and skipped.
+//! record that does not decode is counted and skipped. The raw records can
+//! be taken undecoded instead, to record a stream for replay.
 
 use std::os::fd::AsRawFd;
 
@@ -31,45 +32,68 @@ impl EventStream {
     /// Waits until at least one record is available, then appends every
     /// available event to `out`.
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> std::io::Result<()> {
-        loop {
-            let mut guard = self.ring.readable_mut().await?;
-            let (read, errors) = drain_ring(guard.get_inner_mut(), out);
-            guard.clear_ready();
-            // A record committed between the drain and clear_ready would
-            // not wake us again: look once more.
-            let (read_again, errors_again) = drain_ring(guard.get_inner_mut(), out);
-            self.decode_errors += errors + errors_again;
-            if read + read_again > 0 {
-                return Ok(());
-            }
-        }
+        let mut errors = 0;
+        let result = self.next_records(|record| push_decoded(record, out, &mut errors)).await;
+        self.decode_errors += errors;
+        result
     }
 
     /// Appends every event available now, without waiting.
     pub fn drain(&mut self, out: &mut Vec<Event>) -> u64 {
-        let (read, errors) = drain_ring(self.ring.get_mut(), out);
+        let mut errors = 0;
+        let read = drain_ring(self.ring.get_mut(), |record| push_decoded(record, out, &mut errors));
         self.decode_errors += errors;
         read
+    }
+
+    /// Waits until at least one record is available, then hands the bytes
+    /// of every available record, undecoded, to `sink`.
+    pub async fn next_raw_batch(&mut self, sink: impl FnMut(&[u8])) -> std::io::Result<()> {
+        self.next_records(sink).await
+    }
+
+    /// Hands the bytes of every record available now, undecoded, to
+    /// `sink`, without waiting; returns how many there were.
+    pub fn drain_raw(&mut self, sink: impl FnMut(&[u8])) -> u64 {
+        drain_ring(self.ring.get_mut(), sink)
     }
 
     /// The ring buffer's file descriptor, for callers with their own poll loop.
     pub fn raw_fd(&self) -> i32 {
         self.ring.get_ref().as_raw_fd()
     }
-}
 
-/// Consumes every available record; returns (records read, decode errors).
-fn drain_ring(ring: &mut RingBuf<MapData>, out: &mut Vec<Event>) -> (u64, u64) {
-    let (mut read, mut errors) = (0, 0);
-    while let Some(record) = ring.next() {
-        read += 1;
-        match decode(&record) {
-            Ok(event) => out.push(event),
-            Err(err) => {
-                errors += 1;
-                tracing::debug!(%err, "skipping undecodable record");
+    async fn next_records(&mut self, mut on_record: impl FnMut(&[u8])) -> std::io::Result<()> {
+        loop {
+            let mut guard = self.ring.readable_mut().await?;
+            let read = drain_ring(guard.get_inner_mut(), &mut on_record);
+            guard.clear_ready();
+            // A record committed between the drain and clear_ready would
+            // not wake us again: look once more.
+            let read_again = drain_ring(guard.get_inner_mut(), &mut on_record);
+            if read + read_again > 0 {
+                return Ok(());
             }
         }
     }
-    (read, errors)
+}
+
+fn push_decoded(record: &[u8], out: &mut Vec<Event>, errors: &mut u64) {
+    match decode(record) {
+        Ok(event) => out.push(event),
+        Err(err) => {
+            *errors += 1;
+            tracing::debug!(%err, "skipping undecodable record");
+        }
+    }
+}
+
+/// Consumes every available record; returns how many were read.
+fn drain_ring(ring: &mut RingBuf<MapData>, mut on_record: impl FnMut(&[u8])) -> u64 {
+    let mut read = 0;
+    while let Some(record) = ring.next() {
+        read += 1;
+        on_record(&record);
+    }
+    read
 }
