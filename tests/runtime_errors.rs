@@ -107,3 +107,31 @@ fn missing_program() {
     let bundle = sandbox.bundle("b", &["no-such-program"]);
     assert_rejected(&sandbox, &bundle, &sandbox.id("noprog"), "executable file not found");
 }
+
+#[test]
+fn unknown_syscall_in_seccomp() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["seccomp"]["syscalls"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"names": ["no_such_syscall"], "action": "SCMP_ACT_ERRNO"}));
+    });
+    assert_rejected(
+        &sandbox,
+        &bundle,
+        &sandbox.id("badseccomp"),
+        "unknown syscall \"no_such_syscall\"",
+    );
+}
+
+#[test]
+fn host_wide_sysctl() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["sysctl"] = serde_json::json!({"vm.swappiness": "1"});
+    });
+    assert_rejected(&sandbox, &bundle, &sandbox.id("badsysctl"), "vm.swappiness");
+}

@@ -1,5 +1,6 @@
 //! The same bundle under `runc run` and `cradle run` gives the same view
-//! from inside: hostname, identity, mount points, /dev.
+//! from inside: hostname, identity, mount points (with the masked and
+//! read-only paths), /dev, capabilities, no_new_privs and seccomp mode.
 
 #[path = "common/runtime.rs"]
 mod runtime;
@@ -8,7 +9,8 @@ use std::process::{Command, Stdio};
 
 use runtime::{Sandbox, stderr, stdout};
 
-const WORKLOAD: &str = "hostname; id; cut -d' ' -f5 /proc/self/mountinfo; ls /dev";
+const WORKLOAD: &str = "hostname; id; cut -d' ' -f5 /proc/self/mountinfo; ls /dev; \
+    grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status";
 
 #[test]
 fn runc_and_cradle_agree() {

@@ -11,13 +11,39 @@ use std::{
 use oci_spec::runtime::Spec;
 use serde_json::json;
 
-use crate::error::{Context, Error, Result};
+use crate::{
+    error::{Context, Error, Result},
+    security::seccomp::docker::{self, DEFAULT_CAPABILITIES},
+};
 
 pub const HOST_BUSYBOX: &str = "/bin/busybox";
 
-/// A config.json close to what Docker generates, without the fields cradle
-/// does not apply yet (capabilities, seccomp, masked paths: issue 4).
+/// Docker's masked paths.
+pub const DOCKER_MASKED_PATHS: [&str; 12] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const DOCKER_READONLY_PATHS: [&str; 5] =
+    ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/// A config.json close to what Docker generates, with Docker's default
+/// hardening: its 14 capabilities (bounding, effective, permitted), its
+/// masked and read-only paths, and its default seccomp profile.
 pub fn default_spec(terminal: bool, args: &[&str]) -> Spec {
+    let capabilities = json!(DEFAULT_CAPABILITIES);
+    let seccomp = docker::default_profile(&DEFAULT_CAPABILITIES);
     let value = json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -29,7 +55,13 @@ pub fn default_spec(terminal: bool, args: &[&str]) -> Spec {
                 "TERM=xterm"
             ],
             "cwd": "/",
-            "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }]
+            "capabilities": {
+                "bounding": capabilities,
+                "effective": capabilities,
+                "permitted": capabilities
+            },
+            "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }],
+            "noNewPrivileges": false
         },
         "root": { "path": "rootfs", "readonly": false },
         "hostname": "cradle",
@@ -52,7 +84,10 @@ pub fn default_spec(terminal: bool, args: &[&str]) -> Spec {
             "namespaces": [
                 { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
                 { "type": "uts" }, { "type": "mount" }, { "type": "cgroup" }
-            ]
+            ],
+            "maskedPaths": DOCKER_MASKED_PATHS,
+            "readonlyPaths": DOCKER_READONLY_PATHS,
+            "seccomp": seccomp
         }
     });
     serde_json::from_value(value).expect("the default spec is valid")

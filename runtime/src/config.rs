@@ -9,13 +9,15 @@ use std::{
 
 use nix::mount::MsFlags;
 use oci_spec::runtime::{
-    LinuxDeviceType, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec,
+    Linux, LinuxDeviceType, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{Error, Result},
     mount_options::{MountOptions, propagation_option},
+    process::sysctl,
+    security::Security,
 };
 
 /// The namespaces cradle can create or join.
@@ -108,6 +110,9 @@ pub struct ProcessConfig {
     /// `(resource, soft, hard)`.
     pub rlimits: Vec<(i32, u64, u64)>,
     pub oom_score_adj: Option<i32>,
+    /// Capabilities, no_new_privileges, seccomp, AppArmor: `exec` applies
+    /// the same.
+    pub security: Security,
 }
 
 #[derive(Clone, Debug)]
@@ -123,6 +128,11 @@ pub struct ContainerConfig {
     /// Applied recursively to `/` before the root filesystem is built.
     pub rootfs_propagation: MsFlags,
     pub process: ProcessConfig,
+    /// Bound read-only inside the container.
+    pub readonly_paths: Vec<PathBuf>,
+    /// Covered inside the container.
+    pub masked_paths: Vec<PathBuf>,
+    pub sysctl: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     pub oci_version: String,
 }
@@ -192,6 +202,9 @@ impl ContainerConfig {
         };
         let process =
             spec.process().as_ref().ok_or_else(|| Error::invalid("process", "is missing"))?;
+        let sysctl: BTreeMap<String, String> =
+            linux.sysctl().clone().unwrap_or_default().into_iter().collect();
+        sysctl::validate(&sysctl, &namespaces)?;
         Ok(ContainerConfig {
             bundle: bundle.to_path_buf(),
             rootfs,
@@ -202,7 +215,10 @@ impl ContainerConfig {
             mounts,
             devices: devices(linux.devices().as_deref().unwrap_or_default())?,
             rootfs_propagation,
-            process: process_config(process)?,
+            process: process_config(process, spec.linux().as_ref())?,
+            readonly_paths: container_paths("linux.readonlyPaths", linux.readonly_paths())?,
+            masked_paths: container_paths("linux.maskedPaths", linux.masked_paths())?,
+            sysctl,
             annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
             oci_version: spec.version().clone(),
         })
@@ -267,18 +283,6 @@ fn warn_not_applied(spec: &Spec) {
         let fields = [
             ("linux.resources", linux.resources().is_some()),
             ("linux.cgroupsPath", linux.cgroups_path().is_some()),
-            ("linux.seccomp", linux.seccomp().is_some()),
-            ("linux.maskedPaths", linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty())),
-            ("linux.readonlyPaths", linux.readonly_paths().as_ref().is_some_and(|p| !p.is_empty())),
-            ("linux.sysctl", linux.sysctl().as_ref().is_some_and(|s| !s.is_empty())),
-        ];
-        ignored.extend(fields.iter().filter(|(_, set)| *set).map(|(field, _)| *field));
-    }
-    if let Some(process) = spec.process() {
-        let fields = [
-            ("process.capabilities", process.capabilities().is_some()),
-            ("process.noNewPrivileges", process.no_new_privileges() == Some(true)),
-            ("process.apparmorProfile", process.apparmor_profile().is_some()),
         ];
         ignored.extend(fields.iter().filter(|(_, set)| *set).map(|(field, _)| *field));
     }
@@ -408,7 +412,22 @@ fn devices(specified: &[oci_spec::runtime::LinuxDevice]) -> Result<Vec<DeviceCon
         .collect()
 }
 
-fn process_config(process: &Process) -> Result<ProcessConfig> {
+/// Absolute paths inside the container.
+fn container_paths(field: &str, paths: &Option<Vec<String>>) -> Result<Vec<PathBuf>> {
+    paths
+        .iter()
+        .flatten()
+        .map(|path| {
+            let path = PathBuf::from(path);
+            if !path.is_absolute() {
+                return Err(Error::invalid(field, format!("{} is not absolute", path.display())));
+            }
+            Ok(path)
+        })
+        .collect()
+}
+
+fn process_config(process: &Process, linux: Option<&Linux>) -> Result<ProcessConfig> {
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
         return Err(Error::invalid("process.args", "must name a program"));
@@ -442,6 +461,7 @@ fn process_config(process: &Process) -> Result<ProcessConfig> {
         terminal: process.terminal().unwrap_or(false),
         rlimits,
         oom_score_adj: process.oom_score_adj(),
+        security: Security::from_spec(process, linux)?,
     })
 }
 

@@ -151,10 +151,12 @@ fn enter_and_exec(
     if let Some(socket) = &console {
         console::become_console_owner(socket, false)?;
     }
+    process.security.before_user_switch(process.uid)?;
     switch_user(process)?;
     chdir(&process.cwd).context(|| format!("entering {}", process.cwd.display()))?;
     apply_umask(process);
     let executable = Executable::resolve(process)?;
     close_inherited_fds()?;
+    process.security.finish()?;
     Err(executable.exec())
 }

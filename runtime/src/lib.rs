@@ -21,12 +21,16 @@
 //! over a pipe ([`process::channel`]) and then blocks on the exec fifo until
 //! `start` opens it, as runc does.
 //!
-//! # Not applied yet (issue 4)
+//! # Hardening
 //!
-//! Capabilities, seccomp, no_new_privileges, masked and read-only paths,
-//! sysctl, AppArmor, cgroup placement and resource limits. Those fields are
-//! accepted so that Docker-like bundles run, and a warning names each one as
-//! *not applied*. Fields that would change the container's semantics in a
+//! [`security`] holds capabilities, no_new_privileges, seccomp (compiled
+//! to BPF here) and AppArmor, applied last before `execve`; masked and
+//! read-only paths are in [`rootfs::paths`], sysctl in [`process::sysctl`].
+//!
+//! # Not applied yet
+//!
+//! Cgroup placement and resource limits are accepted so that Docker-like
+//! bundles run, and a warning names them as *not applied*. Fields that would change the container's semantics in a
 //! way cradle does not implement (user and time namespaces, id mappings,
 //! hooks, personality, ...) are rejected. The seam for cgroups is in
 //! [`process::parent`]: placement must happen before the init unshares its
@@ -42,6 +46,7 @@ pub mod lifecycle;
 pub mod mount_options;
 pub mod process;
 pub mod rootfs;
+pub mod security;
 pub mod state;
 pub mod syscall;
 mod util;

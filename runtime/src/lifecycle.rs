@@ -5,7 +5,10 @@
 use std::{
     fs::File,
     io::Read,
-    os::fd::{AsFd, FromRawFd, OwnedFd},
+    os::{
+        fd::{AsFd, FromRawFd, OwnedFd},
+        unix::fs::PermissionsExt,
+    },
     path::{Path, PathBuf},
 };
 
@@ -100,6 +103,9 @@ impl Runtime {
         let fifo = reserved.path().join(EXEC_FIFO);
         mkfifo(&fifo, Mode::from_bits_truncate(0o622))
             .context(|| format!("creating {}", fifo.display()))?;
+        // Past the umask: a process running as another user opens it too.
+        std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622))
+            .context(|| format!("chmod {}", fifo.display()))?;
         let init = parent::spawn(InitRequest {
             config: &config,
             exec_fifo: &fifo,

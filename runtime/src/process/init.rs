@@ -13,6 +13,7 @@ use super::{
     namespaces::{bring_up_loopback, join_all},
     parent::InitContext,
     signals::reset_in_child,
+    sysctl,
     user::{Executable, apply_rlimits, apply_umask, close_inherited_fds, switch_user},
 };
 use crate::{
@@ -65,6 +66,8 @@ fn setup_and_exec(context: InitContext<'_>, sender: &mut Option<Sender>) -> Resu
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     rootfs::prepare(&LinuxSyscall, config, context.no_pivot)?;
+    sysctl::apply(&config.sysctl)?;
+    rootfs::protect_paths(&LinuxSyscall, config)?;
     match &context.console_socket {
         Some(socket) if config.process.terminal => console::become_console_owner(socket, true)?,
         _ => {
@@ -72,6 +75,7 @@ fn setup_and_exec(context: InitContext<'_>, sender: &mut Option<Sender>) -> Resu
         }
     }
     apply_rlimits(&config.process)?;
+    config.process.security.before_user_switch(config.process.uid)?;
     switch_user(&config.process)?;
     chdir(&config.process.cwd)
         .context(|| format!("entering process.cwd {}", config.process.cwd.display()))?;
@@ -82,6 +86,7 @@ fn setup_and_exec(context: InitContext<'_>, sender: &mut Option<Sender>) -> Resu
     }
     wait_for_start(&context)?;
     close_inherited_fds()?;
+    config.process.security.finish()?;
     Err(executable.exec())
 }
 

@@ -12,5 +12,6 @@ pub mod init;
 pub mod namespaces;
 pub mod parent;
 pub mod signals;
+pub mod sysctl;
 pub mod user;
 pub mod wait;

@@ -5,6 +5,7 @@
 pub mod cgroup;
 pub mod devices;
 pub mod mounts;
+pub mod paths;
 pub mod pivot;
 pub mod resolve;
 
@@ -47,6 +48,17 @@ pub fn prepare(sys: &dyn Syscall, config: &ContainerConfig, no_pivot: bool) -> R
             None,
         )
         .context(|| "making the root read-only".to_owned())?;
+    }
+    Ok(())
+}
+
+/// `readonlyPaths`, then `maskedPaths` (runc's order), inside the new root.
+pub fn protect_paths(sys: &dyn Syscall, config: &ContainerConfig) -> Result<()> {
+    for path in &config.readonly_paths {
+        paths::make_readonly(sys, path)?;
+    }
+    for path in &config.masked_paths {
+        paths::mask(sys, path)?;
     }
     Ok(())
 }

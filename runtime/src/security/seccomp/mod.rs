@@ -1,0 +1,490 @@
+//! `linux.seccomp` compiled to a classic BPF filter, and installed with
+//! `seccomp(2)`. What libseccomp does for runc, for the x86 family: one
+//! section per architecture (x86_64, i386, x32; the native one always),
+//! rules in the spec's order, argument conditions on both 32-bit halves,
+//! `defaultErrnoRet`, and every action but `SCMP_ACT_NOTIFY` (which needs
+//! a seccomp agent; refused by name). A process of an architecture the
+//! filter does not list is killed, as with libseccomp.
+//!
+//! Names are resolved against the built-in tables ([`tables`]); a name that
+//! is no syscall anywhere is an error naming it. A name that exists only
+//! on other architectures matches nothing here, as with libseccomp.
+
+mod bpf;
+pub mod docker;
+mod tables;
+
+use std::collections::BTreeSet;
+
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
+use serde::{Deserialize, Serialize};
+
+pub use self::bpf::Instruction;
+use self::bpf::{Assembler, JMP_JEQ_K, JMP_JGE_K, JMP_JGT_K, Label, Target};
+use crate::error::{Error, Result};
+
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+
+// Offsets in `struct seccomp_data`.
+const OFFSET_NR: u32 = 0;
+const OFFSET_ARCH: u32 = 4;
+const OFFSET_ARGS: u32 = 16;
+
+/// The compiled filter and the `seccomp(2)` flags to install it with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    pub instructions: Vec<Instruction>,
+    pub flags: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    X86_64,
+    I386,
+    X32,
+}
+
+impl Section {
+    fn table(self) -> &'static [(&'static str, u32)] {
+        match self {
+            Section::X86_64 => tables::X86_64,
+            Section::I386 => tables::I386,
+            Section::X32 => tables::X32,
+        }
+    }
+
+    fn number(self, name: &str) -> Option<u32> {
+        let number = self.table().iter().find(|(known, _)| *known == name)?.1;
+        Some(if self == Section::X32 { number | X32_SYSCALL_BIT } else { number })
+    }
+
+    /// i386 passes 32-bit arguments: only the low halves are compared.
+    fn wide_arguments(self) -> bool {
+        self != Section::I386
+    }
+}
+
+/// Compiles the spec's filter; errors name the field and the value.
+pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
+    if !cfg!(target_arch = "x86_64") {
+        return Err(Error::unsupported(
+            "linux.seccomp",
+            "cradle has syscall tables for x86_64 only",
+        ));
+    }
+    if spec.listener_path().is_some() {
+        return Err(Error::unsupported("linux.seccomp.listenerPath", "no seccomp agent support"));
+    }
+    let default = action_value(spec.default_action(), spec.default_errno_ret())
+        .map_err(|reason| Error::invalid("linux.seccomp.defaultAction", reason))?;
+    let mut sections = vec![Section::X86_64];
+    for arch in spec.architectures().as_deref().unwrap_or_default() {
+        let section = match arch {
+            Arch::ScmpArchNative | Arch::ScmpArchX86_64 => Section::X86_64,
+            Arch::ScmpArchX86 => Section::I386,
+            Arch::ScmpArchX32 => Section::X32,
+            // Another family: its syscalls can never reach this kernel.
+            _ => continue,
+        };
+        if !sections.contains(&section) {
+            sections.push(section);
+        }
+    }
+    let rules = rules(spec, default)?;
+    let mut asm = Assembler::default();
+    let kill = asm.label();
+    let x86_64 = asm.label();
+    let i386 = asm.label();
+    let x32 = asm.label();
+    asm.load(OFFSET_ARCH);
+    for (audit_arch, section, label) in
+        [(AUDIT_ARCH_X86_64, Section::X86_64, x86_64), (AUDIT_ARCH_I386, Section::I386, i386)]
+    {
+        if sections.contains(&section) {
+            let other = asm.label();
+            asm.jump(JMP_JEQ_K, audit_arch, Target::Next, Target::To(other));
+            asm.always(label);
+            asm.place(other);
+        }
+    }
+    asm.always(kill);
+    for section in &sections {
+        match section {
+            Section::X86_64 => {
+                asm.place(x86_64);
+                // x32 shares x86_64's audit arch; its numbers carry a bit.
+                asm.load(OFFSET_NR);
+                let x32_target = if sections.contains(&Section::X32) { x32 } else { kill };
+                let native = asm.label();
+                asm.jump(JMP_JGE_K, X32_SYSCALL_BIT, Target::Next, Target::To(native));
+                asm.always(x32_target);
+                asm.place(native);
+            }
+            Section::I386 => asm.place(i386),
+            Section::X32 => asm.place(x32),
+        }
+        emit_section(&mut asm, *section, &rules)?;
+        asm.ret(default);
+    }
+    asm.place(kill);
+    asm.ret(SECCOMP_RET_KILL_PROCESS);
+    let instructions = asm.assemble().map_err(|reason| Error::invalid("linux.seccomp", reason))?;
+    let mut flags = 0;
+    for flag in spec.flags().as_deref().unwrap_or_default() {
+        use oci_spec::runtime::LinuxSeccompFilterFlag as F;
+        flags |= match flag {
+            F::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            F::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+            F::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+            F::SeccompFilterFlagWaitKillableRecv => {
+                return Err(Error::unsupported(
+                    "linux.seccomp.flags",
+                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a seccomp agent",
+                ));
+            }
+        } as u32;
+    }
+    Ok(Filter { instructions, flags })
+}
+
+/// One spec rule, for one syscall name.
+struct Rule {
+    name: String,
+    action: u32,
+    conditions: Vec<Condition>,
+}
+
+#[derive(Clone, Copy)]
+struct Condition {
+    index: u32,
+    op: LinuxSeccompOperator,
+    value: u64,
+    value_two: u64,
+}
+
+fn rules(spec: &LinuxSeccomp, default: u32) -> Result<Vec<Rule>> {
+    let mut out = Vec::new();
+    for (index, syscall) in spec.syscalls().as_deref().unwrap_or_default().iter().enumerate() {
+        let field = format!("linux.seccomp.syscalls[{index}]");
+        let action = action_value(syscall.action(), syscall.errno_ret())
+            .map_err(|reason| Error::invalid(&field, reason))?;
+        let mut conditions = Vec::new();
+        for arg in syscall.args().as_deref().unwrap_or_default() {
+            if arg.index() > 5 {
+                return Err(Error::invalid(
+                    &field,
+                    format!("argument index {} is out of range 0..=5", arg.index()),
+                ));
+            }
+            conditions.push(Condition {
+                index: arg.index() as u32,
+                op: arg.op(),
+                value: arg.value(),
+                value_two: arg.value_two().unwrap_or(0),
+            });
+        }
+        for name in syscall.names() {
+            let known = [Section::X86_64, Section::I386, Section::X32]
+                .iter()
+                .any(|section| section.number(name).is_some())
+                || tables::OTHER_ARCHITECTURES.contains(&name.as_str());
+            if !known {
+                return Err(Error::invalid(&field, format!("unknown syscall {name:?}")));
+            }
+            // runc leaves out a rule that does what the default does.
+            if action == default && conditions.is_empty() {
+                continue;
+            }
+            out.push(Rule { name: name.clone(), action, conditions: conditions.clone() });
+        }
+    }
+    Ok(out)
+}
+
+fn action_value(action: LinuxSeccompAction, errno: Option<u32>) -> Result<u32, String> {
+    use LinuxSeccompAction as A;
+    Ok(match action {
+        A::ScmpActNotify => return Err("SCMP_ACT_NOTIFY needs a seccomp agent".to_owned()),
+        A::ScmpActErrno | A::ScmpActTrace => {
+            let data = errno.unwrap_or(libc::EPERM as u32);
+            if data > 0xffff {
+                return Err(format!("errno value {data} does not fit in 16 bits"));
+            }
+            action.as_u32(Some(data))
+        }
+        other => other.as_u32(None),
+    })
+}
+
+/// The rules of one architecture; A holds anything on entry.
+fn emit_section(asm: &mut Assembler, section: Section, rules: &[Rule]) -> Result<()> {
+    // Consecutive unconditional rules with one action share a return:
+    // one `jeq` per syscall. Groups stay small enough for 8-bit jumps.
+    const GROUP: usize = 200;
+    let mut group: (u32, BTreeSet<u32>) = (0, BTreeSet::new());
+    let flush = |asm: &mut Assembler, group: &mut (u32, BTreeSet<u32>)| {
+        let numbers: Vec<u32> = std::mem::take(&mut group.1).into_iter().collect();
+        for chunk in numbers.chunks(GROUP) {
+            let matched = asm.label();
+            let after = asm.label();
+            asm.load(OFFSET_NR);
+            for number in chunk {
+                asm.jump(JMP_JEQ_K, *number, Target::To(matched), Target::Next);
+            }
+            asm.always(after);
+            asm.place(matched);
+            asm.ret(group.0);
+            asm.place(after);
+        }
+    };
+    for rule in rules {
+        let Some(number) = section.number(&rule.name) else { continue };
+        if rule.conditions.is_empty() {
+            if group.0 != rule.action {
+                flush(asm, &mut group);
+                group.0 = rule.action;
+            }
+            group.1.insert(number);
+            continue;
+        }
+        flush(asm, &mut group);
+        let next_rule = asm.label();
+        asm.load(OFFSET_NR);
+        asm.jump(JMP_JEQ_K, number, Target::Next, Target::To(next_rule));
+        for condition in &rule.conditions {
+            emit_condition(asm, section.wide_arguments(), *condition, next_rule);
+        }
+        asm.ret(rule.action);
+        asm.place(next_rule);
+    }
+    flush(asm, &mut group);
+    Ok(())
+}
+
+/// Falls through when the condition holds, jumps to `fail` otherwise.
+fn emit_condition(asm: &mut Assembler, wide: bool, condition: Condition, fail: Label) {
+    use LinuxSeccompOperator as Op;
+    let low = OFFSET_ARGS + 8 * condition.index;
+    let high = low + 4;
+    let pass = asm.label();
+    let (value, mask) = match condition.op {
+        // For MASKED_EQ the spec's `value` is the mask, `valueTwo` the datum.
+        Op::ScmpCmpMaskedEq => (condition.value_two, condition.value),
+        _ => (condition.value, u64::MAX),
+    };
+    let (value_high, value_low) = ((value >> 32) as u32, value as u32);
+    let (mask_high, mask_low) = ((mask >> 32) as u32, mask as u32);
+    let (pass_t, fail_t) = (Target::To(pass), Target::To(fail));
+    // For an ordering, the high halves decide unless they are equal.
+    // `greater` is where A > value leads, `less` where A < value leads.
+    let ordered = |asm: &mut Assembler, greater: Target, less: Target, low_code: u16| {
+        if wide {
+            asm.load(high);
+            asm.jump(JMP_JGT_K, value_high, greater, Target::Next);
+            asm.jump(JMP_JEQ_K, value_high, Target::Next, less);
+        }
+        asm.load(low);
+        asm.jump(low_code, value_low, greater, less);
+    };
+    match condition.op {
+        Op::ScmpCmpEq | Op::ScmpCmpMaskedEq => {
+            if wide {
+                asm.load(high);
+                if mask_high != u32::MAX {
+                    asm.and(mask_high);
+                }
+                asm.jump(JMP_JEQ_K, value_high, Target::Next, fail_t);
+            }
+            asm.load(low);
+            if mask_low != u32::MAX {
+                asm.and(mask_low);
+            }
+            asm.jump(JMP_JEQ_K, value_low, pass_t, fail_t);
+        }
+        Op::ScmpCmpNe => {
+            if wide {
+                asm.load(high);
+                asm.jump(JMP_JEQ_K, value_high, Target::Next, pass_t);
+            }
+            asm.load(low);
+            asm.jump(JMP_JEQ_K, value_low, fail_t, pass_t);
+        }
+        // A > v: high greater, or equal highs and low greater.
+        Op::ScmpCmpGt => ordered(asm, pass_t, fail_t, JMP_JGT_K),
+        Op::ScmpCmpGe => ordered(asm, pass_t, fail_t, JMP_JGE_K),
+        // A < v is not (A >= v); A <= v is not (A > v).
+        Op::ScmpCmpLt => ordered(asm, fail_t, pass_t, JMP_JGE_K),
+        Op::ScmpCmpLe => ordered(asm, fail_t, pass_t, JMP_JGT_K),
+    }
+    asm.place(pass);
+}
+
+impl Filter {
+    /// `seccomp(SECCOMP_SET_MODE_FILTER)`: needs no_new_privs or
+    /// CAP_SYS_ADMIN in the effective set.
+    pub fn install(&self) -> Result<()> {
+        let program: Vec<libc::sock_filter> = self
+            .instructions
+            .iter()
+            .map(|insn| libc::sock_filter { code: insn.code, jt: insn.jt, jf: insn.jf, k: insn.k })
+            .collect();
+        let fprog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: the kernel copies `len` instructions from `filter`, which
+        // points into `program`, alive until after the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                self.flags as libc::c_ulong,
+                &fprog as *const libc::sock_fprog,
+            )
+        };
+        if rc < 0 {
+            return Err(Error::Io {
+                context: "installing the seccomp filter".to_owned(),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALLOW: u32 = 0x7fff_0000;
+
+    fn filter(json: serde_json::Value) -> Result<Filter> {
+        compile(&serde_json::from_value(json).unwrap())
+    }
+
+    fn nr(name: &str) -> u32 {
+        Section::X86_64.number(name).unwrap()
+    }
+
+    fn run(filter: &Filter, name: &str, args: [u64; 6]) -> u32 {
+        bpf::run(&filter.instructions, nr(name), AUDIT_ARCH_X86_64, args)
+    }
+
+    #[test]
+    fn default_errno_and_allow_list() {
+        let f = filter(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+            "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                         {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                         {"names": ["getpid"], "action": "SCMP_ACT_KILL_PROCESS"}]
+        }))
+        .unwrap();
+        assert_eq!(run(&f, "read", [0; 6]), ALLOW);
+        assert_eq!(run(&f, "write", [0; 6]), ALLOW);
+        assert_eq!(run(&f, "mkdir", [0; 6]), 0x0005_0000 | 13);
+        assert_eq!(run(&f, "getpid", [0; 6]), SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(run(&f, "open", [0; 6]), 0x0005_0000 | 38);
+        // Not listed: i386 is a bad architecture, x32 numbers too.
+        assert_eq!(bpf::run(&f.instructions, 3, AUDIT_ARCH_I386, [0; 6]), SECCOMP_RET_KILL_PROCESS);
+        let x32_read = Section::X32.number("read").unwrap();
+        assert_eq!(
+            bpf::run(&f.instructions, x32_read, AUDIT_ARCH_X86_64, [0; 6]),
+            SECCOMP_RET_KILL_PROCESS
+        );
+    }
+
+    #[test]
+    fn every_comparison_on_64_bit_values() {
+        let big = 0x1_0000_0005u64;
+        for (op, cases) in [
+            ("SCMP_CMP_EQ", [(big, true), (5, false), (big + 1, false)]),
+            ("SCMP_CMP_NE", [(big, false), (5, true), (big + (1 << 32), true)]),
+            ("SCMP_CMP_GT", [(big, false), (big + 1, true), (0x2_0000_0000, true)]),
+            ("SCMP_CMP_GE", [(big, true), (big - 1, false), (6, false)]),
+            ("SCMP_CMP_LT", [(big, false), (big - 1, true), (0x2_0000_0000, false)]),
+            ("SCMP_CMP_LE", [(big, true), (big + 1, false), (7, true)]),
+        ] {
+            let f = filter(serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                              "args": [{"index": 2, "value": big, "op": op}]}]
+            }))
+            .unwrap();
+            for (arg, matches) in cases {
+                let got = run(&f, "personality", [0, 0, arg, 0, 0, 0]);
+                assert_eq!(got != ALLOW, matches, "{op} with {arg:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn masked_equality_and_several_arguments() {
+        // Docker's clone rule: no namespace flags.
+        let f = filter(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 2114060288u64, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+                {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"},
+                          {"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}]}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(run(&f, "clone", [0x0001_1200, 0, 0, 0, 0, 0]), ALLOW);
+        assert_ne!(run(&f, "clone", [0x1000_0000, 0, 0, 0, 0, 0]), ALLOW, "CLONE_NEWUSER");
+        assert_eq!(run(&f, "socket", [2, 1, 0, 0, 0, 0]), ALLOW);
+        assert_ne!(run(&f, "socket", [2, 2, 0, 0, 0, 0]), ALLOW);
+    }
+
+    #[test]
+    fn listed_architectures_get_their_own_numbers() {
+        let f = filter(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]
+        }))
+        .unwrap();
+        let i386 = Section::I386.number("getpid").unwrap();
+        let x32 = Section::X32.number("getpid").unwrap();
+        assert_eq!(bpf::run(&f.instructions, i386, AUDIT_ARCH_I386, [0; 6]), ALLOW);
+        assert_eq!(bpf::run(&f.instructions, x32, AUDIT_ARCH_X86_64, [0; 6]), ALLOW);
+        assert_ne!(bpf::run(&f.instructions, nr("read"), AUDIT_ARCH_I386, [0; 6]), ALLOW);
+    }
+
+    #[test]
+    fn unknown_names_and_notify_are_refused_by_name() {
+        let err = filter(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO"},
+                         {"names": ["no_such_call"], "action": "SCMP_ACT_ERRNO"}]
+        }))
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("syscalls[1]") && message.contains("no_such_call"), "{message}");
+        let err = filter(serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"})).unwrap_err();
+        assert!(err.to_string().contains("SCMP_ACT_NOTIFY"), "{err}");
+        // A syscall of another architecture family is no error.
+        filter(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["cacheflush"], "action": "SCMP_ACT_ERRNO"}]
+        }))
+        .unwrap();
+    }
+
+    #[test]
+    fn docker_profile_fits_and_behaves() {
+        let spec = docker::default_profile(&docker::DEFAULT_CAPABILITIES);
+        let f = compile(&spec).unwrap();
+        assert!(f.instructions.len() < bpf::MAX_INSTRUCTIONS);
+        assert_eq!(run(&f, "read", [0; 6]), ALLOW);
+        assert_eq!(run(&f, "chroot", [0; 6]), ALLOW, "CAP_SYS_CHROOT is granted");
+        assert_eq!(run(&f, "mount", [0; 6]), 0x0005_0000 | libc::EPERM as u32);
+        assert_eq!(run(&f, "clone3", [0; 6]), 0x0005_0000 | libc::ENOSYS as u32);
+        assert_eq!(run(&f, "socket", [40, 0, 0, 0, 0, 0]), 0x0005_0000 | libc::EPERM as u32);
+        assert_eq!(run(&f, "socket", [2, 0, 0, 0, 0, 0]), ALLOW);
+    }
+}
