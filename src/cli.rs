@@ -42,9 +42,16 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a command traced from its first instruction, with its descendants,
-    /// and print every execve they make.
+    /// Run a command (e.g. `runc run ID`) traced from its first instruction,
+    /// with its descendants, and show each container's birth.
     Trace(TraceArgs),
+    /// Trace every container started on this host, by any runtime, until
+    /// interrupted.
+    Watch(WatchArgs),
+    /// Print a saved trace as a timeline.
+    Show(ShowArgs),
+    /// Explain an event kind or a phase of a container's birth.
+    Explain(ExplainArgs),
     /// Report what this kernel lets cradle do, by trying each mechanism.
     Doctor(DoctorArgs),
     /// Create a container from a bundle; its process waits for `start`.
@@ -69,17 +76,31 @@ pub enum Command {
     Bundle(crate::runtime_cli::BundleArgs),
 }
 
+/// Where a trace goes and how it is shown.
 #[derive(Debug, Args)]
-pub struct TraceArgs {
-    /// Print events as JSON Lines instead of text.
+pub struct OutputArgs {
+    /// Print the trace as JSON Lines on stdout instead of the timeline.
     #[arg(long)]
     pub json: bool,
-    /// Write the trace to this file instead of stderr.
+    /// Also write the trace to this file (JSON Lines, schemas/trace.schema.json).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Size of the kernel ring buffer in bytes (a power of two).
-    #[arg(long, default_value_t = 8 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = OutputArgs::DEFAULT_RING, value_name = "BYTES")]
     pub ring_size: u32,
+    /// Explain each phase and each kind of event in the timeline.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+impl OutputArgs {
+    pub const DEFAULT_RING: u32 = 8 << 20;
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// The command to run, and its arguments.
     #[arg(
         required = true,
@@ -88,6 +109,28 @@ pub struct TraceArgs {
         value_name = "COMMAND"
     )]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// An event kind (mount, pivot_root, ...) or a phase (root_switch, ...);
+    /// without one, lists them all.
+    pub topic: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A trace file written by `--out`.
+    pub trace: PathBuf,
+    /// Explain each phase and each kind of event.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,9 @@ mod cli;
 mod doctor;
 mod logging;
 mod runtime_cli;
+mod session;
+mod show;
+mod timeline;
 mod trace;
 
 use std::process::ExitCode;
@@ -24,11 +27,19 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let result = match cli.command {
-        Command::Trace(args) => trace::run(args),
+        Command::Trace(args) => trace::trace(args),
+        Command::Watch(args) => trace::watch(args),
+        Command::Show(args) => show::show(args),
+        Command::Explain(args) => show::explain(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Create(args) => runtime_cli::create(cli.global.root, args),
         Command::Start(args) => runtime_cli::start(cli.global.root, args),
-        Command::Run(args) => runtime_cli::run(cli.global.root, args),
+        Command::Run(args) => match args.trace {
+            Some(out) => {
+                trace::run_traced((!out.as_os_str().is_empty()).then_some(out), args.explain)
+            }
+            None => runtime_cli::run(cli.global.root, args),
+        },
         Command::State(args) => runtime_cli::state(cli.global.root, args),
         Command::Kill(args) => runtime_cli::kill(cli.global.root, args),
         Command::Delete(args) => runtime_cli::delete(cli.global.root, args),

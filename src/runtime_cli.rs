@@ -37,6 +37,13 @@ pub struct RunArgs {
     /// Return once the container is running instead of waiting for it.
     #[arg(long, short = 'd')]
     pub detach: bool,
+    /// Trace the run from the runtime's first syscall and show the
+    /// container's birth; with `=FILE`, also save the trace there.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub trace: Option<PathBuf>,
+    /// With --trace: explain each phase and each kind of event.
+    #[arg(long, requires = "trace")]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

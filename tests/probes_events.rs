@@ -1,11 +1,10 @@
 //! Every event kind, triggered by `tests/bin/probe_actions.rs` with known
-//! arguments under `cradle trace --json`, and every field checked against
+//! arguments under `cradle trace --out`, and every field checked against
 //! what the helper (or /proc) says. Real kernel, real eBPF: needs root.
 
-#[path = "common/probes.rs"]
-mod probes_common;
+mod common;
 
-use probes_common::{assert_acting, helper, ns_inum, trace};
+use common::probes::{assert_acting, helper, ns_inum, trace};
 use serde_json::{Value, json};
 
 const COMM: &str = "probe_actions";

@@ -2,10 +2,9 @@
 //! tracked tree. Every exec is either seen or counted as lost, exactly,
 //! with the default ring and with one small enough to overflow.
 
-#[path = "common/probes.rs"]
-mod probes_common;
+mod common;
 
-use probes_common::{helper, trace};
+use common::probes::{helper, trace};
 
 const EXECS: u64 = 20_000;
 
@@ -16,7 +15,7 @@ fn storm(ring: &[&str]) -> (u64, u64, u64) {
     assert!(t.success, "storm failed: {}", t.stdout);
     assert_eq!(t.report()["execs"], EXECS);
     let summary =
-        t.events.iter().find_map(|e| e.get("summary")).expect("the trace ends with a summary line");
+        t.events.iter().find_map(|e| e.get("trailer")).expect("the trace ends with a trailer");
     assert_eq!(summary["undecodable"], 0);
     let lost = &summary["lost_by_kind"];
     let execs = t.kind("exec");

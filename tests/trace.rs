@@ -53,7 +53,7 @@ fn traces_the_command_tree_and_nothing_else() {
     let trace = dir.path().join("trace.jsonl");
     let result = output(
         cradle()
-            .args(["trace", "--json", "--out"])
+            .args(["trace", "--out"])
             .arg(&trace)
             .args(["--", "sh", "-c", "/bin/echo a b c; exit 3"])
             .stdout(Stdio::piped()),
@@ -95,7 +95,7 @@ fn traces_the_command_tree_and_nothing_else() {
 
     // Filtered in the kernel: every record that reached userspace is in
     // the output, none was dropped there.
-    let summary = events.iter().find_map(|e| e.get("summary")).expect("summary line");
+    let summary = events.iter().find_map(|e| e.get("trailer")).expect("trailer");
     assert_eq!(summary["records"].as_u64().unwrap(), records_behind(&events), "{summary}");
     assert_eq!(summary["lost"].as_u64(), Some(0));
 }
@@ -191,8 +191,12 @@ fn a_runc_container_is_attributed_with_its_phases_in_order() {
         .expect("a container line");
     assert_eq!(container["id"], id.as_str());
     assert_eq!(container["runtime"], "runc");
-    let phases: Vec<&str> =
-        container["phases"].as_array().unwrap().iter().map(|p| p[0].as_str().unwrap()).collect();
+    let phases: Vec<&str> = container["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
     let expected = [
         "runtime_start",
         "namespace_creation",

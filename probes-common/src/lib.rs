@@ -260,7 +260,7 @@ pub struct TaskExitEvent {
 /// exited).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "user", derive(serde::Serialize))]
+#[cfg_attr(feature = "user", derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema))]
 pub struct NamespaceSet {
     pub mnt: u32,
     pub uts: u32,
@@ -273,6 +273,26 @@ pub struct NamespaceSet {
     pub time: u32,
     pub time_for_children: u32,
     pub user: u32,
+}
+
+impl NamespaceSet {
+    /// The inode of the namespace a `CLONE_NEW*` flag of this name creates
+    /// (`"pid"` and `"time"` apply to the children: `pid_for_children`,
+    /// `time_for_children`); `None` for an unknown name or no namespace.
+    pub fn inum(&self, name: &str) -> Option<u32> {
+        let inum = match name {
+            "mnt" => self.mnt,
+            "uts" => self.uts,
+            "ipc" => self.ipc,
+            "pid" => self.pid_for_children,
+            "net" => self.net,
+            "cgroup" => self.cgroup,
+            "time" => self.time_for_children,
+            "user" => self.user,
+            _ => 0,
+        };
+        (inum != 0).then_some(inum)
+    }
 }
 
 /// The `CLONE_NEW*` flags: a clone, clone3 or unshare carrying any of them

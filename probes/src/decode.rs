@@ -12,7 +12,7 @@ use cradle_probes_common::{
 };
 
 use crate::{
-    event::{Detail, Event, NamespaceSource},
+    event::{Detail, Event, Name, NamespaceSource},
     names, netlink, syscalls,
 };
 
@@ -110,7 +110,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
                     _ => NamespaceSource::Unknown,
                 },
                 flags: record.flags,
-                created: names::namespace_names(record.flags),
+                created: names::namespace_names(record.flags).into_iter().map(Name::from).collect(),
                 target_pid: record.target_pid,
                 namespaces: record.namespaces,
                 ret: record.ret,
@@ -139,7 +139,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
             let record: CapCapableEvent = read(bytes)?;
             Detail::CapCapable {
                 cap: record.cap,
-                cap_name: names::capability(record.cap),
+                cap_name: names::capability(record.cap).map(Name::from),
                 ret: record.ret,
             }
         }
@@ -182,6 +182,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         mnt_ns: header.mnt_ns,
         pid_ns: header.pid_ns,
         truncated,
+        owner: None,
         detail,
     })
 }

@@ -1,11 +1,20 @@
 //! Decoded events: owned, self-describing values built from ring-buffer
 //! records by [`crate::decode`].
 
-use serde::Serialize;
+use std::{borrow::Cow, sync::Arc};
 
-/// One kernel event, with the acting task's identity. The detail's fields
-/// are flattened next to these, so no detail field may share their names.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::collector::{Phase, Role};
+
+/// A name from a fixed vocabulary (`"mnt"`, `"PR_SET_NO_NEW_PRIVS"`): static
+/// when decoded, owned when read back from a trace file.
+pub type Name = Cow<'static, str>;
+
+/// One kernel event, with the acting task's identity and, once the
+/// collector has seen it, the container it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     /// Per-CPU sequence number; `(cpu, seq)` names the record.
     pub seq: u64,
@@ -25,8 +34,25 @@ pub struct Event {
     /// A string or data area of the record was longer than the record
     /// holds and was cut (exec argv has its own flags).
     pub truncated: bool,
-    #[serde(flatten)]
+    /// The container the event belongs to; `None` for the host, and until
+    /// the collector has attributed it.
+    pub owner: Option<Owner>,
+    /// What happened, keyed by the event kind (`{"mount": {...}}`).
     pub detail: Detail,
+}
+
+/// Where the collector placed an event: its container, the acting
+/// process's role in it, and the container's phase once the event counted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Owner {
+    /// Index of the container in its trace (see
+    /// [`crate::collector::Collector::containers`]): unique even where an id
+    /// is reused.
+    pub container: usize,
+    /// The container's id, as its runtime was given it.
+    pub id: Arc<str>,
+    pub role: Role,
+    pub phase: Phase,
 }
 
 /// Inode numbers of a task's namespaces, as in `readlink /proc/PID/ns/*`;
@@ -34,7 +60,7 @@ pub struct Event {
 pub type Namespaces = cradle_probes_common::NamespaceSet;
 
 /// Which kernel path produced a [`Detail::Namespaces`] event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NamespaceSource {
     /// The `task_newtask` tracepoint, from the new task (clone, clone3).
@@ -46,7 +72,7 @@ pub enum NamespaceSource {
 }
 
 /// Where one end of a new link goes, as the request says.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LinkPlacement {
     /// The interface name asked for (`None`: the kernel picks one).
     pub name: Option<String>,
@@ -60,8 +86,8 @@ pub struct LinkPlacement {
 }
 
 /// What happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Detail {
     /// execve/execveat entered. `ret` is filled in when the result arrives
     /// (see [`crate::ExecJoiner`]); `None` while unknown.
@@ -100,7 +126,7 @@ pub enum Detail {
         source: NamespaceSource,
         flags: u64,
         /// The namespace types asked for (`mnt`, `uts`, ...).
-        created: Vec<&'static str>,
+        created: Vec<Name>,
         target_pid: u32,
         namespaces: Namespaces,
         ret: i64,
@@ -182,7 +208,7 @@ pub enum Detail {
     Setns {
         fd: i32,
         nstype: u32,
-        nstype_names: Vec<&'static str>,
+        nstype_names: Vec<Name>,
         namespaces: Namespaces,
         ret: i64,
     },
@@ -198,7 +224,7 @@ pub enum Detail {
     },
     Prctl {
         option: u32,
-        option_name: Option<&'static str>,
+        option_name: Option<Name>,
         arg2: u64,
         arg3: u64,
         arg4: u64,
@@ -211,7 +237,7 @@ pub enum Detail {
     },
     Seccomp {
         operation: u32,
-        operation_name: Option<&'static str>,
+        operation_name: Option<Name>,
         flags: u32,
         /// SECCOMP_SET_MODE_FILTER: the filter's length in instructions.
         filter_len: Option<u16>,
@@ -237,7 +263,7 @@ pub enum Detail {
     /// A capability check: `ret` 0 if granted.
     CapCapable {
         cap: i32,
-        cap_name: Option<&'static str>,
+        cap_name: Option<Name>,
         ret: i32,
     },
     /// An RTM_NEWLINK request (e.g. `ip link add a type veth peer b`).

@@ -74,6 +74,7 @@ mod tests {
             mnt_ns: 0,
             pid_ns: 0,
             truncated: false,
+            owner: None,
             detail,
         }
     }

@@ -11,8 +11,10 @@
 
 pub mod collector;
 pub mod decode;
+pub mod describe;
 pub mod doctor;
 pub mod event;
+pub mod explain;
 pub mod join;
 pub mod layout;
 pub mod loader;
@@ -22,6 +24,7 @@ pub mod programs;
 pub mod recording;
 pub mod stream;
 mod syscalls;
+pub mod trace_file;
 pub mod tracefs;
 
 pub use cradle_probes_common as abi;

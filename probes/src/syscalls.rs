@@ -5,7 +5,7 @@ use cradle_probes_common::{CALL_SLOTS, CallEvent, EventKind};
 
 use crate::{
     decode::c_string,
-    event::Detail,
+    event::{Detail, Name},
     names::{self, MOUNT_ATTRS, MOUNT_FLAGS, UMOUNT_FLAGS, bit_names},
 };
 
@@ -110,7 +110,10 @@ pub fn detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) 
         EventKind::Setns => Detail::Setns {
             fd: int(0),
             nstype: uint(1),
-            nstype_names: names::namespace_names(u64::from(uint(1))),
+            nstype_names: names::namespace_names(u64::from(uint(1)))
+                .into_iter()
+                .map(Name::from)
+                .collect(),
             namespaces: record.namespaces,
             ret,
         },
@@ -124,7 +127,7 @@ pub fn detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) 
         },
         EventKind::Prctl => Detail::Prctl {
             option: uint(0),
-            option_name: names::prctl_option(uint(0)),
+            option_name: names::prctl_option(uint(0)).map(Name::from),
             arg2: a[1],
             arg3: a[2],
             arg4: a[3],
@@ -141,7 +144,7 @@ pub fn detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) 
         },
         EventKind::Seccomp => Detail::Seccomp {
             operation: uint(0),
-            operation_name: names::seccomp_operation(uint(0)),
+            operation_name: names::seccomp_operation(uint(0)).map(Name::from),
             flags: uint(1),
             filter_len: (uint(0) == names::SECCOMP_SET_MODE_FILTER)
                 .then(|| filter_len(slots[0]))

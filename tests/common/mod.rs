@@ -9,6 +9,8 @@ use std::{
 
 use serde_json::Value;
 
+pub mod probes;
+
 /// The cradle binary under test.
 pub fn cradle() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cradle"))
@@ -20,16 +22,55 @@ pub fn output(command: &mut Command) -> Output {
     command.output().unwrap_or_else(|err| panic!("running {command:?}: {err}"))
 }
 
-/// Parses a JSON Lines file.
+/// Reads a trace file, checking every line against the committed trace
+/// schema, and returns its records in the flat form the tests query:
+/// an event's detail fields and `kind` beside its identity, its owner as
+/// `container`, `role` and `phase`; other records as they are.
 pub fn json_lines(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|err| panic!("reading {}: {err}", path.display()));
+    let validator = trace_schema();
     text.lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|err| panic!("bad JSON line {line:?}: {err}"))
+            let record: Value = serde_json::from_str(line)
+                .unwrap_or_else(|err| panic!("bad JSON line {line:?}: {err}"));
+            let errors: Vec<String> =
+                validator.iter_errors(&record).map(|e| e.to_string()).collect();
+            assert!(
+                errors.is_empty(),
+                "line violates schemas/trace.schema.json: {errors:?}\n{line}"
+            );
+            flat(record)
         })
         .collect()
+}
+
+fn trace_schema() -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/trace.schema.json");
+    let schema: Value = serde_json::from_slice(&std::fs::read(&path).expect("trace schema"))
+        .expect("schema is JSON");
+    jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+}
+
+fn flat(record: Value) -> Value {
+    let Some(Value::Object(mut event)) = record.get("event").cloned() else {
+        return record;
+    };
+    if let Some(Value::Object(detail)) = event.remove("detail") {
+        for (kind, fields) in detail {
+            event.insert("kind".into(), kind.into());
+            if let Value::Object(fields) = fields {
+                event.extend(fields);
+            }
+        }
+    }
+    let owner = event.remove("owner").unwrap_or(Value::Null);
+    for key in ["role", "phase"] {
+        event.insert(key.into(), owner[key].clone());
+    }
+    event.insert("container".into(), owner["id"].clone());
+    Value::Object(event)
 }
 
 /// The argv of an exec event, if it is one.
@@ -85,13 +126,13 @@ impl RuncBundle {
         self.dir.path().join("runc-state")
     }
 
-    /// `cradle trace --json` of `runc run` of this bundle, as container
+    /// `cradle trace --out FILE` of `runc run` of this bundle, as container
     /// `{prefix}-{pid}`; returns cradle's output and the trace file.
     pub fn trace_runc_run(&self, prefix: &str) -> (Output, PathBuf) {
         let trace = self.path().join("trace.jsonl");
         let result = output(
             cradle()
-                .args(["trace", "--json", "--out"])
+                .args(["trace", "--out"])
                 .arg(&trace)
                 .args(["--", "runc", "--root"])
                 .arg(self.runc_root())

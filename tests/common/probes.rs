@@ -1,4 +1,4 @@
-//! Running `cradle trace --json` on a command and reading its events back.
+//! Running `cradle trace --out FILE` on a command and reading its events back.
 
 #![allow(dead_code)]
 
@@ -38,13 +38,12 @@ pub fn helper() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_probe_actions"))
 }
 
-/// Runs `cradle trace --json --out FILE [extra...] -- command...`.
+/// Runs `cradle trace --out FILE [extra...] -- command...`.
 pub fn trace(extra: &[&str], command: &[&str]) -> Trace {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("trace.jsonl");
     let output = Command::new(env!("CARGO_BIN_EXE_cradle"))
         .arg("trace")
-        .arg("--json")
         .arg("--out")
         .arg(&out)
         .args(extra)
@@ -52,13 +51,8 @@ pub fn trace(extra: &[&str], command: &[&str]) -> Trace {
         .args(command)
         .output()
         .expect("running cradle trace");
-    let text = std::fs::read_to_string(&out).unwrap_or_else(|err| {
-        panic!("no trace ({err}); stderr: {}", String::from_utf8_lossy(&output.stderr))
-    });
-    let events = text
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect();
+    assert!(out.exists(), "no trace; stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let events = super::json_lines(&out);
     Trace {
         events,
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -10,16 +10,17 @@
 
 mod invocation;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 pub use invocation::{Invocation, parse as parse_invocation};
 
-use crate::event::{Detail, Event, Namespaces};
+use crate::event::{Detail, Event, Namespaces, Owner};
 
 /// A process's part in its container's birth.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The runtime command itself (`runc run`).
@@ -33,7 +34,9 @@ pub enum Role {
 }
 
 /// The stages of a container's birth, in the order they happen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     RuntimeStart,
@@ -99,9 +102,9 @@ pub struct Attribution {
 }
 
 /// What is known of one container.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Container {
-    pub id: String,
+    pub id: Arc<str>,
     pub runtime: String,
     pub bundle: Option<String>,
     /// tgid of the runtime command.
@@ -110,22 +113,29 @@ pub struct Container {
     pub init_pid: Option<u32>,
     /// The namespaces the runtime created, as the kernel reported them.
     pub namespaces: Option<Namespaces>,
-    /// Each phase reached, with the time of its first event.
-    pub phases: Vec<(Phase, u64)>,
+    /// Each phase reached, in order, with the time of its first event.
+    pub phases: Vec<PhaseMark>,
     /// The init's wait status, once it exited.
     pub exit_code: Option<u32>,
 }
 
 impl Container {
     pub fn phase(&self) -> Phase {
-        self.phases.last().map(|(phase, _)| *phase).unwrap_or(Phase::RuntimeStart)
+        self.phases.last().map(|mark| mark.phase).unwrap_or(Phase::RuntimeStart)
     }
 
     fn advance(&mut self, phase: Phase, ts_ns: u64) {
         if phase > self.phase() {
-            self.phases.push((phase, ts_ns));
+            self.phases.push(PhaseMark { phase, ts_ns });
         }
     }
+}
+
+/// A phase a container reached, and when (CLOCK_MONOTONIC nanoseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PhaseMark {
+    pub phase: Phase,
+    pub ts_ns: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -144,6 +154,17 @@ pub struct Collector {
 impl Collector {
     pub fn containers(&self) -> &[Container] {
         &self.containers
+    }
+
+    /// Takes one event into the model and records in it where it belongs.
+    pub fn attribute(&mut self, event: &mut Event) {
+        let attribution = self.observe(event);
+        event.owner = match (attribution.container, attribution.role, attribution.phase) {
+            (Some(key), Some(role), Some(phase)) => {
+                Some(Owner { container: key, id: self.containers[key].id.clone(), role, phase })
+            }
+            _ => None,
+        };
     }
 
     /// Takes one event into the model and says where it belongs.
@@ -175,13 +196,13 @@ impl Collector {
         }
         let invocation = parse_invocation(argv)?;
         self.containers.push(Container {
-            id: invocation.id,
+            id: invocation.id.into(),
             runtime: invocation.runtime,
             bundle: invocation.bundle,
             runtime_pid: event.tgid,
             init_pid: None,
             namespaces: None,
-            phases: vec![(Phase::RuntimeStart, event.ts_ns)],
+            phases: vec![PhaseMark { phase: Phase::RuntimeStart, ts_ns: event.ts_ns }],
             exit_code: None,
         });
         let key = self.containers.len() - 1;
@@ -232,7 +253,7 @@ impl Collector {
             Detail::Prctl { option_name: Some(name), ret: 0.., .. }
                 if container.phase() >= Phase::RootSwitch
                     && matches!(
-                        *name,
+                        name.as_ref(),
                         "PR_SET_NO_NEW_PRIVS" | "PR_CAPBSET_DROP" | "PR_SET_SECCOMP"
                     ) =>
             {

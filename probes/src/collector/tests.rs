@@ -25,6 +25,7 @@ impl Script {
             mnt_ns: 0,
             pid_ns: 0,
             truncated: false,
+            owner: None,
             detail,
         });
         self
@@ -50,7 +51,7 @@ fn unshare() -> Detail {
     Detail::Namespaces {
         source: NamespaceSource::Unshare,
         flags: 0,
-        created: vec!["mnt"],
+        created: vec!["mnt".into()],
         target_pid: 0,
         namespaces: Namespaces { mnt: 7, ..Default::default() },
         ret: 0,
@@ -114,14 +115,11 @@ fn a_runc_container_goes_through_every_phase_in_order() {
     let containers = collector.containers();
     assert_eq!(containers.len(), 1);
     let c = &containers[0];
-    assert_eq!(
-        (c.id.as_str(), c.runtime.as_str(), c.bundle.as_deref()),
-        ("c1", "runc", Some("/b"))
-    );
+    assert_eq!((&*c.id, c.runtime.as_str(), c.bundle.as_deref()), ("c1", "runc", Some("/b")));
     assert_eq!(c.init_pid, Some(12));
     assert_eq!(c.exit_code, Some(0));
     assert_eq!(c.namespaces.unwrap().mnt, 7);
-    let phases: Vec<Phase> = c.phases.iter().map(|(p, _)| *p).collect();
+    let phases: Vec<Phase> = c.phases.iter().map(|mark| mark.phase).collect();
     assert_eq!(phases, Phase::ALL.to_vec());
     let roles: Vec<Option<Role>> = attributions.iter().map(|a| a.role).collect();
     use Role::*;
@@ -157,7 +155,7 @@ fn concurrent_containers_never_mix() {
         assert_eq!(at.container, Some(0));
         assert_eq!(bt.container, Some(1));
     }
-    let ids: Vec<&str> = collector.containers().iter().map(|c| c.id.as_str()).collect();
+    let ids: Vec<&str> = collector.containers().iter().map(|c| &*c.id).collect();
     assert_eq!(ids, ["a", "b"]);
     assert!(collector.containers().iter().all(|c| c.phase() == Phase::Exit));
 }

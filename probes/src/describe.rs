@@ -1,0 +1,414 @@
+//! Events in words: the strace-style one-line form of each event (the call,
+//! its decoded arguments, its result) and the category it belongs to. Plain
+//! text only; colour, layout and terminals belong to the presentations that
+//! share this (the `cradle` binary's timeline, the TUI, reports).
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    event::{Detail, Event, LinkPlacement, Name},
+    names,
+};
+
+/// What part of a container's birth an event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Process,
+    Exec,
+    Namespaces,
+    Mounts,
+    RootSwitch,
+    Privileges,
+    Cgroups,
+    Network,
+    Host,
+}
+
+impl Category {
+    pub const ALL: [Category; 9] = [
+        Category::Process,
+        Category::Exec,
+        Category::Namespaces,
+        Category::Mounts,
+        Category::RootSwitch,
+        Category::Privileges,
+        Category::Cgroups,
+        Category::Network,
+        Category::Host,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Process => "process",
+            Category::Exec => "exec",
+            Category::Namespaces => "namespaces",
+            Category::Mounts => "mounts",
+            Category::RootSwitch => "root_switch",
+            Category::Privileges => "privileges",
+            Category::Cgroups => "cgroups",
+            Category::Network => "network",
+            Category::Host => "host",
+        }
+    }
+}
+
+impl Detail {
+    pub fn category(&self) -> Category {
+        match self {
+            Detail::TaskNew { clone_flags, .. }
+                if clone_flags & cradle_probes_common::CLONE_NEW_MASK != 0 =>
+            {
+                Category::Namespaces
+            }
+            Detail::TaskNew { .. } | Detail::TaskExit { .. } => Category::Process,
+            Detail::Exec { .. } | Detail::ExecResult { .. } | Detail::ProcessExec { .. } => {
+                Category::Exec
+            }
+            Detail::Namespaces { .. } | Detail::Setns { .. } => Category::Namespaces,
+            Detail::Mount { .. }
+            | Detail::Umount { .. }
+            | Detail::Fsopen { .. }
+            | Detail::Fsconfig { .. }
+            | Detail::Fsmount { .. }
+            | Detail::MoveMount { .. }
+            | Detail::OpenTree { .. }
+            | Detail::MountSetattr { .. } => Category::Mounts,
+            Detail::PivotRoot { .. } | Detail::Chroot { .. } => Category::RootSwitch,
+            Detail::Capset { .. }
+            | Detail::Prctl { .. }
+            | Detail::Seccomp { .. }
+            | Detail::CapCapable { .. } => Category::Privileges,
+            Detail::CgroupMkdir { .. } | Detail::CgroupAttach { .. } => Category::Cgroups,
+            Detail::NewLink { .. } => Category::Network,
+            Detail::Sethostname { .. } => Category::Host,
+        }
+    }
+
+    /// The call as strace would print it, with its result:
+    /// `mount("proc", "/proc", "proc", MS_NOSUID|MS_NODEV, NULL) = 0`.
+    pub fn describe(&self) -> String {
+        let mut line = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_call(&mut line);
+        line
+    }
+
+    fn write_call(&self, out: &mut String) -> std::fmt::Result {
+        match self {
+            Detail::Exec { filename, argv, argv_truncated, at, ret, .. } => {
+                let call = if *at { "execveat" } else { "execve" };
+                write!(out, "{call}({}, [", quote(filename))?;
+                for (i, arg) in argv.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(out, "{sep}{}", quote(arg))?;
+                }
+                let cut = if *argv_truncated { ", ...(argv truncated)" } else { "" };
+                write!(out, "{cut}]) = {}", ret.map_or("?".into(), result))
+            }
+            Detail::ExecResult { ret } => write!(out, "execve(...) = {}", result(*ret)),
+            Detail::TaskNew { child_pid, child_tgid, clone_flags } => {
+                let what = if child_pid == child_tgid { "process" } else { "thread" };
+                write!(out, "new {what} {child_pid}")?;
+                if *clone_flags != 0 {
+                    write!(out, " (clone flags {})", clone_flags_text(*clone_flags))?;
+                }
+                Ok(())
+            }
+            Detail::TaskExit { exit_code } => write!(out, "exit: {}", wait_status(*exit_code)),
+            Detail::ProcessExec { filename, .. } => write!(out, "now running {}", quote(filename)),
+            Detail::Namespaces { source, flags, namespaces, target_pid, ret, .. } => {
+                let call = match source {
+                    crate::NamespaceSource::Unshare => "unshare",
+                    _ => "clone",
+                };
+                write!(out, "{call}({}) = {}", clone_flags_text(*flags), result(*ret))?;
+                let new: Vec<String> = names::namespace_names(*flags)
+                    .into_iter()
+                    .filter_map(|ns| namespaces.inum(ns).map(|inum| format!("{ns}:[{inum}]")))
+                    .collect();
+                write!(out, " -> pid {target_pid} in {}", new.join(" "))
+            }
+            Detail::Mount { source, target, fstype, flag_names, data, ret, .. } => write!(
+                out,
+                "mount({}, {}, {}, {}, {}) = {}",
+                opt(source),
+                opt(target),
+                opt(fstype),
+                flags_text(flag_names),
+                opt(data),
+                result(*ret)
+            ),
+            Detail::Umount { target, flag_names, ret, .. } => {
+                write!(
+                    out,
+                    "umount2({}, {}) = {}",
+                    opt(target),
+                    flags_text(flag_names),
+                    result(*ret)
+                )
+            }
+            Detail::Fsopen { fsname, flags, ret } => {
+                write!(out, "fsopen({}, {flags:#x}) = {}", opt(fsname), result(*ret))
+            }
+            Detail::Fsconfig { fd, command, key, value, aux, ret, .. } => write!(
+                out,
+                "fsconfig({fd}, {command}, {}, {}, {aux}) = {}",
+                opt(key),
+                opt(value),
+                result(*ret)
+            ),
+            Detail::Fsmount { fs_fd, flags, attr_names, ret, .. } => write!(
+                out,
+                "fsmount({fs_fd}, {flags:#x}, {}) = {}",
+                flags_text(attr_names),
+                result(*ret)
+            ),
+            Detail::MoveMount { from_dfd, from_path, to_dfd, to_path, flags, ret } => write!(
+                out,
+                "move_mount({from_dfd}, {}, {to_dfd}, {}, {flags:#x}) = {}",
+                opt(from_path),
+                opt(to_path),
+                result(*ret)
+            ),
+            Detail::OpenTree { dfd, path, flags, ret } => {
+                write!(out, "open_tree({dfd}, {}, {flags:#x}) = {}", opt(path), result(*ret))
+            }
+            Detail::MountSetattr { dfd, path, flags, attr_set_names, ret, .. } => write!(
+                out,
+                "mount_setattr({dfd}, {}, {flags:#x}, set {}) = {}",
+                opt(path),
+                flags_text(attr_set_names),
+                result(*ret)
+            ),
+            Detail::PivotRoot { new_root, put_old, ret } => {
+                write!(out, "pivot_root({}, {}) = {}", opt(new_root), opt(put_old), result(*ret))
+            }
+            Detail::Chroot { path, ret } => write!(out, "chroot({}) = {}", opt(path), result(*ret)),
+            Detail::Setns { fd, nstype, nstype_names, namespaces, ret } => {
+                let kind = if *nstype == 0 { "any".to_string() } else { nstype_names.join("|") };
+                write!(out, "setns({fd}, {kind}) = {}", result(*ret))?;
+                let now: Vec<String> = nstype_names
+                    .iter()
+                    .filter_map(|ns| namespaces.inum(ns).map(|inum| format!("{ns}:[{inum}]")))
+                    .collect();
+                if !now.is_empty() {
+                    write!(out, " -> now in {}", now.join(" "))?;
+                }
+                Ok(())
+            }
+            Detail::Capset { effective, permitted, inheritable, ret, .. } => write!(
+                out,
+                "capset(effective={}, permitted={}, inheritable={}) = {}",
+                caps_text(*effective),
+                caps_text(*permitted),
+                caps_text(*inheritable),
+                result(*ret)
+            ),
+            Detail::Prctl { option, option_name, arg2, name, filter_len, ret, .. } => {
+                let option = option_name.clone().unwrap_or_else(|| Name::Owned(option.to_string()));
+                match (name, filter_len) {
+                    (Some(name), _) => write!(out, "prctl({option}, {})", quote(name))?,
+                    (_, Some(len)) => write!(out, "prctl({option}, filter of {len} instructions)")?,
+                    _ => write!(out, "prctl({option}, {arg2})")?,
+                }
+                write!(out, " = {}", result(*ret))
+            }
+            Detail::Seccomp { operation, operation_name, flags, filter_len, ret } => {
+                let op =
+                    operation_name.clone().unwrap_or_else(|| Name::Owned(operation.to_string()));
+                write!(out, "seccomp({op}, {flags:#x}")?;
+                if let Some(len) = filter_len {
+                    write!(out, ", filter of {len} instructions")?;
+                }
+                write!(out, ") = {}", result(*ret))
+            }
+            Detail::Sethostname { name, ret } => {
+                write!(out, "sethostname({}) = {}", opt(name), result(*ret))
+            }
+            Detail::CgroupMkdir { path, .. } => write!(out, "cgroup created: {path}"),
+            Detail::CgroupAttach { path, target_pid, .. } => {
+                write!(out, "pid {target_pid} moved to cgroup {path}")
+            }
+            Detail::CapCapable { cap, cap_name, ret } => {
+                let cap = cap_name.clone().unwrap_or_else(|| Name::Owned(cap.to_string()));
+                let verdict = if *ret == 0 { "granted" } else { "denied" };
+                write!(out, "capability check {cap}: {verdict}")
+            }
+            Detail::NewLink { link_kind, link, peer, ret } => {
+                let kind = link_kind.as_deref().unwrap_or("link");
+                write!(out, "RTM_NEWLINK {kind} {}", placement(link))?;
+                if let Some(peer) = peer {
+                    write!(out, " peer {}", placement(peer))?;
+                }
+                write!(out, " (sendmsg = {})", result(*ret))
+            }
+        }
+    }
+}
+
+impl Event {
+    /// `comm[tgid]` followed by the call: `runc[812] mount(...) = 0`.
+    pub fn describe(&self) -> String {
+        format!("{}[{}] {}", self.comm, self.tgid, self.detail.describe())
+    }
+}
+
+/// A syscall result: the value, or `-1 EPERM (Operation not permitted)`.
+pub fn result(ret: i64) -> String {
+    if ret < 0 && ret > -4096 {
+        let errno = nix::errno::Errno::from_raw(-ret as i32);
+        format!("-1 {errno:?} ({})", errno.desc())
+    } else {
+        ret.to_string()
+    }
+}
+
+/// Clone/unshare flags: `CLONE_NEWNS|CLONE_NEWPID|...`, other bits in hex.
+pub fn clone_flags_text(flags: u64) -> String {
+    // The low byte of clone(2)'s flags is the exit signal, not a flag
+    // (CLONE_NEWTIME shares it, but only clone3 and unshare can ask for it).
+    let flags = flags & !0x7f;
+    let parts = names::bit_names(flags, CLONE_FLAGS);
+    if parts.is_empty() { "0".into() } else { parts.join("|") }
+}
+
+const CLONE_FLAGS: &[(u64, &str)] = &[
+    (0x100, "CLONE_VM"),
+    (0x200, "CLONE_FS"),
+    (0x400, "CLONE_FILES"),
+    (0x800, "CLONE_SIGHAND"),
+    (0x1000, "CLONE_PIDFD"),
+    (0x2000, "CLONE_PTRACE"),
+    (0x4000, "CLONE_VFORK"),
+    (0x8000, "CLONE_PARENT"),
+    (0x1_0000, "CLONE_THREAD"),
+    (0x2_0000, "CLONE_NEWNS"),
+    (0x4_0000, "CLONE_SYSVSEM"),
+    (0x8_0000, "CLONE_SETTLS"),
+    (0x10_0000, "CLONE_PARENT_SETTID"),
+    (0x20_0000, "CLONE_CHILD_CLEARTID"),
+    (0x80_0000, "CLONE_UNTRACED"),
+    (0x100_0000, "CLONE_CHILD_SETTID"),
+    (0x200_0000, "CLONE_NEWCGROUP"),
+    (0x400_0000, "CLONE_NEWUTS"),
+    (0x800_0000, "CLONE_NEWIPC"),
+    (0x1000_0000, "CLONE_NEWUSER"),
+    (0x2000_0000, "CLONE_NEWPID"),
+    (0x4000_0000, "CLONE_NEWNET"),
+    (0x8000_0000, "CLONE_IO"),
+    (0x80, "CLONE_NEWTIME"),
+];
+
+/// A wait(2) status word: `exited 0`, `killed by SIGKILL`.
+pub fn wait_status(status: u32) -> String {
+    let signal = status & 0x7f;
+    if signal == 0 {
+        format!("exited {}", (status >> 8) & 0xff)
+    } else {
+        let name = nix::sys::signal::Signal::try_from(signal as i32)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|_| format!("signal {signal}"));
+        let core = if status & 0x80 != 0 { " (core dumped)" } else { "" };
+        format!("killed by {name}{core}")
+    }
+}
+
+/// A capability set as names, or `all` / `none`.
+pub fn caps_text(set: Option<u64>) -> String {
+    let Some(set) = set else { return "?".into() };
+    let all_known = (0..=40).fold(0u64, |all, cap| all | (1 << cap));
+    match set {
+        0 => "none".into(),
+        set if set & all_known == all_known => "all".into(),
+        set => (0..64)
+            .filter(|cap| set & (1 << cap) != 0)
+            .map(|cap| {
+                names::capability(cap).map_or(format!("cap{cap}"), |name| {
+                    name.trim_start_matches("CAP_").to_ascii_lowercase()
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+    }
+}
+
+fn placement(link: &LinkPlacement) -> String {
+    let name = link.name.as_deref().map_or("(kernel-named)".to_string(), quote);
+    match (link.netns, link.netns_pid, link.netns_fd) {
+        (_, Some(pid), _) => format!("{name} in netns of pid {pid}"),
+        (_, _, Some(fd)) => format!("{name} in netns of fd {fd}"),
+        (Some(inum), _, _) => format!("{name} in net:[{inum}]"),
+        _ => name,
+    }
+}
+
+fn flags_text<S: AsRef<str>>(names: &[S]) -> String {
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.iter().map(AsRef::as_ref).collect::<Vec<_>>().join("|")
+    }
+}
+
+fn opt(value: &Option<String>) -> String {
+    value.as_deref().map_or("NULL".into(), quote)
+}
+
+fn quote(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clone_flags_name_namespaces_and_keep_unknown_bits() {
+        assert_eq!(clone_flags_text(0x2002_0000), "CLONE_NEWNS|CLONE_NEWPID");
+        assert_eq!(clone_flags_text(0x11), "0", "the exit signal is not a flag");
+        assert_eq!(clone_flags_text(0x1_0000_0000_0000), "0x1000000000000");
+    }
+
+    #[test]
+    fn results_name_their_errno() {
+        assert_eq!(result(0), "0");
+        assert_eq!(result(-1), "-1 EPERM (Operation not permitted)");
+        assert_eq!(result(4096), "4096");
+    }
+
+    #[test]
+    fn wait_statuses_read_as_a_shell_would() {
+        assert_eq!(wait_status(0), "exited 0");
+        assert_eq!(wait_status(3 << 8), "exited 3");
+        assert_eq!(wait_status(9), "killed by SIGKILL");
+    }
+
+    #[test]
+    fn capability_sets_are_named() {
+        assert_eq!(caps_text(Some(0)), "none");
+        assert_eq!(caps_text(Some(1 << 21)), "sys_admin");
+        assert_eq!(caps_text(Some(u64::MAX)), "all");
+        assert_eq!(caps_text(None), "?");
+    }
+
+    #[test]
+    fn a_mount_reads_like_strace() {
+        let mount = Detail::Mount {
+            source: Some("proc".into()),
+            target: Some("/proc".into()),
+            fstype: Some("proc".into()),
+            flags: 6,
+            flag_names: vec!["MS_NOSUID".into(), "MS_NODEV".into()],
+            data: None,
+            ret: 0,
+        };
+        assert_eq!(
+            mount.describe(),
+            r#"mount("proc", "/proc", "proc", MS_NOSUID|MS_NODEV, NULL) = 0"#
+        );
+        assert_eq!(mount.category(), Category::Mounts);
+    }
+}

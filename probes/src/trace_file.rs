@@ -1,0 +1,346 @@
+//! The trace file: JSON Lines, one record per line. A header first (what
+//! was traced, where, with which probes), then the events in arrival order,
+//! then the containers seen, then a trailer (counts, losses, how the trace
+//! ended). The writer streams: nothing is held back, so a trace of millions
+//! of events costs no memory. A file without a trailer, or whose last line
+//! is cut, was truncated: the reader returns every complete record and says
+//! so. The JSON Schema, generated from these types, is
+//! `schemas/trace.schema.json`.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    io::{self, BufRead, BufReader, Write},
+    path::Path,
+};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{collector::Container, event::Event, programs::ProgramSpec};
+
+/// The `format` every header carries.
+pub const FORMAT: &str = "cradle-trace";
+/// The schema version this build writes. Changes are additive: a reader of
+/// version N reads files of any version up to N.
+pub const VERSION: u32 = 1;
+
+/// One line of a trace file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Record {
+    Header(Header),
+    Event(Event),
+    Container(Container),
+    Trailer(Trailer),
+}
+
+/// What was traced, where, and how.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Header {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The schema version the file was written with.
+    pub version: u32,
+    pub cradle_version: String,
+    /// The host's name.
+    pub host: String,
+    /// The kernel release (`uname -r`).
+    pub kernel: String,
+    pub mode: TraceMode,
+    /// The traced command (`trace`, `run`), empty for `watch`.
+    pub command: Vec<String>,
+    /// Wall-clock start, nanoseconds since the Unix epoch.
+    pub started_unix_ns: u64,
+    /// CLOCK_MONOTONIC at start: event times are relative to this.
+    pub origin_ns: u64,
+    /// Kernel ring-buffer size in bytes.
+    pub ring_bytes: u32,
+    /// Every attached program and the mechanism it uses on this kernel.
+    pub probes: Vec<ProbeUse>,
+}
+
+/// How the trace chose what to follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceMode {
+    /// A command and its descendants (`cradle trace`).
+    Trace,
+    /// The built-in runtime, from its first syscall (`cradle run --trace`).
+    Run,
+    /// Every container runtime started on the host (`cradle watch`).
+    Watch,
+}
+
+/// One attached program.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeUse {
+    /// The program's name in the eBPF object.
+    pub program: String,
+    /// `mechanism:category/target`, e.g. `tracepoint:syscalls/sys_enter_mount`.
+    pub attach: String,
+    /// The event families it serves.
+    pub probes: Vec<String>,
+}
+
+impl From<&ProgramSpec> for ProbeUse {
+    fn from(spec: &ProgramSpec) -> Self {
+        ProbeUse {
+            program: spec.program.to_string(),
+            attach: spec.describe(),
+            probes: spec.probes.iter().map(|probe| probe.to_string()).collect(),
+        }
+    }
+}
+
+/// How a trace ended, and what it counted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Trailer {
+    /// Event records written to this file.
+    pub events: u64,
+    /// Records read from the ring buffer, decodable or not.
+    pub records: u64,
+    /// Records that could not be decoded (counted, skipped).
+    pub undecodable: u64,
+    /// Events the kernel dropped because the ring buffer was full.
+    pub lost: u64,
+    /// `lost`, per event kind.
+    pub lost_by_kind: BTreeMap<String, u64>,
+    pub end: TraceEnd,
+    /// CLOCK_MONOTONIC at the end.
+    pub ended_ns: u64,
+    /// The traced command's exit code (128 + signal if it was killed).
+    pub exit_code: Option<i32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceEnd {
+    /// The traced command finished.
+    Completed,
+    /// cradle was asked to stop (SIGINT, SIGTERM) and wrote everything it had.
+    Interrupted,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TraceFileError {
+    #[error("{path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("reading line {line}: {source}")]
+    Io {
+        line: u64,
+        #[source]
+        source: io::Error,
+    },
+    #[error("not a cradle trace: the first line is not a {FORMAT} header")]
+    NotATrace,
+    #[error("trace version {0} is newer than this cradle reads (up to {VERSION})")]
+    TooNew(u32),
+    #[error("line {line}: {source}")]
+    Corrupt {
+        line: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("line {line}: a {found} record after the trailer")]
+    AfterTrailer { line: u64, found: &'static str },
+}
+
+/// Writes a trace as it happens.
+pub struct TraceWriter<W: Write> {
+    out: W,
+    events: u64,
+}
+
+impl<W: Write> TraceWriter<W> {
+    /// Starts a trace with its header.
+    pub fn new(out: W, header: &Header) -> io::Result<Self> {
+        let mut writer = TraceWriter { out, events: 0 };
+        writer.write(&RecordRef::Header(header))?;
+        writer.out.flush()?;
+        Ok(writer)
+    }
+
+    pub fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.events += 1;
+        self.write(&RecordRef::Event(event))
+    }
+
+    pub fn container(&mut self, container: &Container) -> io::Result<()> {
+        self.write(&RecordRef::Container(container))
+    }
+
+    /// Event records written so far.
+    pub fn events_written(&self) -> u64 {
+        self.events
+    }
+
+    /// Pushes what was written to the file: call after each batch, so a
+    /// killed cradle leaves every batch but the last on disk.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Ends the trace with its trailer; `trailer.events` is filled in here.
+    pub fn finish(mut self, mut trailer: Trailer) -> io::Result<W> {
+        trailer.events = self.events;
+        self.write(&RecordRef::Trailer(&trailer))?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn write(&mut self, record: &RecordRef) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, record)?;
+        self.out.write_all(b"\n")
+    }
+}
+
+/// [`Record`] by reference, so writing needs no copies. Serializes exactly
+/// as [`Record`] does.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum RecordRef<'a> {
+    Header(&'a Header),
+    Event(&'a Event),
+    Container(&'a Container),
+    Trailer(&'a Trailer),
+}
+
+/// Why a trace's records end where they do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Truncation {
+    /// The file ends after a complete record, but without a trailer.
+    NoTrailer,
+    /// The last line was cut mid-record; it is ignored.
+    CutLine { line: u64 },
+}
+
+/// Reads a trace record by record, without holding it in memory.
+pub struct TraceReader<R: BufRead> {
+    input: R,
+    line: u64,
+    buffer: String,
+    header: Header,
+    seen_trailer: bool,
+    truncation: Option<Truncation>,
+}
+
+impl TraceReader<BufReader<File>> {
+    pub fn open(path: &Path) -> Result<Self, TraceFileError> {
+        let file = File::open(path)
+            .map_err(|source| TraceFileError::Open { path: path.display().to_string(), source })?;
+        TraceReader::new(BufReader::with_capacity(1 << 16, file))
+    }
+}
+
+impl<R: BufRead> TraceReader<R> {
+    /// Reads and checks the header.
+    pub fn new(mut input: R) -> Result<Self, TraceFileError> {
+        let mut buffer = String::new();
+        input.read_line(&mut buffer).map_err(|source| TraceFileError::Io { line: 1, source })?;
+        let header = match serde_json::from_str::<Record>(&buffer) {
+            Ok(Record::Header(header)) if header.format == FORMAT => header,
+            _ => return Err(TraceFileError::NotATrace),
+        };
+        if header.version > VERSION {
+            return Err(TraceFileError::TooNew(header.version));
+        }
+        Ok(TraceReader { input, line: 1, buffer, header, seen_trailer: false, truncation: None })
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Set once the records run out: why they ended before a trailer.
+    pub fn truncation(&self) -> Option<&Truncation> {
+        self.truncation.as_ref()
+    }
+
+    /// The next record after the header; `None` at the end of the file.
+    pub fn next_record(&mut self) -> Result<Option<Record>, TraceFileError> {
+        self.buffer.clear();
+        let read = self
+            .input
+            .read_line(&mut self.buffer)
+            .map_err(|source| TraceFileError::Io { line: self.line + 1, source })?;
+        if read == 0 {
+            if !self.seen_trailer && self.truncation.is_none() {
+                self.truncation = Some(Truncation::NoTrailer);
+            }
+            return Ok(None);
+        }
+        self.line += 1;
+        let complete = self.buffer.ends_with('\n');
+        let record = match serde_json::from_str::<Record>(&self.buffer) {
+            Ok(record) => record,
+            // A kill mid-write leaves a last line without its newline.
+            Err(_) if !complete => {
+                self.truncation = Some(Truncation::CutLine { line: self.line });
+                return Ok(None);
+            }
+            Err(source) => return Err(TraceFileError::Corrupt { line: self.line, source }),
+        };
+        if self.seen_trailer {
+            let found = match record {
+                Record::Header(_) => "header",
+                Record::Event(_) => "event",
+                Record::Container(_) => "container",
+                Record::Trailer(_) => "trailer",
+            };
+            return Err(TraceFileError::AfterTrailer { line: self.line, found });
+        }
+        self.seen_trailer = matches!(record, Record::Trailer(_));
+        Ok(Some(record))
+    }
+}
+
+/// A whole trace in memory, for tools that need all of it (reports, diff,
+/// replay).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    pub header: Header,
+    pub events: Vec<Event>,
+    pub containers: Vec<Container>,
+    pub trailer: Option<Trailer>,
+    pub truncation: Option<Truncation>,
+}
+
+impl Trace {
+    pub fn read(path: &Path) -> Result<Trace, TraceFileError> {
+        Trace::from_reader(TraceReader::open(path)?)
+    }
+
+    pub fn from_reader<R: BufRead>(mut reader: TraceReader<R>) -> Result<Trace, TraceFileError> {
+        let (mut events, mut containers, mut trailer) = (Vec::new(), Vec::new(), None);
+        while let Some(record) = reader.next_record()? {
+            match record {
+                Record::Event(event) => events.push(event),
+                Record::Container(container) => containers.push(container),
+                Record::Trailer(end) => trailer = Some(end),
+                Record::Header(_) => {
+                    return Err(TraceFileError::Corrupt {
+                        line: reader.line,
+                        source: serde::de::Error::custom("a second header"),
+                    });
+                }
+            }
+        }
+        let truncation = reader.truncation.take();
+        Ok(Trace { header: reader.header, events, containers, trailer, truncation })
+    }
+}
+
+/// The JSON Schema of a trace file's lines, as committed in
+/// `schemas/trace.schema.json`.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Record)).expect("a schema is plain JSON")
+}
+
+#[cfg(test)]
+mod tests;

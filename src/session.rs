@@ -1,0 +1,272 @@
+//! A tracing session, shared by `cradle trace`, `cradle run --trace` and
+//! `cradle watch`: loads the probes, starts the command registered for
+//! tracing (or follows every container runtime on the host), attributes
+//! each event to its container, and hands it to the outputs: the trace file
+//! (`--out`), JSON Lines on stdout (`--json`) and the human timeline.
+
+use std::{
+    fs::File, io::BufWriter, os::unix::process::ExitStatusExt, path::PathBuf, process::ExitCode,
+};
+
+use anyhow::Context;
+use cradle_probes::{
+    Event, ExecJoiner, ProbeConfig, Probes, TrackMode,
+    collector::Collector,
+    trace_file::{FORMAT, Header, ProbeUse, TraceEnd, TraceMode, TraceWriter, Trailer, VERSION},
+};
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::timeline::{Timeline, TimelineOptions};
+
+/// What to trace and where the results go.
+pub struct Session {
+    pub mode: TraceMode,
+    /// The command to run traced; empty for `watch`.
+    pub command: Vec<String>,
+    pub ring_bytes: u32,
+    /// The trace file.
+    pub out: Option<PathBuf>,
+    /// JSON Lines on stdout instead of the human timeline.
+    pub json: bool,
+    pub timeline: TimelineOptions,
+}
+
+impl Session {
+    /// Runs the session to its end: the command's exit, or an interrupt
+    /// for `watch`. Returns the command's exit code (0 for `watch`).
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        // One thread: the child is forked from a single-threaded process, so
+        // its pre-exec hook cannot meet a lock held by another thread.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the event loop")?;
+        runtime.block_on(self.trace())
+    }
+
+    async fn trace(self) -> anyhow::Result<ExitCode> {
+        let track = match self.mode {
+            TraceMode::Watch => TrackMode::All,
+            TraceMode::Trace | TraceMode::Run => TrackMode::Tree,
+        };
+        let config = ProbeConfig { track, ring_bytes: self.ring_bytes };
+        let (probes, mut stream) =
+            Probes::load(&config).context("loading the probes (see `cradle doctor`)")?;
+        let header = self.header(&probes)?;
+        let mut outputs = Outputs::open(&self, &header)?;
+
+        let mut child = match self.command.split_first() {
+            Some((program, args)) => {
+                let registrar = probes.self_registrar();
+                let mut command = tokio::process::Command::new(program);
+                command.args(args);
+                // SAFETY: the hook makes one raw bpf(2) call and a getpid(2),
+                // both async-signal-safe, so it is sound between fork and exec.
+                unsafe {
+                    command.pre_exec(move || registrar.register_self());
+                }
+                Some(command.spawn().with_context(|| format!("starting {program}"))?)
+            }
+            None => None,
+        };
+        let child_pid = child.as_ref().and_then(|child| child.id());
+
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut hangup = signal(SignalKind::hangup())?;
+        let mut batch = Vec::new();
+        let mut records = 0u64;
+        let (end, exit_code) = loop {
+            tokio::select! {
+                status = wait(&mut child) => {
+                    let status = status.context("waiting for the command")?;
+                    break (TraceEnd::Completed, Some(exit_code(status)));
+                }
+                read = stream.next_batch(&mut batch) => {
+                    read.context("reading events")?;
+                    records += batch.len() as u64;
+                    outputs.events(batch.drain(..))?;
+                }
+                // A traced command shares our terminal: it gets SIGINT by
+                // itself. Forward what was sent to cradle alone.
+                _ = interrupt.recv() => if child_pid.is_none() {
+                    break (TraceEnd::Interrupted, None);
+                },
+                _ = terminate.recv() => match child_pid {
+                    Some(pid) => forward(pid, Signal::SIGTERM),
+                    None => break (TraceEnd::Interrupted, None),
+                },
+                _ = hangup.recv() => match child_pid {
+                    Some(pid) => forward(pid, Signal::SIGHUP),
+                    None => break (TraceEnd::Interrupted, None),
+                },
+            }
+        };
+        // Records are in the ring as soon as the kernel submits them: all
+        // events up to this point are there now.
+        records += stream.drain(&mut batch);
+        outputs.events(batch.drain(..))?;
+        let lost_by_kind: std::collections::BTreeMap<String, u64> =
+            probes.lost()?.into_iter().map(|(kind, n)| (kind.name().to_string(), n)).collect();
+        let trailer = Trailer {
+            events: 0,
+            records: records + stream.decode_errors(),
+            undecodable: stream.decode_errors(),
+            lost: lost_by_kind.values().sum(),
+            lost_by_kind,
+            end,
+            ended_ns: monotonic_ns(),
+            exit_code,
+        };
+        outputs.finish(trailer)?;
+        Ok(ExitCode::from(exit_code.unwrap_or(0).clamp(0, 255) as u8))
+    }
+
+    fn header(&self, probes: &Probes) -> anyhow::Result<Header> {
+        let uname = nix::sys::utsname::uname().context("uname")?;
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("the clock is before 1970")?;
+        Ok(Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            cradle_version: env!("CARGO_PKG_VERSION").into(),
+            host: uname.nodename().to_string_lossy().into_owned(),
+            kernel: uname.release().to_string_lossy().into_owned(),
+            mode: self.mode,
+            command: self.command.clone(),
+            started_unix_ns: started.as_nanos() as u64,
+            origin_ns: monotonic_ns(),
+            ring_bytes: self.ring_bytes,
+            probes: probes.attached().iter().map(ProbeUse::from).collect(),
+        })
+    }
+}
+
+/// Where the session's events go, attributed.
+struct Outputs {
+    joiner: ExecJoiner,
+    collector: Collector,
+    file: Option<TraceWriter<BufWriter<File>>>,
+    json: Option<TraceWriter<BufWriter<std::io::Stdout>>>,
+    timeline: Option<Timeline>,
+}
+
+impl Outputs {
+    fn open(session: &Session, header: &Header) -> anyhow::Result<Outputs> {
+        let file = match &session.out {
+            Some(path) => {
+                let file = File::create(path)
+                    .with_context(|| format!("creating the trace file {}", path.display()))?;
+                Some(TraceWriter::new(BufWriter::new(file), header)?)
+            }
+            None => None,
+        };
+        let (json, timeline) = if session.json {
+            (Some(TraceWriter::new(BufWriter::new(std::io::stdout()), header)?), None)
+        } else {
+            (None, Some(Timeline::new(session.timeline.clone(), header)))
+        };
+        Ok(Outputs {
+            joiner: ExecJoiner::default(),
+            collector: Collector::default(),
+            file,
+            json,
+            timeline,
+        })
+    }
+
+    fn events(&mut self, events: impl Iterator<Item = Event>) -> anyhow::Result<()> {
+        for event in events {
+            for mut joined in self.joiner.push(event) {
+                self.collector.attribute(&mut joined);
+                self.write(&joined)?;
+            }
+        }
+        self.flush()
+    }
+
+    fn write(&mut self, event: &Event) -> anyhow::Result<()> {
+        if let Some(file) = &mut self.file {
+            file.event(event).context("writing the trace file")?;
+        }
+        if let Some(json) = &mut self.json {
+            json.event(event)?;
+        }
+        if let Some(timeline) = &mut self.timeline {
+            timeline.event(event, &self.collector)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        if let Some(file) = &mut self.file {
+            file.flush().context("writing the trace file")?;
+        }
+        if let Some(json) = &mut self.json {
+            json.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, trailer: Trailer) -> anyhow::Result<()> {
+        let pending = self.joiner.finish();
+        for mut event in pending {
+            self.collector.attribute(&mut event);
+            self.write(&event)?;
+        }
+        let containers = self.collector.containers();
+        if let Some(file) = &mut self.file {
+            containers
+                .iter()
+                .try_for_each(|c| file.container(c))
+                .context("writing the trace file")?;
+        }
+        if let Some(json) = &mut self.json {
+            containers.iter().try_for_each(|c| json.container(c))?;
+        }
+        if let Some(file) = self.file {
+            file.finish(trailer.clone()).context("writing the trace file")?;
+        }
+        if let Some(json) = self.json {
+            json.finish(trailer.clone())?;
+        }
+        if let Some(timeline) = self.timeline {
+            timeline.finish(containers, &trailer)?;
+        }
+        Ok(())
+    }
+}
+
+async fn wait(
+    child: &mut Option<tokio::process::Child>,
+) -> std::io::Result<std::process::ExitStatus> {
+    match child {
+        Some(child) => child.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn forward(pid: u32, signal: Signal) {
+    if let Err(err) = kill(Pid::from_raw(pid as i32), signal) {
+        tracing::warn!(%err, ?signal, "forwarding signal to the command");
+    }
+}
+
+/// The command's status as a shell reports it: the exit code, or 128 plus
+/// the signal that killed it.
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    status.code().or_else(|| status.signal().map(|sig| 128 + sig)).unwrap_or(1)
+}
+
+/// CLOCK_MONOTONIC, the clock of the events' timestamps.
+pub fn monotonic_ns() -> u64 {
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
+        Ok(now) => now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64,
+        Err(_) => 0,
+    }
+}

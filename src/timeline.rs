@@ -1,0 +1,267 @@
+//! The human timeline: per container, a heading for each phase it enters
+//! and one line per event, with the time since the container's runtime
+//! started, the acting process's role and the call decoded. Colour on a
+//! terminal, plain text when piped; `--explain` adds what each phase and
+//! each kind of event means, the first time it appears.
+
+use std::{
+    collections::{HashMap, HashSet},
+    io::{BufWriter, IsTerminal, Write},
+};
+
+use cradle_probes::{
+    Detail, Event,
+    collector::{Collector, Container, Phase},
+    describe::Category,
+    explain::{self, Explanation},
+    trace_file::{Header, Trailer},
+};
+
+#[derive(Clone, Debug, Default)]
+pub struct TimelineOptions {
+    pub explain: bool,
+    /// Write to stdout rather than stderr (whose stdout is not the traced
+    /// command's).
+    pub stdout: bool,
+}
+
+pub struct Timeline {
+    out: BufWriter<Box<dyn Write>>,
+    colour: bool,
+    explain: bool,
+    origin_ns: u64,
+    /// The phase whose heading was printed last, per container.
+    shown: HashMap<usize, Phase>,
+    /// Event kinds already explained.
+    explained: HashSet<&'static str>,
+    /// Granted capability checks: hundreds per container, so counted
+    /// rather than printed (the trace file has each one).
+    granted_checks: u64,
+}
+
+impl Timeline {
+    pub fn new(options: TimelineOptions, header: &Header) -> Timeline {
+        let (out, terminal): (Box<dyn Write>, bool) = if options.stdout {
+            (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
+        } else {
+            (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
+        };
+        Timeline {
+            out: BufWriter::new(out),
+            colour: terminal && std::env::var_os("NO_COLOR").is_none(),
+            explain: options.explain,
+            origin_ns: header.origin_ns,
+            shown: HashMap::new(),
+            explained: HashSet::new(),
+            granted_checks: 0,
+        }
+    }
+
+    /// Prints one attributed event (and the heading of the phase it opens).
+    pub fn event(&mut self, event: &Event, collector: &Collector) -> std::io::Result<()> {
+        if let Detail::CapCapable { ret: 0, .. } = event.detail {
+            self.granted_checks += 1;
+            return Ok(());
+        }
+        let line = match &event.owner {
+            Some(owner) => {
+                let container = &collector.containers()[owner.container];
+                if self.shown.get(&owner.container) != Some(&owner.phase) {
+                    self.shown.insert(owner.container, owner.phase);
+                    self.heading(container, owner.phase)?;
+                }
+                let since = event.ts_ns.saturating_sub(start_ns(container));
+                format!(
+                    "  {}  {:<12} {:<13} {}",
+                    millis(since),
+                    owner.id,
+                    role_name(owner.role),
+                    event.describe()
+                )
+            }
+            None => {
+                let since = event.ts_ns.saturating_sub(self.origin_ns);
+                format!("  {}  {:<12} {:<13} {}", millis(since), "(host)", "", event.describe())
+            }
+        };
+        let failed = result_of(&event.detail).is_some_and(|ret| ret < 0);
+        let colour = if failed { RED } else { category_colour(event.detail.category()) };
+        self.paint(colour, &line)?;
+        if self.explain {
+            let kind = event.detail.kind_name();
+            if self.explained.insert(kind)
+                && let Some(entry) = explain::event_kind(kind)
+            {
+                self.note(&format!("{}: {}", entry.title, entry.what), "      | ")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn heading(&mut self, container: &Container, phase: Phase) -> std::io::Result<()> {
+        let title =
+            format!("\n== {} ({}) -- {} ==", container.id, container.runtime, phase.title());
+        self.paint(BOLD, &title)?;
+        if self.explain {
+            let entry: &Explanation = explain::phase(phase);
+            self.note(entry.what, "   ")?;
+            self.note(&format!("Why: {}", entry.why), "   ")?;
+        }
+        Ok(())
+    }
+
+    /// Text wrapped to the width of a terminal line, each line prefixed.
+    fn note(&mut self, text: &str, prefix: &str) -> std::io::Result<()> {
+        for line in wrap(text, 96 - prefix.len()) {
+            self.paint(DIM, &format!("{prefix}{line}"))?;
+        }
+        Ok(())
+    }
+
+    fn paint(&mut self, colour: &str, line: &str) -> std::io::Result<()> {
+        if self.colour {
+            writeln!(self.out, "{colour}{line}{RESET}")?;
+        } else {
+            writeln!(self.out, "{line}")?;
+        }
+        self.out.flush()
+    }
+
+    /// The summary: each container's phases with their durations, and
+    /// whatever the trace lost.
+    pub fn finish(mut self, containers: &[Container], trailer: &Trailer) -> std::io::Result<()> {
+        for container in containers {
+            let init = container.init_pid.map_or("-".to_string(), |pid| pid.to_string());
+            let exit = container
+                .exit_code
+                .map_or("still running".to_string(), cradle_probes::describe::wait_status);
+            let title = format!(
+                "\ncontainer {} ({}): runtime pid {}, init pid {init}, {exit}",
+                container.id, container.runtime, container.runtime_pid
+            );
+            self.paint(BOLD, &title)?;
+            let start = start_ns(container);
+            for (i, mark) in container.phases.iter().enumerate() {
+                let took = container
+                    .phases
+                    .get(i + 1)
+                    .map(|next| format!("{:>10}", millis(next.ts_ns - mark.ts_ns)))
+                    .unwrap_or_default();
+                let line =
+                    format!("  {}  {:<26}{took}", millis(mark.ts_ns - start), mark.phase.title());
+                self.paint("", &line)?;
+            }
+        }
+        if self.granted_checks > 0 {
+            let line = format!(
+                "\n{} granted capability checks not shown (they are in the trace: --out, --json)",
+                self.granted_checks
+            );
+            self.paint(DIM, &line)?;
+        }
+        if trailer.lost > 0 || trailer.undecodable > 0 {
+            let line = format!(
+                "cradle: {} events lost to a full ring buffer (raise --ring-size), {} undecodable",
+                trailer.lost, trailer.undecodable
+            );
+            self.paint(RED, &line)?;
+        }
+        self.out.flush()
+    }
+}
+
+fn start_ns(container: &Container) -> u64 {
+    container.phases.first().map_or(0, |mark| mark.ts_ns)
+}
+
+/// `+   12.345ms`
+fn millis(ns: u64) -> String {
+    format!("+{:>9.3}ms", ns as f64 / 1e6)
+}
+
+fn role_name(role: cradle_probes::collector::Role) -> &'static str {
+    use cradle_probes::collector::Role;
+    match role {
+        Role::Runtime => "runtime",
+        Role::Intermediate => "intermediate",
+        Role::Init => "init",
+        Role::Workload => "workload",
+    }
+}
+
+/// A syscall's result, for the kinds that have one.
+fn result_of(detail: &Detail) -> Option<i64> {
+    match detail {
+        Detail::Exec { ret, .. } => *ret,
+        Detail::ExecResult { ret }
+        | Detail::Namespaces { ret, .. }
+        | Detail::Mount { ret, .. }
+        | Detail::Umount { ret, .. }
+        | Detail::Fsopen { ret, .. }
+        | Detail::Fsconfig { ret, .. }
+        | Detail::Fsmount { ret, .. }
+        | Detail::MoveMount { ret, .. }
+        | Detail::OpenTree { ret, .. }
+        | Detail::MountSetattr { ret, .. }
+        | Detail::PivotRoot { ret, .. }
+        | Detail::Chroot { ret, .. }
+        | Detail::Setns { ret, .. }
+        | Detail::Capset { ret, .. }
+        | Detail::Prctl { ret, .. }
+        | Detail::Seccomp { ret, .. }
+        | Detail::Sethostname { ret, .. }
+        | Detail::NewLink { ret, .. } => Some(*ret),
+        _ => None,
+    }
+}
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RED: &str = "\x1b[31m";
+
+fn category_colour(category: Category) -> &'static str {
+    match category {
+        Category::Namespaces => "\x1b[35m",
+        Category::Mounts => "\x1b[34m",
+        Category::RootSwitch => "\x1b[33m",
+        Category::Privileges => "\x1b[36m",
+        Category::Exec => "\x1b[32m",
+        Category::Network => "\x1b[94m",
+        Category::Cgroups => "\x1b[93m",
+        Category::Process | Category::Host => "",
+    }
+}
+
+/// Splits text into lines of at most `width` characters, at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_words_whole_and_lines_short() {
+        let lines = wrap("one two three four five six", 9);
+        assert_eq!(lines, ["one two", "three", "four five", "six"]);
+    }
+
+    #[test]
+    fn times_read_in_milliseconds() {
+        assert_eq!(millis(1_234_567), "+    1.235ms");
+    }
+}
