@@ -6,7 +6,7 @@ mod runtime;
 
 use std::path::Path;
 
-use runtime::{Sandbox, host_mounts_mentioning, processes_mentioning, stderr};
+use runtime::{Sandbox, cgroups_mentioning, host_mounts_mentioning, processes_mentioning, stderr};
 
 /// Runs `create` and `run` for the case and checks the failure and the cleanup.
 fn assert_rejected(sandbox: &Sandbox, bundle: &Path, id: &str, message: &str) {
@@ -19,6 +19,8 @@ fn assert_rejected(sandbox: &Sandbox, bundle: &Path, id: &str, message: &str) {
         if id != "../x" {
             assert!(!sandbox.root.join(id).exists(), "state directory left behind");
             assert!(processes_mentioning(id).is_empty(), "process left behind");
+            let cgroups = cgroups_mentioning(id);
+            assert!(cgroups.is_empty(), "cgroups left behind: {cgroups:?}");
         }
     }
     let listed = sandbox.output(&["list", "-q"]);
@@ -134,4 +136,25 @@ fn host_wide_sysctl() {
         config["linux"]["sysctl"] = serde_json::json!({"vm.swappiness": "1"});
     });
     assert_rejected(&sandbox, &bundle, &sandbox.id("badsysctl"), "vm.swappiness");
+}
+
+#[test]
+fn cgroup_that_cannot_be_created() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    let id = sandbox.id("badcgroup");
+    // A file in the way: every hierarchy has cgroup.procs at its root.
+    let path = format!("/cgroup.procs/{id}");
+    sandbox.edit_config(&bundle, |config| config["linux"]["cgroupsPath"] = path.clone().into());
+    assert_rejected(&sandbox, &bundle, &id, "creating cgroup");
+}
+
+#[test]
+fn resource_limit_the_kernel_refuses() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"]["cpu"] = serde_json::json!({"cpus": "4096"});
+    });
+    assert_rejected(&sandbox, &bundle, &sandbox.id("badcpuset"), "cpuset.cpus");
 }

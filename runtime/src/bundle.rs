@@ -85,6 +85,9 @@ pub fn default_spec(terminal: bool, args: &[&str]) -> Spec {
                 { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
                 { "type": "uts" }, { "type": "mount" }, { "type": "cgroup" }
             ],
+            // Docker's and runc's: no device but those every container
+            // gets (added by the runtime).
+            "resources": { "devices": [{ "allow": false, "access": "rwm" }] },
             "maskedPaths": DOCKER_MASKED_PATHS,
             "readonlyPaths": DOCKER_READONLY_PATHS,
             "seccomp": seccomp

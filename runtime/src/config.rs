@@ -14,6 +14,10 @@ use oci_spec::runtime::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    cgroups::{
+        CgroupConfig,
+        resources::{DeviceRule, Resources},
+    },
     error::{Error, Result},
     mount_options::{MountOptions, propagation_option},
     process::sysctl,
@@ -133,6 +137,7 @@ pub struct ContainerConfig {
     /// Covered inside the container.
     pub masked_paths: Vec<PathBuf>,
     pub sysctl: BTreeMap<String, String>,
+    pub cgroups: CgroupConfig,
     pub annotations: BTreeMap<String, String>,
     pub oci_version: String,
 }
@@ -155,7 +160,6 @@ impl ContainerConfig {
 
     pub fn from_spec(spec: &Spec, bundle: &Path, filesystems: &HashSet<String>) -> Result<Self> {
         reject_unsupported(spec)?;
-        warn_not_applied(spec);
         let root = spec.root().as_ref().ok_or_else(|| Error::invalid("root", "is missing"))?;
         let rootfs = bundle.join(root.path());
         let rootfs = std::fs::canonicalize(&rootfs)
@@ -205,6 +209,10 @@ impl ContainerConfig {
         let sysctl: BTreeMap<String, String> =
             linux.sysctl().clone().unwrap_or_default().into_iter().collect();
         sysctl::validate(&sysctl, &namespaces)?;
+        let devices = devices(linux.devices().as_deref().unwrap_or_default())?;
+        let mut cgroups =
+            CgroupConfig::from_spec(linux.cgroups_path().as_deref(), linux.resources().as_ref())?;
+        allow_container_devices(&mut cgroups.resources, &devices);
         Ok(ContainerConfig {
             bundle: bundle.to_path_buf(),
             rootfs,
@@ -213,12 +221,13 @@ impl ContainerConfig {
             domainname: spec.domainname().clone().filter(|d| !d.is_empty()),
             namespaces,
             mounts,
-            devices: devices(linux.devices().as_deref().unwrap_or_default())?,
+            devices,
             rootfs_propagation,
             process: process_config(process, spec.linux().as_ref())?,
             readonly_paths: container_paths("linux.readonlyPaths", linux.readonly_paths())?,
             masked_paths: container_paths("linux.maskedPaths", linux.masked_paths())?,
             sysctl,
+            cgroups,
             annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
             oci_version: spec.version().clone(),
         })
@@ -276,18 +285,23 @@ fn reject_unsupported(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Security and resource fields that are accepted but not applied yet.
-fn warn_not_applied(spec: &Spec) {
-    let mut ignored = Vec::new();
-    if let Some(linux) = spec.linux() {
-        let fields = [
-            ("linux.resources", linux.resources().is_some()),
-            ("linux.cgroupsPath", linux.cgroups_path().is_some()),
-        ];
-        ignored.extend(fields.iter().filter(|(_, set)| *set).map(|(field, _)| *field));
+/// Like runc, the devices every container gets, and the spec's own, stay
+/// usable whatever the device rules deny.
+fn allow_container_devices(resources: &mut Resources, devices: &[DeviceConfig]) {
+    if resources.devices.is_empty() {
+        return;
     }
-    if !ignored.is_empty() {
-        tracing::warn!(fields = ?ignored, "config.json fields accepted but NOT applied yet");
+    // null, zero, full, random, urandom, tty, ptmx, and the ptys.
+    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)] {
+        resources.devices.push(DeviceRule::allow_char(major, Some(minor)));
+    }
+    resources.devices.push(DeviceRule::allow_char(136, None));
+    for device in devices.iter().filter(|d| d.kind != nix::sys::stat::SFlag::S_IFIFO) {
+        let mut rule = DeviceRule::allow_char(device.major as i64, Some(device.minor as i64));
+        if device.kind == nix::sys::stat::SFlag::S_IFBLK {
+            rule.kind = 'b';
+        }
+        resources.devices.push(rule);
     }
 }
 

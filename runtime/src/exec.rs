@@ -4,8 +4,8 @@
 //! identity and execs. Its report pipe is close-on-exec: end of file means
 //! `execve` succeeded.
 //!
-//! Seam for issue 4: joining the container's cgroup, capabilities and
-//! seccomp belong in the child, before `execve`.
+//! The child joins the container's cgroup first, and takes the container's
+//! capabilities, no_new_privileges and seccomp filter last, as the init does.
 
 use std::{convert::Infallible, os::fd::OwnedFd, path::PathBuf};
 
@@ -15,6 +15,7 @@ use nix::{
 };
 
 use crate::{
+    cgroups::{self, CgroupDir},
     config::{NamespaceKind, ProcessConfig},
     console,
     error::{Context, Error, Result},
@@ -75,14 +76,14 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
         setns(&pid_ns.fd, CloneFlags::CLONE_NEWPID)
             .context(|| "joining the container's pid namespace".to_owned())?;
     }
-    let (sender, mut receiver) = channel::channel()?;
+    let (sender, mut receiver) = channel::channel::<InitMessage>()?;
     // SAFETY: the runtime is single-threaded (see process::parent), so the
     // child cannot inherit a lock held by another thread; it only runs
     // `child`, which execs or exits.
     let pid = match unsafe { fork() }.context(|| "fork".to_owned())? {
         ForkResult::Child => {
             drop(receiver);
-            child(&join, console_child, &process, sender)
+            child(&state.cgroup, &join, console_child, &process, sender)
         }
         ForkResult::Parent { child } => child,
     };
@@ -127,12 +128,13 @@ fn exec_process(base: &ProcessConfig, options: &ExecOptions) -> Result<ProcessCo
 }
 
 fn child(
+    cgroup: &[CgroupDir],
     join: &[NamespaceFd],
     console: Option<OwnedFd>,
     process: &ProcessConfig,
     mut sender: Sender,
 ) -> ! {
-    let error = match enter_and_exec(join, console, process) {
+    let error = match enter_and_exec(cgroup, join, console, process) {
         Ok(never) => match never {},
         Err(error) => error,
     };
@@ -142,11 +144,14 @@ fn child(
 }
 
 fn enter_and_exec(
+    cgroup: &[CgroupDir],
     join: &[NamespaceFd],
     console: Option<OwnedFd>,
     process: &ProcessConfig,
 ) -> Result<Infallible> {
     reset_in_child()?;
+    // While the host's cgroup filesystems are still in view.
+    cgroups::attach(cgroup, 0)?;
     join_all(join)?;
     if let Some(socket) = &console {
         console::become_console_owner(socket, false)?;

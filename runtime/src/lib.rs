@@ -27,16 +27,21 @@
 //! to BPF here) and AppArmor, applied last before `execve`; masked and
 //! read-only paths are in [`rootfs::paths`], sysctl in [`process::sysctl`].
 //!
-//! # Not applied yet
+//! [`cgroups`] creates the container's cgroup, writes `linux.resources`
+//! and moves the init in before it runs anything of the user's.
 //!
-//! Cgroup placement and resource limits are accepted so that Docker-like
-//! bundles run, and a warning names them as *not applied*. Fields that would change the container's semantics in a
+//! # Not applied
+//!
+//! Resource fields cradle does not write (hugepages, rdma, per-device
+//! block I/O, ...) are accepted, and a warning names them as *not
+//! applied*. Fields that would change the container's semantics in a
 //! way cradle does not implement (user and time namespaces, id mappings,
 //! hooks, personality, ...) are rejected. The seam for cgroups is in
 //! [`process::parent`]: placement must happen before the init unshares its
 //! cgroup namespace.
 
 pub mod bundle;
+pub mod cgroups;
 pub mod config;
 pub mod console;
 pub mod error;

@@ -24,6 +24,7 @@ use nix::{
 };
 
 use crate::{
+    cgroups::{self, Cgroup},
     config::ContainerConfig,
     console,
     error::{Context, Error, Result},
@@ -106,12 +107,18 @@ impl Runtime {
         // Past the umask: a process running as another user opens it too.
         std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622))
             .context(|| format!("chmod {}", fifo.display()))?;
-        let init = parent::spawn(InitRequest {
-            config: &config,
-            exec_fifo: &fifo,
-            console_socket: console,
-            no_pivot: options.no_pivot,
-        })?;
+        // Declared before the init, so dropped after it: a failed create
+        // kills the init first, then removes its cgroup.
+        let cgroup = Cgroup::create(&config.cgroups, id)?;
+        let init = parent::spawn(
+            InitRequest {
+                config: &config,
+                exec_fifo: &fifo,
+                console_socket: console,
+                no_pivot: options.no_pivot,
+            },
+            &mut |pid| cgroup.attach(pid),
+        )?;
         let pid = init.pid().as_raw();
         let state = StoredState {
             oci_version: config.oci_version.clone(),
@@ -125,6 +132,7 @@ impl Runtime {
             annotations: config.annotations.clone(),
             namespaces: config.namespaces.iter().map(|ns| ns.kind).collect(),
             process: config.process.clone(),
+            cgroup: cgroup.dirs().to_vec(),
         };
         self.states.save(&state)?;
         if let Some(pid_file) = &options.pid_file {
@@ -132,6 +140,7 @@ impl Runtime {
         }
         // From here the container exists: its init and state outlive us.
         reserved.keep();
+        cgroup.keep();
         init.release();
         tracing::debug!(id, pid, "created");
         Ok(state)
@@ -224,6 +233,7 @@ impl Runtime {
             }
             Status::Created | Status::Running => kill_and_wait(&state)?,
         }
+        cgroups::remove(&state.cgroup)?;
         self.states.remove(id)?;
         tracing::debug!(id, "deleted");
         Ok(())

@@ -13,6 +13,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    cgroups::CgroupDir,
     config::{NamespaceConfig, NamespaceKind, ProcessConfig},
     error::{Context, Error, Result},
     id,
@@ -57,6 +58,10 @@ pub struct StoredState {
     pub namespaces: Vec<NamespaceKind>,
     /// The container's process, the defaults for `exec`.
     pub process: ProcessConfig,
+    /// The container's cgroup directories, which `exec` joins and
+    /// `delete` removes.
+    #[serde(default)]
+    pub cgroup: Vec<CgroupDir>,
 }
 
 /// The OCI state, as `state` prints it.

@@ -157,3 +157,27 @@ pub fn wait_for_status(sandbox: &Sandbox, id: &str, status: &str) {
     }
     panic!("{id} never became {status}: {}", sandbox.state(id));
 }
+
+/// Cgroup directories (any hierarchy, a few levels deep) whose name
+/// contains `needle`.
+pub fn cgroups_mentioning(needle: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, depth: usize, needle: &str, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            if !kind.is_dir() {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().contains(needle) {
+                found.push(path.clone());
+            }
+            if depth > 0 {
+                walk(&path, depth - 1, needle, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), 5, needle, &mut found);
+    found
+}

@@ -1,15 +1,18 @@
-//! Init -> parent reports over a close-on-exec pipe: length-prefixed JSON.
-//! End of file without a message means the child died (or, for `exec`,
-//! that `execve` succeeded and closed the pipe).
+//! Typed messages over close-on-exec pipes, length-prefixed JSON: the
+//! init's reports to the parent ([`InitMessage`]) and the parent's go-ahead
+//! to the init ([`ParentMessage`]). End of file without a message means
+//! the other side died (or, for `exec`, that `execve` succeeded and closed
+//! the pipe).
 
 use std::{
     fs::File,
     io::{ErrorKind, Read, Write},
+    marker::PhantomData,
     os::fd::OwnedFd,
 };
 
 use nix::{fcntl::OFlag, unistd::pipe2};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{Context, Error, Result};
 
@@ -21,17 +24,24 @@ pub enum InitMessage {
     Failed(String),
 }
 
-pub struct Sender(File);
-pub struct Receiver(File);
-
-pub fn channel() -> Result<(Sender, Receiver)> {
-    let (read, write): (OwnedFd, OwnedFd) =
-        pipe2(OFlag::O_CLOEXEC).context(|| "creating the init pipe".to_owned())?;
-    Ok((Sender(File::from(write)), Receiver(File::from(read))))
+/// The parent's messages to the init.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParentMessage {
+    /// The init is in its cgroup and its network is set up: go on.
+    Proceed,
 }
 
-impl Sender {
-    pub fn send(&mut self, message: &InitMessage) -> Result<()> {
+pub struct Sender<M = InitMessage>(File, PhantomData<M>);
+pub struct Receiver<M = InitMessage>(File, PhantomData<M>);
+
+pub fn channel<M>() -> Result<(Sender<M>, Receiver<M>)> {
+    let (read, write): (OwnedFd, OwnedFd) =
+        pipe2(OFlag::O_CLOEXEC).context(|| "creating the init pipe".to_owned())?;
+    Ok((Sender(File::from(write), PhantomData), Receiver(File::from(read), PhantomData)))
+}
+
+impl<M: Serialize> Sender<M> {
+    pub fn send(&mut self, message: &M) -> Result<()> {
         let body = serde_json::to_vec(message).expect("message serializes");
         let mut frame = (body.len() as u32).to_le_bytes().to_vec();
         frame.extend_from_slice(&body);
@@ -39,9 +49,9 @@ impl Sender {
     }
 }
 
-impl Receiver {
+impl<M: DeserializeOwned> Receiver<M> {
     /// The next message, or `None` at end of file.
-    pub fn recv(&mut self) -> Result<Option<InitMessage>> {
+    pub fn recv(&mut self) -> Result<Option<M>> {
         let mut length = [0u8; 4];
         match self.0.read_exact(&mut length) {
             Ok(()) => {}
@@ -62,7 +72,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip_then_eof() {
-        let (mut sender, mut receiver) = channel().unwrap();
+        let (mut sender, mut receiver) = channel::<InitMessage>().unwrap();
         sender.send(&InitMessage::Failed("mount on /x: ENOENT".into())).unwrap();
         sender.send(&InitMessage::Ready).unwrap();
         drop(sender);

@@ -9,7 +9,7 @@ use nix::{
 };
 
 use super::{
-    channel::{InitMessage, Sender},
+    channel::{InitMessage, ParentMessage, Sender},
     namespaces::{bring_up_loopback, join_all},
     parent::InitContext,
     signals::reset_in_child,
@@ -24,9 +24,9 @@ use crate::{
     syscall::LinuxSyscall,
 };
 
-pub fn run(context: InitContext<'_>, sender: Sender) -> ! {
+pub fn run(mut context: InitContext<'_>, sender: Sender) -> ! {
     let mut sender = Some(sender);
-    let error = match setup_and_exec(context, &mut sender) {
+    let error = match setup_and_exec(&mut context, &mut sender) {
         Ok(never) => match never {},
         Err(error) => error,
     };
@@ -43,9 +43,18 @@ pub fn run(context: InitContext<'_>, sender: Sender) -> ! {
     unsafe { libc::_exit(1) }
 }
 
-fn setup_and_exec(context: InitContext<'_>, sender: &mut Option<Sender>) -> Result<Infallible> {
+fn setup_and_exec(
+    context: &mut InitContext<'_>,
+    sender: &mut Option<Sender>,
+) -> Result<Infallible> {
     let config = context.config;
     reset_in_child()?;
+    match context.from_parent.recv()? {
+        Some(ParentMessage::Proceed) => {}
+        None => {
+            return Err(Error::Init("the runtime went away before the init could go on".into()));
+        }
+    }
     join_all(&context.join)?;
     if config.has_new_namespace(NamespaceKind::Cgroup) {
         unshare(CloneFlags::CLONE_NEWCGROUP)
@@ -84,7 +93,7 @@ fn setup_and_exec(context: InitContext<'_>, sender: &mut Option<Sender>) -> Resu
     if let Some(mut ready) = sender.take() {
         ready.send(&InitMessage::Ready)?;
     }
-    wait_for_start(&context)?;
+    wait_for_start(context)?;
     close_inherited_fds()?;
     config.process.security.finish()?;
     Err(executable.exec())

@@ -1,10 +1,9 @@
 //! The runtime's side of `create`: everything the init needs is opened
 //! here, before the clone, so that failures name host paths and happen
-//! while nothing exists yet; then the init is cloned and its report read.
-//!
-//! Seam for cgroups (issue 4): placing the init in its cgroup belongs
-//! between the clone and the init's `unshare(CLONE_NEWCGROUP)`; that needs
-//! a parent -> init message on the channel, which is not there yet.
+//! while nothing exists yet; then the init is cloned, and waits until the
+//! parent has done what needs its pid (cgroup placement, network: before
+//! the init unshares its cgroup namespace or runs anything of the user's)
+//! and sends [`ParentMessage::Proceed`]; then its report is read.
 
 use std::{os::fd::OwnedFd, path::Path};
 
@@ -20,7 +19,7 @@ use nix::{
 };
 
 use super::{
-    channel::{self, InitMessage},
+    channel::{self, InitMessage, ParentMessage, Receiver},
     init,
     namespaces::{NamespaceFd, open_namespace},
 };
@@ -44,6 +43,7 @@ pub struct InitContext<'a> {
     pub console_socket: Option<OwnedFd>,
     pub join: Vec<NamespaceFd>,
     pub no_pivot: bool,
+    pub from_parent: Receiver<ParentMessage>,
 }
 
 /// The cloned init; killed and reaped on drop unless released.
@@ -70,7 +70,11 @@ impl Drop for InitProcess {
     }
 }
 
-pub fn spawn(request: InitRequest<'_>) -> Result<InitProcess> {
+/// Clones the init; `after_clone` runs with its pid before it may go on.
+pub fn spawn(
+    request: InitRequest<'_>,
+    after_clone: &mut dyn FnMut(Pid) -> Result<()>,
+) -> Result<InitProcess> {
     ensure_single_threaded()?;
     let config = request.config;
     let exec_fifo = open(request.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
@@ -92,13 +96,15 @@ pub fn spawn(request: InitRequest<'_>) -> Result<InitProcess> {
         setns(&pid_ns.fd, CloneFlags::CLONE_NEWPID)
             .context(|| "joining the pid namespace".to_owned())?;
     }
-    let (sender, mut receiver) = channel::channel()?;
+    let (sender, mut receiver) = channel::channel::<InitMessage>()?;
+    let (mut to_init, from_parent) = channel::channel::<ParentMessage>()?;
     let context = InitContext {
         config,
         exec_fifo,
         console_socket: request.console_socket,
         join,
         no_pivot: request.no_pivot,
+        from_parent,
     };
 
     // SAFETY: a raw clone(2) without CLONE_VM and with a null stack behaves
@@ -122,12 +128,15 @@ pub fn spawn(request: InitRequest<'_>) -> Result<InitProcess> {
     }
     if raw == 0 {
         drop(receiver);
+        drop(to_init);
         init::run(context, sender);
     }
     drop(context);
     // Our copy of the write end must go, or EOF would never come.
     drop(sender);
     let init = InitProcess { pid: Some(Pid::from_raw(raw as i32)) };
+    after_clone(init.pid())?;
+    to_init.send(&ParentMessage::Proceed)?;
     match receiver.recv()? {
         Some(InitMessage::Ready) => Ok(init),
         Some(InitMessage::Failed(reason)) => {

@@ -1,0 +1,84 @@
+//! The container's cgroup: made before the workload runs, holding its
+//! limits, and gone after delete.
+
+#[path = "common/runtime.rs"]
+mod runtime;
+
+use runtime::{Sandbox, cgroups_mentioning, stderr, stdout};
+use serde_json::json;
+
+#[test]
+fn pids_limit_makes_the_next_fork_fail() {
+    const LIMIT: u32 = 8;
+    let sandbox = Sandbox::new();
+    // Counts the container's processes (the shell is the first), one more
+    // per background sleep, until a fork fails; bounded in any case.
+    let bundle = sandbox.bundle(
+        "b",
+        &["sh", "-c", "n=1; while [ $n -lt 40 ]; do sleep 30 & n=$((n+1)); echo $n; done"],
+    );
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"]["pids"] = json!({"limit": LIMIT});
+    });
+    let out = sandbox.output(&["run", "--bundle", bundle.to_str().unwrap(), &sandbox.id("pids")]);
+    let counts: Vec<u32> = stdout(&out).lines().map(|line| line.parse().unwrap()).collect();
+    assert_eq!(counts.last(), Some(&LIMIT), "stdout: {counts:?}, stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("can't fork"), "{}", stderr(&out));
+}
+
+#[test]
+fn memory_limit_oom_kills_a_hog() {
+    let sandbox = Sandbox::new();
+    // dd allocates its 256 MiB block and fills it.
+    let bundle = sandbox.bundle(
+        "b",
+        &["sh", "-c", "dd if=/dev/zero of=/dev/null bs=256M count=1 2>/dev/null; echo dd=$?"],
+    );
+    let limit = 32u64 << 20;
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"]["memory"] = json!({"limit": limit, "swap": limit});
+    });
+    let out = sandbox.output(&["run", "--bundle", bundle.to_str().unwrap(), &sandbox.id("oom")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "dd=137", "dd was not killed: {}", stderr(&out));
+}
+
+#[test]
+fn cgroup_holds_the_init_and_goes_with_delete() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["sleep", "1000"]);
+    let id = sandbox.id("cgroup");
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"]["cpu"] =
+            json!({"shares": 512, "quota": 50000, "period": 100000});
+        config["linux"]["resources"]["memory"]["reservation"] = json!(8 << 20);
+        config["linux"]["resources"]["blockIO"] = json!({"weight": 300});
+    });
+    let out = sandbox.create(&bundle, &id);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let pid = sandbox.state(&id)["pid"].as_i64().unwrap();
+    let dirs = cgroups_mentioning(&id);
+    assert!(!dirs.is_empty(), "no cgroup made for {id}");
+    for dir in &dirs {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+        assert_eq!(procs.trim(), pid.to_string(), "{} holds {procs:?}", dir.display());
+    }
+    let read = |controller: &str, file: &str| {
+        let dir = dirs
+            .iter()
+            .find(|dir| dir.starts_with(format!("/sys/fs/cgroup/{controller}")))
+            .unwrap_or_else(|| panic!("no {controller} cgroup in {dirs:?}"));
+        std::fs::read_to_string(dir.join(file)).unwrap().trim().to_owned()
+    };
+    if std::path::Path::new("/sys/fs/cgroup/cpu/cpu.shares").exists() {
+        assert_eq!(read("cpu", "cpu.shares"), "512");
+        assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read("memory", "memory.soft_limit_in_bytes"), (8 << 20).to_string());
+        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(own.contains(&format!("cradle/{id}")), "{own}");
+    }
+    let out = sandbox.output(&["delete", "--force", &id]);
+    assert!(out.status.success(), "delete: {}", stderr(&out));
+    let left = cgroups_mentioning(&id);
+    assert!(left.is_empty(), "left after delete: {left:?}");
+}
