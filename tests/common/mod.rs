@@ -10,6 +10,7 @@ use std::{
 use serde_json::Value;
 
 pub mod probes;
+pub mod runtime;
 
 /// The cradle binary under test.
 pub fn cradle() -> Command {
