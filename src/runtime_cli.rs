@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use cradle_runtime::{
     CreateOptions, KillTarget, Runtime, bundle,
     exec::{ExecOptions, exec},
+    network::{self, BridgeOptions},
     process::signals::parse_signal,
 };
 
@@ -26,8 +27,24 @@ pub struct CreateArgs {
     /// Switch root with chroot instead of pivot_root.
     #[arg(long)]
     pub no_pivot: bool,
+    /// Networking: `none` (loopback only, as runc) or `bridge` (a veth
+    /// pair to a host bridge, an address, a default route).
+    #[arg(long, value_enum, default_value_t = NetMode::None)]
+    pub net: NetMode,
+    /// The bridge for `--net bridge`; created if missing.
+    #[arg(long, value_name = "NAME", default_value = network::DEFAULT_BRIDGE)]
+    pub bridge: String,
+    /// The private subnet the bridge's addresses come from.
+    #[arg(long, value_name = "CIDR", default_value = network::DEFAULT_SUBNET)]
+    pub subnet: String,
     /// The container's id.
     pub id: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NetMode {
+    None,
+    Bridge,
 }
 
 #[derive(Debug, Args)]
@@ -119,17 +136,22 @@ pub struct BundleArgs {
     pub dir: PathBuf,
 }
 
-fn create_options(args: &CreateArgs) -> CreateOptions {
-    CreateOptions {
+fn create_options(args: &CreateArgs) -> anyhow::Result<CreateOptions> {
+    let network = match args.net {
+        NetMode::None => None,
+        NetMode::Bridge => Some(BridgeOptions::new(&args.bridge, &args.subnet)?),
+    };
+    Ok(CreateOptions {
         bundle: args.bundle.clone(),
         pid_file: args.pid_file.clone(),
         console_socket: args.console_socket.clone(),
         no_pivot: args.no_pivot,
-    }
+        network,
+    })
 }
 
 pub fn create(root: PathBuf, args: CreateArgs) -> anyhow::Result<ExitCode> {
-    Runtime::new(root).create(&args.id, &create_options(&args))?;
+    Runtime::new(root).create(&args.id, &create_options(&args)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -140,7 +162,7 @@ pub fn start(root: PathBuf, args: IdArgs) -> anyhow::Result<ExitCode> {
 
 pub fn run(root: PathBuf, args: RunArgs) -> anyhow::Result<ExitCode> {
     let status =
-        Runtime::new(root).run(&args.create.id, &create_options(&args.create), args.detach)?;
+        Runtime::new(root).run(&args.create.id, &create_options(&args.create)?, args.detach)?;
     Ok(exit_code(status))
 }
 

@@ -30,6 +30,9 @@
 //! [`cgroups`] creates the container's cgroup, writes `linux.resources`
 //! and moves the init in before it runs anything of the user's.
 //!
+//! [`network`] connects a container to a bridge over rtnetlink when asked
+//! (`--net bridge`); otherwise it has only loopback, as with runc.
+//!
 //! # Not applied
 //!
 //! Resource fields cradle does not write (hugepages, rdma, per-device
@@ -49,6 +52,7 @@ pub mod exec;
 pub mod id;
 pub mod lifecycle;
 pub mod mount_options;
+pub mod network;
 pub mod process;
 pub mod rootfs;
 pub mod security;

@@ -25,9 +25,10 @@ use nix::{
 
 use crate::{
     cgroups::{self, Cgroup},
-    config::ContainerConfig,
+    config::{ContainerConfig, NamespaceKind},
     console,
     error::{Context, Error, Result},
+    network::{self, Attachment, BridgeOptions},
     process::{
         parent::{self, InitRequest},
         signals::BlockedSignals,
@@ -47,6 +48,22 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub no_pivot: bool,
+    /// Connect the container to a bridge (`--net bridge`).
+    pub network: Option<BridgeOptions>,
+}
+
+/// A bridge attachment undone on drop unless kept.
+#[derive(Default)]
+struct NetworkGuard(Option<Attachment>);
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        if let Some(attachment) = self.0.take()
+            && let Err(err) = network::detach(&attachment)
+        {
+            tracing::warn!("removing the network of a failed container: {err}");
+        }
+    }
 }
 
 /// Which processes `kill` signals.
@@ -100,6 +117,12 @@ impl Runtime {
             }
             _ => {}
         }
+        if options.network.is_some() && !config.has_new_namespace(NamespaceKind::Network) {
+            return Err(Error::invalid(
+                "--net bridge",
+                "needs a new network namespace in linux.namespaces",
+            ));
+        }
         let reserved = self.states.reserve(id)?;
         let fifo = reserved.path().join(EXEC_FIFO);
         mkfifo(&fifo, Mode::from_bits_truncate(0o622))
@@ -110,6 +133,7 @@ impl Runtime {
         // Declared before the init, so dropped after it: a failed create
         // kills the init first, then removes its cgroup.
         let cgroup = Cgroup::create(&config.cgroups, id)?;
+        let mut network = NetworkGuard::default();
         let init = parent::spawn(
             InitRequest {
                 config: &config,
@@ -117,7 +141,13 @@ impl Runtime {
                 console_socket: console,
                 no_pivot: options.no_pivot,
             },
-            &mut |pid| cgroup.attach(pid),
+            &mut |pid| {
+                cgroup.attach(pid)?;
+                if let Some(bridge) = &options.network {
+                    network.0 = Some(network::attach(bridge, id, pid.as_raw())?);
+                }
+                Ok(())
+            },
         )?;
         let pid = init.pid().as_raw();
         let state = StoredState {
@@ -133,6 +163,7 @@ impl Runtime {
             namespaces: config.namespaces.iter().map(|ns| ns.kind).collect(),
             process: config.process.clone(),
             cgroup: cgroup.dirs().to_vec(),
+            network: network.0.clone(),
         };
         self.states.save(&state)?;
         if let Some(pid_file) = &options.pid_file {
@@ -141,6 +172,7 @@ impl Runtime {
         // From here the container exists: its init and state outlive us.
         reserved.keep();
         cgroup.keep();
+        network.0 = None;
         init.release();
         tracing::debug!(id, pid, "created");
         Ok(state)
@@ -234,6 +266,9 @@ impl Runtime {
             Status::Created | Status::Running => kill_and_wait(&state)?,
         }
         cgroups::remove(&state.cgroup)?;
+        if let Some(attachment) = &state.network {
+            network::detach(attachment)?;
+        }
         self.states.remove(id)?;
         tracing::debug!(id, "deleted");
         Ok(())

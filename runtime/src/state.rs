@@ -17,6 +17,7 @@ use crate::{
     config::{NamespaceConfig, NamespaceKind, ProcessConfig},
     error::{Context, Error, Result},
     id,
+    network::Attachment,
 };
 
 pub const STATE_FILE: &str = "state.json";
@@ -62,6 +63,9 @@ pub struct StoredState {
     /// `delete` removes.
     #[serde(default)]
     pub cgroup: Vec<CgroupDir>,
+    /// The bridge attachment `delete` undoes.
+    #[serde(default)]
+    pub network: Option<Attachment>,
 }
 
 /// The OCI state, as `state` prints it.
