@@ -115,6 +115,10 @@ pub struct TraceArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Follow this runtime executable (by file name; repeatable). Default:
+    /// runc, crun, cradle, youki, runsc.
+    #[arg(long, value_name = "NAME")]
+    pub runtime: Vec<String>,
 }
 
 #[derive(Debug, Args)]

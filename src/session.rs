@@ -28,6 +28,8 @@ pub struct Session {
     /// The command to run traced; empty for `watch`.
     pub command: Vec<String>,
     pub ring_bytes: u32,
+    /// For `watch`: the runtime executables to follow (empty: the default).
+    pub runtimes: Vec<String>,
     /// The trace file.
     pub out: Option<PathBuf>,
     /// JSON Lines on stdout instead of the human timeline.
@@ -50,10 +52,13 @@ impl Session {
 
     async fn trace(self) -> anyhow::Result<ExitCode> {
         let track = match self.mode {
-            TraceMode::Watch => TrackMode::All,
+            TraceMode::Watch => TrackMode::Runtimes,
             TraceMode::Trace | TraceMode::Run => TrackMode::Tree,
         };
-        let config = ProbeConfig { track, ring_bytes: self.ring_bytes };
+        let mut config = ProbeConfig { track, ring_bytes: self.ring_bytes, ..Default::default() };
+        if !self.runtimes.is_empty() {
+            config.runtimes = self.runtimes.clone();
+        }
         let (probes, mut stream) =
             Probes::load(&config).context("loading the probes (see `cradle doctor`)")?;
         let header = self.header(&probes)?;

@@ -19,7 +19,9 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
-    session(TraceMode::Watch, Vec::new(), args.output, true).run()
+    let mut session = session(TraceMode::Watch, Vec::new(), args.output, true);
+    session.runtimes = args.runtime;
+    session.run()
 }
 
 /// `cradle run --trace[=FILE] ...`: runs this same `cradle run` again, minus
@@ -42,6 +44,7 @@ fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bo
         mode,
         command,
         ring_bytes: output.ring_size,
+        runtimes: Vec::new(),
         out: output.out,
         json: output.json,
         timeline: TimelineOptions { explain: output.explain, stdout },

@@ -486,9 +486,14 @@ pub const LAYOUT_ABSENT: u32 = u32::MAX;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TraceConfig {
-    /// [`TRACK_TREE`] or [`TRACK_ALL`].
+    /// [`TRACK_TREE`], [`TRACK_ALL`] or [`TRACK_RUNTIMES`].
     pub mode: u32,
     pub _pad: u32,
+    /// For [`TRACK_RUNTIMES`]: the executable names (NUL-padded, as
+    /// `comm` holds them) whose exec starts tracking the task.
+    pub runtimes: [[u8; TASK_COMM_LEN]; RUNTIME_NAMES_MAX],
+    /// The length of each name in `runtimes`; 0 for an unused slot.
+    pub runtime_lens: [u8; RUNTIME_NAMES_MAX],
 }
 
 /// Report only tasks in the tracked-task map (roots registered by userspace
@@ -496,6 +501,12 @@ pub struct TraceConfig {
 pub const TRACK_TREE: u32 = 0;
 /// Report every task on the host.
 pub const TRACK_ALL: u32 = 1;
+/// Like [`TRACK_TREE`], and a task that execs a file named in
+/// [`TraceConfig::runtimes`] becomes a tracked root by itself: every
+/// container a runtime starts on the host is followed, whoever starts it.
+pub const TRACK_RUNTIMES: u32 = 2;
+/// Most runtime names [`TRACK_RUNTIMES`] watches for.
+pub const RUNTIME_NAMES_MAX: usize = 8;
 
 /// Everything the programs read from `.rodata`, set by userspace at load.
 #[repr(C)]

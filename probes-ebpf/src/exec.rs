@@ -4,12 +4,14 @@
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use cradle_probes_common::{
     EXEC_ARGC_MAX, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_AT, EXEC_FILENAME_MAX,
-    EXEC_FILENAME_TRUNCATED, EventKind, ExecEvent, ExecResultEvent,
+    EXEC_FILENAME_TRUNCATED, EventKind, ExecEvent, ExecResultEvent, RUNTIME_NAMES_MAX,
+    TASK_COMM_LEN, TrackedTask,
 };
 
 use crate::{
-    emit::{current_is_tracked, header, send, send_bytes},
-    maps::EXEC_SCRATCH,
+    emit::{current_is_tracked, current_pid, header, send, send_bytes},
+    globals::{runtime_len, runtime_name, watch_runtimes},
+    maps::{EXEC_SCRATCH, TRACKED},
     syscall::{SYSCALL_RET, copy_user_str, syscall_arg},
 };
 
@@ -52,7 +54,8 @@ fn exec_returned(ctx: &TracePointContext) {
 }
 
 fn exec_entered(ctx: &TracePointContext, filename_at: usize, argv_at: usize, at_flag: u32) {
-    if !current_is_tracked() {
+    let tracked = current_is_tracked();
+    if !tracked && !watch_runtimes() {
         return;
     }
     let Some(scratch) = EXEC_SCRATCH.get_ptr_mut(0) else {
@@ -76,6 +79,17 @@ fn exec_entered(ctx: &TracePointContext, filename_at: usize, argv_at: usize, at_
             }
             None => 0,
         };
+    if !tracked {
+        // SAFETY: the filename area lies inside the scratch value.
+        let filename =
+            unsafe { core::slice::from_raw_parts(base.wrapping_add(FIXED), EXEC_FILENAME_MAX) };
+        if !names_a_runtime(filename, filename_len as usize) {
+            return;
+        }
+        let pid = current_pid();
+        // A full map leaves the runtime unseen, as in task_newtask.
+        let _ = TRACKED.insert(&pid, &TrackedTask { root: pid, _pad: 0 }, 0);
+    }
 
     // Offsets are 64-bit: 32-bit arithmetic makes LLVM zero-extend copies,
     // and the verifier then loses the bound that keeps each copy in range.
@@ -129,4 +143,48 @@ fn exec_entered(ctx: &TracePointContext, filename_at: usize, argv_at: usize, at_
     // SAFETY: `size` is at most ARGV_AT + EXEC_ARGV_MAX, inside the scratch value.
     let record = unsafe { core::slice::from_raw_parts(base, size) };
     send_bytes(EventKind::Exec, record);
+}
+
+/// Whether the file's name (what follows its last `/`) is one of the
+/// runtime names `cradle watch` follows. `len` counts the NUL. Compares
+/// suffixes rather than searching for the last `/`: a data-dependent
+/// search multiplies the verifier's states past its limit.
+#[inline(always)]
+fn names_a_runtime(filename: &[u8], len: usize) -> bool {
+    if len < 2 || len > EXEC_FILENAME_MAX {
+        return false;
+    }
+    let text_len = len - 1;
+    let mut n = 0;
+    while n < RUNTIME_NAMES_MAX {
+        let name_len = runtime_len(n);
+        if name_len != 0 && name_len <= text_len && ends_with_name(filename, text_len, n, name_len)
+        {
+            return true;
+        }
+        n += 1;
+    }
+    false
+}
+
+/// Whether `filename[..text_len]` is `.../NAME` or `NAME` for runtime `n`.
+#[inline(always)]
+fn ends_with_name(filename: &[u8], text_len: usize, n: usize, name_len: usize) -> bool {
+    const MASK: usize = EXEC_FILENAME_MAX - 1;
+    let start = text_len - name_len;
+    if start > 0 && filename[(start - 1) & MASK] != b'/' {
+        return false;
+    }
+    let name = runtime_name(n);
+    let mut j: usize = 0;
+    while j < TASK_COMM_LEN - 1 {
+        if j >= name_len {
+            break;
+        }
+        if filename[(start + j) & MASK] != name[j] {
+            return false;
+        }
+        j += 1;
+    }
+    true
 }

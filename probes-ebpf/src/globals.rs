@@ -1,6 +1,8 @@
 //! Read-only configuration written into `.rodata` by userspace at load time.
 
-use cradle_probes_common::{KernelLayout, ProbeGlobals, TRACK_ALL};
+use cradle_probes_common::{
+    KernelLayout, ProbeGlobals, RUNTIME_NAMES_MAX, TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES,
+};
 
 /// Set by userspace through aya's `set_global` before the object is loaded.
 #[unsafe(no_mangle)]
@@ -22,4 +24,30 @@ pub fn layout() -> KernelLayout {
 pub fn track_all() -> bool {
     // SAFETY: as in `layout`.
     unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.mode) == TRACK_ALL }
+}
+
+/// Whether a task's exec of a runtime makes it a tracked root.
+#[inline(always)]
+pub fn watch_runtimes() -> bool {
+    // SAFETY: as in `layout`.
+    unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.mode) == TRACK_RUNTIMES }
+}
+
+/// The `n`th runtime name watched for, NUL-padded; unused slots are all
+/// zero. Read one at a time: all of them at once would not fit the stack.
+#[inline(always)]
+pub fn runtime_name(n: usize) -> [u8; TASK_COMM_LEN] {
+    let n = if n < RUNTIME_NAMES_MAX { n } else { 0 };
+    // SAFETY: as in `layout`; `n` is in bounds.
+    unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.runtimes[n]) }
+}
+
+/// The length of the `n`th runtime name; 0 for an unused slot.
+#[inline(always)]
+pub fn runtime_len(n: usize) -> usize {
+    let n = if n < RUNTIME_NAMES_MAX { n } else { 0 };
+    // SAFETY: as in `layout`; `n` is in bounds.
+    usize::from(unsafe {
+        core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.runtime_lens[n])
+    })
 }

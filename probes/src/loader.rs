@@ -12,8 +12,8 @@ use aya::{
     programs::{ProgramError, RawTracePoint, TracePoint},
 };
 use cradle_probes_common::{
-    EVENTS_MAP, EventKind, GLOBALS_SYMBOL, LOST_MAP, ProbeGlobals, TRACK_ALL, TRACK_TREE,
-    TRACKED_MAP, TraceConfig, TrackedTask,
+    EVENTS_MAP, EventKind, GLOBALS_SYMBOL, LOST_MAP, ProbeGlobals, RUNTIME_NAMES_MAX,
+    TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES, TRACK_TREE, TRACKED_MAP, TraceConfig, TrackedTask,
 };
 
 use crate::{
@@ -58,6 +58,8 @@ pub enum ProbeError {
         #[source]
         source: ProgramError,
     },
+    #[error("runtime name {0}")]
+    RuntimeName(String),
     #[error("ring buffer size {0} is not a power of two of at least one page")]
     RingSize(u32),
     #[error("registering pid {pid} for tracing: {source}")]
@@ -77,7 +79,15 @@ pub enum TrackMode {
     Tree,
     /// Every task on the host.
     All,
+    /// Registered roots and their descendants, and every task that execs a
+    /// file named in [`ProbeConfig::runtimes`], with its descendants: every
+    /// container started on the host, whoever starts it.
+    Runtimes,
 }
+
+/// The runtimes `cradle watch` follows by default: their executables'
+/// names.
+pub const DEFAULT_RUNTIMES: &[&str] = &["runc", "crun", "cradle", "youki", "runsc"];
 
 /// How to load the probes.
 #[derive(Clone, Debug)]
@@ -85,11 +95,18 @@ pub struct ProbeConfig {
     pub track: TrackMode,
     /// Ring-buffer size in bytes: a power of two, at least a page.
     pub ring_bytes: u32,
+    /// For [`TrackMode::Runtimes`]: executable names, at most
+    /// [`RUNTIME_NAMES_MAX`] of at most 15 bytes.
+    pub runtimes: Vec<String>,
 }
 
 impl Default for ProbeConfig {
     fn default() -> Self {
-        ProbeConfig { track: TrackMode::Tree, ring_bytes: 8 << 20 }
+        ProbeConfig {
+            track: TrackMode::Tree,
+            ring_bytes: 8 << 20,
+            runtimes: DEFAULT_RUNTIMES.iter().map(|name| name.to_string()).collect(),
+        }
     }
 }
 
@@ -114,8 +131,11 @@ pub(crate) fn load_object(config: &ProbeConfig) -> Result<Ebpf, ProbeError> {
             mode: match config.track {
                 TrackMode::Tree => TRACK_TREE,
                 TrackMode::All => TRACK_ALL,
+                TrackMode::Runtimes => TRACK_RUNTIMES,
             },
             _pad: 0,
+            runtimes: runtime_names(&config.runtimes)?,
+            runtime_lens: runtime_lens(&config.runtimes),
         },
     };
     EbpfLoader::new()
@@ -123,6 +143,35 @@ pub(crate) fn load_object(config: &ProbeConfig) -> Result<Ebpf, ProbeError> {
         .map_max_entries(EVENTS_MAP, config.ring_bytes)
         .load(EBPF_OBJECT)
         .map_err(ProbeError::Load)
+}
+
+/// The runtime names as the programs compare them: NUL-padded like `comm`.
+fn runtime_names(names: &[String]) -> Result<[[u8; TASK_COMM_LEN]; RUNTIME_NAMES_MAX], ProbeError> {
+    if names.len() > RUNTIME_NAMES_MAX {
+        return Err(ProbeError::RuntimeName(format!(
+            "{} names given, at most {RUNTIME_NAMES_MAX} can be watched",
+            names.len()
+        )));
+    }
+    let mut table = [[0u8; TASK_COMM_LEN]; RUNTIME_NAMES_MAX];
+    for (slot, name) in table.iter_mut().zip(names) {
+        if name.is_empty() || name.len() >= TASK_COMM_LEN || name.contains('/') {
+            return Err(ProbeError::RuntimeName(format!(
+                "{name:?}: a runtime is named by its executable's file name, 1 to {} bytes",
+                TASK_COMM_LEN - 1
+            )));
+        }
+        slot[..name.len()].copy_from_slice(name.as_bytes());
+    }
+    Ok(table)
+}
+
+fn runtime_lens(names: &[String]) -> [u8; RUNTIME_NAMES_MAX] {
+    let mut lens = [0u8; RUNTIME_NAMES_MAX];
+    for (len, name) in lens.iter_mut().zip(names) {
+        *len = name.len() as u8;
+    }
+    lens
 }
 
 /// Loads and attaches one program as its spec says.
