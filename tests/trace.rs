@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use common::{RuncBundle, cradle, exec_argv, json_lines, output};
+use common::{RuncBundle, assert_phases_in_order, cradle, exec_argv, json_lines, output};
 use serde_json::Value;
 
 /// Kills and reaps the unrelated exec loop however the test ends.
@@ -191,22 +191,7 @@ fn a_runc_container_is_attributed_with_its_phases_in_order() {
         .expect("a container line");
     assert_eq!(container["id"], id.as_str());
     assert_eq!(container["runtime"], "runc");
-    let phases: Vec<&str> = container["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["phase"].as_str().unwrap())
-        .collect();
-    let expected = [
-        "runtime_start",
-        "namespace_creation",
-        "rootfs_assembly",
-        "root_switch",
-        "privilege_reduction",
-        "workload_exec",
-    ];
-    assert_eq!(phases[..expected.len()], expected, "{phases:?}");
-    assert_eq!(phases.last(), Some(&"exit"));
+    assert_phases_in_order(container);
 
     let events: Vec<&Value> = lines.iter().filter(|l| l.get("kind").is_some()).collect();
     let workload = events

@@ -1,59 +1,76 @@
 //! Pairs each exec entry record with its result, so an exec is reported
-//! once, with its argv and its return value.
+//! once, with its argv and its return value. What the process does while
+//! the exec runs (capability checks, the scheduler's switch) is held back
+//! and reported after the joined exec: it is part of that call, and a
+//! runtime's exec must come before anything attributed to its container.
 
 use std::collections::HashMap;
 
 use crate::event::{Detail, Event};
 
-/// Holds exec entries until their result arrives.
+/// Holds exec entries, and their process's events, until the result.
 #[derive(Default)]
 pub struct ExecJoiner {
-    pending: HashMap<u32, Event>,
+    /// By tgid: a successful exec in a multithreaded process returns on
+    /// the leader's pid, not the caller's.
+    pending: HashMap<u32, PendingExec>,
+}
+
+struct PendingExec {
+    entry: Event,
+    during: Vec<Event>,
 }
 
 impl ExecJoiner {
-    /// Feeds one event; returns the events ready to report, in order. An
-    /// exec entry is held back until its result; a result completes it.
+    /// Feeds one event; returns the events ready to report, in order.
     pub fn push(&mut self, event: Event) -> Vec<Event> {
         match event.detail {
             Detail::Exec { .. } => {
-                // A second entry on the same thread before a result means
-                // the first result was lost: report the first as unknown.
-                self.pending.insert(event.pid, event).into_iter().collect()
-            }
-            Detail::ExecResult { ret } => {
-                // A successful exec in a multithreaded process continues
-                // on the leader's pid: fall back to the thread group.
-                let key = if self.pending.contains_key(&event.pid) {
-                    Some(event.pid)
-                } else {
-                    self.pending
-                        .iter()
-                        .find(|(_, pending)| pending.tgid == event.tgid)
-                        .map(|(&pid, _)| pid)
-                };
-                match key.and_then(|key| self.pending.remove(&key)) {
-                    Some(mut entry) => {
-                        if let Detail::Exec { ret: slot, .. } = &mut entry.detail {
-                            *slot = Some(ret);
-                        }
-                        // After a successful exec the comm is the new
-                        // program's, which is the more useful name.
-                        entry.comm = event.comm;
-                        vec![entry]
-                    }
-                    None => vec![event],
+                // A second entry before a result means the first result
+                // was lost: report the first as unknown.
+                let pending = PendingExec { entry: event, during: Vec::new() };
+                match self.pending.insert(pending.entry.tgid, pending) {
+                    Some(earlier) => earlier.into_events(),
+                    None => Vec::new(),
                 }
             }
-            _ => vec![event],
+            Detail::ExecResult { ret } => match self.pending.remove(&event.tgid) {
+                Some(mut pending) => {
+                    if let Detail::Exec { ret: slot, .. } = &mut pending.entry.detail {
+                        *slot = Some(ret);
+                    }
+                    // After a successful exec the comm is the new
+                    // program's, which is the more useful name.
+                    pending.entry.comm = event.comm;
+                    pending.into_events()
+                }
+                None => vec![event],
+            },
+            _ => match self.pending.get_mut(&event.tgid) {
+                Some(pending) => {
+                    pending.during.push(event);
+                    Vec::new()
+                }
+                None => vec![event],
+            },
         }
     }
 
-    /// Entries whose result never came (lost, or still executing).
+    /// Entries whose result never came (lost, or still executing), with
+    /// what their processes did meanwhile.
     pub fn finish(&mut self) -> Vec<Event> {
-        let mut rest: Vec<Event> = self.pending.drain().map(|(_, event)| event).collect();
-        rest.sort_by_key(|event| event.ts_ns);
-        rest
+        let mut rest: Vec<PendingExec> = self.pending.drain().map(|(_, pending)| pending).collect();
+        rest.sort_by_key(|pending| pending.entry.ts_ns);
+        rest.into_iter().flat_map(PendingExec::into_events).collect()
+    }
+}
+
+impl PendingExec {
+    fn into_events(self) -> Vec<Event> {
+        let mut events = Vec::with_capacity(1 + self.during.len());
+        events.push(self.entry);
+        events.extend(self.during);
+        events
     }
 }
 
@@ -118,5 +135,18 @@ mod tests {
         let first_lost = joiner.push(event(3, 3, "sh", exec()));
         assert!(matches!(first_lost[0].detail, Detail::Exec { ret: None, .. }));
         assert_eq!(joiner.finish().len(), 1);
+    }
+
+    #[test]
+    fn events_during_an_exec_follow_the_joined_exec() {
+        let mut joiner = ExecJoiner::default();
+        assert!(joiner.push(event(5, 5, "sh", exec())).is_empty());
+        let check = Detail::CapCapable { cap: 21, cap_name: None, ret: 0 };
+        assert!(joiner.push(event(5, 5, "sh", check)).is_empty(), "held during the exec");
+        let other = joiner.push(event(6, 6, "other", Detail::TaskExit { exit_code: 0 }));
+        assert_eq!(other.len(), 1, "other processes pass straight through");
+        let out = joiner.push(event(5, 5, "true", Detail::ExecResult { ret: 0 }));
+        let kinds: Vec<&str> = out.iter().map(|e| e.detail.kind_name()).collect();
+        assert_eq!(kinds, ["exec", "cap_capable"]);
     }
 }

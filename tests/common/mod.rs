@@ -74,6 +74,46 @@ fn flat(record: Value) -> Value {
     Value::Object(event)
 }
 
+/// A container's phases, in their documented order.
+pub const PHASES: [&str; 8] = [
+    "runtime_start",
+    "namespace_creation",
+    "rootfs_assembly",
+    "root_switch",
+    "privilege_reduction",
+    "workload_exec",
+    "running",
+    "exit",
+];
+
+/// A container record's phases appear in the documented order and include
+/// every one but `running` (which a workload that makes no syscall after
+/// its exec may skip).
+pub fn assert_phases_in_order(container: &Value) {
+    let phases: Vec<&str> = container["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .map(|p| p["phase"].as_str().expect("phase name"))
+        .collect();
+    let positions: Vec<usize> = phases
+        .iter()
+        .map(|p| PHASES.iter().position(|known| known == p).expect("a known phase"))
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "{} out of order: {phases:?}",
+        container["id"]
+    );
+    for required in PHASES.iter().filter(|p| **p != "running") {
+        assert!(
+            phases.contains(required),
+            "{} never reached {required}: {phases:?}",
+            container["id"]
+        );
+    }
+}
+
 /// The argv of an exec event, if it is one.
 pub fn exec_argv(event: &Value) -> Option<Vec<String>> {
     if event["kind"] != "exec" {

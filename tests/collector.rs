@@ -1,0 +1,275 @@
+//! The collector on real containers: `cradle watch` attributes every event
+//! of 10 concurrent runc and 10 concurrent cradle containers to the right
+//! one, checked against the pids and namespaces the containers themselves
+//! report; a container alive for milliseconds is attributed whole; a killed
+//! tracer leaves a trace that reads to its last complete event and says it
+//! was truncated. Real kernel, real eBPF, real runtimes: needs root.
+
+mod common;
+#[path = "common/runtime.rs"]
+mod runtime;
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{RuncBundle, assert_phases_in_order, cradle, json_lines, output};
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+use runtime::Sandbox;
+use serde_json::Value;
+
+/// The workload prints its own namespaces: the truth to check against.
+const NAMESPACES: [&str; 5] = ["mnt", "uts", "ipc", "pid", "net"];
+const PRINT_NAMESPACES: &str =
+    "for ns in mnt uts ipc pid net; do readlink /proc/self/ns/$ns; done; sleep 3";
+
+/// `cradle watch --out FILE`, stopped with SIGINT.
+struct Watch {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Watch {
+    fn start(dir: &Path) -> Watch {
+        let out = dir.join("watch.jsonl");
+        let child = cradle()
+            .args(["watch", "--out"])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("watch.err")).unwrap())
+            .spawn()
+            .expect("start cradle watch");
+        // The header is written once the probes are attached.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::read_to_string(&out).map_or(true, |text| !text.contains('\n')) {
+            assert!(Instant::now() < deadline, "cradle watch never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Watch { child, out }
+    }
+
+    fn stop(mut self) -> Vec<Value> {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT).unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "cradle watch: {status:?}");
+        json_lines(&self.out)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A container run to completion: its id, its runtime's pid and the
+/// namespace inode numbers its workload printed.
+struct Ran {
+    id: String,
+    runtime: &'static str,
+    runtime_pid: u32,
+    namespaces: BTreeMap<&'static str, u64>,
+}
+
+fn run_container(mut command: Command, id: String, runtime: &'static str) -> Ran {
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("runtime");
+    let runtime_pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{id}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let inums: Vec<u64> = text.lines().map(inum).collect();
+    assert_eq!(inums.len(), NAMESPACES.len(), "{id} printed {text:?}");
+    Ran { id, runtime, runtime_pid, namespaces: NAMESPACES.into_iter().zip(inums).collect() }
+}
+
+/// `mnt:[4026531841]` -> 4026531841
+fn inum(link: &str) -> u64 {
+    let start = link.find('[').expect("[") + 1;
+    link[start..link.len() - 1].parse().expect("inode number")
+}
+
+fn containers(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter_map(|line| line.get("container").filter(|c| c.is_object())).collect()
+}
+
+fn events(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|line| line.get("kind").is_some()).collect()
+}
+
+#[test]
+fn watch_attributes_concurrent_runc_and_cradle_containers_without_mixing() {
+    let sandbox = Sandbox::new();
+    let runc_bundle = RuncBundle::new(&["sh", "-c", PRINT_NAMESPACES]);
+    let cradle_bundle = sandbox.bundle("watched", &["sh", "-c", PRINT_NAMESPACES]);
+    let watch = Watch::start(sandbox.dir.path());
+
+    let mut launches: Vec<std::thread::JoinHandle<Ran>> = Vec::new();
+    for n in 0..10 {
+        let id = sandbox.id(&format!("watched-runc{n}"));
+        let mut command = Command::new("runc");
+        command.arg("--root").arg(runc_bundle.runc_root());
+        command.args(["run", "--bundle"]).arg(runc_bundle.path()).arg(&id);
+        launches.push(std::thread::spawn(move || run_container(command, id, "runc")));
+        let id = sandbox.id(&format!("watched-cradle{n}"));
+        let mut command = sandbox.cradle(&["run", "--bundle", cradle_bundle.to_str().unwrap()]);
+        command.arg(&id);
+        launches.push(std::thread::spawn(move || run_container(command, id, "cradle")));
+    }
+    let ran: Vec<Ran> = launches.into_iter().map(|t| t.join().expect("container thread")).collect();
+    let lines = watch.stop();
+
+    let trailer = lines.iter().find_map(|l| l.get("trailer")).expect("a trailer");
+    assert_eq!(trailer["lost"], 0, "events were lost: {trailer}");
+    let containers = containers(&lines);
+    let events = events(&lines);
+    // Live at the same time, so no two share a namespace.
+    let mnt_inums: HashSet<u64> = ran.iter().map(|r| r.namespaces["mnt"]).collect();
+    assert_eq!(mnt_inums.len(), ran.len(), "containers did not overlap in time");
+
+    let by_mnt: HashMap<u64, &str> =
+        ran.iter().map(|r| (r.namespaces["mnt"], r.id.as_str())).collect();
+    for ran in &ran {
+        let found: Vec<&&Value> =
+            containers.iter().filter(|c| c["id"] == ran.id.as_str()).collect();
+        assert_eq!(found.len(), 1, "{} seen {} times", ran.id, found.len());
+        let container = found[0];
+        assert_eq!(container["runtime"], ran.runtime, "{container}");
+        assert_eq!(container["runtime_pid"], ran.runtime_pid, "pid truth for {}", ran.id);
+        assert_phases_in_order(container);
+        let created = &container["namespaces"];
+        for (ns, field) in [("mnt", "mnt"), ("uts", "uts"), ("ipc", "ipc"), ("net", "net")] {
+            assert_eq!(created[field], ran.namespaces[ns], "{} {ns}: {container}", ran.id);
+        }
+        assert_eq!(created["pid_for_children"], ran.namespaces["pid"], "{} pid ns", ran.id);
+
+        let owned: Vec<&&Value> =
+            events.iter().filter(|e| e["container"] == ran.id.as_str()).collect();
+        assert!(owned.iter().any(|e| e["kind"] == "pivot_root"), "{} has no pivot_root", ran.id);
+        assert!(owned.iter().any(|e| e["tgid"] == ran.runtime_pid), "{} runtime unseen", ran.id);
+    }
+    // Namespace truth, event by event: whatever ran in a container's mount
+    // namespace belongs to that container, and the runtime's own events
+    // belong to its container.
+    for event in &events {
+        let mnt = event["mnt_ns"].as_u64().unwrap();
+        if let Some(id) = by_mnt.get(&mnt) {
+            assert_eq!(event["container"], *id, "event in {id}'s mount namespace: {event}");
+        }
+        if let Some(ran) = ran.iter().find(|r| event["tgid"] == r.runtime_pid) {
+            // From the runtime's exec on; what the forked test thread did
+            // before (and during) that exec is the host's.
+            let started = start_of(&containers, &ran.id);
+            if event["ts_ns"].as_u64().unwrap() >= started {
+                assert_eq!(event["container"], ran.id.as_str(), "runtime event: {event}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_container_alive_for_milliseconds_is_attributed_whole() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("brief", &["true"]);
+    let id = sandbox.id("brief");
+    let trace = sandbox.dir.path().join("brief.jsonl");
+    let result = output(
+        sandbox
+            .cradle(&["run", &format!("--trace={}", trace.display())])
+            .args(["--bundle", bundle.to_str().unwrap()])
+            .arg(&id),
+    );
+    assert!(result.status.success(), "{result:?}");
+    let runc_bundle = RuncBundle::new(&["true"]);
+    let (runc_result, runc_trace) = runc_bundle.trace_runc_run("brief");
+
+    assert!(runc_result.status.success(), "{runc_result:?}");
+    for (trace, runtime) in [(trace, "cradle"), (runc_trace, "runc")] {
+        let lines = json_lines(&trace);
+        let containers = containers(&lines);
+        assert_eq!(containers.len(), 1, "{runtime}: {containers:?}");
+        let container = containers[0];
+        assert_eq!(container["runtime"], runtime);
+        assert_phases_in_order(container);
+        assert_eq!(container["exit_code"], 0);
+        let id = container["id"].as_str().unwrap();
+        let owned: Vec<&Value> =
+            events(&lines).into_iter().filter(|e| e["container"] == id).collect();
+        // The runtime's setup, before and after its namespaces exist.
+        for kind in ["exec", "task_new", "namespaces", "mount", "pivot_root", "task_exit"] {
+            assert!(owned.iter().any(|e| e["kind"] == kind), "{runtime}: no {kind} attributed");
+        }
+        let workload = owned
+            .iter()
+            .find(|e| e["kind"] == "exec" && e["role"] == "workload")
+            .unwrap_or_else(|| panic!("{runtime}: no workload exec"));
+        assert_eq!(workload["argv"], serde_json::json!(["true"]));
+    }
+}
+
+#[test]
+fn a_killed_tracer_leaves_a_trace_that_reads_to_its_last_event_and_says_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("killed.jsonl");
+    let mut tracer = cradle()
+        .args(["trace", "--out"])
+        .arg(&trace)
+        .args(["--", "sh", "-c", "while :; do /bin/true; done"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cradle trace");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&trace).map_or(0, |text| text.lines().count()) < 200 {
+        assert!(Instant::now() < deadline, "no events arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let shell = children_of(tracer.id());
+    kill(Pid::from_raw(tracer.id() as i32), Signal::SIGKILL).unwrap();
+    tracer.wait().unwrap();
+    for pid in shell {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let complete = text.matches('\n').count() as u64;
+    let shown = output(cradle().arg("show").arg(&trace));
+    assert!(shown.status.success(), "{shown:?}");
+    let stderr = String::from_utf8_lossy(&shown.stderr);
+    assert!(stderr.contains("is truncated"), "{stderr}");
+    // Every complete line but the header is an event, and all are read.
+    let reported: u64 = stderr
+        .split(": ")
+        .nth(2)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no event count in {stderr:?}"));
+    assert_eq!(reported, complete - 1, "{stderr}");
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    assert!(stdout.contains("execve(\"/bin/true\""), "{stdout}");
+}
+
+/// When the container's runtime started (its exec).
+fn start_of(containers: &[&Value], id: &str) -> u64 {
+    let container = containers.iter().find(|c| c["id"] == id).expect("container");
+    container["phases"][0]["ts_ns"].as_u64().unwrap()
+}
+
+/// The pids whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .filter_map(|task| {
+            let path = task.ok()?.path().join("children");
+            std::fs::read_to_string(path).ok()
+        })
+        .flat_map(|children| {
+            children.split_whitespace().filter_map(|c| c.parse().ok()).collect::<Vec<u32>>()
+        })
+        .collect()
+}
