@@ -52,6 +52,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Explain an event kind or a phase of a container's birth.
     Explain(ExplainArgs),
+    /// Build a busybox container, run it traced, and explain each step.
+    Demo(DemoArgs),
     /// Report what this kernel lets cradle do, by trying each mechanism.
     Doctor(DoctorArgs),
     /// Create a container from a bundle; its process waits for `start`.
@@ -126,6 +128,26 @@ pub struct ExplainArgs {
     /// An event kind (mount, pivot_root, ...) or a phase (root_switch, ...);
     /// without one, lists them all.
     pub topic: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The runtime that runs the container.
+    #[arg(long, value_enum, default_value_t = DemoRuntime::Cradle)]
+    pub runtime: DemoRuntime,
+    /// Also save the trace to this file.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The timeline without explanations.
+    #[arg(long)]
+    pub brief: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DemoRuntime {
+    /// cradle's built-in runtime.
+    Cradle,
+    Runc,
 }
 
 #[derive(Debug, Args)]

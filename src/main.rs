@@ -6,6 +6,7 @@
 //! tracing.
 
 mod cli;
+mod demo;
 mod doctor;
 mod logging;
 mod runtime_cli;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => trace::watch(args),
         Command::Show(args) => show::show(args),
         Command::Explain(args) => show::explain(args),
+        Command::Demo(args) => demo::demo(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Create(args) => runtime_cli::create(cli.global.root, args),
         Command::Start(args) => runtime_cli::start(cli.global.root, args),

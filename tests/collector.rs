@@ -6,8 +6,6 @@
 //! was truncated. Real kernel, real eBPF, real runtimes: needs root.
 
 mod common;
-#[path = "common/runtime.rs"]
-mod runtime;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -16,12 +14,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::runtime::Sandbox;
 use common::{RuncBundle, assert_phases_in_order, cradle, json_lines, output};
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
-use runtime::Sandbox;
 use serde_json::Value;
 
 /// The workload prints its own namespaces: the truth to check against.
@@ -272,4 +270,37 @@ fn children_of(pid: u32) -> Vec<u32> {
             children.split_whitespace().filter_map(|c| c.parse().ok()).collect::<Vec<u32>>()
         })
         .collect()
+}
+
+#[test]
+fn demo_explains_a_container_birth_and_leaves_nothing_behind() {
+    let demo_dirs = || -> HashSet<String> {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|name| name.starts_with("cradle-demo-"))
+            .collect()
+    };
+    let before = demo_dirs();
+    let child = cradle().arg("demo").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let id = format!("cradle-demo-{}", child.id());
+    let result = child.wait_with_output().unwrap();
+    assert!(result.status.success(), "{result:?}");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    for heading in ["Runtime start", "Namespace creation", "Root switch", "Workload exec", "Exit"] {
+        let line = format!("== {id} (cradle) -- {heading} ==");
+        assert!(stdout.contains(&line), "no {line}:\n{stdout}");
+    }
+    assert!(stdout.contains("Why: "), "not explained:\n{stdout}");
+    assert!(stdout.contains("hello from cradle"), "the workload did not run:\n{stdout}");
+
+    assert_eq!(demo_dirs(), before, "the demo left a temporary directory");
+    let cgroups: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .filter_map(|entry| Some(entry.ok()?.path().join("cradle").join(&id)))
+        .filter(|path| path.exists())
+        .collect();
+    assert!(cgroups.is_empty(), "the demo left cgroups: {cgroups:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains("cradle-demo-"), "the demo left mounts");
 }

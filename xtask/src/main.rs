@@ -28,8 +28,12 @@ enum Command {
         #[arg(long)]
         no_setup: bool,
     },
-    /// Set up, build, and run cradle's main job on its built-in default.
-    Demo,
+    /// Set up, build, and run cradle's main job on its built-in default
+    /// (`cradle demo`, given any further arguments).
+    Demo {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -41,9 +45,9 @@ fn main() -> Result<()> {
             }
             test::run()
         }
-        Command::Demo => {
+        Command::Demo { args } => {
             setup::run()?;
-            demo::run()
+            demo::run(&args)
         }
     }
 }
