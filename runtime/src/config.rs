@@ -19,6 +19,7 @@ use crate::{
         resources::{DeviceRule, Resources},
     },
     error::{Error, Result},
+    hooks::Hooks,
     mount_options::{MountOptions, propagation_option},
     process::sysctl,
     security::Security,
@@ -138,6 +139,7 @@ pub struct ContainerConfig {
     pub masked_paths: Vec<PathBuf>,
     pub sysctl: BTreeMap<String, String>,
     pub cgroups: CgroupConfig,
+    pub hooks: Hooks,
     pub annotations: BTreeMap<String, String>,
     pub oci_version: String,
 }
@@ -228,6 +230,7 @@ impl ContainerConfig {
             masked_paths: container_paths("linux.maskedPaths", linux.masked_paths())?,
             sysctl,
             cgroups,
+            hooks: Hooks::from_spec(spec.hooks().as_ref())?,
             annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
             oci_version: spec.version().clone(),
         })
@@ -241,19 +244,6 @@ impl ContainerConfig {
 /// Fields that would change what the container is, which cradle does not
 /// implement: refusing beats running something else than what was asked.
 fn reject_unsupported(spec: &Spec) -> Result<()> {
-    if let Some(hooks) = spec.hooks() {
-        let any = [
-            hooks.prestart().is_some(),
-            hooks.create_runtime().is_some(),
-            hooks.create_container().is_some(),
-            hooks.start_container().is_some(),
-            hooks.poststart().is_some(),
-            hooks.poststop().is_some(),
-        ];
-        if any.iter().any(|set| *set) {
-            return Err(Error::unsupported("hooks", "hooks are not run yet"));
-        }
-    }
     let Some(linux) = spec.linux() else { return Ok(()) };
     let present = [
         ("linux.uidMappings", linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())),

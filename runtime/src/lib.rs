@@ -30,6 +30,8 @@
 //! [`cgroups`] creates the container's cgroup, writes `linux.resources`
 //! and moves the init in before it runs anything of the user's.
 //!
+//! [`hooks`] runs the spec's hooks at their points of the lifecycle.
+//!
 //! [`network`] connects a container to a bridge over rtnetlink when asked
 //! (`--net bridge`); otherwise it has only loopback, as with runc.
 //!
@@ -39,9 +41,7 @@
 //! block I/O, ...) are accepted, and a warning names them as *not
 //! applied*. Fields that would change the container's semantics in a
 //! way cradle does not implement (user and time namespaces, id mappings,
-//! hooks, personality, ...) are rejected. The seam for cgroups is in
-//! [`process::parent`]: placement must happen before the init unshares its
-//! cgroup namespace.
+//! personality, ...) are rejected.
 
 pub mod bundle;
 pub mod cgroups;
@@ -49,6 +49,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod exec;
+pub mod hooks;
 pub mod id;
 pub mod lifecycle;
 pub mod mount_options;

@@ -28,14 +28,17 @@ use crate::{
     config::{ContainerConfig, NamespaceKind},
     console,
     error::{Context, Error, Result},
+    hooks,
     network::{self, Attachment, BridgeOptions},
     process::{
+        channel::ParentMessage,
         parent::{self, InitRequest},
         signals::BlockedSignals,
         wait::wait_forwarding,
     },
     state::{
-        ContainerState, EXEC_FIFO, StateRoot, Status, StoredState, process_start_time, write_atomic,
+        ContainerState, EXEC_FIFO, StateRoot, Status, StoredState, oci_state_as,
+        process_start_time, write_atomic,
     },
     util::rfc3339_now,
 };
@@ -134,7 +137,21 @@ impl Runtime {
         // kills the init first, then removes its cgroup.
         let cgroup = Cgroup::create(&config.cgroups, id)?;
         let mut network = NetworkGuard::default();
-        let init = parent::spawn(
+        let created = rfc3339_now();
+        let hook_state = |pid: i32, status: Status| {
+            let state = ContainerState {
+                oci_version: config.oci_version.clone(),
+                id: id.to_owned(),
+                status,
+                pid,
+                bundle: config.bundle.clone(),
+                rootfs: config.rootfs.clone(),
+                created: created.clone(),
+                annotations: config.annotations.clone(),
+            };
+            serde_json::to_string(&state).expect("state serializes")
+        };
+        let spawned = parent::spawn(
             InitRequest {
                 config: &config,
                 exec_fifo: &fifo,
@@ -146,9 +163,19 @@ impl Runtime {
                 if let Some(bridge) = &options.network {
                     network.0 = Some(network::attach(bridge, id, pid.as_raw())?);
                 }
-                Ok(())
+                let creating = hook_state(pid.as_raw(), Status::Creating);
+                hooks::run("prestart", &config.hooks.prestart, &creating)?;
+                hooks::run("createRuntime", &config.hooks.create_runtime, &creating)?;
+                Ok(ParentMessage::Proceed {
+                    creating,
+                    created: hook_state(pid.as_raw(), Status::Created),
+                })
             },
-        )?;
+        );
+        // A failed create continues with the end of the lifecycle.
+        let init = spawned.inspect_err(|_| {
+            hooks::run_warning("poststop", &config.hooks.poststop, &hook_state(0, Status::Stopped));
+        })?;
         let pid = init.pid().as_raw();
         let state = StoredState {
             oci_version: config.oci_version.clone(),
@@ -158,12 +185,13 @@ impl Runtime {
                 .ok_or_else(|| Error::Init("exited right after it was ready".to_owned()))?,
             bundle: config.bundle.clone(),
             rootfs: config.rootfs.clone(),
-            created: rfc3339_now(),
+            created,
             annotations: config.annotations.clone(),
             namespaces: config.namespaces.iter().map(|ns| ns.kind).collect(),
             process: config.process.clone(),
             cgroup: cgroup.dirs().to_vec(),
             network: network.0.clone(),
+            hooks: config.hooks.clone(),
         };
         self.states.save(&state)?;
         if let Some(pid_file) = &options.pid_file {
@@ -182,7 +210,7 @@ impl Runtime {
     pub fn start(&self, id: &str) -> Result<()> {
         let state = self.states.load(id)?;
         match self.states.status(&state) {
-            Status::Created => {}
+            Status::Created | Status::Creating => {}
             Status::Running => {
                 return Err(Error::InvalidState(
                     "cannot start an already running container".to_owned(),
@@ -230,6 +258,9 @@ impl Runtime {
             return Err(Error::Init("exited before it could be started".to_owned()));
         }
         std::fs::remove_file(&fifo_path).context(|| format!("removing {}", fifo_path.display()))?;
+        let running = oci_state_as(&state, Status::Running);
+        let running = serde_json::to_string(&running).expect("state serializes");
+        hooks::run_warning("poststart", &state.hooks.poststart, &running);
         tracing::debug!(id, "started");
         Ok(())
     }
@@ -263,13 +294,16 @@ impl Runtime {
                     "cannot delete container {id} that is not stopped: running"
                 )));
             }
-            Status::Created | Status::Running => kill_and_wait(&state)?,
+            Status::Created | Status::Creating | Status::Running => kill_and_wait(&state)?,
         }
         cgroups::remove(&state.cgroup)?;
         if let Some(attachment) = &state.network {
             network::detach(attachment)?;
         }
         self.states.remove(id)?;
+        let stopped = serde_json::to_string(&oci_state_as(&state, Status::Stopped))
+            .expect("state serializes");
+        hooks::run_warning("poststop", &state.hooks.poststop, &stopped);
         tracing::debug!(id, "deleted");
         Ok(())
     }

@@ -16,6 +16,7 @@ use crate::{
     cgroups::CgroupDir,
     config::{NamespaceConfig, NamespaceKind, ProcessConfig},
     error::{Context, Error, Result},
+    hooks::Hooks,
     id,
     network::Attachment,
 };
@@ -26,6 +27,8 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Only in the state given to hooks while `create` runs.
+    Creating,
     Created,
     Running,
     Stopped,
@@ -34,6 +37,7 @@ pub enum Status {
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Stopped => "stopped",
@@ -66,6 +70,9 @@ pub struct StoredState {
     /// The bridge attachment `delete` undoes.
     #[serde(default)]
     pub network: Option<Attachment>,
+    /// For `start` (poststart) and `delete` (poststop).
+    #[serde(default)]
+    pub hooks: Hooks,
 }
 
 /// The OCI state, as `state` prints it.
@@ -179,7 +186,13 @@ impl StateRoot {
     }
 
     pub fn oci_state(&self, state: &StoredState) -> ContainerState {
-        let status = self.status(state);
+        oci_state_as(state, self.status(state))
+    }
+}
+
+/// The OCI state with a given status, as `state` prints it and hooks get it.
+pub fn oci_state_as(state: &StoredState, status: Status) -> ContainerState {
+    {
         ContainerState {
             oci_version: state.oci_version.clone(),
             id: state.id.clone(),

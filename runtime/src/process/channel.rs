@@ -27,8 +27,9 @@ pub enum InitMessage {
 /// The parent's messages to the init.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ParentMessage {
-    /// The init is in its cgroup and its network is set up: go on.
-    Proceed,
+    /// The init is in its cgroup and its network is set up: go on. The
+    /// OCI state for its hooks, while creating and once created.
+    Proceed { creating: String, created: String },
 }
 
 pub struct Sender<M = InitMessage>(File, PhantomData<M>);

@@ -20,7 +20,7 @@ use crate::{
     config::NamespaceKind,
     console,
     error::{Context, Error, Result},
-    rootfs,
+    hooks, rootfs,
     syscall::LinuxSyscall,
 };
 
@@ -49,12 +49,12 @@ fn setup_and_exec(
 ) -> Result<Infallible> {
     let config = context.config;
     reset_in_child()?;
-    match context.from_parent.recv()? {
-        Some(ParentMessage::Proceed) => {}
+    let (creating, created) = match context.from_parent.recv()? {
+        Some(ParentMessage::Proceed { creating, created }) => (creating, created),
         None => {
             return Err(Error::Init("the runtime went away before the init could go on".into()));
         }
-    }
+    };
     join_all(&context.join)?;
     if config.has_new_namespace(NamespaceKind::Cgroup) {
         unshare(CloneFlags::CLONE_NEWCGROUP)
@@ -74,7 +74,9 @@ fn setup_and_exec(
         set_domainname(domainname)?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    rootfs::prepare(&LinuxSyscall, config, context.no_pivot)?;
+    rootfs::prepare(&LinuxSyscall, config, context.no_pivot, &|| {
+        hooks::run("createContainer", &config.hooks.create_container, &creating)
+    })?;
     sysctl::apply(&config.sysctl)?;
     rootfs::protect_paths(&LinuxSyscall, config)?;
     match &context.console_socket {
@@ -93,14 +95,16 @@ fn setup_and_exec(
     if let Some(mut ready) = sender.take() {
         ready.send(&InitMessage::Ready)?;
     }
-    wait_for_start(context)?;
+    wait_for_start(context, &created)?;
     close_inherited_fds()?;
     config.process.security.finish()?;
     Err(executable.exec())
 }
 
-/// Blocks until `start` opens the fifo for reading, then tells it so.
-fn wait_for_start(context: &InitContext<'_>) -> Result<()> {
+/// Blocks until `start` opens the fifo for reading, runs the
+/// startContainer hooks, then tells `start` so; a failed hook leaves the
+/// fifo without its byte, and `start` fails.
+fn wait_for_start(context: &InitContext<'_>, created: &str) -> Result<()> {
     // The fifo is outside the new root: reach it through the O_PATH
     // descriptor opened by the parent (needs /proc in the container).
     let path = format!("/proc/self/fd/{}", context.exec_fifo.as_raw_fd());
@@ -108,6 +112,7 @@ fn wait_for_start(context: &InitContext<'_>) -> Result<()> {
         .write(true)
         .open(&path)
         .context(|| "opening the exec fifo (is /proc mounted in the container?)".to_owned())?;
+    hooks::run("startContainer", &context.config.hooks.start_container, created)?;
     fifo.write_all(b"0").context(|| "writing the exec fifo".to_owned())
 }
 

@@ -70,10 +70,11 @@ impl Drop for InitProcess {
     }
 }
 
-/// Clones the init; `after_clone` runs with its pid before it may go on.
+/// Clones the init; `after_clone` runs with its pid before it may go on,
+/// and gives the message that lets it.
 pub fn spawn(
     request: InitRequest<'_>,
-    after_clone: &mut dyn FnMut(Pid) -> Result<()>,
+    after_clone: &mut dyn FnMut(Pid) -> Result<ParentMessage>,
 ) -> Result<InitProcess> {
     ensure_single_threaded()?;
     let config = request.config;
@@ -135,8 +136,8 @@ pub fn spawn(
     // Our copy of the write end must go, or EOF would never come.
     drop(sender);
     let init = InitProcess { pid: Some(Pid::from_raw(raw as i32)) };
-    after_clone(init.pid())?;
-    to_init.send(&ParentMessage::Proceed)?;
+    let proceed = after_clone(init.pid())?;
+    to_init.send(&proceed)?;
     match receiver.recv()? {
         Some(InitMessage::Ready) => Ok(init),
         Some(InitMessage::Failed(reason)) => {

@@ -23,7 +23,14 @@ use crate::{
     syscall::Syscall,
 };
 
-pub fn prepare(sys: &dyn Syscall, config: &ContainerConfig, no_pivot: bool) -> Result<()> {
+/// `before_switch` runs once the mounts are made, before the root switch
+/// (the createContainer hooks).
+pub fn prepare(
+    sys: &dyn Syscall,
+    config: &ContainerConfig,
+    no_pivot: bool,
+    before_switch: &dyn Fn() -> Result<()>,
+) -> Result<()> {
     let rootfs = &config.rootfs;
     sys.mount(None, Path::new("/"), None, config.rootfs_propagation, None)
         .context(|| format!("setting propagation {:?} on /", config.rootfs_propagation))?;
@@ -38,6 +45,7 @@ pub fn prepare(sys: &dyn Syscall, config: &ContainerConfig, no_pivot: bool) -> R
     devices::create_devices(root.as_fd(), &config.devices)?;
     devices::create_symlinks(root.as_fd())?;
     drop(root);
+    before_switch()?;
     pivot::switch_root(sys, rootfs, no_pivot)?;
     if config.rootfs_readonly {
         sys.mount(
