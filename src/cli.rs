@@ -76,6 +76,8 @@ pub enum Command {
     Spec(crate::runtime_cli::SpecArgs),
     /// Create a ready bundle: a busybox rootfs and a Docker-like config.json.
     Bundle(crate::runtime_cli::BundleArgs),
+    /// Audit a saved trace: each container's birth, and security findings.
+    Report(crate::report_cli::ReportArgs),
 }
 
 /// Where a trace goes and how it is shown.

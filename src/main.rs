@@ -9,6 +9,7 @@ mod cli;
 mod demo;
 mod doctor;
 mod logging;
+mod report_cli;
 mod runtime_cli;
 mod session;
 mod show;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Command::Exec(args) => runtime_cli::exec_in(cli.global.root, args),
         Command::Spec(args) => runtime_cli::spec(args),
         Command::Bundle(args) => runtime_cli::create_bundle(args),
+        Command::Report(args) => report_cli::report(args),
     };
     match result {
         Ok(code) => code,

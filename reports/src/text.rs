@@ -1,0 +1,203 @@
+//! The report for people: one section per container, findings first.
+
+use std::fmt::Write as _;
+
+use crate::{
+    model::{ContainerReport, EventRef, MountOperation, Report},
+    rules::{RULES, Severity},
+};
+
+fn ms(ns: u64) -> String {
+    format!("{:.3} ms", ns as f64 / 1e6)
+}
+
+fn at(evidence: &EventRef) -> String {
+    format!("line {}", evidence.line)
+}
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let trace = &report.trace;
+    let _ = writeln!(
+        out,
+        "cradle report of {} ({} events, host {}, kernel {})",
+        trace.path, trace.events, trace.host, trace.kernel
+    );
+    if trace.lost > 0 {
+        let _ = writeln!(out, "warning: {} events were lost while tracing", trace.lost);
+    }
+    if let Some(truncated) = &trace.truncated {
+        let _ = writeln!(out, "warning: the trace is truncated: {truncated}");
+    }
+    if report.containers.is_empty() {
+        let _ = writeln!(out, "\nno container was started in this trace");
+    }
+    for container in &report.containers {
+        out.push('\n');
+        container_text(&mut out, container);
+    }
+    let t = &report.totals;
+    let _ = writeln!(
+        out,
+        "\nfindings: {} critical, {} high, {} medium, {} low, {} info",
+        t.critical, t.high, t.medium, t.low, t.info
+    );
+    out
+}
+
+fn container_text(out: &mut String, c: &ContainerReport) {
+    let _ = writeln!(out, "== container {} ({}) ==", c.id, c.runtime.name);
+    if let Some(bundle) = &c.runtime.bundle {
+        let _ = writeln!(out, "bundle: {bundle}");
+    }
+    let _ = writeln!(
+        out,
+        "runtime pid {}, init pid {}, {}",
+        c.runtime.pid,
+        c.runtime.init_pid.map_or("-".into(), |p| p.to_string()),
+        c.runtime.exit.as_deref().unwrap_or("no exit seen")
+    );
+    let _ = writeln!(out, "\nfindings:");
+    if c.findings.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    let mut findings: Vec<_> = c.findings.iter().collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    for f in findings {
+        let _ = writeln!(out, "  [{}] {} {}: {}", f.severity.name(), f.id, f.title, f.message);
+        for e in &f.evidence {
+            let _ = writeln!(out, "      {}: {}[{}] {}", at(e), e.comm, e.tgid, e.text);
+        }
+    }
+    let _ = writeln!(out, "\nphases:");
+    for p in &c.phases {
+        let _ = writeln!(
+            out,
+            "  {:<22} +{:>12}  {:>12}  {} events",
+            p.phase.name(),
+            ms(p.start_ns),
+            ms(p.duration_ns),
+            p.events
+        );
+    }
+    let _ = writeln!(out, "\nnamespaces:");
+    for v in &c.namespaces.views {
+        let inum = v.inum.map_or("?".into(), |i| format!("{}:[{i}]", v.kind));
+        let shared = if v.shared_with_host { "  shared with the host" } else { "" };
+        let _ = writeln!(out, "  {:<7} {inum}{shared}", v.kind);
+    }
+    for j in &c.namespaces.joined {
+        let when = if j.after_start { "after start" } else { "before start" };
+        let _ = writeln!(out, "  setns {} ({when}, {})", j.kinds.join("|"), at(&j.evidence));
+    }
+    if let Some(rootfs) = &c.rootfs {
+        let _ = writeln!(out, "\nrootfs: {rootfs}");
+    }
+    let _ = writeln!(out, "\nmounts:");
+    for m in c.mounts.iter().filter(|m| m.result == 0) {
+        let op = match m.operation {
+            MountOperation::Filesystem => "fs",
+            MountOperation::Bind => "bind",
+            MountOperation::Remount => "remount",
+            MountOperation::Propagation => "propagation",
+            MountOperation::Move => "move",
+        };
+        let target = m.container_path.as_deref().or(m.target.as_deref()).unwrap_or("?");
+        let mode = if m.read_only { "ro" } else { "rw" };
+        let host = if m.host_source { "  (host path)" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {op:<11} {:<28} -> {target:<28} {:<8} {mode}{host}  [{}]",
+            m.source.as_deref().unwrap_or("-"),
+            m.fstype.as_deref().unwrap_or("-"),
+            m.flags.join("|"),
+        );
+    }
+    let failed = c.mounts.iter().filter(|m| m.result != 0).count();
+    if failed > 0 {
+        let _ = writeln!(out, "  ({failed} mount calls failed; see the JSON report)");
+    }
+    if let Some(r) = &c.root_switch {
+        let _ = writeln!(out, "\nroot switch: {:?} ({})", r.method, at(&r.evidence));
+    }
+    let caps = &c.capabilities;
+    let _ = writeln!(out, "\nat the workload's exec:");
+    match &caps.effective {
+        Some(effective) if caps.all => {
+            let _ = writeln!(out, "  capabilities: all ({})", effective.len());
+        }
+        Some(effective) => {
+            let _ = writeln!(out, "  capabilities: {}", effective.join(","));
+        }
+        None => {
+            let _ = writeln!(out, "  capabilities: inherited from the runtime (no capset seen)");
+        }
+    }
+    let _ = writeln!(out, "  bounding set: {} dropped", caps.bounding_dropped.len());
+    let _ = writeln!(out, "  no_new_privs: {}", if c.no_new_privs.set { "set" } else { "not set" });
+    let seccomp = match c.seccomp.filters.first() {
+        Some(f) => format!(
+            "{} ({} instructions)",
+            f.call,
+            f.instructions.map_or("?".into(), |n| n.to_string())
+        ),
+        None => "none".into(),
+    };
+    let _ = writeln!(out, "  seccomp: {seccomp}");
+    if let Some(w) = &c.workload {
+        let _ = writeln!(out, "  workload: {} {:?} ({})", w.filename, w.argv, at(&w.evidence));
+    }
+    if let Some(h) = &c.hostname {
+        let _ = writeln!(out, "  hostname: {}", h.name.as_deref().unwrap_or("?"));
+    }
+    let paths: std::collections::BTreeSet<&str> =
+        c.cgroups.iter().map(|g| g.path.as_str()).collect();
+    if !paths.is_empty() {
+        let _ = writeln!(out, "\ncgroups: {}", paths.into_iter().collect::<Vec<_>>().join(", "));
+    }
+    if !c.network.interfaces.is_empty() || c.network.own_namespace.is_some() {
+        let _ = writeln!(
+            out,
+            "\nnetwork: {}, {} link requests",
+            c.network.own_namespace.map_or("host namespace".into(), |n| format!("net:[{n}]")),
+            c.network.interfaces.len()
+        );
+    }
+    let _ = writeln!(out, "\nprocesses:");
+    for p in &c.processes {
+        let programs: Vec<&str> = p.programs.iter().map(|r| r.filename.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  {:>7} {:<13} {:<16} {}",
+            p.pid,
+            format!("{:?}", p.role).to_lowercase(),
+            p.comm,
+            programs.join(" -> ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nevents: {} (lines {}..{})",
+        c.events.count,
+        c.events.first_line.unwrap_or(0),
+        c.events.last_line.unwrap_or(0)
+    );
+}
+
+/// `cradle report --rules` as text.
+pub fn rules() -> String {
+    let mut out = String::new();
+    for severity in Severity::ALL.iter().rev() {
+        for rule in RULES.iter().filter(|r| r.severity == *severity) {
+            let _ =
+                writeln!(out, "{} {} [{}]: {}", rule.id, rule.name, severity.name(), rule.title);
+            let _ = writeln!(out, "    why: {}", rule.rationale);
+            let _ = writeln!(out, "    evidence: {}", rule.evidence);
+            let _ = writeln!(out, "    fix: {}", rule.remediation);
+            if !rule.limits.is_empty() {
+                let _ = writeln!(out, "    cannot see: {}", rule.limits);
+            }
+        }
+    }
+    out
+}
