@@ -50,6 +50,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Print a saved trace as a timeline.
     Show(ShowArgs),
+    /// Replay a saved trace in the terminal UI, with play, pause and seek.
+    Tui(TuiArgs),
     /// Explain an event kind or a phase of a container's birth.
     Explain(ExplainArgs),
     /// Build a busybox container, run it traced, and explain each step.
@@ -159,6 +161,12 @@ pub struct ShowArgs {
     /// Explain each phase and each kind of event.
     #[arg(long)]
     pub explain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// A trace file written by `--out`.
+    pub trace: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ mod session;
 mod show;
 mod timeline;
 mod trace;
+mod tui;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Command::Trace(args) => trace::trace(args),
         Command::Watch(args) => trace::watch(args),
         Command::Show(args) => show::show(args),
+        Command::Tui(args) => tui::replay(args),
         Command::Explain(args) => show::explain(args),
         Command::Demo(args) => demo::demo(args),
         Command::Doctor(args) => doctor::run(args),

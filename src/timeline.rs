@@ -84,8 +84,8 @@ impl Timeline {
                 format!("  {}  {:<12} {:<13} {}", millis(since), "(host)", "", event.describe())
             }
         };
-        let failed = result_of(&event.detail).is_some_and(|ret| ret < 0);
-        let colour = if failed { RED } else { category_colour(event.detail.category()) };
+        let colour =
+            if event.detail.failed() { RED } else { category_colour(event.detail.category()) };
         self.paint(colour, &line)?;
         if self.explain {
             let kind = event.detail.kind_name();
@@ -186,32 +186,6 @@ fn role_name(role: cradle_probes::collector::Role) -> &'static str {
         Role::Intermediate => "intermediate",
         Role::Init => "init",
         Role::Workload => "workload",
-    }
-}
-
-/// A syscall's result, for the kinds that have one.
-fn result_of(detail: &Detail) -> Option<i64> {
-    match detail {
-        Detail::Exec { ret, .. } => *ret,
-        Detail::ExecResult { ret }
-        | Detail::Namespaces { ret, .. }
-        | Detail::Mount { ret, .. }
-        | Detail::Umount { ret, .. }
-        | Detail::Fsopen { ret, .. }
-        | Detail::Fsconfig { ret, .. }
-        | Detail::Fsmount { ret, .. }
-        | Detail::MoveMount { ret, .. }
-        | Detail::OpenTree { ret, .. }
-        | Detail::MountSetattr { ret, .. }
-        | Detail::PivotRoot { ret, .. }
-        | Detail::Chroot { ret, .. }
-        | Detail::Setns { ret, .. }
-        | Detail::Capset { ret, .. }
-        | Detail::Prctl { ret, .. }
-        | Detail::Seccomp { ret, .. }
-        | Detail::Sethostname { ret, .. }
-        | Detail::NewLink { ret, .. } => Some(*ret),
-        _ => None,
     }
 }
 

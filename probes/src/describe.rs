@@ -87,6 +87,38 @@ impl Detail {
         }
     }
 
+    /// The syscall's result, for the kinds that have one; `None` for the
+    /// others and for an exec whose result has not arrived.
+    pub fn result(&self) -> Option<i64> {
+        match self {
+            Detail::Exec { ret, .. } => *ret,
+            Detail::ExecResult { ret }
+            | Detail::Namespaces { ret, .. }
+            | Detail::Mount { ret, .. }
+            | Detail::Umount { ret, .. }
+            | Detail::Fsopen { ret, .. }
+            | Detail::Fsconfig { ret, .. }
+            | Detail::Fsmount { ret, .. }
+            | Detail::MoveMount { ret, .. }
+            | Detail::OpenTree { ret, .. }
+            | Detail::MountSetattr { ret, .. }
+            | Detail::PivotRoot { ret, .. }
+            | Detail::Chroot { ret, .. }
+            | Detail::Setns { ret, .. }
+            | Detail::Capset { ret, .. }
+            | Detail::Prctl { ret, .. }
+            | Detail::Seccomp { ret, .. }
+            | Detail::Sethostname { ret, .. }
+            | Detail::NewLink { ret, .. } => Some(*ret),
+            _ => None,
+        }
+    }
+
+    /// The call failed (a negative result).
+    pub fn failed(&self) -> bool {
+        self.result().is_some_and(|ret| ret < 0)
+    }
+
     /// The call as strace would print it, with its result:
     /// `mount("proc", "/proc", "proc", MS_NOSUID|MS_NODEV, NULL) = 0`.
     pub fn describe(&self) -> String {

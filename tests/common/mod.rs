@@ -11,6 +11,7 @@ use serde_json::Value;
 
 pub mod probes;
 pub mod runtime;
+pub mod tmux;
 
 /// The cradle binary under test.
 pub fn cradle() -> Command {

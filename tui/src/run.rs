@@ -1,0 +1,200 @@
+//! The UI loop: take in events, handle keys, draw at most one frame per
+//! tick. Shared by replay and live mode; in live mode it runs on its own
+//! thread, fed by a channel the session never waits on.
+
+use std::{
+    io,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc::{self, Receiver, Sender, TryRecvError},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use cradle_probes::{
+    Event,
+    trace_file::{Header, Trace, Trailer},
+};
+use ratatui::{
+    Terminal,
+    backend::Backend,
+    crossterm::event::{self, Event as TermEvent},
+};
+
+use crate::{
+    app::{App, Feed},
+    stats::Report,
+    terminal::Screen,
+    view,
+};
+
+/// The shortest time between two frames.
+const FRAME: Duration = Duration::from_millis(33);
+/// The longest the loop spends taking in events before it looks at keys
+/// and draws: a storm of events cannot make the UI unresponsive.
+const INTAKE_BUDGET: Duration = Duration::from_millis(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("terminal: {0}")]
+    Terminal(#[from] io::Error),
+    #[error("the UI thread panicked")]
+    Panicked,
+}
+
+/// Replays a saved trace until the user quits.
+pub fn replay(trace: Trace) -> Result<Report, TuiError> {
+    let mut screen = Screen::enter()?;
+    let mut app = App::replay(trace);
+    run(&mut screen.terminal, &mut app, |_| {})?;
+    Ok(app.report())
+}
+
+/// Runs the UI loop on `terminal` until the app quits. `intake` takes in
+/// whatever arrived since the last turn.
+pub fn run<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    mut intake: impl FnMut(&mut App),
+) -> io::Result<()>
+where
+    io::Error: From<B::Error>,
+{
+    let mut last_draw: Option<Instant> = None;
+    loop {
+        intake(app);
+        let now = Instant::now();
+        app.tick(now);
+        if app.quit {
+            return Ok(());
+        }
+        let since = last_draw.map_or(Duration::MAX, |at| now.duration_since(at));
+        if since >= FRAME && app.needs_draw(since) {
+            let started = Instant::now();
+            terminal.draw(|frame| view::draw(frame, app))?;
+            app.frames.record(started.elapsed());
+            app.dirty = false;
+            last_draw = Some(started);
+        }
+        // Wait for a key at most until the next frame is due.
+        let wait = last_draw.map_or(Duration::ZERO, |at| FRAME.saturating_sub(at.elapsed()));
+        if event::poll(wait.max(Duration::from_millis(1)))? {
+            loop {
+                match event::read()? {
+                    TermEvent::Key(key) => app.key(key),
+                    TermEvent::Resize(..) => app.dirty = true,
+                    _ => {}
+                }
+                if !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The session's side of a live UI: it sends events and never waits; the
+/// UI runs on its own thread from [`Live::start`] until the user quits.
+pub struct Live {
+    sender: Option<Sender<Feed>>,
+    /// Until the UI starts.
+    waiting: Option<(Receiver<Feed>, Header)>,
+    ui: Option<JoinHandle<Result<Report, TuiError>>>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Live {
+    /// A live UI for a trace with this header. Events sent before
+    /// [`Live::start`] wait in the channel.
+    pub fn new(header: &Header) -> Live {
+        let (sender, receiver) = mpsc::channel();
+        Live {
+            sender: Some(sender),
+            waiting: Some((receiver, header.clone())),
+            ui: None,
+            closed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Takes over the terminal and starts the UI thread.
+    pub fn start(&mut self) -> Result<(), TuiError> {
+        let Some((receiver, header)) = self.waiting.take() else { return Ok(()) };
+        let mut screen = Screen::enter()?;
+        let closed = self.closed.clone();
+        let ui = std::thread::Builder::new().name("cradle-tui".into()).spawn(move || {
+            let mut app = App::live(header);
+            let result = run(&mut screen.terminal, &mut app, |app| intake(&receiver, app));
+            closed.store(true, Ordering::Release);
+            drop(screen);
+            result?;
+            Ok(app.report())
+        })?;
+        self.ui = Some(ui);
+        Ok(())
+    }
+
+    /// Hands the UI one attributed event. Never blocks.
+    pub fn event(&self, event: &Event) {
+        self.send(Feed::Event(event.clone()));
+    }
+
+    /// The probes' count of lost events so far.
+    pub fn lost(&self, total: u64) {
+        self.send(Feed::Lost(total));
+    }
+
+    /// The user quit the UI (or it failed).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn send(&self, feed: Feed) {
+        if let Some(sender) = &self.sender {
+            // The UI may be gone already: nothing to show it to, then.
+            let _ = sender.send(feed);
+        }
+    }
+
+    /// Ends the trace on screen and waits for the user to quit.
+    pub fn finish(mut self, trailer: Trailer) -> Result<Report, TuiError> {
+        self.send(Feed::Trailer(trailer));
+        self.join().unwrap_or(Ok(Report::default()))
+    }
+
+    fn join(&mut self) -> Option<Result<Report, TuiError>> {
+        self.sender = None;
+        let ui = self.ui.take()?;
+        Some(ui.join().unwrap_or(Err(TuiError::Panicked)))
+    }
+}
+
+impl Drop for Live {
+    /// A session that fails closes its UI: the channel's end without a
+    /// trailer tells the UI thread to stop, and the terminal is restored
+    /// before the error is printed.
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+fn intake(receiver: &Receiver<Feed>, app: &mut App) {
+    let started = Instant::now();
+    loop {
+        match receiver.try_recv() {
+            Ok(feed) => app.feed(feed, started),
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => {
+                // Ended without a trailer: the session failed.
+                if app.trailer.is_none() {
+                    app.quit = true;
+                }
+                return;
+            }
+        }
+        if started.elapsed() >= INTAKE_BUDGET {
+            return;
+        }
+    }
+}
