@@ -22,11 +22,14 @@ const PACKAGES: &[(&str, &str)] = &[
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";
+/// Runs the probes' fuzz target (probes/fuzz) in `cargo xtask test`.
+const CARGO_FUZZ_VERSION: &str = "0.13";
 
 pub fn run() -> Result<()> {
     require_root()?;
     install_packages()?;
     install_bpf_linker()?;
+    install_cargo_fuzz()?;
     println!("setup: everything cradle needs is installed");
     Ok(())
 }
@@ -71,26 +74,41 @@ fn cargo_bin(name: &str) -> PathBuf {
     home.join("bin").join(name)
 }
 
-fn install_bpf_linker() -> Result<()> {
-    let linker = cargo_bin("bpf-linker");
-    let installed = Command::new(&linker)
-        .arg("--version")
+/// Whether `command` is installed and says `expected` when asked its version.
+fn reports_version(command: &mut Command, expected: &str) -> bool {
+    command
         .output()
-        .map(|out| {
-            String::from_utf8_lossy(&out.stdout)
-                .contains(&format!("bpf-linker {BPF_LINKER_VERSION}"))
-        })
-        .unwrap_or(false);
-    if installed {
+        .map(|out| String::from_utf8_lossy(&out.stdout).contains(expected))
+        .unwrap_or(false)
+}
+
+/// `cargo install CRATE --locked --version ~VERSION EXTRA...`.
+fn cargo_install(krate: &str, version: &str) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.args(["install", krate, "--locked", "--version", &format!("~{version}")]);
+    command
+}
+
+fn install_bpf_linker() -> Result<()> {
+    let version = format!("bpf-linker {BPF_LINKER_VERSION}");
+    if reports_version(Command::new(cargo_bin("bpf-linker")).arg("--version"), &version) {
         return Ok(());
     }
     println!("setup: building bpf-linker {BPF_LINKER_VERSION} against LLVM 22 (about 3 minutes)");
     run_checked(
-        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .args(["install", "bpf-linker", "--locked", "--no-default-features"])
-            .args(["--features", "llvm-22", "--version", &format!("~{BPF_LINKER_VERSION}")])
+        cargo_install("bpf-linker", BPF_LINKER_VERSION)
+            .args(["--no-default-features", "--features", "llvm-22"])
             .env("LLVM_PREFIX", "/usr/lib/llvm-22"),
     )
+}
+
+fn install_cargo_fuzz() -> Result<()> {
+    let version = format!("cargo-fuzz {CARGO_FUZZ_VERSION}");
+    if reports_version(Command::new(cargo_bin("cargo-fuzz")).arg("--version"), &version) {
+        return Ok(());
+    }
+    println!("setup: building cargo-fuzz {CARGO_FUZZ_VERSION}");
+    run_checked(&mut cargo_install("cargo-fuzz", CARGO_FUZZ_VERSION))
 }
 
 pub fn run_checked(command: &mut Command) -> Result<()> {

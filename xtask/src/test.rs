@@ -23,19 +23,51 @@ pub fn cargo() -> Command {
 pub fn run() -> Result<()> {
     println!("== formatting");
     run_checked(cargo().args(["fmt", "--all", "--check"]))?;
-    run_checked(
-        cargo().current_dir(workspace_root().join("probes-ebpf")).args(["fmt", "--check"]),
-    )?;
+    for own_workspace in ["probes-ebpf", "probes/fuzz"] {
+        run_checked(
+            cargo().current_dir(workspace_root().join(own_workspace)).args(["fmt", "--check"]),
+        )?;
+    }
     println!("== lints");
     run_checked(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     println!("== tests");
-    let totals = run_tests(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    let mut totals = run_tests(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    println!("== fuzzing the probes' record decoder for {FUZZ_SECONDS} s");
+    // One test: the fuzzer found no input that panics or misbehaves.
+    match fuzz_decode() {
+        Ok(()) => totals.passed += 1,
+        Err(err) => {
+            println!("fuzz decode FAILED: {err:#}");
+            totals.failed += 1;
+        }
+    }
     // One closing line for the whole run, as CI reads it.
     println!("tests: {} passed, {} failed", totals.passed, totals.failed);
     if totals.failed > 0 {
         bail!("{} tests failed", totals.failed);
     }
     Ok(())
+}
+
+/// How long CI fuzzes the decoder: long enough to cover every record kind's
+/// length checks, short enough for the CI budget.
+const FUZZ_SECONDS: u32 = 60;
+
+/// Runs the cargo-fuzz target `decode` (probes/fuzz), bounded in time and
+/// input size (records are at most a few KiB).
+///
+/// cargo-fuzz passes an unstable rustc flag (`-Z sanitizer=address`). The
+/// default stable toolchain takes it with `RUSTC_BOOTSTRAP=1`, so CI needs
+/// no nightly toolchain nor a rustup download.
+fn fuzz_decode() -> Result<()> {
+    run_checked(
+        cargo()
+            .current_dir(workspace_root().join("probes"))
+            .args(["fuzz", "run", "decode", "--"])
+            .arg(format!("-max_total_time={FUZZ_SECONDS}"))
+            .arg("-max_len=4096")
+            .env("RUSTC_BOOTSTRAP", "1"),
+    )
 }
 
 #[derive(Default)]
