@@ -97,6 +97,10 @@ pub struct OutputArgs {
     /// Explain each phase and each kind of event in the timeline.
     #[arg(long)]
     pub explain: bool,
+    /// Show the trace live in the terminal UI instead of the timeline (the
+    /// traced command's output is discarded).
+    #[arg(long, conflicts_with_all = ["json", "explain"])]
+    pub tui: bool,
 }
 
 impl OutputArgs {

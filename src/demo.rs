@@ -46,6 +46,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         runtimes: Vec::new(),
         out: args.out,
         json: false,
+        tui: false,
         timeline: TimelineOptions { explain: !args.brief, stdout: true },
     };
     let code = session.run()?;

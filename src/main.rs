@@ -39,12 +39,12 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Create(args) => runtime_cli::create(cli.global.root, args),
         Command::Start(args) => runtime_cli::start(cli.global.root, args),
-        Command::Run(args) => match args.trace {
-            Some(out) => {
-                trace::run_traced((!out.as_os_str().is_empty()).then_some(out), args.explain)
-            }
-            None => runtime_cli::run(cli.global.root, args),
-        },
+        Command::Run(args) if args.trace.is_some() || args.tui => trace::run_traced(
+            args.trace.filter(|out| !out.as_os_str().is_empty()),
+            args.explain,
+            args.tui,
+        ),
+        Command::Run(args) => runtime_cli::run(cli.global.root, args),
         Command::State(args) => runtime_cli::state(cli.global.root, args),
         Command::Kill(args) => runtime_cli::kill(cli.global.root, args),
         Command::Delete(args) => runtime_cli::delete(cli.global.root, args),

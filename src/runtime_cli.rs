@@ -61,6 +61,10 @@ pub struct RunArgs {
     /// With --trace: explain each phase and each kind of event.
     #[arg(long, requires = "trace")]
     pub explain: bool,
+    /// Trace the run and show it live in the terminal UI (with --trace=FILE,
+    /// also save the trace there).
+    #[arg(long, conflicts_with = "explain")]
+    pub tui: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,10 +2,16 @@
 //! `cradle watch`: loads the probes, starts the command registered for
 //! tracing (or follows every container runtime on the host), attributes
 //! each event to its container, and hands it to the outputs: the trace file
-//! (`--out`), JSON Lines on stdout (`--json`) and the human timeline.
+//! (`--out`), JSON Lines on stdout (`--json`), the human timeline, or the
+//! terminal UI (`--tui`), which runs on its own thread and is never waited
+//! on.
 
 use std::{
-    fs::File, io::BufWriter, os::unix::process::ExitStatusExt, path::PathBuf, process::ExitCode,
+    fs::File,
+    io::BufWriter,
+    os::unix::process::ExitStatusExt,
+    path::PathBuf,
+    process::{ExitCode, Stdio},
 };
 
 use anyhow::Context;
@@ -34,6 +40,8 @@ pub struct Session {
     pub out: Option<PathBuf>,
     /// JSON Lines on stdout instead of the human timeline.
     pub json: bool,
+    /// The terminal UI instead of the human timeline.
+    pub tui: bool,
     pub timeline: TimelineOptions,
 }
 
@@ -69,6 +77,10 @@ impl Session {
                 let registrar = probes.self_registrar();
                 let mut command = tokio::process::Command::new(program);
                 command.args(args);
+                if self.tui {
+                    // The UI owns the terminal.
+                    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+                }
                 // SAFETY: the hook makes one raw bpf(2) call and a getpid(2),
                 // both async-signal-safe, so it is sound between fork and exec.
                 unsafe {
@@ -79,6 +91,10 @@ impl Session {
             None => None,
         };
         let child_pid = child.as_ref().and_then(|child| child.id());
+        // Only now, with the child forked, does cradle get a second thread.
+        outputs.start_tui()?;
+        let mut ui_tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        let mut ui_open = outputs.tui.is_some();
 
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut terminate = signal(SignalKind::terminate())?;
@@ -108,6 +124,16 @@ impl Session {
                 _ = hangup.recv() => match child_pid {
                     Some(pid) => forward(pid, Signal::SIGHUP),
                     None => break (TraceEnd::Interrupted, None),
+                },
+                // The UI's loss counter, and whether the user quit it: that
+                // ends the trace as an interrupt would.
+                _ = ui_tick.tick(), if ui_open => {
+                    ui_open = outputs.tui_update(probes.lost()?.iter().map(|(_, n)| n).sum());
+                    match (ui_open, child_pid) {
+                        (true, _) => {}
+                        (false, Some(pid)) => forward(pid, Signal::SIGTERM),
+                        (false, None) => break (TraceEnd::Interrupted, None),
+                    }
                 },
             }
         };
@@ -159,6 +185,7 @@ struct Outputs {
     file: Option<TraceWriter<BufWriter<File>>>,
     json: Option<TraceWriter<BufWriter<std::io::Stdout>>>,
     timeline: Option<Timeline>,
+    tui: Option<cradle_tui::Live>,
 }
 
 impl Outputs {
@@ -171,10 +198,12 @@ impl Outputs {
             }
             None => None,
         };
-        let (json, timeline) = if session.json {
-            (Some(TraceWriter::new(BufWriter::new(std::io::stdout()), header)?), None)
+        let (json, timeline, tui) = if session.json {
+            (Some(TraceWriter::new(BufWriter::new(std::io::stdout()), header)?), None, None)
+        } else if session.tui {
+            (None, None, Some(cradle_tui::Live::new(header)))
         } else {
-            (None, Some(Timeline::new(session.timeline.clone(), header)))
+            (None, Some(Timeline::new(session.timeline.clone(), header)), None)
         };
         Ok(Outputs {
             joiner: ExecJoiner::default(),
@@ -182,6 +211,22 @@ impl Outputs {
             file,
             json,
             timeline,
+            tui,
+        })
+    }
+
+    fn start_tui(&mut self) -> anyhow::Result<()> {
+        match &mut self.tui {
+            Some(tui) => tui.start().context("starting the terminal UI"),
+            None => Ok(()),
+        }
+    }
+
+    /// Gives the UI the probes' loss count; says whether it is still open.
+    fn tui_update(&self, lost: u64) -> bool {
+        self.tui.as_ref().is_some_and(|tui| {
+            tui.lost(lost);
+            !tui.is_closed()
         })
     }
 
@@ -204,6 +249,9 @@ impl Outputs {
         }
         if let Some(timeline) = &mut self.timeline {
             timeline.event(event, &self.collector)?;
+        }
+        if let Some(tui) = &self.tui {
+            tui.event(event);
         }
         Ok(())
     }
@@ -242,6 +290,11 @@ impl Outputs {
         }
         if let Some(timeline) = self.timeline {
             timeline.finish(containers, &trailer)?;
+        }
+        if let Some(tui) = self.tui {
+            // The trace is complete on disk; the UI stays until the user quits.
+            let report = tui.finish(trailer).context("running the terminal UI")?;
+            crate::tui::write_report(&report)?;
         }
         Ok(())
     }

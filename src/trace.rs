@@ -24,18 +24,23 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     session.run()
 }
 
-/// `cradle run --trace[=FILE] ...`: runs this same `cradle run` again, minus
-/// the tracing flags, as a traced command. The runtime stays unaware of
-/// the tracing, and is seen from its very first syscall.
-pub fn run_traced(out: Option<std::path::PathBuf>, explain: bool) -> anyhow::Result<ExitCode> {
+/// `cradle run --trace[=FILE] ...` (or `--tui`): runs this same `cradle run`
+/// again, minus the tracing flags, as a traced command. The runtime stays
+/// unaware of the tracing, and is seen from its very first syscall.
+pub fn run_traced(
+    out: Option<std::path::PathBuf>,
+    explain: bool,
+    tui: bool,
+) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("finding cradle's own executable")?;
     let mut command = vec![exe.to_string_lossy().into_owned()];
     command.extend(
         std::env::args()
             .skip(1)
-            .filter(|arg| arg != "--trace" && !arg.starts_with("--trace=") && arg != "--explain"),
+            .filter(|arg| !["--trace", "--explain", "--tui"].contains(&arg.as_str()))
+            .filter(|arg| !arg.starts_with("--trace=")),
     );
-    let output = OutputArgs { json: false, out, ring_size: OutputArgs::DEFAULT_RING, explain };
+    let output = OutputArgs { json: false, out, ring_size: OutputArgs::DEFAULT_RING, explain, tui };
     session(TraceMode::Run, command, output, false).run()
 }
 
@@ -47,6 +52,7 @@ fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bo
         runtimes: Vec::new(),
         out: output.out,
         json: output.json,
+        tui: output.tui,
         timeline: TimelineOptions { explain: output.explain, stdout },
     }
 }
