@@ -51,6 +51,8 @@ pub enum Command {
     /// Print a saved trace as a timeline.
     Show(ShowArgs),
     /// Replay a saved trace in the terminal UI, with play, pause and seek.
+    /// With CRADLE_TUI_REPORT=FILE (here and with --tui), the UI's frame
+    /// times and counters are written there as JSON when it closes.
     Tui(TuiArgs),
     /// Explain an event kind or a phase of a container's birth.
     Explain(ExplainArgs),

@@ -315,17 +315,17 @@ impl Widget for Timeline<'_> {
         if y < bottom && !host {
             buf.set_string(inner.x, y, "phases", Style::new().add_modifier(Modifier::DIM));
             let marks = app.model.container(app.subject).map_or(&[][..], |c| &c.phases[..]);
-            let mut free = 0u16;
-            for mark in marks {
-                let Some(column) = window.column(mark.ts_ns) else { continue };
-                let column = column.max(free);
-                if column >= window.columns {
-                    break;
-                }
-                let label = format!("|{}", phase_label(mark.phase));
-                let room = usize::from(window.columns - column);
-                buf.set_stringn(plot_x + column, y, &label, room, Style::new().fg(Color::White));
-                free = column + label.chars().count() as u16 + 1;
+            // Each mark at its own time; its name only as far as the next.
+            let columns: Vec<(u16, Phase)> = marks
+                .iter()
+                .filter_map(|mark| window.column(mark.ts_ns).map(|column| (column, mark.phase)))
+                .collect();
+            for (i, &(column, phase)) in columns.iter().enumerate() {
+                let next = columns.get(i + 1).map_or(window.columns, |&(next, _)| next);
+                let room = usize::from(next.saturating_sub(column));
+                let label = format!("|{}", phase_label(phase));
+                let shown = if room > 3 { truncate(&label, room - 1) } else { "|".to_string() };
+                buf.set_string(plot_x + column, y, shown, Style::new().fg(Color::White));
             }
             y += 1;
         }
