@@ -48,23 +48,23 @@ pub enum TuiError {
 pub fn replay(trace: Trace) -> Result<Report, TuiError> {
     let mut screen = Screen::enter()?;
     let mut app = App::replay(trace);
-    run(&mut screen.terminal, &mut app, |_| {})?;
+    run(&mut screen.terminal, &mut app, |_| false)?;
     Ok(app.report())
 }
 
 /// Runs the UI loop on `terminal` until the app quits. `intake` takes in
-/// whatever arrived since the last turn.
+/// what arrived since the last turn, and says whether more is waiting.
 pub fn run<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
-    mut intake: impl FnMut(&mut App),
+    mut intake: impl FnMut(&mut App) -> bool,
 ) -> io::Result<()>
 where
     io::Error: From<B::Error>,
 {
     let mut last_draw: Option<Instant> = None;
     loop {
-        intake(app);
+        let more = intake(app);
         let now = Instant::now();
         app.tick(now);
         if app.quit {
@@ -78,9 +78,13 @@ where
             app.dirty = false;
             last_draw = Some(started);
         }
-        // Wait for a key at most until the next frame is due.
-        let wait = last_draw.map_or(Duration::ZERO, |at| FRAME.saturating_sub(at.elapsed()));
-        if event::poll(wait.max(Duration::from_millis(1)))? {
+        // Wait for a key at most until the next frame is due, and not at
+        // all while events are waiting.
+        let wait = match (more, last_draw) {
+            (true, _) | (false, None) => Duration::ZERO,
+            (false, Some(at)) => FRAME.saturating_sub(at.elapsed()).max(Duration::from_millis(1)),
+        };
+        if event::poll(wait)? {
             loop {
                 match event::read()? {
                     TermEvent::Key(key) => app.key(key),
@@ -179,22 +183,24 @@ impl Drop for Live {
     }
 }
 
-fn intake(receiver: &Receiver<Feed>, app: &mut App) {
+/// Takes in what the session sent, for at most [`INTAKE_BUDGET`]; says
+/// whether more is waiting.
+fn intake(receiver: &Receiver<Feed>, app: &mut App) -> bool {
     let started = Instant::now();
     loop {
         match receiver.try_recv() {
             Ok(feed) => app.feed(feed, started),
-            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Empty) => return false,
             Err(TryRecvError::Disconnected) => {
                 // Ended without a trailer: the session failed.
                 if app.trailer.is_none() {
                     app.quit = true;
                 }
-                return;
+                return false;
             }
         }
         if started.elapsed() >= INTAKE_BUDGET {
-            return;
+            return true;
         }
     }
 }
