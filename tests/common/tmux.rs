@@ -8,13 +8,16 @@ use std::{
 
 pub struct Tmux {
     socket: String,
+    /// The server's socket file, removed with the server.
+    socket_path: Option<String>,
 }
 
 impl Tmux {
     /// Starts `shell_command` (run by sh) in a `width` x `height` pane. The
     /// pane stays after the command ends, so its last screen can be read.
     pub fn start(name: &str, width: u16, height: u16, shell_command: &str) -> Tmux {
-        let tmux = Tmux { socket: format!("cradle-{name}-{}", std::process::id()) };
+        let mut tmux =
+            Tmux { socket: format!("cradle-{name}-{}", std::process::id()), socket_path: None };
         tmux.run(&[
             "new-session",
             "-d",
@@ -27,6 +30,8 @@ impl Tmux {
             shell_command,
         ]);
         tmux.run(&["set-option", "-g", "remain-on-exit", "on"]);
+        let path = tmux.run(&["display-message", "-p", "#{socket_path}"]);
+        tmux.socket_path = Some(path.trim().to_string());
         tmux
     }
 
@@ -78,6 +83,9 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
