@@ -4,7 +4,7 @@
 //! numbers from /proc) as one JSON object, for the tests to compare with
 //! the trace.
 //!
-//! `probe_actions mount DIR | namespaces | privileges | cgroup | storm COUNT`
+//! `probe_actions mount DIR | namespaces | privileges | cgroup | storm COUNT | calls COUNT`
 
 use std::{
     ffi::CString,
@@ -61,6 +61,7 @@ fn main() {
         Some("privileges") => privileges(),
         Some("cgroup") => cgroup(),
         Some("storm") => storm(args.get(2).and_then(|n| n.parse().ok()).expect("COUNT")),
+        Some("calls") => calls(args.get(2).and_then(|n| n.parse().ok()).expect("COUNT")),
         other => panic!("unknown action {other:?}"),
     };
     println!("{report}");
@@ -310,4 +311,14 @@ fn storm(count: u32) -> Value {
         assert!(status.success());
     }
     json!({ "pid": std::process::id(), "execs": count })
+}
+
+/// COUNT traced syscalls at the cost of a syscall each: prctl records every
+/// option, so each call is one event (the benchmark's million-event session).
+fn calls(count: u32) -> Value {
+    for _ in 0..count {
+        // SAFETY: PR_GET_DUMPABLE takes no pointers and cannot fail here.
+        check("prctl", unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } as i64);
+    }
+    json!({ "pid": std::process::id(), "calls": count })
 }

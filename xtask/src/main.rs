@@ -1,8 +1,9 @@
 //! `cargo xtask`: cradle's automation. Owns installing prerequisites
-//! (`setup`), the project's test command (`test`, what CI runs), and the
-//! newcomer's demo (`demo`). It drives cargo and the system package manager;
+//! (`setup`), the project's test command (`test`, what CI runs), the
+//! newcomer's demo (`demo`) and the benchmarks (`bench`, not part of CI). It drives cargo and the system package manager;
 //! it must not contain product logic.
 
+mod bench;
 mod demo;
 mod setup;
 mod test;
@@ -34,6 +35,21 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Measure runtime lifecycle, tracing cost, collector throughput and
+    /// memory; write results.json and results.md, print the table.
+    Bench {
+        /// Skip `setup` (when you know everything is installed).
+        #[arg(long)]
+        no_setup: bool,
+        #[command(flatten)]
+        args: bench::BenchArgs,
+    },
+    /// The bench's stopwatch: run a command, print `elapsed_ns N`.
+    #[command(hide = true)]
+    Stopwatch {
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -49,5 +65,12 @@ fn main() -> Result<()> {
             setup::run()?;
             demo::run(&args)
         }
+        Command::Bench { no_setup, args } => {
+            if !no_setup {
+                setup::run()?;
+            }
+            bench::run(args)
+        }
+        Command::Stopwatch { command } => bench::stopwatch(&command),
     }
 }

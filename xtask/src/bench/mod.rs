@@ -1,0 +1,225 @@
+//! `cargo xtask bench`: measures, in one run, the runtime lifecycle of
+//! cradle against runc and crun, what tracing costs a traced run, the
+//! collector's throughput and its peak memory; writes results.json and
+//! results.md to the output directory and prints the table. Criterion
+//! measures the in-process work; the runtimes are measured as whole
+//! processes by the harness here.
+
+mod collector;
+mod process;
+mod report;
+mod runtimes;
+mod stats;
+
+use std::{
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::Value;
+
+pub use runtimes::stopwatch;
+
+use crate::{
+    setup::run_checked,
+    test::{cargo, workspace_root},
+};
+use process::MountNamespace;
+use report::{Machine, Results};
+use runtimes::Runtime;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Where results.json and results.md go.
+    #[arg(long, value_name = "DIR", default_value = "target/bench")]
+    pub out: PathBuf,
+    /// Measured lifecycle rounds (each runtime once per round).
+    #[arg(long, default_value_t = 40)]
+    pub rounds: usize,
+    /// Measured tracing-cost rounds (each variant once per round).
+    #[arg(long, default_value_t = 12)]
+    pub trace_rounds: usize,
+    /// Processes of the end-to-end exec storm.
+    #[arg(long, default_value_t = 20_000)]
+    pub storm: u32,
+    /// Traced syscalls in the memory session (one event each), on top of a
+    /// container run and an exec storm.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub session_calls: u32,
+}
+
+/// The binaries the bench runs.
+pub struct Paths {
+    pub cradle: PathBuf,
+    pub probe_actions: PathBuf,
+    pub record: PathBuf,
+    /// This program, whose `stopwatch` is the in-trace stopwatch.
+    pub xtask: PathBuf,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let started = Instant::now();
+    let load_before = load_average();
+    println!("== building release binaries");
+    run_checked(cargo().args(["build", "--release", "-p", "cradle", "--bins"]))?;
+    run_checked(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "cradle-probes",
+        "--example",
+        "record",
+    ]))?;
+    let release = workspace_root().join("target/release");
+    let paths = Paths {
+        cradle: release.join("cradle"),
+        probe_actions: release.join("probe_actions"),
+        record: release.join("examples/record"),
+        xtask: std::env::current_exe().context("finding the xtask binary")?,
+    };
+    let work = std::env::temp_dir().join(format!("cradle-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let result = measure(&args, &paths, &work, load_before, started);
+    let _ = std::fs::remove_dir_all(&work);
+    let results = result?;
+
+    let out = workspace_root().join(&args.out);
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let table = report::markdown(&results);
+    std::fs::write(out.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
+    std::fs::write(out.join("results.md"), &table)?;
+    println!("\n{table}");
+    println!("results: {}", out.display());
+    Ok(())
+}
+
+fn measure(
+    args: &BenchArgs,
+    paths: &Paths,
+    work: &Path,
+    load_before: String,
+    started: Instant,
+) -> Result<Results> {
+    let bundle = work.join("bundle");
+    make_bundle(&paths.cradle, &bundle)?;
+    let host = MountNamespace::current()?;
+    let cgroup2 = MountNamespace::cgroup2_only()?;
+    let state = |name: &str| work.join(format!("state-{name}"));
+    let runtimes = [
+        Runtime::new("cradle", &paths.cradle, &[], &state("cradle"), host.clone()),
+        Runtime::new("runc", "runc", &[], &state("runc"), host.clone()),
+        Runtime::new("crun", "crun", &["--cgroup-manager=disabled"], &state("crun"), cgroup2),
+    ];
+
+    println!("== wrapper cost");
+    let wrapper = runtimes::wrapper_cost(&host, work, args.rounds)?;
+    println!("== lifecycle: {} rounds of {} runtimes", args.rounds, runtimes.len());
+    let lifecycle = runtimes::lifecycle(&runtimes, &bundle, work, args.rounds)?;
+    println!("== tracing cost: {} rounds", args.trace_rounds);
+    let traced = [&runtimes[1], &runtimes[0]];
+    let tracing = runtimes::tracing_cost(&traced, paths, &bundle, work, args.trace_rounds)?;
+    println!("== recording a stream");
+    let recording = collector::record(paths, &runtimes[1], &bundle, work, 5_000)?;
+    println!("== replaying it (criterion)");
+    let replay = collector::replay(&recording)?;
+    println!("== exec storm of {}", args.storm);
+    let probe_actions = paths.probe_actions.display().to_string();
+    let storm = collector::traced_session(
+        paths,
+        work,
+        &format!("exec storm of {} `/bin/true`", args.storm),
+        &[probe_actions.clone(), "storm".into(), args.storm.to_string()],
+    )?;
+    println!("== memory session");
+    let session = format!(
+        "{} run --bundle {} bench-mem-{}; {probe_actions} storm 5000; {probe_actions} calls {}",
+        runtimes[1].command_line(),
+        bundle.display(),
+        std::process::id(),
+        args.session_calls
+    );
+    let memory = collector::traced_session(
+        paths,
+        work,
+        &format!("runc run, exec storm of 5000, {} prctl calls", args.session_calls),
+        &["sh".into(), "-c".into(), session],
+    )?;
+    let records_and_lost = memory.records + memory.lost;
+    if records_and_lost < 1_000_000 {
+        bail!("the memory session had {records_and_lost} events, fewer than a million");
+    }
+
+    let goals = report::goals(&lifecycle, &tracing, &replay, &memory);
+    Ok(Results {
+        machine: machine(load_before)?,
+        bench_seconds: started.elapsed().as_secs_f64(),
+        wrapper,
+        lifecycle,
+        tracing,
+        recording,
+        replay,
+        storm,
+        memory,
+        goals,
+    })
+}
+
+/// `cradle bundle DIR` with `true` as the container's process.
+fn make_bundle(cradle: &Path, dir: &Path) -> Result<()> {
+    run_checked(std::process::Command::new(cradle).arg("bundle").arg(dir))?;
+    let config_path = dir.join("config.json");
+    let mut config: Value = serde_json::from_slice(
+        &std::fs::read(&config_path)
+            .with_context(|| format!("reading {}", config_path.display()))?,
+    )?;
+    config["process"]["args"] = serde_json::json!(["true"]);
+    config["process"]["terminal"] = Value::Bool(false);
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
+    Ok(())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn machine(load_before: String) -> Result<Machine> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let date = std::process::Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output()?;
+    Ok(Machine {
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")?.trim().to_string(),
+        cpu: field(&cpuinfo, "model name").unwrap_or_else(|| "unknown CPU".into()),
+        cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        memory_gib: field(&meminfo, "MemTotal")
+            .and_then(|kib| kib.trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / (1024.0 * 1024.0)),
+        load_before,
+        load_after: load_average(),
+        date: String::from_utf8_lossy(&date.stdout).trim().to_string(),
+    })
+}
+
+/// The value of the first `name: value` line of a /proc text.
+fn field(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find_map(|line| line.split_once(':').filter(|(key, _)| key.trim() == name))
+        .map(|(_, value)| value.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn reads_proc_fields() {
+        let text =
+            "processor\t: 0\nmodel name\t: Some CPU @ 2.00GHz\nMemTotal:       24000000 kB\n";
+        assert_eq!(field(text, "model name").as_deref(), Some("Some CPU @ 2.00GHz"));
+        assert_eq!(field(text, "MemTotal").as_deref(), Some("24000000 kB"));
+        assert_eq!(field(text, "flags"), None);
+    }
+}

@@ -1,0 +1,281 @@
+//! The bench's results: goals checked against the measurements, and the
+//! markdown table printed and written beside the JSON.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::{
+    collector::{Recording, Replay, Session},
+    runtimes::{Lifecycle, TracingCost, WrapperCost},
+    stats::Spread,
+};
+
+/// The machine the numbers come from.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    pub kernel: String,
+    pub cpu: String,
+    pub cpus: usize,
+    pub memory_gib: f64,
+    pub load_before: String,
+    pub load_after: String,
+    pub date: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Results {
+    pub machine: Machine,
+    pub bench_seconds: f64,
+    pub wrapper: WrapperCost,
+    pub lifecycle: Vec<Lifecycle>,
+    pub tracing: Vec<TracingCost>,
+    pub recording: Recording,
+    pub replay: Vec<Replay>,
+    pub storm: Session,
+    pub memory: Session,
+    pub goals: Vec<Goal>,
+}
+
+/// One of the goals and how the measurement compares.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Goal {
+    pub name: String,
+    pub measured: f64,
+    pub limit: f64,
+    /// True: the goal is `measured <= limit`; false: `measured >= limit`.
+    pub at_most: bool,
+    pub unit: String,
+    pub met: bool,
+}
+
+impl Goal {
+    pub fn at_most(name: &str, measured: f64, limit: f64, unit: &str) -> Goal {
+        Goal {
+            name: name.into(),
+            measured,
+            limit,
+            at_most: true,
+            unit: unit.into(),
+            met: measured <= limit,
+        }
+    }
+
+    pub fn at_least(name: &str, measured: f64, limit: f64, unit: &str) -> Goal {
+        Goal {
+            name: name.into(),
+            measured,
+            limit,
+            at_most: false,
+            unit: unit.into(),
+            met: measured >= limit,
+        }
+    }
+
+    /// How far a missed goal is from its limit, as a factor (1.0 when met).
+    pub fn miss_factor(&self) -> f64 {
+        match (self.met, self.at_most) {
+            (true, _) => 1.0,
+            (false, true) => self.measured / self.limit,
+            (false, false) => self.limit / self.measured,
+        }
+    }
+}
+
+/// The goals, from the measurements.
+pub fn goals(
+    lifecycle: &[Lifecycle],
+    tracing: &[TracingCost],
+    replay: &[Replay],
+    memory: &Session,
+) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    let median = |name: &str| lifecycle.iter().find(|l| l.runtime == name).map(|l| l.total.median);
+    if let (Some(cradle), Some(crun)) = (median("cradle"), median("crun")) {
+        goals.push(Goal::at_most("lifecycle: cradle / crun (medians)", cradle / crun, 0.5, "x"));
+    }
+    for cost in tracing {
+        goals.push(Goal::at_most(
+            &format!("tracing: `{} run` traced / untraced (medians)", cost.runtime),
+            cost.traced.median / cost.plain.median,
+            1.03,
+            "x",
+        ));
+    }
+    if let Some(correlate) = replay.iter().find(|r| r.name == "decode_join_collect") {
+        goals.push(Goal::at_least(
+            "decode + correlation on one core (median)",
+            correlate.events_per_second.median / 1e6,
+            5.0,
+            "M events/s",
+        ));
+    }
+    goals.push(Goal::at_most(
+        "collector peak RSS, million-event session",
+        memory.peak_rss_kib as f64 / 1024.0,
+        64.0,
+        "MiB",
+    ));
+    goals
+}
+
+/// `median (q1–q3; min–max)` with `digits` decimals.
+pub fn spread_cell(spread: &Spread, digits: usize) -> String {
+    format!(
+        "{:.d$} ({:.d$}–{:.d$}; {:.d$}–{:.d$})",
+        spread.median,
+        spread.q1,
+        spread.q3,
+        spread.min,
+        spread.max,
+        d = digits
+    )
+}
+
+pub fn markdown(results: &Results) -> String {
+    let mut md = String::new();
+    let m = &results.machine;
+    let _ = writeln!(
+        md,
+        "Measured {} on Linux {}, {} × {}, {:.0} GiB; load average {} before, {} after; the bench took {:.0} s.\n",
+        m.date,
+        m.kernel,
+        m.cpus,
+        m.cpu,
+        m.memory_gib,
+        m.load_before,
+        m.load_after,
+        results.bench_seconds
+    );
+
+    let _ = writeln!(md, "| goal | measured | target | met |\n| --- | --- | --- | --- |");
+    for goal in &results.goals {
+        let target = if goal.at_most { "≤" } else { "≥" };
+        let verdict = if goal.met {
+            "yes".to_string()
+        } else {
+            format!("**no** ({:.2}x off)", goal.miss_factor())
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {:.3} {} | {target} {} {} | {verdict} |",
+            goal.name, goal.measured, goal.unit, goal.limit, goal.unit
+        );
+    }
+
+    let _ = writeln!(
+        md,
+        "\nLifecycle of a busybox `true` container (create + start + wait + delete), ms: median (q1–q3; min–max), n = {}.\n",
+        results.lifecycle.first().map_or(0, |l| l.total.n)
+    );
+    let _ = writeln!(
+        md,
+        "| runtime | total | create | start | wait | delete | vs crun |\n| --- | --- | --- | --- | --- | --- | --- |"
+    );
+    let crun = results.lifecycle.iter().find(|l| l.runtime == "crun").map(|l| l.total.median);
+    for l in &results.lifecycle {
+        let ratio = crun.map_or("-".to_string(), |crun| format!("{:.2}x", l.total.median / crun));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {ratio} |",
+            l.runtime,
+            spread_cell(&l.total, 1),
+            l.create.median,
+            l.start.median,
+            l.wait.median,
+            l.delete.median
+        );
+    }
+    let w = &results.wrapper;
+    let _ = writeln!(
+        md,
+        "\nEvery runtime command is entered into a mount namespace by a setns(2) pre-exec hook (crun: a cgroup2-only one; the others: the host's). `/bin/true` costs {:.2} ms spawned plainly and {:.2} ms through that hook (medians, n = {}).",
+        w.plain.median, w.wrapped.median, w.plain.n
+    );
+
+    let _ = writeln!(
+        md,
+        "\nTracing cost, ms: the run command's own time (timer around it, inside the trace), and the whole command line including `cradle trace` loading and detaching the probes. n = {}.\n",
+        results.tracing.first().map_or(0, |t| t.plain.n)
+    );
+    let _ = writeln!(
+        md,
+        "| command | untraced | traced | ratio | whole, untraced | whole, traced |\n| --- | --- | --- | --- | --- | --- |"
+    );
+    for t in &results.tracing {
+        let _ = writeln!(
+            md,
+            "| `{} run` | {} | {} | {:.3}x | {:.1} | {:.1} |",
+            t.runtime,
+            spread_cell(&t.plain, 1),
+            spread_cell(&t.traced, 1),
+            t.traced.median / t.plain.median,
+            t.plain_whole.median,
+            t.traced_whole.median
+        );
+    }
+
+    let r = &results.recording;
+    let _ = writeln!(
+        md,
+        "\nCollector, replayed on one core from a recording of {} real ring records ({}; {} lost while recording), M events/s:\n",
+        r.records, r.workload, r.lost
+    );
+    let _ = writeln!(md, "| stage | median (q1–q3; min–max) | n |\n| --- | --- | --- |");
+    for replay in &results.replay {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            replay.name,
+            spread_cell(&replay.events_per_second.scaled(1e-6), 2),
+            replay.events_per_second.n
+        );
+    }
+
+    let _ = writeln!(md, "\nTraced sessions (`cradle trace --json` into a FIFO):\n");
+    let _ = writeln!(
+        md,
+        "| session | records read | lost | undecodable | workload s | records/s | cradle trace s | peak RSS (VmHWM) | ru_maxrss incl. children |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for session in [&results.storm, &results.memory] {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.1} MiB | {:.1} MiB |",
+            session.workload,
+            session.records,
+            session.lost,
+            session.undecodable,
+            session.workload_seconds,
+            session.records_per_second(),
+            session.whole_seconds,
+            session.peak_rss_kib as f64 / 1024.0,
+            session.max_rss_with_children_kib as f64 / 1024.0
+        );
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn goals_compare_in_their_direction() {
+        let fast = Goal::at_most("lifecycle", 0.4, 0.5, "x");
+        assert!(fast.met);
+        assert_eq!(fast.miss_factor(), 1.0);
+        let slow = Goal::at_most("lifecycle", 1.5, 0.5, "x");
+        assert!(!slow.met);
+        assert_eq!(slow.miss_factor(), 3.0);
+        let throughput = Goal::at_least("decode", 2.5, 5.0, "M events/s");
+        assert!(!throughput.met);
+        assert_eq!(throughput.miss_factor(), 2.0);
+        assert!(Goal::at_least("decode", 5.0, 5.0, "M events/s").met);
+    }
+
+    #[test]
+    fn spread_cells_show_median_quartiles_and_range() {
+        let spread = Spread::of(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+        assert_eq!(spread_cell(&spread, 1), "3.0 (2.0–4.0; 1.0–5.0)");
+    }
+}
