@@ -2,11 +2,56 @@
 //! of real ring-buffer records (`examples/record.rs`; `cargo xtask bench`
 //! records one and passes it in `CRADLE_BENCH_RECORDING`). Without a
 //! recording there is nothing to measure, and the bench says so.
+//!
+//! Time is the benchmarking thread's CPU time, not wall time: "on one
+//! core" means per CPU-second, so other work on a busy machine does not
+//! count against the collector (it still shares caches with it).
 
 use std::{hint::black_box, time::Duration};
 
 use cradle_probes::{ExecJoiner, collector::Collector, decode::decode, recording};
-use criterion::{Criterion, Throughput};
+use criterion::{
+    Criterion, Throughput,
+    measurement::{Measurement, ValueFormatter, WallTime},
+};
+
+/// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), in criterion's
+/// units (nanoseconds, shown as durations).
+struct ThreadCpuTime {
+    /// Lends its duration formatter.
+    wall: WallTime,
+}
+
+fn thread_cpu_now() -> Duration {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid timespec for the call; this clock always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu_now()
+    }
+    fn end(&self, started: Duration) -> Duration {
+        thread_cpu_now().saturating_sub(started)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
 
 fn main() {
     let Some(path) = std::env::var_os("CRADLE_BENCH_RECORDING") else {
@@ -23,6 +68,7 @@ fn main() {
     eprintln!("replay: {} records, {undecodable} undecodable", records.len());
 
     let mut criterion = Criterion::default()
+        .with_measurement(ThreadCpuTime { wall: WallTime })
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))

@@ -104,7 +104,7 @@ pub fn goals(
     }
     if let Some(correlate) = replay.iter().find(|r| r.name == "decode_join_collect") {
         goals.push(Goal::at_least(
-            "decode + correlation on one core (median)",
+            "decode + correlation on one core (median, per CPU-second)",
             correlate.events_per_second.median / 1e6,
             5.0,
             "M events/s",
@@ -218,7 +218,7 @@ pub fn markdown(results: &Results) -> String {
     let r = &results.recording;
     let _ = writeln!(
         md,
-        "\nCollector, replayed on one core from a recording of {} real ring records ({}; {} lost while recording), M events/s:\n",
+        "\nCollector, replayed on one core from a recording of {} real ring records ({}; {} lost while recording), in millions of events per CPU-second of the replaying thread (criterion, thread CPU time):\n",
         r.records, r.workload, r.lost
     );
     let _ = writeln!(md, "| stage | median (q1–q3; min–max) | n |\n| --- | --- | --- |");
