@@ -113,6 +113,11 @@ impl OutputArgs {
 pub struct TraceArgs {
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Pause the traced runtime where each phase of a container begins
+    /// (stopped in the kernel), resuming on Enter; `--step=pivot_root,mount`
+    /// pauses after every call of those kinds instead.
+    #[arg(long, value_name = "KINDS", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub step: Option<String>,
     /// The command to run, and its arguments.
     #[arg(
         required = true,

@@ -48,6 +48,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         json: false,
         tui: false,
         timeline: TimelineOptions { explain: !args.brief, stdout: true },
+        step: None,
     };
     let code = session.run()?;
     // The runtime deleted the container when it exited; the bundle and the

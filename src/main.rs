@@ -13,6 +13,7 @@ mod report_cli;
 mod runtime_cli;
 mod session;
 mod show;
+mod step;
 mod timeline;
 mod trace;
 mod tui;
@@ -39,11 +40,10 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Create(args) => runtime_cli::create(cli.global.root, args),
         Command::Start(args) => runtime_cli::start(cli.global.root, args),
-        Command::Run(args) if args.trace.is_some() || args.tui => trace::run_traced(
-            args.trace.filter(|out| !out.as_os_str().is_empty()),
-            args.explain,
-            args.tui,
-        ),
+        Command::Run(args) if args.trace.is_some() || args.tui || args.step || args.explain => {
+            let out = args.trace.filter(|out| !out.as_os_str().is_empty());
+            trace::run_traced(out, args.explain, args.tui, args.step)
+        }
         Command::Run(args) => runtime_cli::run(cli.global.root, args),
         Command::State(args) => runtime_cli::state(cli.global.root, args),
         Command::Kill(args) => runtime_cli::kill(cli.global.root, args),

@@ -65,6 +65,10 @@ pub struct RunArgs {
     /// also save the trace there).
     #[arg(long, conflicts_with = "explain")]
     pub tui: bool,
+    /// Trace, and pause at each phase boundary until Enter (see `cradle
+    /// trace --step`).
+    #[arg(long, conflicts_with = "tui")]
+    pub step: bool,
 }
 
 #[derive(Debug, Args)]

@@ -26,7 +26,10 @@ use nix::{
 };
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::timeline::{Timeline, TimelineOptions};
+use crate::{
+    step::Stepper,
+    timeline::{Timeline, TimelineOptions},
+};
 
 /// What to trace and where the results go.
 pub struct Session {
@@ -43,6 +46,8 @@ pub struct Session {
     /// The terminal UI instead of the human timeline.
     pub tui: bool,
     pub timeline: TimelineOptions,
+    /// Step mode: pause the traced runtime between its steps.
+    pub step: Option<Stepper>,
 }
 
 impl Session {
@@ -67,10 +72,15 @@ impl Session {
         if !self.runtimes.is_empty() {
             config.runtimes = self.runtimes.clone();
         }
+        if let Some(step) = &self.step {
+            config.stop_after = step.kinds();
+        }
         let (probes, mut stream) =
             Probes::load(&config).context("loading the probes (see `cradle doctor`)")?;
         let header = self.header(&probes)?;
         let mut outputs = Outputs::open(&self, &header)?;
+        let stepping = self.step.is_some();
+        outputs.step = self.step;
 
         let mut child = match self.command.split_first() {
             Some((program, args)) => {
@@ -80,6 +90,9 @@ impl Session {
                 if self.tui {
                     // The UI owns the terminal.
                     command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+                } else if stepping {
+                    // Enter is for cradle's pauses, not for the command.
+                    command.stdin(Stdio::null());
                 }
                 // SAFETY: the hook makes one raw bpf(2) call and a getpid(2),
                 // both async-signal-safe, so it is sound between fork and exec.
@@ -186,6 +199,7 @@ struct Outputs {
     json: Option<TraceWriter<BufWriter<std::io::Stdout>>>,
     timeline: Option<Timeline>,
     tui: Option<cradle_tui::Live>,
+    step: Option<Stepper>,
 }
 
 impl Outputs {
@@ -212,6 +226,7 @@ impl Outputs {
             json,
             timeline,
             tui,
+            step: None,
         })
     }
 
@@ -235,6 +250,12 @@ impl Outputs {
             for mut joined in self.joiner.push(event) {
                 self.collector.attribute(&mut joined);
                 self.write(&joined)?;
+                if self.step.is_some() {
+                    self.flush()?;
+                }
+                if let Some(step) = &mut self.step {
+                    step.after(&joined, &self.collector)?;
+                }
             }
         }
         self.flush()

@@ -11,11 +11,15 @@ use cradle_probes::trace_file::TraceMode;
 use crate::{
     cli::{OutputArgs, TraceArgs, WatchArgs},
     session::Session,
+    step::Stepper,
     timeline::TimelineOptions,
 };
 
 pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
-    session(TraceMode::Trace, args.command, args.output, false).run()
+    let explain = args.output.explain;
+    let mut session = session(TraceMode::Trace, args.command, args.output, false);
+    session.step = args.step.map(|at| Stepper::new(&at, explain)).transpose()?;
+    session.run()
 }
 
 pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
@@ -24,24 +28,27 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     session.run()
 }
 
-/// `cradle run --trace[=FILE] ...` (or `--tui`): runs this same `cradle run`
+/// `cradle run --trace[=FILE] ...` (or `--tui`, `--step`): runs this same `cradle run`
 /// again, minus the tracing flags, as a traced command. The runtime stays
 /// unaware of the tracing, and is seen from its very first syscall.
 pub fn run_traced(
     out: Option<std::path::PathBuf>,
     explain: bool,
     tui: bool,
+    step: bool,
 ) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("finding cradle's own executable")?;
     let mut command = vec![exe.to_string_lossy().into_owned()];
     command.extend(
         std::env::args()
             .skip(1)
-            .filter(|arg| !["--trace", "--explain", "--tui"].contains(&arg.as_str()))
+            .filter(|arg| !["--trace", "--explain", "--tui", "--step"].contains(&arg.as_str()))
             .filter(|arg| !arg.starts_with("--trace=")),
     );
     let output = OutputArgs { json: false, out, ring_size: OutputArgs::DEFAULT_RING, explain, tui };
-    session(TraceMode::Run, command, output, false).run()
+    let mut session = session(TraceMode::Run, command, output, false);
+    session.step = step.then(|| Stepper::new("", explain)).transpose()?;
+    session.run()
 }
 
 fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bool) -> Session {
@@ -54,5 +61,6 @@ fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bo
         json: output.json,
         tui: output.tui,
         timeline: TimelineOptions { explain: output.explain, stdout },
+        step: None,
     }
 }

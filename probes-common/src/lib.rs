@@ -494,6 +494,11 @@ pub struct TraceConfig {
     pub runtimes: [[u8; TASK_COMM_LEN]; RUNTIME_NAMES_MAX],
     /// The length of each name in `runtimes`; 0 for an unused slot.
     pub runtime_lens: [u8; RUNTIME_NAMES_MAX],
+    pub _pad2: u32,
+    /// Step mode: a bit per [`EventKind`]. A tracked task that sends a
+    /// record of a kind set here is stopped (SIGSTOP) right after, so it
+    /// pauses once the call returned; userspace resumes it with SIGCONT.
+    pub stop_kinds: u64,
 }
 
 /// Report only tasks in the tracked-task map (roots registered by userspace

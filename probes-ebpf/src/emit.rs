@@ -4,12 +4,12 @@
 
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-    bpf_get_smp_processor_id, bpf_ktime_get_ns,
+    bpf_get_smp_processor_id, bpf_ktime_get_ns, generated::bpf_send_signal,
 };
 use cradle_probes_common::{EventHeader, EventKind, TASK_COMM_LEN};
 
 use crate::{
-    globals::track_all,
+    globals::{stop_kinds, track_all},
     kernel::Task,
     maps::{EVENTS, LOST, SEQUENCE, TRACKED},
 };
@@ -96,6 +96,19 @@ pub fn send<T: 'static>(kind: EventKind, build: impl FnOnce(EventHeader) -> T) {
             entry.submit(0);
         }
         None => count_lost(kind),
+    }
+}
+
+/// Step mode: stops the running (tracked) task once this call returns, if
+/// userspace asked to stop after records of `kind`. Called right after the
+/// record is sent, so userspace knows who stopped and after what.
+#[inline(always)]
+pub fn stop_if_asked(kind: EventKind) {
+    const SIGSTOP: u32 = 19;
+    if stop_kinds() & (1u64 << (kind as u32 & 63)) != 0 {
+        // SAFETY: the helper signals the current task; it has no memory
+        // preconditions.
+        unsafe { bpf_send_signal(SIGSTOP) };
     }
 }
 

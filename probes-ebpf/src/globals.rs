@@ -51,3 +51,10 @@ pub fn runtime_len(n: usize) -> usize {
         core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.runtime_lens[n])
     })
 }
+
+/// Step mode's kinds to stop after, a bit per `EventKind`.
+#[inline(always)]
+pub fn stop_kinds() -> u64 {
+    // SAFETY: as in `layout`.
+    unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.stop_kinds) }
+}

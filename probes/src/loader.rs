@@ -98,6 +98,9 @@ pub struct ProbeConfig {
     /// For [`TrackMode::Runtimes`]: executable names, at most
     /// [`RUNTIME_NAMES_MAX`] of at most 15 bytes.
     pub runtimes: Vec<String>,
+    /// Step mode: tracked tasks are stopped (SIGSTOP) right after sending
+    /// a record of one of these kinds; the caller resumes them.
+    pub stop_after: Vec<EventKind>,
 }
 
 impl Default for ProbeConfig {
@@ -106,6 +109,7 @@ impl Default for ProbeConfig {
             track: TrackMode::Tree,
             ring_bytes: 8 << 20,
             runtimes: DEFAULT_RUNTIMES.iter().map(|name| name.to_string()).collect(),
+            stop_after: Vec::new(),
         }
     }
 }
@@ -136,6 +140,8 @@ pub(crate) fn load_object(config: &ProbeConfig) -> Result<Ebpf, ProbeError> {
             _pad: 0,
             runtimes: runtime_names(&config.runtimes)?,
             runtime_lens: runtime_lens(&config.runtimes),
+            _pad2: 0,
+            stop_kinds: config.stop_after.iter().fold(0, |bits, kind| bits | 1 << (*kind as u32)),
         },
     };
     EbpfLoader::new()

@@ -156,6 +156,11 @@ impl Collector {
         &self.containers
     }
 
+    /// The processes (tgids) known to belong to container `key`.
+    pub fn processes_of(&self, key: ContainerKey) -> Vec<u32> {
+        self.processes.iter().filter(|(_, p)| p.container == key).map(|(pid, _)| *pid).collect()
+    }
+
     /// Takes one event into the model and records in it where it belongs.
     pub fn attribute(&mut self, event: &mut Event) {
         let attribution = self.observe(event);

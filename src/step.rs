@@ -1,0 +1,184 @@
+//! Step mode: the kernel stops a traced task (SIGSTOP, sent by the probe
+//! itself) right after the calls chosen here; cradle shows what just
+//! happened and what comes next, and resumes the container on Enter. By
+//! default it pauses where a container enters a new phase and lets every
+//! other stop through at once; `--step=pivot_root,mount` pauses after each
+//! call of those kinds instead.
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, IsTerminal, Write},
+};
+
+use anyhow::bail;
+use cradle_probes::{
+    Detail, Event,
+    abi::EventKind,
+    collector::{Collector, Phase},
+    explain,
+};
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+
+/// The calls after which a phase can begin.
+const PHASE_CALLS: &[EventKind] = &[
+    EventKind::Namespaces,
+    EventKind::Mount,
+    EventKind::Umount,
+    EventKind::Fsopen,
+    EventKind::Fsconfig,
+    EventKind::Fsmount,
+    EventKind::MoveMount,
+    EventKind::OpenTree,
+    EventKind::MountSetattr,
+    EventKind::PivotRoot,
+    EventKind::Chroot,
+    EventKind::Capset,
+    EventKind::Prctl,
+    EventKind::Seccomp,
+    // A successful exec's record is its result's: the workload's exec.
+    EventKind::ExecResult,
+];
+
+pub struct Stepper {
+    kinds: Vec<EventKind>,
+    /// Pause at every stop, not only where a phase begins.
+    every_stop: bool,
+    explain: bool,
+    /// Each container's phase before the event at hand.
+    phases: HashMap<usize, Phase>,
+    /// Stdin ended: run through without pausing.
+    through: bool,
+}
+
+impl Stepper {
+    /// `at`: event kind names (`pivot_root,mount`), or empty for phases.
+    pub fn new(at: &str, explain: bool) -> anyhow::Result<Stepper> {
+        let mut kinds = Vec::new();
+        for name in at.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+            let name = if name == "exec" { "exec_result" } else { name };
+            match EventKind::ALL.into_iter().find(|kind| kind.name() == name) {
+                Some(kind) => kinds.push(kind),
+                None => bail!(
+                    "--step: no event kind {name:?} (`cradle explain` lists them; exec, mount, pivot_root, ...)"
+                ),
+            }
+        }
+        let every_stop = !kinds.is_empty();
+        if !every_stop {
+            kinds = PHASE_CALLS.to_vec();
+        }
+        Ok(Stepper { kinds, every_stop, explain, phases: HashMap::new(), through: false })
+    }
+
+    /// What the kernel is to stop after.
+    pub fn kinds(&self) -> Vec<EventKind> {
+        self.kinds.clone()
+    }
+
+    /// Called with each event once it is shown: if the kernel stopped its
+    /// task, pauses when this is a step, then resumes the task.
+    pub fn after(&mut self, event: &Event, collector: &Collector) -> anyhow::Result<()> {
+        let before =
+            event.owner.as_ref().and_then(|owner| self.phases.get(&owner.container)).copied();
+        if let Some(owner) = &event.owner {
+            self.phases.insert(owner.container, owner.phase);
+        }
+        if !self.stopped_by_kernel(event) {
+            return Ok(());
+        }
+        let begins_phase = match &event.owner {
+            Some(owner) => before.is_none_or(|before| owner.phase > before),
+            None => false,
+        };
+        let pause = !self.through && (self.every_stop || begins_phase);
+        let mut frozen = vec![event.tgid];
+        if pause {
+            // The record arrives as the call returns; the stop lands a
+            // moment later, on the way back to user mode.
+            wait_until_stopped(event.tgid);
+            // Freeze the rest of the container too: its other processes
+            // would go on building it while we wait.
+            if let Some(owner) = &event.owner {
+                for pid in collector.processes_of(owner.container) {
+                    if pid != event.tgid && signal(pid, Signal::SIGSTOP) {
+                        frozen.push(pid);
+                    }
+                }
+            }
+            self.prompt(event, begins_phase)?;
+        }
+        for pid in frozen {
+            signal(pid, Signal::SIGCONT);
+        }
+        Ok(())
+    }
+
+    fn stopped_by_kernel(&self, event: &Event) -> bool {
+        let kind = match &event.detail {
+            Detail::Exec { ret: Some(_), .. } | Detail::ExecResult { .. } => EventKind::ExecResult,
+            Detail::Exec { ret: None, .. } => return false,
+            detail => match EventKind::ALL.into_iter().find(|k| k.name() == detail.kind_name()) {
+                Some(kind) => kind,
+                None => return false,
+            },
+        };
+        self.kinds.contains(&kind)
+    }
+
+    fn prompt(&mut self, event: &Event, begins_phase: bool) -> anyhow::Result<()> {
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "\n>> paused: {}[{}] is stopped after {}",
+            event.comm,
+            event.tgid,
+            event.detail.describe()
+        )?;
+        if let Some(owner) = event.owner.as_ref().filter(|_| begins_phase) {
+            writeln!(err, "   {}: {} has begun.", owner.id, owner.phase.title())?;
+            if let Some(next) = Phase::ALL.into_iter().find(|phase| *phase > owner.phase) {
+                let entry = explain::phase(next);
+                writeln!(err, "   Next: {}.", next.title())?;
+                if self.explain {
+                    writeln!(err, "   {}", entry.what)?;
+                }
+            }
+        }
+        write!(err, "   [Enter] to continue ")?;
+        err.flush()?;
+        let mut line = String::new();
+        let stdin = std::io::stdin();
+        let read = stdin.lock().read_line(&mut line)?;
+        if !stdin.is_terminal() {
+            // Nothing echoed the Enter: end the prompt's line ourselves.
+            writeln!(err)?;
+        }
+        if read == 0 {
+            writeln!(err, "\n   (stdin closed: running to the end without pausing)")?;
+            self.through = true;
+        }
+        Ok(())
+    }
+}
+
+/// Waits (at most a second) until `pid` is in the stopped state.
+fn wait_until_stopped(pid: u32) {
+    let path = format!("/proc/{pid}/stat");
+    for _ in 0..1000 {
+        let Ok(stat) = std::fs::read_to_string(&path) else { return };
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        if state == Some('T') {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    tracing::warn!(pid, "the stopped process did not stop within a second");
+}
+
+/// Sends a signal; false if the process is gone.
+fn signal(pid: u32, signal: Signal) -> bool {
+    kill(Pid::from_raw(pid as i32), signal).is_ok()
+}

@@ -1,0 +1,85 @@
+//! Step mode on real runtimes: the kernel stops the runtime after the call
+//! that opens each phase, cradle says so and waits for Enter. The test is
+//! the user: it checks at each pause that the process really is stopped,
+//! presses Enter, and expects every phase in order and a clean finish.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+};
+
+use common::{RuncBundle, cradle, runtime::Sandbox};
+
+/// Drives a `--step` run: answers each pause, returns the phases paused
+/// at, in order, and the exit status.
+fn step_through(mut command: Command) -> (Vec<String>, std::process::ExitStatus) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cradle --step");
+    let mut stdin = child.stdin.take().unwrap();
+    // A run that hangs fails the test rather than blocking it.
+    let pid = child.id() as i32;
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(90));
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    });
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut phases = Vec::new();
+    let mut transcript = String::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        transcript.push_str(&line);
+        transcript.push('\n');
+        if let Some(paused) = line.strip_prefix(">> paused: ") {
+            // `comm[pid] is stopped after ...`; runc's comm has brackets too.
+            let who = &paused[..paused.find(" is stopped").unwrap()];
+            let pid = &who[who.rfind('[').unwrap() + 1..who.len() - 1];
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next());
+            assert_eq!(state, Some(Some('T')), "pid {pid} is not stopped at: {line}");
+        }
+        if let Some(begun) = line.trim().strip_suffix(" has begun.") {
+            phases.push(begun.rsplit_once(": ").unwrap().1.to_string());
+            stdin.write_all(b"\n").unwrap();
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}\n{transcript}");
+    (phases, status)
+}
+
+const PHASES_PAUSED_AT: [&str; 6] = [
+    "Runtime start",
+    "Namespace creation",
+    "Root filesystem assembly",
+    "Root switch",
+    "Privilege reduction",
+    "Workload exec",
+];
+
+#[test]
+fn step_mode_pauses_the_built_in_runtime_at_each_phase() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("stepped", &["true"]);
+    let id = sandbox.id("stepped");
+    let mut command = sandbox.cradle(&["run", "--step", "--bundle", bundle.to_str().unwrap()]);
+    command.arg(&id);
+    let (phases, _) = step_through(command);
+    assert_eq!(phases, PHASES_PAUSED_AT);
+}
+
+#[test]
+fn step_mode_pauses_runc_at_each_phase() {
+    let bundle = RuncBundle::new(&["true"]);
+    let mut command = cradle();
+    command.args(["trace", "--step", "--", "runc", "--root"]).arg(bundle.runc_root());
+    command.args(["run", "--bundle"]).arg(bundle.path());
+    command.arg(format!("stepped-runc-{}", std::process::id()));
+    let (phases, _) = step_through(command);
+    assert_eq!(phases, PHASES_PAUSED_AT);
+}
