@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::Context;
 use cradle_probes::{
-    Event, ExecJoiner, ProbeConfig, Probes, TrackMode,
+    Event, Joiner, ProbeConfig, Probes, TrackMode,
     collector::Collector,
     trace_file::{FORMAT, Header, ProbeUse, TraceEnd, TraceMode, TraceWriter, Trailer, VERSION},
 };
@@ -193,7 +193,7 @@ impl Session {
 
 /// Where the session's events go, attributed.
 struct Outputs {
-    joiner: ExecJoiner,
+    joiner: Joiner,
     collector: Collector,
     file: Option<TraceWriter<BufWriter<File>>>,
     json: Option<TraceWriter<BufWriter<std::io::Stdout>>>,
@@ -220,7 +220,7 @@ impl Outputs {
             (None, Some(Timeline::new(session.timeline.clone(), header)), None)
         };
         Ok(Outputs {
-            joiner: ExecJoiner::default(),
+            joiner: Joiner::default(),
             collector: Collector::default(),
             file,
             json,

@@ -264,5 +264,24 @@ fn veth_creation_request() {
     assert_eq!(link["link"]["netns"], netns["namespaces"]["net"]);
     assert_eq!(link["peer"]["netns"], netns["namespaces"]["net"]);
     assert!(link["ret"].as_i64().unwrap() > 0, "bytes sent");
+    assert_eq!(link["answer"], 0, "the kernel made the pair: {link}");
     assert_ne!(netns["namespaces"]["net"], ns_inum(std::process::id() as u64, "net"));
+}
+
+#[test]
+fn veth_request_the_kernel_refuses_carries_its_errno() {
+    // The second request asks for names that exist by then: the socket
+    // takes it (bytes sent) and the kernel answers EEXIST.
+    let add = "ip link add cradle-a0 type veth peer name cradle-b0";
+    let t = trace(&[], &["unshare", "-n", "sh", "-c", &format!("{add}; {add}")]);
+    assert!(!t.success, "the second ip fails");
+    let links = t.kind("new_link");
+    let veth: Vec<_> = links.iter().filter(|e| e["link_kind"] == "veth").collect();
+    assert_eq!(veth.len(), 2, "{links:#?}");
+    for request in &veth {
+        assert!(request["ret"].as_i64().unwrap() > 0, "bytes sent: {request}");
+    }
+    assert_eq!(veth[0]["answer"], 0, "{}", veth[0]);
+    assert_eq!(veth[1]["answer"], -libc::EEXIST, "{}", veth[1]);
+    assert!(t.kind("new_link_answer").is_empty(), "every answer joined its request");
 }

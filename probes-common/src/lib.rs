@@ -43,7 +43,7 @@ pub const EXEC_AT: u32 = 1 << 2;
 /// The record type of each kind: [`ExecEvent`], [`ExecResultEvent`],
 /// [`TaskNewEvent`], [`TaskExitEvent`], [`ProcessExecEvent`],
 /// [`NamespacesEvent`], [`CgroupEvent`] (both cgroup kinds),
-/// [`CapCapableEvent`], [`NetlinkEvent`]; every syscall kind from
+/// [`CapCapableEvent`], [`NetlinkEvent`], [`NetlinkAnswerEvent`]; every syscall kind from
 /// [`EventKind::Mount`] to [`EventKind::Sethostname`] is a [`CallEvent`].
 #[repr(u16)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -98,11 +98,13 @@ pub enum EventKind {
     CapCapable = 23,
     /// sendmsg/sendto of a netlink message that asks for a new link.
     NetlinkNewLink = 24,
+    /// The kernel's answer to a new-link request, received on its socket.
+    NetlinkAnswer = 25,
 }
 
 impl EventKind {
     /// Every kind, in discriminant order.
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 26] = [
         EventKind::Exec,
         EventKind::ExecResult,
         EventKind::TaskNew,
@@ -128,6 +130,7 @@ impl EventKind {
         EventKind::CgroupAttach,
         EventKind::CapCapable,
         EventKind::NetlinkNewLink,
+        EventKind::NetlinkAnswer,
     ];
     /// Number of kinds: the length of the per-kind loss counter array.
     pub const COUNT: u32 = Self::ALL.len() as u32;
@@ -165,6 +168,7 @@ impl EventKind {
             EventKind::CgroupAttach => "cgroup_attach_task",
             EventKind::CapCapable => "cap_capable",
             EventKind::NetlinkNewLink => "new_link",
+            EventKind::NetlinkAnswer => "new_link_answer",
         }
     }
 }
@@ -430,6 +434,19 @@ pub struct NetlinkEvent {
     pub message: [u8; NETLINK_MSG_MAX],
 }
 
+/// [`EventKind::NetlinkAnswer`]: the `NLMSG_ERROR` message that answers a
+/// [`NetlinkEvent`] request, received by the sending process on the same
+/// socket with the same sequence number. Userspace joins it to the request.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetlinkAnswerEvent {
+    pub header: EventHeader,
+    /// `nlmsgerr.error`: 0 when the kernel did it, else a negative errno.
+    pub error: i32,
+    /// `nlmsg_seq` of the request and of its answer.
+    pub seq: u32,
+}
+
 /// Byte offsets of the kernel structure members the programs read, found in
 /// the running kernel's BTF at load time. Rust eBPF has no CO-RE
 /// relocations, so nothing here may be a compile-time constant.
@@ -571,6 +588,7 @@ mod tests {
         assert_eq!(size_of::<CgroupEvent>(), 72 + 24 + KERNEL_PATH_MAX);
         assert_eq!(size_of::<CapCapableEvent>(), 80);
         assert_eq!(size_of::<NetlinkEvent>(), 72 + 24 + NETLINK_MSG_MAX);
+        assert_eq!(size_of::<NetlinkAnswerEvent>(), 80);
         // The kernel aligns ring-buffer records to 8 bytes.
         assert!(align_of::<EventHeader>() <= 8);
     }

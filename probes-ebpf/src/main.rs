@@ -22,6 +22,7 @@ mod globals;
 mod kernel;
 mod maps;
 mod netlink;
+mod netlink_answer;
 mod syscall;
 mod tasks;
 

@@ -9,7 +9,7 @@
 
 use std::{hint::black_box, time::Duration};
 
-use cradle_probes::{ExecJoiner, collector::Collector, decode::decode, recording};
+use cradle_probes::{Joiner, collector::Collector, decode::decode, recording};
 use criterion::{
     Criterion, Throughput,
     measurement::{Measurement, ValueFormatter, WallTime},
@@ -84,7 +84,7 @@ fn main() {
     });
     group.bench_function("decode_join_collect", |b| {
         b.iter(|| {
-            let mut joiner = ExecJoiner::default();
+            let mut joiner = Joiner::default();
             let mut collector = Collector::default();
             for record in &records {
                 let Ok(event) = decode(black_box(record)) else { continue };

@@ -7,8 +7,8 @@ use std::mem::size_of;
 use cradle_probes_common::{
     CALL_SLOT_MAX, CALL_SLOTS, CallEvent, CapCapableEvent, CgroupEvent, EXEC_ARGV_TRUNCATED,
     EXEC_AT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, EventHeader, EventKind, ExecEvent,
-    ExecResultEvent, NS_SOURCE_TASK_NEWTASK, NS_SOURCE_UNSHARE, NamespacesEvent, NetlinkEvent,
-    ProcessExecEvent, TaskExitEvent, TaskNewEvent,
+    ExecResultEvent, NS_SOURCE_TASK_NEWTASK, NS_SOURCE_UNSHARE, NamespacesEvent,
+    NetlinkAnswerEvent, NetlinkEvent, ProcessExecEvent, TaskExitEvent, TaskNewEvent,
 };
 
 use crate::{
@@ -56,6 +56,8 @@ unsafe impl Plain for CgroupEvent {}
 unsafe impl Plain for CapCapableEvent {}
 // SAFETY: as above.
 unsafe impl Plain for NetlinkEvent {}
+// SAFETY: as above.
+unsafe impl Plain for NetlinkAnswerEvent {}
 
 fn read<T: Plain>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.len() < size_of::<T>() {
@@ -148,6 +150,10 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
             truncated = record.truncated != 0;
             let message = area(&record.message, record.len, "message")?;
             netlink::new_link(message, record.net_ns, record.ret)
+        }
+        EventKind::NetlinkAnswer => {
+            let record: NetlinkAnswerEvent = read(bytes)?;
+            Detail::NewLinkAnswer { seq: record.seq, error: record.error }
         }
         EventKind::Mount
         | EventKind::Umount

@@ -82,7 +82,7 @@ impl Detail {
             | Detail::Seccomp { .. }
             | Detail::CapCapable { .. } => Category::Privileges,
             Detail::CgroupMkdir { .. } | Detail::CgroupAttach { .. } => Category::Cgroups,
-            Detail::NewLink { .. } => Category::Network,
+            Detail::NewLink { .. } | Detail::NewLinkAnswer { .. } => Category::Network,
             Detail::Sethostname { .. } => Category::Host,
         }
     }
@@ -108,8 +108,13 @@ impl Detail {
             | Detail::Capset { ret, .. }
             | Detail::Prctl { ret, .. }
             | Detail::Seccomp { ret, .. }
-            | Detail::Sethostname { ret, .. }
-            | Detail::NewLink { ret, .. } => Some(*ret),
+            | Detail::Sethostname { ret, .. } => Some(*ret),
+            // The kernel's answer is the result; the send's byte count
+            // stands in only while no answer was seen.
+            Detail::NewLink { ret, answer, .. } => {
+                Some(if *ret < 0 { *ret } else { answer.map_or(*ret, i64::from) })
+            }
+            Detail::NewLinkAnswer { error, .. } => Some(i64::from(*error)),
             _ => None,
         }
     }
@@ -269,13 +274,20 @@ impl Detail {
                 let verdict = if *ret == 0 { "granted" } else { "denied" };
                 write!(out, "capability check {cap}: {verdict}")
             }
-            Detail::NewLink { link_kind, link, peer, ret } => {
+            Detail::NewLink { link_kind, link, peer, ret, seq, answer } => {
                 let kind = link_kind.as_deref().unwrap_or("link");
-                write!(out, "RTM_NEWLINK {kind} {}", placement(link))?;
+                write!(out, "RTM_NEWLINK seq {seq} {kind} {}", placement(link))?;
                 if let Some(peer) = peer {
                     write!(out, " peer {}", placement(peer))?;
                 }
-                write!(out, " (sendmsg = {})", result(*ret))
+                match answer {
+                    _ if *ret < 0 => write!(out, " (sendmsg = {})", result(*ret)),
+                    Some(error) => write!(out, " = {}", result(i64::from(*error))),
+                    None => write!(out, " (sendmsg = {}, no answer seen)", result(*ret)),
+                }
+            }
+            Detail::NewLinkAnswer { seq, error } => {
+                write!(out, "netlink answer to seq {seq} = {}", result(i64::from(*error)))
             }
         }
     }

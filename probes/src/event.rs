@@ -90,7 +90,7 @@ pub struct LinkPlacement {
 #[serde(rename_all = "snake_case")]
 pub enum Detail {
     /// execve/execveat entered. `ret` is filled in when the result arrives
-    /// (see [`crate::ExecJoiner`]); `None` while unknown.
+    /// (see [`crate::Joiner`]); `None` while unknown.
     Exec {
         filename: String,
         argv: Vec<String>,
@@ -273,9 +273,24 @@ pub enum Detail {
         link: LinkPlacement,
         /// The veth peer, when the request names one.
         peer: Option<LinkPlacement>,
-        /// The send's result: bytes sent, or a negative errno. The kernel's
-        /// answer to the request arrives on the socket, not here.
+        /// The send's result: bytes sent, or a negative errno. Sending is
+        /// not doing: the kernel's verdict is `answer`.
         ret: i64,
+        /// The request's `nlmsg_seq`, which its answer repeats. (Absent from
+        /// traces written before answers were joined: 0.)
+        #[serde(default)]
+        seq: u32,
+        /// The kernel's answer, received on the socket (see
+        /// [`crate::Joiner`]): 0 when it made the link, a negative errno
+        /// when it refused; `None` when no answer was seen.
+        answer: Option<i32>,
+    },
+    /// The kernel's answer to a `new_link` request whose event it could not
+    /// be joined to (normally it is folded into the request's `answer`).
+    NewLinkAnswer {
+        seq: u32,
+        /// 0 (acknowledged) or a negative errno.
+        error: i32,
     },
 }
 
@@ -308,6 +323,7 @@ impl Detail {
             Detail::CgroupAttach { .. } => "cgroup_attach_task",
             Detail::CapCapable { .. } => "cap_capable",
             Detail::NewLink { .. } => "new_link",
+            Detail::NewLinkAnswer { .. } => "new_link_answer",
         }
     }
 }

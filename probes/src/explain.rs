@@ -277,7 +277,17 @@ pub const EVENT_KINDS: &[Explanation] = &[
         what: "An RTM_NEWLINK request over rtnetlink: here, typically a veth pair, two virtual \
                interfaces connected back to back.",
         why: "One end of the veth goes into the container's network namespace as eth0, the \
-              other stays on the host, usually on a bridge: the container's only way out.",
+              other stays on the host, usually on a bridge: the container's only way out. \
+              Its result is the kernel's answer on the socket (0, or the error it refused \
+              with), not what sending the request returned.",
+    },
+    Explanation {
+        name: "new_link_answer",
+        title: "answer to a link request",
+        what: "The kernel's answer (NLMSG_ERROR) to a new-link request, shown on its own when \
+               it could not be paired with the request.",
+        why: "A request the socket accepted can still be refused: the answer says whether the \
+              link was made.",
     },
 ];
 

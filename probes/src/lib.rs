@@ -29,6 +29,6 @@ pub mod tracefs;
 
 pub use cradle_probes_common as abi;
 pub use event::{Detail, Event, LinkPlacement, NamespaceSource, Namespaces};
-pub use join::ExecJoiner;
+pub use join::Joiner;
 pub use loader::{DEFAULT_RUNTIMES, ProbeConfig, ProbeError, Probes, SelfRegistrar, TrackMode};
 pub use stream::EventStream;

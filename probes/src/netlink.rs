@@ -5,6 +5,8 @@
 use crate::event::{Detail, LinkPlacement};
 
 const NLMSG_HDRLEN: usize = 16;
+/// Offset of `nlmsg_seq` in `struct nlmsghdr`.
+const NLMSG_SEQ: usize = 8;
 const IFINFOMSG_LEN: usize = 16;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_LINKINFO: u16 = 18;
@@ -61,6 +63,7 @@ pub fn new_link(message: &[u8], sender_netns: u32, ret: i64) -> Detail {
         .map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")) as usize)
         .unwrap_or(0);
     let message = &message[..declared.min(message.len())];
+    let seq = message.get(NLMSG_SEQ..).and_then(u32_of).unwrap_or(0);
     let attrs = message.get(NLMSG_HDRLEN + IFINFOMSG_LEN..).unwrap_or(&[]);
     let mut link_kind = None;
     let mut peer = None;
@@ -88,7 +91,15 @@ pub fn new_link(message: &[u8], sender_netns: u32, ret: i64) -> Detail {
     if link_kind.as_deref() != Some("veth") {
         peer = None;
     }
-    Detail::NewLink { link_kind, link: placement(attrs, sender_netns), peer, ret }
+    Detail::NewLink {
+        link_kind,
+        link: placement(attrs, sender_netns),
+        peer,
+        ret,
+        seq,
+        // The answer comes later, on the socket.
+        answer: None,
+    }
 }
 
 #[cfg(test)]
@@ -118,14 +129,17 @@ mod tests {
         body.extend(attr(IFLA_LINKINFO | 0x8000, &info));
         let mut message = ((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes().to_vec();
         message.extend_from_slice(&16u16.to_ne_bytes());
-        message.extend_from_slice(&[0; 10]);
+        message.extend_from_slice(&[0; 2]);
+        message.extend_from_slice(&0x0102_0304u32.to_ne_bytes());
+        message.extend_from_slice(&[0; 4]);
         message.extend(body);
         message
     }
 
     #[test]
     fn decodes_a_veth_request() {
-        let Detail::NewLink { link_kind, link, peer, ret } = new_link(&veth_request(), 7, 60)
+        let Detail::NewLink { link_kind, link, peer, ret, seq, answer } =
+            new_link(&veth_request(), 7, 60)
         else {
             panic!("not a new link");
         };
@@ -136,6 +150,7 @@ mod tests {
         assert_eq!(peer.name.as_deref(), Some("b0"));
         assert_eq!((peer.netns, peer.netns_pid), (None, Some(42)));
         assert_eq!(ret, 60);
+        assert_eq!((seq, answer), (0x0102_0304, None));
     }
 
     #[test]

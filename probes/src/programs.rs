@@ -121,4 +121,8 @@ pub const PROGRAMS: &[ProgramSpec] = &[
     syscall_tp(&["link"], "sys_exit_sendmsg"),
     syscall_tp(&["link"], "sys_enter_sendto"),
     syscall_tp(&["link"], "sys_exit_sendto"),
+    syscall_tp(&["link"], "sys_enter_recvmsg"),
+    syscall_tp(&["link"], "sys_exit_recvmsg"),
+    syscall_tp(&["link"], "sys_enter_recvfrom"),
+    syscall_tp(&["link"], "sys_exit_recvfrom"),
 ];

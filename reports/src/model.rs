@@ -1058,7 +1058,10 @@ impl<'a> ContainerBuilder<'a> {
         self.events
             .iter()
             .filter_map(|&i| match &self.event(i).detail {
-                Detail::NewLink { link_kind, link, peer, ret: 0.. } => Some(LinkRequest {
+                // Not a request the kernel refused.
+                Detail::NewLink {
+                    link_kind, link, peer, ret: 0.., answer: None | Some(0), ..
+                } => Some(LinkRequest {
                     kind: link_kind.clone(),
                     link: end(link),
                     peer: peer.as_ref().map(end),
