@@ -210,3 +210,50 @@ fn cradle_exec_yields_setns_into_each_of_the_containers_namespaces() {
         );
     }
 }
+
+#[test]
+fn cradle_run_with_a_bridge_yields_a_veth_into_the_containers_network_namespace() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("bridged", &["sh", "-c", PRINT_NS]);
+    let id = sandbox.id("probes-net");
+    let bridge = format!("tv{}", std::process::id() % 100_000);
+    // A network namespace of the trace's own keeps the bridge and the host
+    // end off the host; it goes away with them when the run ends.
+    let (result, events) = trace(
+        &sandbox.dir.path().join("trace.jsonl"),
+        &[
+            "unshare",
+            "--net",
+            common::runtime::cradle_bin(),
+            "--root",
+            sandbox.root.to_str().unwrap(),
+            "run",
+            "--net",
+            "bridge",
+            "--bridge",
+            &bridge,
+            "--bundle",
+            bundle.to_str().unwrap(),
+            &id,
+        ],
+    );
+    let container = printed_namespaces(&result);
+    let outer = events
+        .iter()
+        .find(|e| {
+            e["kind"] == "namespaces" && e["source"] == "unshare" && lists(e, "created", "net")
+        })
+        .expect("unshare --net");
+    let veths: Vec<&Value> =
+        events.iter().filter(|e| e["kind"] == "new_link" && e["link_kind"] == "veth").collect();
+    assert_eq!(veths.len(), 1, "{veths:#?}");
+    let veth = veths[0];
+    assert_eq!(veth["answer"], 0, "{veth}");
+    assert_eq!(veth["container"], Value::from(id.as_str()), "{veth}");
+    // The host end stays in the runtime's namespace, the peer is the
+    // container's eth0 in the container's network namespace.
+    assert!(veth["link"]["name"].as_str().is_some_and(|name| !name.is_empty()), "{veth}");
+    assert_eq!(veth["link"]["netns"], outer["namespaces"]["net"], "{veth}");
+    assert_eq!(veth["peer"]["name"], "eth0", "{veth}");
+    assert_eq!(veth["peer"]["netns"], container["net"], "{veth}");
+}

@@ -415,6 +415,10 @@ pub struct CapCapableEvent {
 /// Bytes of a netlink request a [`NetlinkEvent`] carries.
 pub const NETLINK_MSG_MAX: usize = 1024;
 
+/// Namespace file descriptors a [`NetlinkEvent`] resolves: one per end of a
+/// veth pair.
+pub const NETLINK_NETNS_FDS: usize = 2;
+
 /// [`EventKind::NetlinkNewLink`]: the start of an `RTM_NEWLINK` request a
 /// tracked task sent on a netlink socket, and the call's result. Userspace
 /// parses the attributes (interface names, kind, target namespaces).
@@ -431,6 +435,11 @@ pub struct NetlinkEvent {
     /// The message was longer than [`NETLINK_MSG_MAX`] and was cut.
     pub truncated: u32,
     pub _pad: u32,
+    /// The file descriptors the request's `IFLA_NET_NS_FD` attributes
+    /// name, as the sender held them...
+    pub netns_fds: [u32; NETLINK_NETNS_FDS],
+    /// ...and the inode number of the file each one was (0: unresolved).
+    pub netns_fd_inums: [u32; NETLINK_NETNS_FDS],
     pub message: [u8; NETLINK_MSG_MAX],
 }
 
@@ -493,6 +502,14 @@ pub struct KernelLayout {
     pub cgroup_root: u32,
     pub kernfs_node_id: u32,
     pub cgroup_root_hierarchy_id: u32,
+    /// The path from a task's file descriptor to the inode of its file
+    /// (for a namespace file, its inode number is the namespace's).
+    pub task_files: u32,
+    pub files_struct_fdt: u32,
+    pub fdtable_max_fds: u32,
+    pub fdtable_fd: u32,
+    pub file_f_inode: u32,
+    pub inode_i_ino: u32,
 }
 
 /// A [`KernelLayout`] offset of a member this kernel does not have: the
@@ -587,7 +604,7 @@ mod tests {
         assert_eq!(size_of::<ProcessExecEvent>(), 72 + 8 + KERNEL_PATH_MAX);
         assert_eq!(size_of::<CgroupEvent>(), 72 + 24 + KERNEL_PATH_MAX);
         assert_eq!(size_of::<CapCapableEvent>(), 80);
-        assert_eq!(size_of::<NetlinkEvent>(), 72 + 24 + NETLINK_MSG_MAX);
+        assert_eq!(size_of::<NetlinkEvent>(), 72 + 24 + 16 + NETLINK_MSG_MAX);
         assert_eq!(size_of::<NetlinkAnswerEvent>(), 80);
         // The kernel aligns ring-buffer records to 8 bytes.
         assert!(align_of::<EventHeader>() <= 8);

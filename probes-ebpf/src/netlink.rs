@@ -5,13 +5,19 @@
 //! few reads; userspace parses the attributes. A request the socket took
 //! is then awaited for the kernel's answer (see `netlink_answer`).
 
-use aya_ebpf::{helpers::bpf_probe_read_user, programs::TracePointContext};
-use cradle_probes_common::{CALL_ARGS, EventKind, NETLINK_MSG_MAX, NetlinkEvent};
+use aya_ebpf::{
+    helpers::{bpf_get_current_task, bpf_probe_read_user},
+    programs::TracePointContext,
+};
+use cradle_probes_common::{
+    CALL_ARGS, EventKind, NETLINK_MSG_MAX, NETLINK_NETNS_FDS, NetlinkEvent,
+};
 
 use crate::{
     calls::{syscall_ret, take},
     emit::{count_lost, current_pid, header},
-    kernel::Task,
+    globals::layout,
+    kernel::{Task, read},
     maps::{EVENTS, PENDING, PendingCall},
     netlink_answer::await_answer,
     syscall::{copy_user_bytes, syscall_arg},
@@ -168,5 +174,79 @@ fn sent(ctx: &TracePointContext) {
     };
     // SAFETY: as above.
     unsafe { (*event).len = used };
+    resolve_netns_fds(event, call.args[0] as *const u8, used);
     entry.submit(0);
+}
+
+/// `IFLA_NET_NS_FD` (linux/if_link.h): move the link to the network
+/// namespace of this file descriptor.
+const IFLA_NET_NS_FD: u16 = 28;
+/// Attribute types carry NLA_F_NESTED and NLA_F_NET_BYTEORDER in the top bits.
+const NLA_TYPE_MASK: u16 = 0x3fff;
+
+/// Finds the request's `IFLA_NET_NS_FD` attributes and resolves each fd to
+/// the inode number of its file while the sender still holds it. The scan
+/// looks at every 4-byte boundary after the fixed headers, so it needs no
+/// nesting; a payload that merely looks like such an attribute resolves a
+/// descriptor nobody asks about, which userspace ignores.
+#[inline(always)]
+fn resolve_netns_fds(event: *mut NetlinkEvent, request: *const u8, used: u32) {
+    // SAFETY: `event` is the live reservation; the arrays are in bounds.
+    unsafe {
+        (*event).netns_fds = [0; NETLINK_NETNS_FDS];
+        (*event).netns_fd_inums = [0; NETLINK_NETNS_FDS];
+    }
+    let mut found = 0;
+    let mut step = 0;
+    while step < NETLINK_MSG_MAX / 4 && found < NETLINK_NETNS_FDS {
+        let at = NEWLINK_MIN as usize + 4 * step;
+        step += 1;
+        if at + 8 > used as usize {
+            break;
+        }
+        // SAFETY: user-memory reads through the helper, which may fail.
+        let Ok([len, kind]) =
+            (unsafe { bpf_probe_read_user(request.wrapping_add(at).cast::<[u16; 2]>()) })
+        else {
+            break;
+        };
+        if len != 8 || kind & NLA_TYPE_MASK != IFLA_NET_NS_FD {
+            continue;
+        }
+        // SAFETY: as above.
+        let Ok(fd) = (unsafe { bpf_probe_read_user(request.wrapping_add(at + 4).cast::<u32>()) })
+        else {
+            break;
+        };
+        let slot = found & (NETLINK_NETNS_FDS - 1);
+        // SAFETY: as above; `slot` is below NETLINK_NETNS_FDS.
+        unsafe {
+            (*event).netns_fds[slot] = fd;
+            (*event).netns_fd_inums[slot] = fd_inode_number(fd);
+        }
+        found += 1;
+    }
+}
+
+/// The inode number of the file the running task holds as `fd` (for a
+/// namespace file, the namespace's inode number); 0 if it cannot be read.
+#[inline(always)]
+fn fd_inode_number(fd: u32) -> u32 {
+    let layout = layout();
+    // SAFETY: the helper has no preconditions; it returns the running task.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let pointer = |base: *const u8, offset: u32| read::<*const u8>(base, offset);
+    let Some(fdt) =
+        pointer(task, layout.task_files).and_then(|f| pointer(f, layout.files_struct_fdt))
+    else {
+        return 0;
+    };
+    if fd >= read::<u32>(fdt, layout.fdtable_max_fds).unwrap_or(0) {
+        return 0;
+    }
+    pointer(fdt, layout.fdtable_fd)
+        .and_then(|fds| pointer(fds, fd * core::mem::size_of::<u64>() as u32))
+        .and_then(|file| pointer(file, layout.file_f_inode))
+        .and_then(|inode| read::<u64>(inode, layout.inode_i_ino))
+        .unwrap_or(0) as u32
 }

@@ -149,7 +149,10 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
             let record: NetlinkEvent = read(bytes)?;
             truncated = record.truncated != 0;
             let message = area(&record.message, record.len, "message")?;
-            netlink::new_link(message, record.net_ns, record.ret)
+            let fds: Vec<(u32, u32)> =
+                record.netns_fds.into_iter().zip(record.netns_fd_inums).collect();
+            let sender = netlink::SenderNamespaces { netns: record.net_ns, fds: &fds };
+            netlink::new_link(message, &sender, record.ret)
         }
         EventKind::NetlinkAnswer => {
             let record: NetlinkAnswerEvent = read(bytes)?;

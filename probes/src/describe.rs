@@ -383,7 +383,8 @@ fn placement(link: &LinkPlacement) -> String {
     let name = link.name.as_deref().map_or("(kernel-named)".to_string(), quote);
     match (link.netns, link.netns_pid, link.netns_fd) {
         (_, Some(pid), _) => format!("{name} in netns of pid {pid}"),
-        (_, _, Some(fd)) => format!("{name} in netns of fd {fd}"),
+        (Some(inum), _, Some(fd)) => format!("{name} in net:[{inum}] (fd {fd})"),
+        (None, _, Some(fd)) => format!("{name} in netns of fd {fd}"),
         (Some(inum), _, _) => format!("{name} in net:[{inum}]"),
         _ => name,
     }

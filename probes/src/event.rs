@@ -76,8 +76,9 @@ pub enum NamespaceSource {
 pub struct LinkPlacement {
     /// The interface name asked for (`None`: the kernel picks one).
     pub name: Option<String>,
-    /// Inode number of the network namespace the end lands in, when the
-    /// request leaves it in the sender's namespace.
+    /// Inode number of the network namespace the end lands in: the
+    /// sender's when the request leaves the end there, or the one the
+    /// named namespace file descriptor held (resolved by the probe).
     pub netns: Option<u32>,
     /// The request moves the end to the network namespace of this pid...
     pub netns_pid: Option<u32>,

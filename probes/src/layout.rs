@@ -65,6 +65,12 @@ pub fn kernel_layout(path: &Path) -> Result<KernelLayout, LayoutError> {
         cgroup_root: finder.offset("cgroup", "root")?,
         kernfs_node_id: finder.offset("kernfs_node", "id")?,
         cgroup_root_hierarchy_id: finder.offset("cgroup_root", "hierarchy_id")?,
+        task_files: finder.offset("task_struct", "files")?,
+        files_struct_fdt: finder.offset("files_struct", "fdt")?,
+        fdtable_max_fds: finder.offset("fdtable", "max_fds")?,
+        fdtable_fd: finder.offset("fdtable", "fd")?,
+        file_f_inode: finder.offset("file", "f_inode")?,
+        inode_i_ino: finder.offset("inode", "i_ino")?,
     })
 }
 

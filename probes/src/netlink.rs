@@ -39,8 +39,16 @@ fn u32_of(payload: &[u8]) -> Option<u32> {
     payload.get(..4).map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")))
 }
 
+/// What the probe knows of the sender's namespaces: its own, and the inode
+/// numbers of the namespace file descriptors the request names.
+pub struct SenderNamespaces<'a> {
+    pub netns: u32,
+    /// `(fd, inode number)`; inode number 0: unresolved.
+    pub fds: &'a [(u32, u32)],
+}
+
 /// Name and namespace attributes of one end.
-fn placement(attrs: &[u8], sender_netns: u32) -> LinkPlacement {
+fn placement(attrs: &[u8], sender: &SenderNamespaces) -> LinkPlacement {
     let mut end = LinkPlacement::default();
     for (kind, payload) in attributes(attrs) {
         match kind {
@@ -50,14 +58,18 @@ fn placement(attrs: &[u8], sender_netns: u32) -> LinkPlacement {
             _ => {}
         }
     }
-    if end.netns_pid.is_none() && end.netns_fd.is_none() {
-        end.netns = Some(sender_netns);
-    }
+    end.netns = match (end.netns_pid, end.netns_fd) {
+        (None, None) => Some(sender.netns),
+        (_, Some(fd)) => {
+            sender.fds.iter().find(|(held, inum)| *held == fd && *inum != 0).map(|(_, inum)| *inum)
+        }
+        (Some(_), None) => None,
+    };
     end
 }
 
 /// Decodes an RTM_NEWLINK request (`message` starts at its nlmsghdr).
-pub fn new_link(message: &[u8], sender_netns: u32, ret: i64) -> Detail {
+pub fn new_link(message: &[u8], sender: &SenderNamespaces, ret: i64) -> Detail {
     let declared = message
         .get(..4)
         .map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")) as usize)
@@ -79,7 +91,7 @@ pub fn new_link(message: &[u8], sender_netns: u32, ret: i64) -> Detail {
                         // VETH_INFO_PEER holds an ifinfomsg, then attributes.
                         if data == VETH_INFO_PEER {
                             let peer_attrs = data_payload.get(IFINFOMSG_LEN..).unwrap_or(&[]);
-                            peer = Some(placement(peer_attrs, sender_netns));
+                            peer = Some(placement(peer_attrs, sender));
                         }
                     }
                 }
@@ -93,7 +105,7 @@ pub fn new_link(message: &[u8], sender_netns: u32, ret: i64) -> Detail {
     }
     Detail::NewLink {
         link_kind,
-        link: placement(attrs, sender_netns),
+        link: placement(attrs, sender),
         peer,
         ret,
         seq,
@@ -119,9 +131,14 @@ mod tests {
 
     /// What `ip link add a0 type veth peer name b0 netns 42` sends.
     fn veth_request() -> Vec<u8> {
+        veth_request_with(IFLA_NET_NS_PID, 42)
+    }
+
+    /// A veth request whose peer goes to the namespace `attribute` names.
+    fn veth_request_with(attribute: u16, value: u32) -> Vec<u8> {
         let mut peer = vec![0u8; IFINFOMSG_LEN];
         peer.extend(attr(IFLA_IFNAME, b"b0\0"));
-        peer.extend(attr(IFLA_NET_NS_PID, &42u32.to_ne_bytes()));
+        peer.extend(attr(attribute, &value.to_ne_bytes()));
         let mut info = attr(IFLA_INFO_KIND, b"veth\0");
         info.extend(attr(IFLA_INFO_DATA | 0x8000, &attr(VETH_INFO_PEER | 0x8000, &peer)));
         let mut body = vec![0u8; IFINFOMSG_LEN];
@@ -139,7 +156,7 @@ mod tests {
     #[test]
     fn decodes_a_veth_request() {
         let Detail::NewLink { link_kind, link, peer, ret, seq, answer } =
-            new_link(&veth_request(), 7, 60)
+            new_link(&veth_request(), &SenderNamespaces { netns: 7, fds: &[] }, 60)
         else {
             panic!("not a new link");
         };
@@ -154,14 +171,29 @@ mod tests {
     }
 
     #[test]
+    fn a_namespace_fd_takes_the_inode_number_the_probe_resolved() {
+        let request = veth_request_with(IFLA_NET_NS_FD, 7);
+        let sender = SenderNamespaces { netns: 1, fds: &[(3, 0), (7, 4026532250)] };
+        let Detail::NewLink { peer: Some(peer), .. } = new_link(&request, &sender, 60) else {
+            panic!("no peer");
+        };
+        assert_eq!((peer.netns, peer.netns_fd), (Some(4026532250), Some(7)));
+        let unresolved = SenderNamespaces { netns: 1, fds: &[(7, 0)] };
+        let Detail::NewLink { peer: Some(peer), .. } = new_link(&request, &unresolved, 60) else {
+            panic!("no peer");
+        };
+        assert_eq!(peer.netns, None);
+    }
+
+    #[test]
     fn survives_every_truncation_and_corruption() {
         let request = veth_request();
         for at in 0..request.len() {
-            let _ = new_link(&request[..at], 1, 0);
+            let _ = new_link(&request[..at], &SenderNamespaces { netns: 1, fds: &[(3, 9)] }, 0);
             for value in [0u8, 1, 3, 0xff] {
                 let mut bytes = request.clone();
                 bytes[at] = value;
-                let _ = new_link(&bytes, 1, 0);
+                let _ = new_link(&bytes, &SenderNamespaces { netns: 1, fds: &[(3, 9)] }, 0);
             }
         }
     }
