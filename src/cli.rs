@@ -82,6 +82,10 @@ pub enum Command {
     Bundle(crate::runtime_cli::BundleArgs),
     /// Audit a saved trace: each container's birth, and security findings.
     Report(crate::report_cli::ReportArgs),
+    /// Compare two traces, normalised, for regression tests (exit 0: equivalent, 1: different).
+    Diff(crate::report_cli::DiffArgs),
+    /// Export a trace as Perfetto / Chrome trace events, or as an SVG timeline.
+    Export(crate::report_cli::ExportArgs),
 }
 
 /// Where a trace goes and how it is shown.

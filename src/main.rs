@@ -53,6 +53,8 @@ fn main() -> ExitCode {
         Command::Spec(args) => runtime_cli::spec(args),
         Command::Bundle(args) => runtime_cli::create_bundle(args),
         Command::Report(args) => report_cli::report(args),
+        Command::Diff(args) => report_cli::diff(args),
+        Command::Export(args) => report_cli::export(args),
     };
     match result {
         Ok(code) => code,

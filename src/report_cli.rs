@@ -102,3 +102,101 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         Ok(if failing { ExitCode::FAILURE } else { ExitCode::SUCCESS })
     })
 }
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The trace to compare from.
+    pub a: PathBuf,
+    /// The trace to compare to.
+    pub b: PathBuf,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    /// An event field (`comm`, `ret`, `flags`, ...) or event kind
+    /// (`cap_capable`, ...) to leave out of the comparison.
+    #[arg(long, value_name = "KEY", num_args = 1..)]
+    pub ignore: Vec<String>,
+    /// A phase duration changed when it differs by more than this fraction
+    /// of the longer one...
+    #[arg(long, default_value_t = 0.5, value_name = "RATIO")]
+    pub duration_ratio: f64,
+    /// ...and by more than this many milliseconds.
+    #[arg(long, default_value_t = 5.0, value_name = "MS")]
+    pub duration_floor_ms: f64,
+    /// Count changed phase durations as differences (they are always shown).
+    #[arg(long)]
+    pub check_durations: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+}
+
+/// Exit 0 when equivalent, 1 when different, 2 on error.
+pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    exit_2_on_error(|| {
+        let a = LoadedTrace::read(&args.a)?;
+        let b = LoadedTrace::read(&args.b)?;
+        let options = cradle_reports::diff::DiffOptions {
+            ignore: args.ignore,
+            duration_ratio: args.duration_ratio,
+            duration_floor_ns: (args.duration_floor_ms * 1e6) as u64,
+            check_durations: args.check_durations,
+        };
+        let report = cradle_reports::diff::diff(&a, &b, &options);
+        print(&match args.format {
+            DiffFormat::Text => cradle_reports::diff::render_text(&report),
+            DiffFormat::Json => json(&report)?,
+        })?;
+        Ok(if report.equivalent { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A trace file.
+    pub trace: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to this file instead of stdout (complete or not at all).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Chrome trace-event JSON, for ui.perfetto.dev and chrome://tracing.
+    Perfetto,
+    /// A static timeline picture.
+    Svg,
+}
+
+pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    exit_2_on_error(|| {
+        let trace = LoadedTrace::read(&args.trace)?;
+        let output = match args.format {
+            ExportFormat::Perfetto => {
+                serde_json::to_string(&cradle_reports::perfetto::render(&trace))? + "\n"
+            }
+            ExportFormat::Svg => cradle_reports::svg::render(&trace),
+        };
+        match &args.out {
+            None => print(&output)?,
+            Some(path) => write_whole(path, output.as_bytes())?,
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Writes beside `path` and renames, so that a failure leaves no partial file.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".partial-{}", std::process::id()));
+    let partial = PathBuf::from(partial);
+    let result = std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
+}

@@ -11,10 +11,13 @@
 //! container runtime. Everything here is computed from trace files that
 //! `cradle-probes` wrote, with its types (data flows probes -> reports).
 
+pub mod diff;
 pub mod load;
 pub mod model;
+pub mod perfetto;
 pub mod rules;
 pub mod sarif;
+pub mod svg;
 pub mod text;
 
 pub use load::{LoadError, LoadedTrace};

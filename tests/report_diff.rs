@@ -1,0 +1,147 @@
+//! `cradle diff` on real traces: repeated runs of one bundle are
+//! equivalent, one added mount is reported as exactly that mount, and a
+//! runc-versus-crun diff is produced and readable.
+
+#[path = "common/reports.rs"]
+mod reports;
+#[path = "common/runtime.rs"]
+mod runtime;
+
+use std::{path::Path, process::Command};
+
+use reports::{cradle, path_str, trace_cradle_run, trace_runc_run};
+use runtime::{Sandbox, cradle_bin, stderr, stdout};
+use serde_json::{Value, json};
+
+fn diff_json(a: &Path, b: &Path) -> (Option<i32>, Value) {
+    let out = cradle(&["diff", path_str(a), path_str(b), "--format", "json"]);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|err| panic!("diff output is not JSON ({err}): {}", stderr(&out)));
+    (out.status.code(), report)
+}
+
+#[test]
+fn five_repeated_runs_of_one_bundle_are_equivalent() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    let first = trace_cradle_run(&sandbox, &bundle, "diff-rep");
+    for round in 1..=5 {
+        let again = trace_cradle_run(&sandbox, &bundle, "diff-rep");
+        let (code, report) = diff_json(&first, &again);
+        assert_eq!(code, Some(0), "round {round}: not equivalent: {report:#}");
+        assert_eq!(report["equivalent"], true);
+    }
+}
+
+#[test]
+fn repeated_runc_runs_are_equivalent() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    let first = trace_runc_run(&sandbox, &bundle, "diff-runc");
+    let again = trace_runc_run(&sandbox, &bundle, "diff-runc");
+    let (code, report) = diff_json(&first, &again);
+    assert_eq!(code, Some(0), "not equivalent: {report:#}");
+}
+
+fn add_tmpfs_mount(sandbox: &Sandbox, bundle: &Path) {
+    sandbox.edit_config(bundle, |config| {
+        config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/data", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "size=1m"],
+        }));
+    });
+}
+
+fn assert_exactly_the_mount(report: &Value) {
+    let changes = report["containers"][0]["events"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "exactly one change: {report:#}");
+    let change = &changes[0];
+    assert_eq!(change["change"], "added");
+    assert_eq!(change["kind"], "mount");
+    assert_eq!(change["phase"], "rootfs_assembly");
+    let fields = &change["b"]["fields"];
+    assert_eq!(fields["fstype"], "tmpfs");
+    assert_eq!(fields["data"], "size=1m");
+    assert_eq!(fields["flag_names"], json!(["MS_NOSUID"]));
+    assert_eq!((report["added"].as_u64(), report["removed"].as_u64()), (Some(1), Some(0)));
+}
+
+#[test]
+fn one_added_mount_is_reported_as_exactly_that_mount() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    let before = trace_cradle_run(&sandbox, &bundle, "diff-mnt");
+    add_tmpfs_mount(&sandbox, &bundle);
+    let after = trace_cradle_run(&sandbox, &bundle, "diff-mnt");
+    let (code, report) = diff_json(&before, &after);
+    assert_eq!(code, Some(1), "different");
+    assert_exactly_the_mount(&report);
+    let text = cradle(&["diff", path_str(&before), path_str(&after)]);
+    assert_eq!(text.status.code(), Some(1));
+    let text = stdout(&text);
+    assert!(text.contains(r#"+ intermediate.1"#) && text.contains(r#""size=1m""#), "{text}");
+}
+
+#[test]
+fn one_added_mount_under_runc_is_reported_as_exactly_that_mount() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    let before = trace_runc_run(&sandbox, &bundle, "diff-mnt-runc");
+    add_tmpfs_mount(&sandbox, &bundle);
+    let after = trace_runc_run(&sandbox, &bundle, "diff-mnt-runc");
+    let (code, report) = diff_json(&before, &after);
+    assert_eq!(code, Some(1), "different");
+    assert_exactly_the_mount(&report);
+}
+
+/// crun refuses this host's hybrid cgroups: it runs in a private mount
+/// namespace that sees only cgroup2 (docs: shared/PLATFORM.md).
+fn trace_crun_run(sandbox: &Sandbox, bundle: &Path) -> std::path::PathBuf {
+    let id = sandbox.id("diff-crun");
+    let trace = sandbox.dir.path().join(format!("{id}.jsonl"));
+    let crun_root = sandbox.dir.path().join("crun-state");
+    let script = format!(
+        "umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && \
+         exec crun --root {} --cgroup-manager=disabled run --bundle {} {id}",
+        crun_root.display(),
+        bundle.display()
+    );
+    let out = Command::new(cradle_bin())
+        .args(["trace", "--out"])
+        .arg(&trace)
+        .args(["--", "unshare", "-m", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("cradle trace -- crun run");
+    assert!(out.status.success(), "crun run: {}", stderr(&out));
+    trace
+}
+
+#[test]
+fn runc_versus_crun_is_a_readable_diff() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    let runc = trace_runc_run(&sandbox, &bundle, "diff-runc-crun");
+    let crun = trace_crun_run(&sandbox, &bundle);
+    let out = cradle(&["diff", path_str(&runc), path_str(&crun)]);
+    assert_eq!(out.status.code(), Some(1), "runc and crun differ: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("(runc) / B"), "{text}");
+    assert!(text.contains("(crun)"), "{text}");
+    // Both sides' mounts of the same filesystems, shown under their phase.
+    assert!(text.contains("@@ rootfs_assembly @@"), "{text}");
+    assert!(text.lines().last().unwrap().starts_with("different: "), "{text}");
+    let (_, report) = diff_json(&runc, &crun);
+    assert_eq!(report["containers"][0]["a_runtime"], "runc");
+    assert_eq!(report["containers"][0]["b_runtime"], "crun");
+}
+
+#[test]
+fn a_broken_trace_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.jsonl");
+    std::fs::write(&junk, "not json\n").unwrap();
+    let out = cradle(&["diff", path_str(&junk), path_str(&junk)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("junk.jsonl"));
+}
