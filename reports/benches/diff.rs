@@ -21,6 +21,9 @@ use cradle_reports::{
 use criterion::{Criterion, Throughput};
 
 const EVENTS: usize = 100_000;
+/// Under `cargo test --all-targets` (no `--bench`): a small run that only
+/// checks the bench works.
+const TEST_EVENTS: usize = 5_000;
 /// Pid distance between copies, beyond any real pid.
 const PID_STRIDE: u32 = 5_000_000;
 
@@ -47,11 +50,11 @@ fn shift(event: &Event, copy: u32) -> Event {
 
 /// Writes a trace of copies of `events` until `EVENTS`; in `extra_mount`'s
 /// copy, the first mount is doubled.
-fn write(path: &Path, base: &Trace, extra_mount: Option<u32>) {
+fn write(path: &Path, base: &Trace, events: usize, extra_mount: Option<u32>) {
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut writer = TraceWriter::new(file, &base.header).unwrap();
     let (mut written, mut copy) = (0, 0u32);
-    while written < EVENTS {
+    while written < events {
         let mut doubled = extra_mount != Some(copy);
         for event in &base.events {
             let mut event = shift(event, copy);
@@ -64,7 +67,7 @@ fn write(path: &Path, base: &Trace, extra_mount: Option<u32>) {
                 written += 1;
                 doubled = true;
             }
-            if written >= EVENTS {
+            if written >= events {
                 break;
             }
         }
@@ -89,8 +92,10 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("cradle-diff-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
-    write(&a, &base, None);
-    write(&b, &base, Some(7));
+    let benching = std::env::args().any(|arg| arg == "--bench");
+    let events = if benching { EVENTS } else { TEST_EVENTS };
+    write(&a, &base, events, None);
+    write(&b, &base, events, Some(7));
 
     let options = DiffOptions::default();
     let loaded = (LoadedTrace::read(&a).unwrap(), LoadedTrace::read(&b).unwrap());
@@ -112,7 +117,7 @@ fn main() {
         .measurement_time(Duration::from_secs(10))
         .configure_from_args();
     let mut group = criterion.benchmark_group("diff_100k");
-    group.throughput(Throughput::Elements(2 * EVENTS as u64));
+    group.throughput(Throughput::Elements(2 * events as u64));
     group.bench_function("read_both_and_diff", |bench| {
         bench.iter(|| {
             let a = LoadedTrace::read(black_box(&a)).unwrap();

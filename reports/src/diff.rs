@@ -541,10 +541,13 @@ fn temporary_component(component: &str) -> String {
     }
     if let Some(at) = component.rfind(['.', '-']) {
         let (stem, suffix) = (&component[..=at], &component[at + 1..]);
+        let mixed = suffix.bytes().any(|b| b.is_ascii_digit())
+            || (suffix.bytes().any(|b| b.is_ascii_uppercase())
+                && suffix.bytes().any(|b| b.is_ascii_lowercase()));
+        // runc's copy of itself is always `runc.` and six random letters.
         let random = suffix.len() == 6
             && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
-            && suffix.bytes().any(|b| b.is_ascii_uppercase())
-            && suffix.bytes().any(|b| b.is_ascii_lowercase());
+            && (mixed || stem == "runc.");
         if random && !stem.is_empty() {
             return format!("{stem}<tmp>");
         }
@@ -623,6 +626,8 @@ mod tests {
     #[test]
     fn temporary_components_are_recognised() {
         assert_eq!(temporary_component("runc.sNHGTi"), "runc.<tmp>");
+        assert_eq!(temporary_component("runc.4og8ox"), "runc.<tmp>");
+        assert_eq!(temporary_component("runc.abcdef"), "runc.<tmp>");
         assert_eq!(temporary_component(".tmpAb12Cd"), ".tmp<tmp>");
         assert_eq!(temporary_component("4040cedf2c06a4bc9b1f97a654a822a8"), "<hex>");
         assert_eq!(temporary_component("rootfs"), "rootfs");

@@ -24,7 +24,7 @@ pub fn trace_cradle_run(sandbox: &Sandbox, bundle: &Path, name: &str) -> PathBuf
         .stdout(Stdio::null())
         .output()
         .expect("cradle run --trace");
-    assert!(out.status.success(), "cradle run --trace: {}", stderr(&out));
+    assert!(out.status.success(), "cradle run --trace: {:?}\n{}", out.status, tail(&out));
     trace
 }
 
@@ -45,8 +45,15 @@ pub fn trace_runc_run(sandbox: &Sandbox, bundle: &Path, name: &str) -> PathBuf {
         .stdout(Stdio::null())
         .output()
         .expect("cradle trace -- runc run");
-    assert!(out.status.success(), "cradle trace -- runc run: {}", stderr(&out));
+    assert!(out.status.success(), "cradle trace -- runc run: {:?}\n{}", out.status, tail(&out));
     trace
+}
+
+/// The last lines of a command's stderr: the error after the timeline.
+pub fn tail(out: &Output) -> String {
+    let text = stderr(out);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
 /// `cradle ARGS...`, stdin closed.
