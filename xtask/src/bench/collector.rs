@@ -134,7 +134,7 @@ pub fn events_per_second(sample: &Value, benchmark: &Value) -> Result<Vec<f64>> 
         .collect()
 }
 
-/// A traced session: what `cradle trace --json` summarised at its end.
+/// A traced session: what the trailer of `cradle trace --json` says.
 #[derive(Clone, Debug, Serialize)]
 pub struct Session {
     pub workload: String,
@@ -161,7 +161,7 @@ impl Session {
 }
 
 /// `cradle trace --json` of `command` (timed inside the trace), its output
-/// streamed through a FIFO and only its summary kept.
+/// streamed through a FIFO and only its trailer kept.
 pub fn traced_session(
     paths: &Paths,
     work: &Path,
@@ -175,7 +175,7 @@ pub fn traced_session(
         let fifo = fifo.clone();
         thread::spawn(move || -> Result<(u64, Option<Value>)> {
             let file = File::open(&fifo).with_context(|| format!("opening {}", fifo.display()))?;
-            summary_of(BufReader::with_capacity(1 << 20, file))
+            trailer_of(BufReader::with_capacity(1 << 20, file))
         })
     };
     let started = Instant::now();
@@ -198,18 +198,18 @@ pub fn traced_session(
     let reaped = reap(child, started)?;
     unblock_reader(&fifo);
     let peak_rss_kib = sampler.join().expect("sampler thread");
-    let (_lines, summary) = reader.join().expect("reader thread")?;
+    let (_lines, trailer) = reader.join().expect("reader thread")?;
     if !reaped.success {
         bail!("cradle trace of {command:?} failed");
     }
-    let summary = summary.context("cradle trace printed no summary line")?;
+    let trailer = trailer.context("cradle trace wrote no trailer line")?;
     let workload_time = parse_elapsed(&stdout).context("the timer printed no elapsed time")?;
     let _ = std::fs::remove_file(&fifo);
     Ok(Session {
         workload: workload.to_string(),
-        records: summary["records"].as_u64().context("summary.records")?,
-        undecodable: summary["undecodable"].as_u64().context("summary.undecodable")?,
-        lost: summary["lost"].as_u64().context("summary.lost")?,
+        records: trailer["records"].as_u64().context("trailer.records")?,
+        undecodable: trailer["undecodable"].as_u64().context("trailer.undecodable")?,
+        lost: trailer["lost"].as_u64().context("trailer.lost")?,
         workload_seconds: workload_time.as_secs_f64(),
         whole_seconds: reaped.elapsed.as_secs_f64(),
         peak_rss_kib,
@@ -237,19 +237,19 @@ fn make_fifo(path: &Path) -> Result<()> {
 }
 
 /// Counts the lines of a `cradle trace --json` output and keeps the
-/// `summary` object of its summary line.
-pub fn summary_of(mut input: impl BufRead) -> Result<(u64, Option<Value>)> {
-    let (mut lines, mut summary) = (0, None);
+/// object of its `trailer` line (records read, undecodable, lost).
+pub fn trailer_of(mut input: impl BufRead) -> Result<(u64, Option<Value>)> {
+    let (mut lines, mut trailer) = (0, None);
     let mut line = Vec::new();
     loop {
         line.clear();
         if input.read_until(b'\n', &mut line)? == 0 {
-            return Ok((lines, summary));
+            return Ok((lines, trailer));
         }
         lines += 1;
-        if line.starts_with(b"{\"summary\"") {
-            let value: Value = serde_json::from_slice(&line).context("parsing the summary line")?;
-            summary = Some(value["summary"].clone());
+        if line.starts_with(b"{\"trailer\"") {
+            let value: Value = serde_json::from_slice(&line).context("parsing the trailer line")?;
+            trailer = Some(value["trailer"].clone());
         }
     }
 }
@@ -292,13 +292,12 @@ mod tests {
     }
 
     #[test]
-    fn keeps_only_the_summary_of_a_trace() {
-        let trace =
-            "{\"kind\":\"exec\"}\n{\"container\":{}}\n{\"summary\":{\"records\":5,\"lost\":1}}\n";
-        let (lines, summary) = summary_of(trace.as_bytes()).unwrap();
+    fn keeps_only_the_trailer_of_a_trace() {
+        let trace = "{\"header\":{}}\n{\"event\":{}}\n{\"trailer\":{\"records\":5,\"lost\":1}}\n";
+        let (lines, trailer) = trailer_of(trace.as_bytes()).unwrap();
         assert_eq!(lines, 3);
-        assert_eq!(summary.unwrap()["records"], 5);
-        assert_eq!(summary_of("{\"kind\":\"exec\"}\n".as_bytes()).unwrap().1, None);
+        assert_eq!(trailer.unwrap()["records"], 5);
+        assert_eq!(trailer_of("{\"event\":{}}\n".as_bytes()).unwrap().1, None);
     }
 
     #[test]

@@ -36,10 +36,10 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DIR", default_value = "target/bench")]
     pub out: PathBuf,
     /// Measured lifecycle rounds (each runtime once per round).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 60)]
     pub rounds: usize,
     /// Measured tracing-cost rounds (each variant once per round).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 20)]
     pub trace_rounds: usize,
     /// Processes of the end-to-end exec storm.
     #[arg(long, default_value_t = 20_000)]
@@ -102,6 +102,7 @@ fn measure(
     load_before: String,
     started: Instant,
 ) -> Result<Results> {
+    let section = |name: &str| println!("== {name} ({:.0} s in)", started.elapsed().as_secs_f64());
     let bundle = work.join("bundle");
     make_bundle(&paths.cradle, &bundle)?;
     let host = MountNamespace::current()?;
@@ -110,21 +111,29 @@ fn measure(
     let runtimes = [
         Runtime::new("cradle", &paths.cradle, &[], &state("cradle"), host.clone()),
         Runtime::new("runc", "runc", &[], &state("runc"), host.clone()),
-        Runtime::new("crun", "crun", &["--cgroup-manager=disabled"], &state("crun"), cgroup2),
+        Runtime::new(
+            "crun",
+            "crun",
+            &["--cgroup-manager=disabled"],
+            &state("crun"),
+            cgroup2.clone(),
+        ),
+        // cradle in crun's environment: the same cgroup2-only namespace.
+        Runtime::new("cradle-cgroup2", &paths.cradle, &[], &state("cradle-cgroup2"), cgroup2),
     ];
 
-    println!("== wrapper cost");
+    section("wrapper cost");
     let wrapper = runtimes::wrapper_cost(&host, work, args.rounds)?;
-    println!("== lifecycle: {} rounds of {} runtimes", args.rounds, runtimes.len());
+    section(&format!("lifecycle: {} rounds of {} runtimes", args.rounds, runtimes.len()));
     let lifecycle = runtimes::lifecycle(&runtimes, &bundle, work, args.rounds)?;
-    println!("== tracing cost: {} rounds", args.trace_rounds);
+    section(&format!("tracing cost: {} rounds", args.trace_rounds));
     let traced = [&runtimes[1], &runtimes[0]];
     let tracing = runtimes::tracing_cost(&traced, paths, &bundle, work, args.trace_rounds)?;
-    println!("== recording a stream");
+    section("recording a stream");
     let recording = collector::record(paths, &runtimes[1], &bundle, work, 5_000)?;
-    println!("== replaying it (criterion)");
+    section("replaying it (criterion)");
     let replay = collector::replay(&recording)?;
-    println!("== exec storm of {}", args.storm);
+    section(&format!("exec storm of {}", args.storm));
     let probe_actions = paths.probe_actions.display().to_string();
     let storm = collector::traced_session(
         paths,
@@ -132,7 +141,7 @@ fn measure(
         &format!("exec storm of {} `/bin/true`", args.storm),
         &[probe_actions.clone(), "storm".into(), args.storm.to_string()],
     )?;
-    println!("== memory session");
+    section("memory session");
     let session = format!(
         "{} run --bundle {} bench-mem-{}; {probe_actions} storm 5000; {probe_actions} calls {}",
         runtimes[1].command_line(),
