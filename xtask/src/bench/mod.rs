@@ -87,6 +87,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
     let out = workspace_root().join(&args.out);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let out = out.canonicalize().unwrap_or(out);
     let table = report::markdown(&results);
     std::fs::write(out.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
     std::fs::write(out.join("results.md"), &table)?;
