@@ -194,6 +194,8 @@ impl Session {
 /// Where the session's events go, attributed.
 struct Outputs {
     joiner: Joiner,
+    /// Joined events on their way out, reused from batch to batch.
+    ready: Vec<Event>,
     collector: Collector,
     file: Option<TraceWriter<BufWriter<File>>>,
     json: Option<TraceWriter<BufWriter<std::io::Stdout>>>,
@@ -221,6 +223,7 @@ impl Outputs {
         };
         Ok(Outputs {
             joiner: Joiner::default(),
+            ready: Vec::new(),
             collector: Collector::default(),
             file,
             json,
@@ -246,8 +249,10 @@ impl Outputs {
     }
 
     fn events(&mut self, events: impl Iterator<Item = Event>) -> anyhow::Result<()> {
+        let mut ready = std::mem::take(&mut self.ready);
         for event in events {
-            for mut joined in self.joiner.push(event) {
+            self.joiner.push_into(event, &mut ready);
+            for mut joined in ready.drain(..) {
                 self.collector.attribute(&mut joined);
                 self.write(&joined)?;
                 if self.step.is_some() {
@@ -258,6 +263,7 @@ impl Outputs {
                 }
             }
         }
+        self.ready = ready;
         self.flush()
     }
 

@@ -55,12 +55,7 @@ fn invalid_id() {
 fn unknown_namespace_type() {
     let sandbox = Sandbox::new();
     let bundle = sandbox.bundle("b", &["true"]);
-    sandbox.edit_config(&bundle, |config| {
-        config["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({"type": "bogus"}));
-    });
+    add_namespace(&sandbox, &bundle, "bogus");
     assert_rejected(&sandbox, &bundle, &sandbox.id("badns"), "bogus");
 }
 
@@ -68,12 +63,7 @@ fn unknown_namespace_type() {
 fn user_namespace_is_refused_not_ignored() {
     let sandbox = Sandbox::new();
     let bundle = sandbox.bundle("b", &["true"]);
-    sandbox.edit_config(&bundle, |config| {
-        config["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({"type": "user"}));
-    });
+    add_namespace(&sandbox, &bundle, "user");
     assert_rejected(&sandbox, &bundle, &sandbox.id("userns"), "not supported by cradle");
 }
 
@@ -157,4 +147,14 @@ fn resource_limit_the_kernel_refuses() {
         config["linux"]["resources"]["cpu"] = serde_json::json!({"cpus": "4096"});
     });
     assert_rejected(&sandbox, &bundle, &sandbox.id("badcpuset"), "cpuset.cpus");
+}
+
+/// Adds a namespace of type `kind` to the bundle's config.
+fn add_namespace(sandbox: &Sandbox, bundle: &std::path::Path, kind: &str) {
+    sandbox.edit_config(bundle, |config| {
+        config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": kind}));
+    });
 }

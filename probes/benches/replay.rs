@@ -86,9 +86,11 @@ fn main() {
         b.iter(|| {
             let mut joiner = Joiner::default();
             let mut collector = Collector::default();
+            let mut ready = Vec::new();
             for record in &records {
                 let Ok(event) = decode(black_box(record)) else { continue };
-                for joined in joiner.push(event) {
+                joiner.push_into(event, &mut ready);
+                for joined in ready.drain(..) {
                     black_box(collector.observe(&joined));
                 }
             }

@@ -21,22 +21,37 @@ use crate::event::{Detail, Event};
 pub struct Joiner {
     exec: ExecJoin,
     links: AnswerJoin,
+    /// What the exec stage let through, on its way to the link stage:
+    /// reused, so that joining allocates nothing per event.
+    staged: Vec<Event>,
 }
 
 impl Joiner {
     /// Feeds one event; returns the events ready to report, in order.
     pub fn push(&mut self, event: Event) -> Vec<Event> {
-        let ready = self.exec.push(event);
-        ready.into_iter().flat_map(|event| self.links.push(event)).collect()
+        let mut ready = Vec::new();
+        self.push_into(event, &mut ready);
+        ready
+    }
+
+    /// Feeds one event; appends the events ready to report to `ready`, in
+    /// order. The form for hot loops: `ready` can be reused.
+    pub fn push_into(&mut self, event: Event, ready: &mut Vec<Event>) {
+        self.exec.push(event, &mut self.staged);
+        for event in self.staged.drain(..) {
+            self.links.push(event, ready);
+        }
     }
 
     /// Everything still held, at the end of the trace: exec entries whose
     /// result never came, requests whose answer never came.
     pub fn finish(&mut self) -> Vec<Event> {
-        let rest = self.exec.finish();
-        let mut ready: Vec<Event> =
-            rest.into_iter().flat_map(|event| self.links.push(event)).collect();
-        ready.extend(self.links.finish());
+        let mut ready = Vec::new();
+        self.exec.finish(&mut self.staged);
+        for event in self.staged.drain(..) {
+            self.links.push(event, &mut ready);
+        }
+        self.links.finish(&mut ready);
         ready
     }
 }
@@ -49,9 +64,10 @@ struct AnswerJoin {
 }
 
 impl AnswerJoin {
-    fn push(&mut self, event: Event) -> Vec<Event> {
-        let mut ready: Vec<Event> = Vec::new();
-        if let Some(mut request) = self.pending.remove(&event.tgid) {
+    fn push(&mut self, event: Event, ready: &mut Vec<Event>) {
+        if !self.pending.is_empty()
+            && let Some(mut request) = self.pending.remove(&event.tgid)
+        {
             if let (
                 Detail::NewLinkAnswer { seq, error },
                 Detail::NewLink { seq: asked, answer, .. },
@@ -59,7 +75,8 @@ impl AnswerJoin {
                 && seq == asked
             {
                 *answer = Some(*error);
-                return vec![request];
+                ready.push(request);
+                return;
             }
             ready.push(request);
         }
@@ -69,13 +86,12 @@ impl AnswerJoin {
         } else {
             ready.push(event);
         }
-        ready
     }
 
-    fn finish(&mut self) -> Vec<Event> {
-        let mut rest: Vec<Event> = self.pending.drain().map(|(_, request)| request).collect();
-        rest.sort_by_key(|request| request.ts_ns);
-        rest
+    fn finish(&mut self, ready: &mut Vec<Event>) {
+        let start = ready.len();
+        ready.extend(self.pending.drain().map(|(_, request)| request));
+        ready[start..].sort_by_key(|request| request.ts_ns);
     }
 }
 
@@ -93,15 +109,14 @@ struct PendingExec {
 }
 
 impl ExecJoin {
-    fn push(&mut self, event: Event) -> Vec<Event> {
+    fn push(&mut self, event: Event, ready: &mut Vec<Event>) {
         match event.detail {
             Detail::Exec { .. } => {
                 // A second entry before a result means the first result
                 // was lost: report the first as unknown.
                 let pending = PendingExec { entry: event, during: Vec::new() };
-                match self.pending.insert(pending.entry.tgid, pending) {
-                    Some(earlier) => earlier.into_events(),
-                    None => Vec::new(),
+                if let Some(earlier) = self.pending.insert(pending.entry.tgid, pending) {
+                    earlier.append_to(ready);
                 }
             }
             Detail::ExecResult { ret } => match self.pending.remove(&event.tgid) {
@@ -112,35 +127,33 @@ impl ExecJoin {
                     // After a successful exec the comm is the new
                     // program's, which is the more useful name.
                     pending.entry.comm = event.comm;
-                    pending.into_events()
+                    pending.append_to(ready);
                 }
-                None => vec![event],
+                None => ready.push(event),
             },
+            _ if self.pending.is_empty() => ready.push(event),
             _ => match self.pending.get_mut(&event.tgid) {
-                Some(pending) => {
-                    pending.during.push(event);
-                    Vec::new()
-                }
-                None => vec![event],
+                Some(pending) => pending.during.push(event),
+                None => ready.push(event),
             },
         }
     }
 
     /// Entries whose result never came (lost, or still executing), with
     /// what their processes did meanwhile.
-    fn finish(&mut self) -> Vec<Event> {
+    fn finish(&mut self, ready: &mut Vec<Event>) {
         let mut rest: Vec<PendingExec> = self.pending.drain().map(|(_, pending)| pending).collect();
         rest.sort_by_key(|pending| pending.entry.ts_ns);
-        rest.into_iter().flat_map(PendingExec::into_events).collect()
+        for pending in rest {
+            pending.append_to(ready);
+        }
     }
 }
 
 impl PendingExec {
-    fn into_events(self) -> Vec<Event> {
-        let mut events = Vec::with_capacity(1 + self.during.len());
-        events.push(self.entry);
-        events.extend(self.during);
-        events
+    fn append_to(self, ready: &mut Vec<Event>) {
+        ready.push(self.entry);
+        ready.extend(self.during);
     }
 }
 

@@ -22,6 +22,7 @@ pub mod names;
 mod netlink;
 pub mod programs;
 pub mod recording;
+pub mod schema_file;
 pub mod stream;
 mod syscalls;
 pub mod trace_file;

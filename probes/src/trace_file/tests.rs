@@ -171,16 +171,9 @@ fn records_after_the_trailer_are_an_error() {
 fn the_committed_schema_matches_the_types() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/trace.schema.json");
-    let generated = serde_json::to_string_pretty(&schema()).unwrap() + "\n";
-    if std::env::var_os("CRADLE_BLESS").is_some() {
-        std::fs::write(&path, &generated).unwrap();
+    if let Err(stale) = crate::schema_file::check_committed(&path, &schema()) {
+        panic!("{stale}");
     }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "{} is out of date: rerun with CRADLE_BLESS=1 and review the change",
-        path.display()
-    );
 }
 
 #[test]
