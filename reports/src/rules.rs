@@ -132,35 +132,6 @@ const ENGINE_SOCKETS: &[&str] = &[
     "/run/k3s/containerd/containerd.sock",
 ];
 
-/// The paths Docker masks by default (its `maskedPaths`, less the two
-/// newer ones). The runtime has its own copy for `cradle bundle`: reports
-/// judge any runtime and must not depend on cradle's.
-pub const DEFAULT_MASKED_PATHS: &[&str] = &[
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-];
-
-/// Device nodes every container gets (the OCI default set, plus the
-/// console and the pty multiplexer).
-const DEFAULT_DEVICES: &[&str] = &[
-    "/dev/null",
-    "/dev/zero",
-    "/dev/full",
-    "/dev/random",
-    "/dev/urandom",
-    "/dev/tty",
-    "/dev/console",
-    "/dev/ptmx",
-];
-
 pub static RULES: &[Rule] = &[
     host_namespace_rule(
         "CRADLE-NS-001",
@@ -637,7 +608,7 @@ fn check_masked_paths(report: &ContainerReport) -> Vec<Hit> {
         return Vec::new();
     }
     const ENOENT: i64 = -2;
-    let missing: Vec<&str> = DEFAULT_MASKED_PATHS
+    let missing: Vec<&str> = cradle_defaults::MASKED_PATHS
         .iter()
         .copied()
         .filter(|path| !mounts_over(report, path).any(|m| m.result == 0 || m.result == ENOENT))
@@ -656,7 +627,7 @@ fn check_device_bind(report: &ContainerReport) -> Vec<Hit> {
         .filter(|(_, source)| {
             let source = source.trim_end_matches('/');
             (is_device(&format!("{source}/")) || source == "/dev")
-                && !DEFAULT_DEVICES.contains(&source)
+                && !cradle_defaults::is_default_device_path(source)
         })
         .map(|(mount, source)| Hit {
             message: format!("the host's {source} is mounted at {}", where_to(mount)),

@@ -18,26 +18,6 @@ use crate::{
 
 pub const HOST_BUSYBOX: &str = "/bin/busybox";
 
-/// Docker's masked paths.
-pub const DOCKER_MASKED_PATHS: [&str; 12] = [
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/interrupts",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-
-/// Docker's read-only paths.
-pub const DOCKER_READONLY_PATHS: [&str; 5] =
-    ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-
 /// A config.json close to what Docker generates, with Docker's default
 /// hardening: its 14 capabilities (bounding, effective, permitted), its
 /// masked and read-only paths, and its default seccomp profile.
@@ -88,8 +68,8 @@ pub fn default_spec(terminal: bool, args: &[&str]) -> Spec {
             // Docker's and runc's: no device but those every container
             // gets (added by the runtime).
             "resources": { "devices": [{ "allow": false, "access": "rwm" }] },
-            "maskedPaths": DOCKER_MASKED_PATHS,
-            "readonlyPaths": DOCKER_READONLY_PATHS,
+            "maskedPaths": cradle_defaults::MASKED_PATHS,
+            "readonlyPaths": cradle_defaults::READONLY_PATHS,
             "seccomp": seccomp
         }
     });

@@ -19,16 +19,6 @@ use crate::{
     error::{Context, Result},
 };
 
-/// `(name, major, minor)` of the character devices every container gets.
-const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-];
-
 const SYMLINKS: [(&str, &str); 5] = [
     ("/proc/self/fd", "fd"),
     ("/proc/self/fd/0", "stdin"),
@@ -38,14 +28,16 @@ const SYMLINKS: [(&str, &str); 5] = [
 ];
 
 pub fn create_devices(root: BorrowedFd<'_>, extra: &[DeviceConfig]) -> Result<()> {
-    let defaults = DEFAULT_DEVICES
+    // The character devices every container gets, unless the spec lists
+    // one of the same path itself.
+    let defaults = cradle_defaults::DEFAULT_DEVICES
         .iter()
-        .filter(|(name, ..)| !extra.iter().any(|d| d.path == Path::new("/dev").join(name)))
-        .map(|&(name, major, minor)| DeviceConfig {
-            path: Path::new("/dev").join(name),
+        .filter(|default| !extra.iter().any(|d| d.path == Path::new(default.path)))
+        .map(|default| DeviceConfig {
+            path: default.path.into(),
             kind: SFlag::S_IFCHR,
-            major,
-            minor,
+            major: default.major.into(),
+            minor: default.minor.into(),
             mode: 0o666,
             uid: 0,
             gid: 0,
