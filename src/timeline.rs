@@ -203,6 +203,7 @@ fn category_colour(category: Category) -> &'static str {
         Category::Exec => "\x1b[32m",
         Category::Network => "\x1b[94m",
         Category::Cgroups => "\x1b[93m",
+        Category::Files => "\x1b[90m",
         Category::Process | Category::Host => "",
     }
 }

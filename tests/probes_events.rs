@@ -96,6 +96,87 @@ fn mount_family_pivot_root_and_chroot() {
 }
 
 #[test]
+fn opens_that_matter_and_mknod() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_s = dir.path().to_string_lossy().into_owned();
+    let t = trace(&[], &[&helper_str(), "files", &dir_s]);
+    assert!(t.success, "helper failed: {}", t.stdout);
+    let report = t.report();
+    let pid = report["pid"].as_u64().unwrap();
+    let opens: Vec<&Value> = t.kind("open").into_iter().filter(|e| e["pid"] == pid).collect();
+    let under_dir: Vec<&Value> = opens
+        .iter()
+        .copied()
+        .filter(|e| {
+            e["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with(&dir_s) || !p.starts_with('/') || p == "/missing")
+        })
+        .collect();
+    let paths: Vec<&Value> = under_dir.iter().map(|e| &e["path"]).collect();
+    // The helper writes `read-only` (recorded), then reads it (not
+    // recorded); the other opens are recorded, in order.
+    assert_eq!(
+        paths,
+        [
+            &json!(format!("{dir_s}/read-only")),
+            &json!(format!("{dir_s}/created")),
+            &json!(format!("{dir_s}/sub")),
+            &json!(dir_s),
+            &json!("sub"),
+            &json!("/missing"),
+        ],
+        "{opens:#?}"
+    );
+    let [written, write, dir_open, parent, path, missing] = under_dir[..] else { unreachable!() };
+    assert_eq!(written["flag_names"][0], "O_WRONLY", "{written}");
+
+    assert_acting(write, pid, COMM);
+    assert_eq!((&write["call"], &write["dirfd"]), (&json!("openat"), &json!(libc::AT_FDCWD)));
+    let write_flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC;
+    assert_eq!(write["flags"], write_flags);
+    assert_eq!(write["flag_names"], json!(["O_WRONLY", "O_CREAT", "O_TRUNC", "O_CLOEXEC"]));
+    assert_eq!((&write["mode"], &write["resolve"]), (&json!(0o640), &json!(0)));
+    assert_eq!((&write["file_type"], &write["ret"]), (&json!("file"), &report["write_fd"]));
+
+    assert_eq!((&dir_open["call"], &dir_open["dirfd"]), (&json!("open"), &json!(libc::AT_FDCWD)));
+    assert_eq!(dir_open["flag_names"], json!(["O_RDONLY", "O_CLOEXEC"]));
+    assert_eq!(
+        (&dir_open["file_type"], &dir_open["ret"]),
+        (&json!("directory"), &report["dir_fd"])
+    );
+
+    assert_eq!(parent["flags"], libc::O_PATH | libc::O_CLOEXEC);
+    assert_eq!(parent["ret"], report["parent_fd"]);
+
+    assert_eq!((&path["call"], &path["dirfd"]), (&json!("openat2"), &report["parent_fd"]));
+    assert_eq!(path["flag_names"], json!(["O_RDONLY", "O_CLOEXEC", "O_PATH"]));
+    assert_eq!(
+        (&path["resolve"], &path["resolve_names"]),
+        (&json!(0x10), &json!(["RESOLVE_IN_ROOT"]))
+    );
+    assert_eq!((&path["file_type"], &path["ret"]), (&json!("directory"), &report["path_fd"]));
+
+    assert_eq!(missing["dirfd"], report["parent_fd"]);
+    assert_eq!((&missing["file_type"], &missing["ret"]), (&Value::Null, &json!(-libc::ENOENT)));
+    assert!(write["ts_ns"].as_u64() < missing["ts_ns"].as_u64());
+
+    let mknods: Vec<&Value> = t.kind("mknod").into_iter().filter(|e| e["pid"] == pid).collect();
+    assert_eq!(mknods.len(), 3, "{mknods:#?}");
+    let fifo = mknods[0];
+    assert_acting(fifo, pid, COMM);
+    assert_eq!((&fifo["call"], &fifo["dirfd"]), (&json!("mknodat"), &report["parent_fd"]));
+    assert_eq!((&fifo["path"], &fifo["mode"]), (&json!("fifo"), &json!(libc::S_IFIFO | 0o600)));
+    assert_eq!((&fifo["file_type"], &fifo["ret"]), (&json!("fifo"), &json!(0)));
+    assert_eq!(mknods[1]["ret"], -libc::EEXIST);
+    let node = mknods[2];
+    assert_eq!((&node["call"], &node["dirfd"]), (&json!("mknod"), &json!(libc::AT_FDCWD)));
+    assert_eq!(node["path"], format!("{dir_s}/null-copy"));
+    assert_eq!(node["file_type"], "char_device");
+    assert_eq!((&node["major"], &node["minor"], &node["ret"]), (&json!(1), &json!(3), &json!(0)));
+}
+
+#[test]
 fn namespaces_clone_setns_and_sethostname() {
     let t = trace(&[], &[&helper_str(), "namespaces"]);
     assert!(t.success, "helper failed: {}", t.stdout);

@@ -43,8 +43,9 @@ pub const EXEC_AT: u32 = 1 << 2;
 /// The record type of each kind: [`ExecEvent`], [`ExecResultEvent`],
 /// [`TaskNewEvent`], [`TaskExitEvent`], [`ProcessExecEvent`],
 /// [`NamespacesEvent`], [`CgroupEvent`] (both cgroup kinds),
-/// [`CapCapableEvent`], [`NetlinkEvent`], [`NetlinkAnswerEvent`]; every syscall kind from
-/// [`EventKind::Mount`] to [`EventKind::Sethostname`] is a [`CallEvent`].
+/// [`CapCapableEvent`], [`NetlinkEvent`], [`NetlinkAnswerEvent`], [`OpenEvent`],
+/// [`MknodEvent`]; every syscall kind from [`EventKind::Mount`] to
+/// [`EventKind::Sethostname`] is a [`CallEvent`].
 #[repr(u16)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
@@ -100,11 +101,16 @@ pub enum EventKind {
     NetlinkNewLink = 24,
     /// The kernel's answer to a new-link request, received on its socket.
     NetlinkAnswer = 25,
+    /// open/openat/openat2 that may write, create, or hand out a path or
+    /// directory descriptor (see [`OpenEvent`]).
+    Open = 26,
+    /// mknod/mknodat.
+    Mknod = 27,
 }
 
 impl EventKind {
     /// Every kind, in discriminant order.
-    pub const ALL: [EventKind; 26] = [
+    pub const ALL: [EventKind; 28] = [
         EventKind::Exec,
         EventKind::ExecResult,
         EventKind::TaskNew,
@@ -131,6 +137,8 @@ impl EventKind {
         EventKind::CapCapable,
         EventKind::NetlinkNewLink,
         EventKind::NetlinkAnswer,
+        EventKind::Open,
+        EventKind::Mknod,
     ];
     /// Number of kinds: the length of the per-kind loss counter array.
     pub const COUNT: u32 = Self::ALL.len() as u32;
@@ -169,6 +177,8 @@ impl EventKind {
             EventKind::CapCapable => "cap_capable",
             EventKind::NetlinkNewLink => "new_link",
             EventKind::NetlinkAnswer => "new_link_answer",
+            EventKind::Open => "open",
+            EventKind::Mknod => "mknod",
         }
     }
 }
@@ -456,6 +466,78 @@ pub struct NetlinkAnswerEvent {
     pub seq: u32,
 }
 
+/// Largest path an [`OpenEvent`] or [`MknodEvent`] carries, NUL included: the
+/// path as the caller gave it (maybe relative); longer ones are cut and
+/// flagged.
+pub const USER_PATH_MAX: usize = 256;
+
+/// `OpenEvent::call`: open(2).
+pub const OPEN_CALL_OPEN: u32 = 0;
+/// `OpenEvent::call`: openat(2).
+pub const OPEN_CALL_OPENAT: u32 = 1;
+/// `OpenEvent::call`: openat2(2).
+pub const OPEN_CALL_OPENAT2: u32 = 2;
+
+/// `dirfd` of a call that names no directory descriptor (`AT_FDCWD`).
+pub const AT_FDCWD: i32 = -100;
+
+/// [`EventKind::Open`]: an open of a tracked task, recorded at exit. Only
+/// opens that can matter are recorded: see the filter in
+/// `probes-ebpf/src/files.rs`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenEvent {
+    pub header: EventHeader,
+    /// The new file descriptor, or a negative errno.
+    pub ret: i64,
+    /// `O_*` flags as the call gave them (openat2: `how.flags`).
+    pub flags: u64,
+    /// The mode for `O_CREAT` / `O_TMPFILE` (openat2: `how.mode`).
+    pub mode: u64,
+    /// openat2's `how.resolve` (`RESOLVE_*`); 0 for open and openat.
+    pub resolve: u64,
+    /// The directory a relative path starts from ([`AT_FDCWD`] for open).
+    pub dirfd: i32,
+    /// `OPEN_CALL_*`.
+    pub call: u32,
+    /// The `S_IFMT` bits of the file opened; 0 when the open failed.
+    pub file_type: u32,
+    /// Bytes of `path` used, NUL included (0: unreadable).
+    pub path_len: u32,
+    /// The path was longer than [`USER_PATH_MAX`] and was cut.
+    pub path_truncated: u32,
+    pub _pad: u32,
+    pub path: [u8; USER_PATH_MAX],
+}
+
+/// `MknodEvent::call`: mknod(2).
+pub const MKNOD_CALL_MKNOD: u32 = 0;
+/// `MknodEvent::call`: mknodat(2).
+pub const MKNOD_CALL_MKNODAT: u32 = 1;
+
+/// [`EventKind::Mknod`]: a mknod of a tracked task, recorded at exit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MknodEvent {
+    pub header: EventHeader,
+    /// 0, or a negative errno.
+    pub ret: i64,
+    /// File type (`S_IFCHR`, `S_IFBLK`, `S_IFIFO`, ...) and permission bits.
+    pub mode: u32,
+    /// The device number as the syscall takes it (the kernel's 32-bit
+    /// `new_encode_dev` form: major in bits 8-19, minor in 0-7 and 20-31).
+    pub dev: u32,
+    /// The directory a relative path starts from ([`AT_FDCWD`] for mknod).
+    pub dirfd: i32,
+    /// `MKNOD_CALL_*`.
+    pub call: u32,
+    /// Bytes of `path` used, NUL included (0: unreadable).
+    pub path_len: u32,
+    /// The path was longer than [`USER_PATH_MAX`] and was cut.
+    pub path_truncated: u32,
+    pub path: [u8; USER_PATH_MAX],
+}
+
 /// Byte offsets of the kernel structure members the programs read, found in
 /// the running kernel's BTF at load time. Rust eBPF has no CO-RE
 /// relocations, so nothing here may be a compile-time constant.
@@ -510,6 +592,9 @@ pub struct KernelLayout {
     pub fdtable_fd: u32,
     pub file_f_inode: u32,
     pub inode_i_ino: u32,
+    /// `inode.i_mode`: the type of an opened file.
+    pub inode_i_mode: u32,
+    pub _pad: u32,
 }
 
 /// A [`KernelLayout`] offset of a member this kernel does not have: the
@@ -606,6 +691,8 @@ mod tests {
         assert_eq!(size_of::<CapCapableEvent>(), 80);
         assert_eq!(size_of::<NetlinkEvent>(), 72 + 24 + 16 + NETLINK_MSG_MAX);
         assert_eq!(size_of::<NetlinkAnswerEvent>(), 80);
+        assert_eq!(size_of::<OpenEvent>(), 72 + 56 + USER_PATH_MAX);
+        assert_eq!(size_of::<MknodEvent>(), 72 + 32 + USER_PATH_MAX);
         // The kernel aligns ring-buffer records to 8 bytes.
         assert!(align_of::<EventHeader>() <= 8);
     }

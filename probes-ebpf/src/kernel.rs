@@ -35,7 +35,7 @@ fn ns_inum(ns: *const u8, ns_offset: u32) -> u32 {
 
 /// Reads the pointer at `base + offset`, NULL if it cannot be read.
 #[inline(always)]
-fn read_ptr(base: *const u8, offset: u32) -> *const u8 {
+pub fn read_ptr(base: *const u8, offset: u32) -> *const u8 {
     read::<*const u8>(base, offset).unwrap_or(core::ptr::null())
 }
 
@@ -132,6 +132,20 @@ impl Task {
             ),
             user: ns_inum(read_ptr(cred, l.cred_user_ns), l.user_namespace_ns),
         }
+    }
+
+    /// The `struct inode *` of the file the task holds as `fd`; NULL if
+    /// there is none or it cannot be read.
+    #[inline(always)]
+    pub fn fd_inode(self, fd: u32) -> *const u8 {
+        let l = layout();
+        let fdt = read_ptr(read_ptr(self.0, l.task_files), l.files_struct_fdt);
+        if fdt.is_null() || fd >= read::<u32>(fdt, l.fdtable_max_fds).unwrap_or(0) {
+            return core::ptr::null();
+        }
+        let fds = read_ptr(fdt, l.fdtable_fd);
+        let file = read_ptr(fds, fd.wrapping_mul(core::mem::size_of::<u64>() as u32));
+        read_ptr(file, l.file_f_inode)
     }
 
     /// Inode number of the task's network namespace.

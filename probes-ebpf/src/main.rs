@@ -18,6 +18,7 @@ mod cgroups;
 mod doctor;
 mod emit;
 mod exec;
+mod files;
 mod globals;
 mod kernel;
 mod maps;

@@ -5,10 +5,7 @@
 //! few reads; userspace parses the attributes. A request the socket took
 //! is then awaited for the kernel's answer (see `netlink_answer`).
 
-use aya_ebpf::{
-    helpers::{bpf_get_current_task, bpf_probe_read_user},
-    programs::TracePointContext,
-};
+use aya_ebpf::{helpers::bpf_probe_read_user, programs::TracePointContext};
 use cradle_probes_common::{
     CALL_ARGS, EventKind, NETLINK_MSG_MAX, NETLINK_NETNS_FDS, NetlinkEvent,
 };
@@ -20,7 +17,7 @@ use crate::{
     kernel::{Task, read},
     maps::{EVENTS, PENDING, PendingCall},
     netlink_answer::await_answer,
-    syscall::{copy_user_bytes, syscall_arg},
+    syscall::copy_user_bytes,
 };
 
 /// `RTM_NEWLINK` (linux/rtnetlink.h).
@@ -33,19 +30,6 @@ const NEWLINK_MIN: u32 = 32;
 const MSGHDR_IOV: usize = 16;
 const IOV_LEN: usize = 8;
 const _: () = assert!(NETLINK_MSG_MAX.is_power_of_two());
-
-/// The first `N` arguments of a sys_enter record.
-#[inline(always)]
-pub fn enter_args<const N: usize>(ctx: &TracePointContext) -> [u64; N] {
-    let mut args = [0; N];
-    let mut n = 0;
-    while n < N {
-        // SAFETY: sys_enter records hold six 8-byte arguments.
-        args[n] = unsafe { ctx.read_at::<u64>(syscall_arg(n)) }.unwrap_or(0);
-        n += 1;
-    }
-    args
-}
 
 /// The four programs of one direction of socket traffic: the buffer call
 /// (`sendto`/`recvfrom(fd, buf, len, flags, ...)`) and the message call
@@ -61,7 +45,7 @@ macro_rules! socket_call_probes {
         #[aya_ebpf::macros::tracepoint]
         pub fn $buf_enter(ctx: aya_ebpf::programs::TracePointContext) -> u32 {
             if $crate::emit::current_is_tracked() {
-                let [$fd, $buf, $len, $flags] = $crate::netlink::enter_args(&ctx);
+                let [$fd, $buf, $len, $flags] = $crate::syscall::enter_args(&ctx);
                 $enter;
             }
             0
@@ -70,7 +54,7 @@ macro_rules! socket_call_probes {
         #[aya_ebpf::macros::tracepoint]
         pub fn $msg_enter(ctx: aya_ebpf::programs::TracePointContext) -> u32 {
             if $crate::emit::current_is_tracked() {
-                let [$fd, msg, $flags] = $crate::netlink::enter_args(&ctx);
+                let [$fd, msg, $flags] = $crate::syscall::enter_args(&ctx);
                 if let Some(($buf, $len)) = $crate::netlink::first_iovec(msg as *const u8) {
                     $enter;
                 }
@@ -232,21 +216,5 @@ fn resolve_netns_fds(event: *mut NetlinkEvent, request: *const u8, used: u32) {
 /// namespace file, the namespace's inode number); 0 if it cannot be read.
 #[inline(always)]
 fn fd_inode_number(fd: u32) -> u32 {
-    let layout = layout();
-    // SAFETY: the helper has no preconditions; it returns the running task.
-    let task = unsafe { bpf_get_current_task() } as *const u8;
-    let pointer = |base: *const u8, offset: u32| read::<*const u8>(base, offset);
-    let Some(fdt) =
-        pointer(task, layout.task_files).and_then(|f| pointer(f, layout.files_struct_fdt))
-    else {
-        return 0;
-    };
-    if fd >= read::<u32>(fdt, layout.fdtable_max_fds).unwrap_or(0) {
-        return 0;
-    }
-    pointer(fdt, layout.fdtable_fd)
-        .and_then(|fds| pointer(fds, fd * core::mem::size_of::<u64>() as u32))
-        .and_then(|file| pointer(file, layout.file_f_inode))
-        .and_then(|inode| read::<u64>(inode, layout.inode_i_ino))
-        .unwrap_or(0) as u32
+    read::<u64>(Task::current().fd_inode(fd), layout().inode_i_ino).unwrap_or(0) as u32
 }

@@ -1,15 +1,31 @@
 //! The layout of `syscalls:sys_enter_*`/`sys_exit_*` records and copies of
 //! the user memory a syscall's arguments point to.
 
-use aya_ebpf::helpers::{
-    bpf_probe_read_user,
-    generated::{bpf_probe_read_user as read_user_raw, bpf_probe_read_user_str},
+use aya_ebpf::{
+    helpers::{
+        bpf_probe_read_user,
+        generated::{bpf_probe_read_user as read_user_raw, bpf_probe_read_user_str},
+    },
+    programs::TracePointContext,
 };
 
 /// Offset of syscall argument `n` in a `syscalls:sys_enter_*` record (after
 /// the 8-byte common header and the syscall number, padded to 16).
 pub const fn syscall_arg(n: usize) -> usize {
     16 + 8 * n
+}
+
+/// The first `N` arguments of a sys_enter record.
+#[inline(always)]
+pub fn enter_args<const N: usize>(ctx: &TracePointContext) -> [u64; N] {
+    let mut args = [0; N];
+    let mut n = 0;
+    while n < N {
+        // SAFETY: sys_enter records hold six 8-byte arguments.
+        args[n] = unsafe { ctx.read_at::<u64>(syscall_arg(n)) }.unwrap_or(0);
+        n += 1;
+    }
+    args
 }
 
 /// Offset of `ret` in a `syscalls:sys_exit_*` record.

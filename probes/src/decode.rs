@@ -7,8 +7,9 @@ use std::mem::size_of;
 use cradle_probes_common::{
     CALL_SLOT_MAX, CALL_SLOTS, CallEvent, CapCapableEvent, CgroupEvent, EXEC_ARGV_TRUNCATED,
     EXEC_AT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, EventHeader, EventKind, ExecEvent,
-    ExecResultEvent, NS_SOURCE_TASK_NEWTASK, NS_SOURCE_UNSHARE, NamespacesEvent,
-    NetlinkAnswerEvent, NetlinkEvent, ProcessExecEvent, TaskExitEvent, TaskNewEvent,
+    ExecResultEvent, MKNOD_CALL_MKNODAT, MknodEvent, NS_SOURCE_TASK_NEWTASK, NS_SOURCE_UNSHARE,
+    NamespacesEvent, NetlinkAnswerEvent, NetlinkEvent, OPEN_CALL_OPEN, OPEN_CALL_OPENAT,
+    OPEN_CALL_OPENAT2, OpenEvent, ProcessExecEvent, TaskExitEvent, TaskNewEvent,
 };
 
 use crate::{
@@ -58,6 +59,10 @@ unsafe impl Plain for CapCapableEvent {}
 unsafe impl Plain for NetlinkEvent {}
 // SAFETY: as above.
 unsafe impl Plain for NetlinkAnswerEvent {}
+// SAFETY: as above.
+unsafe impl Plain for OpenEvent {}
+// SAFETY: as above.
+unsafe impl Plain for MknodEvent {}
 
 fn read<T: Plain>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.len() < size_of::<T>() {
@@ -157,6 +162,49 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         EventKind::NetlinkAnswer => {
             let record: NetlinkAnswerEvent = read(bytes)?;
             Detail::NewLinkAnswer { seq: record.seq, error: record.error }
+        }
+        EventKind::Open => {
+            let record: OpenEvent = read(bytes)?;
+            truncated = record.path_truncated != 0;
+            let path = area(&record.path, record.path_len, "path")?;
+            Detail::Open {
+                call: Name::Borrowed(match record.call {
+                    OPEN_CALL_OPEN => "open",
+                    OPEN_CALL_OPENAT => "openat",
+                    OPEN_CALL_OPENAT2 => "openat2",
+                    _ => "open?",
+                }),
+                dirfd: record.dirfd,
+                path: (!path.is_empty()).then(|| c_string(path)),
+                flags: record.flags,
+                flag_names: names::open_flag_names(record.flags),
+                mode: record.mode,
+                resolve: record.resolve,
+                resolve_names: names::bit_names(record.resolve, names::RESOLVE_FLAGS),
+                file_type: (record.ret >= 0 && record.file_type != 0)
+                    .then(|| Name::Borrowed(names::file_type(record.file_type))),
+                ret: record.ret,
+            }
+        }
+        EventKind::Mknod => {
+            let record: MknodEvent = read(bytes)?;
+            truncated = record.path_truncated != 0;
+            let path = area(&record.path, record.path_len, "path")?;
+            let (major, minor) = names::decode_dev(record.dev);
+            Detail::Mknod {
+                call: Name::Borrowed(if record.call == MKNOD_CALL_MKNODAT {
+                    "mknodat"
+                } else {
+                    "mknod"
+                }),
+                dirfd: record.dirfd,
+                path: (!path.is_empty()).then(|| c_string(path)),
+                mode: record.mode,
+                file_type: Name::Borrowed(names::file_type(record.mode)),
+                major,
+                minor,
+                ret: record.ret,
+            }
         }
         EventKind::Mount
         | EventKind::Umount

@@ -25,10 +25,11 @@ pub enum Category {
     Cgroups,
     Network,
     Host,
+    Files,
 }
 
 impl Category {
-    pub const ALL: [Category; 9] = [
+    pub const ALL: [Category; 10] = [
         Category::Process,
         Category::Exec,
         Category::Namespaces,
@@ -38,6 +39,7 @@ impl Category {
         Category::Cgroups,
         Category::Network,
         Category::Host,
+        Category::Files,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +53,7 @@ impl Category {
             Category::Cgroups => "cgroups",
             Category::Network => "network",
             Category::Host => "host",
+            Category::Files => "files",
         }
     }
 }
@@ -84,6 +87,7 @@ impl Detail {
             Detail::CgroupMkdir { .. } | Detail::CgroupAttach { .. } => Category::Cgroups,
             Detail::NewLink { .. } | Detail::NewLinkAnswer { .. } => Category::Network,
             Detail::Sethostname { .. } => Category::Host,
+            Detail::Open { .. } | Detail::Mknod { .. } => Category::Files,
         }
     }
 
@@ -108,7 +112,9 @@ impl Detail {
             | Detail::Capset { ret, .. }
             | Detail::Prctl { ret, .. }
             | Detail::Seccomp { ret, .. }
-            | Detail::Sethostname { ret, .. } => Some(*ret),
+            | Detail::Sethostname { ret, .. }
+            | Detail::Open { ret, .. }
+            | Detail::Mknod { ret, .. } => Some(*ret),
             // The kernel's answer is the result; the send's byte count
             // stands in only while no answer was seen.
             Detail::NewLink { ret, answer, .. } => {
@@ -289,6 +295,62 @@ impl Detail {
             Detail::NewLinkAnswer { seq, error } => {
                 write!(out, "netlink answer to seq {seq} = {}", result(i64::from(*error)))
             }
+            Detail::Open {
+                call,
+                dirfd,
+                path,
+                flags,
+                flag_names,
+                mode,
+                resolve_names,
+                file_type,
+                ret,
+                ..
+            } => {
+                write!(out, "{call}(")?;
+                if call != "open" {
+                    write!(out, "{}, ", dirfd_text(*dirfd))?;
+                }
+                write!(out, "{}, ", opt(path))?;
+                let creates = *flags as i32 & libc::O_CREAT != 0
+                    || *flags as i32 & libc::O_TMPFILE == libc::O_TMPFILE;
+                if call == "openat2" {
+                    write!(out, "{{flags={}", flags_text(flag_names))?;
+                    if creates {
+                        write!(out, ", mode=0{mode:03o}")?;
+                    }
+                    write!(out, ", resolve={}}})", flags_text(resolve_names))?;
+                } else {
+                    write!(out, "{}", flags_text(flag_names))?;
+                    if creates {
+                        write!(out, ", 0{mode:03o}")?;
+                    }
+                    write!(out, ")")?;
+                }
+                write!(out, " = {}", result(*ret))?;
+                match file_type.as_deref() {
+                    Some("file") | None => Ok(()),
+                    Some(kind) => write!(out, " ({})", kind.replace('_', " ")),
+                }
+            }
+            Detail::Mknod { call, dirfd, path, mode, file_type, major, minor, ret } => {
+                write!(out, "{call}(")?;
+                if call != "mknod" {
+                    write!(out, "{}, ", dirfd_text(*dirfd))?;
+                }
+                let kind = match file_type.as_ref() {
+                    "char_device" => "S_IFCHR",
+                    "block_device" => "S_IFBLK",
+                    "fifo" => "S_IFIFO",
+                    "socket" => "S_IFSOCK",
+                    _ => "S_IFREG",
+                };
+                write!(out, "{}, {kind}|0{:03o}", opt(path), mode & 0o7777)?;
+                if matches!(file_type.as_ref(), "char_device" | "block_device") {
+                    write!(out, ", makedev({major}, {minor})")?;
+                }
+                write!(out, ") = {}", result(*ret))
+            }
         }
     }
 }
@@ -379,6 +441,11 @@ pub fn caps_text(set: Option<u64>) -> String {
     }
 }
 
+/// A directory file descriptor argument: `AT_FDCWD` or the number.
+fn dirfd_text(dirfd: i32) -> String {
+    if dirfd == cradle_probes_common::AT_FDCWD { "AT_FDCWD".into() } else { dirfd.to_string() }
+}
+
 fn placement(link: &LinkPlacement) -> String {
     let name = link.name.as_deref().map_or("(kernel-named)".to_string(), quote);
     match (link.netns, link.netns_pid, link.netns_fd) {
@@ -455,5 +522,58 @@ mod tests {
             r#"mount("proc", "/proc", "proc", MS_NOSUID|MS_NODEV, NULL) = 0"#
         );
         assert_eq!(mount.category(), Category::Mounts);
+    }
+
+    #[test]
+    fn opens_and_mknods_read_like_strace() {
+        let open = Detail::Open {
+            call: "openat".into(),
+            dirfd: -100,
+            path: Some("/proc/sys/kernel/core_pattern".into()),
+            flags: (libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND) as u64,
+            flag_names: vec!["O_WRONLY".into(), "O_CREAT".into(), "O_APPEND".into()],
+            mode: 0o666,
+            resolve: 0,
+            resolve_names: vec![],
+            file_type: Some("file".into()),
+            ret: 3,
+        };
+        assert_eq!(
+            open.describe(),
+            r#"openat(AT_FDCWD, "/proc/sys/kernel/core_pattern", O_WRONLY|O_CREAT|O_APPEND, 0666) = 3"#
+        );
+        assert!(open.opens_for_writing());
+        let path = Detail::Open {
+            call: "openat2".into(),
+            dirfd: 3,
+            path: Some("proc/sys".into()),
+            flags: (libc::O_CLOEXEC | libc::O_PATH) as u64,
+            flag_names: vec!["O_RDONLY".into(), "O_CLOEXEC".into(), "O_PATH".into()],
+            mode: 0,
+            resolve: 0x10,
+            resolve_names: vec!["RESOLVE_IN_ROOT".into()],
+            file_type: Some("directory".into()),
+            ret: 6,
+        };
+        assert_eq!(
+            path.describe(),
+            r#"openat2(3, "proc/sys", {flags=O_RDONLY|O_CLOEXEC|O_PATH, resolve=RESOLVE_IN_ROOT}) = 6 (directory)"#
+        );
+        assert!(!path.opens_for_writing());
+        assert_eq!(path.category(), Category::Files);
+        let mknod = Detail::Mknod {
+            call: "mknodat".into(),
+            dirfd: -100,
+            path: Some("/dev/sda1".into()),
+            mode: 0o060600,
+            file_type: "block_device".into(),
+            major: 8,
+            minor: 1,
+            ret: 0,
+        };
+        assert_eq!(
+            mknod.describe(),
+            r#"mknodat(AT_FDCWD, "/dev/sda1", S_IFBLK|0600, makedev(8, 1)) = 0"#
+        );
     }
 }

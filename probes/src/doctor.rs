@@ -105,7 +105,7 @@ pub fn diagnose() -> DoctorReport {
         |m: Mechanism| mechanisms.iter().any(|c: &MechanismCheck| c.mechanism == m && c.usable);
 
     let mut probes: Vec<ProbePath> = Vec::new();
-    for spec in PROGRAMS {
+    for spec in PROGRAMS.iter().filter(|spec| spec.wanted_here()) {
         let path = spec.describe();
         for &name in spec.probes {
             match probes.iter_mut().find(|p| p.probe == name) {

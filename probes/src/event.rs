@@ -286,6 +286,47 @@ pub enum Detail {
         /// when it refused; `None` when no answer was seen.
         answer: Option<i32>,
     },
+    /// open/openat/openat2 that may write, create, or hand out a path or
+    /// directory descriptor. (Opens that only read a file are not recorded:
+    /// see `probes-ebpf/src/files.rs`.)
+    Open {
+        /// `open`, `openat` or `openat2`.
+        call: Name,
+        /// The directory a relative path starts from (-100, `AT_FDCWD`: the
+        /// working directory).
+        dirfd: i32,
+        /// The path as the caller gave it.
+        path: Option<String>,
+        /// `O_*` flags.
+        flags: u64,
+        flag_names: Vec<String>,
+        /// The mode given for `O_CREAT` / `O_TMPFILE`.
+        mode: u64,
+        /// openat2's `RESOLVE_*` flags.
+        resolve: u64,
+        resolve_names: Vec<String>,
+        /// What was opened (`directory`, `file`, `char_device`, ...); `None`
+        /// when the open failed.
+        file_type: Option<Name>,
+        /// The new file descriptor, or a negative errno.
+        ret: i64,
+    },
+    /// mknod/mknodat.
+    Mknod {
+        /// `mknod` or `mknodat`.
+        call: Name,
+        /// The directory a relative path starts from (-100, `AT_FDCWD`).
+        dirfd: i32,
+        path: Option<String>,
+        /// File type and permission bits.
+        mode: u32,
+        /// `char_device`, `block_device`, `fifo`, `socket` or `file`.
+        file_type: Name,
+        /// The device number (for a device node).
+        major: u32,
+        minor: u32,
+        ret: i64,
+    },
     /// The kernel's answer to a `new_link` request whose event it could not
     /// be joined to (normally it is folded into the request's `answer`).
     NewLinkAnswer {
@@ -296,6 +337,19 @@ pub enum Detail {
 }
 
 impl Detail {
+    /// An open that asks for write access (`O_WRONLY`, `O_RDWR`) or may
+    /// change the file (`O_CREAT`, `O_TRUNC`).
+    pub fn opens_for_writing(&self) -> bool {
+        match self {
+            Detail::Open { flags, .. } => {
+                let flags = *flags as i32;
+                flags & libc::O_ACCMODE != libc::O_RDONLY
+                    || flags & (libc::O_CREAT | libc::O_TRUNC) != 0
+            }
+            _ => false,
+        }
+    }
+
     /// The stable kind name, as in trace files.
     pub fn kind_name(&self) -> &'static str {
         match self {
@@ -325,6 +379,8 @@ impl Detail {
             Detail::CapCapable { .. } => "cap_capable",
             Detail::NewLink { .. } => "new_link",
             Detail::NewLinkAnswer { .. } => "new_link_answer",
+            Detail::Open { .. } => "open",
+            Detail::Mknod { .. } => "mknod",
         }
     }
 }

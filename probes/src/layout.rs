@@ -71,6 +71,8 @@ pub fn kernel_layout(path: &Path) -> Result<KernelLayout, LayoutError> {
         fdtable_fd: finder.offset("fdtable", "fd")?,
         file_f_inode: finder.offset("file", "f_inode")?,
         inode_i_ino: finder.offset("inode", "i_ino")?,
+        inode_i_mode: finder.offset("inode", "i_mode")?,
+        _pad: 0,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod describe;
 pub mod doctor;
 pub mod event;
 pub mod explain;
+pub mod fd_paths;
 pub mod join;
 pub mod layout;
 pub mod loader;

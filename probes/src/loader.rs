@@ -218,11 +218,13 @@ impl Probes {
             HashMap::try_from(take(&mut ebpf, TRACKED_MAP)?).map_err(map_err(TRACKED_MAP))?;
         let lost = PerCpuArray::try_from(take(&mut ebpf, LOST_MAP)?).map_err(map_err(LOST_MAP))?;
         let ring = RingBuf::try_from(take(&mut ebpf, EVENTS_MAP)?).map_err(map_err(EVENTS_MAP))?;
-        for spec in PROGRAMS {
+        let wanted: Vec<ProgramSpec> =
+            PROGRAMS.iter().filter(|spec| spec.wanted_here()).copied().collect();
+        for spec in &wanted {
             attach(&mut ebpf, spec)?;
         }
         let stream = EventStream::new(ring)?;
-        let probes = Probes { _ebpf: ebpf, tracked, lost, attached: PROGRAMS.to_vec() };
+        let probes = Probes { _ebpf: ebpf, tracked, lost, attached: wanted };
         Ok((probes, stream))
     }
 

@@ -49,6 +49,90 @@ pub const MOUNT_FLAGS: &[(u64, &str)] = &[
     (0xC0ED_0000, "MS_MGC_VAL"),
 ];
 
+/// `O_LARGEFILE` as the kernel sees it (glibc's constant is 0 on 64-bit
+/// targets, where the kernel sets the bit itself).
+const O_LARGEFILE: u64 = if cfg!(target_arch = "aarch64") { 0o400000 } else { 0o100000 };
+
+/// open(2) flags besides the access mode (asm-generic/fcntl.h; the
+/// architecture's own values where they differ).
+pub const OPEN_FLAGS: &[(u64, &str)] = &[
+    (libc::O_CREAT as u64, "O_CREAT"),
+    (libc::O_EXCL as u64, "O_EXCL"),
+    (libc::O_NOCTTY as u64, "O_NOCTTY"),
+    (libc::O_TRUNC as u64, "O_TRUNC"),
+    (libc::O_APPEND as u64, "O_APPEND"),
+    (libc::O_NONBLOCK as u64, "O_NONBLOCK"),
+    // O_SYNC is __O_SYNC | O_DSYNC: named first, it takes both bits.
+    (libc::O_SYNC as u64, "O_SYNC"),
+    (libc::O_DSYNC as u64, "O_DSYNC"),
+    (libc::O_ASYNC as u64, "O_ASYNC"),
+    (libc::O_DIRECT as u64, "O_DIRECT"),
+    (O_LARGEFILE, "O_LARGEFILE"),
+    // O_TMPFILE is __O_TMPFILE | O_DIRECTORY: named first, it takes both.
+    (libc::O_TMPFILE as u64, "O_TMPFILE"),
+    (libc::O_DIRECTORY as u64, "O_DIRECTORY"),
+    (libc::O_NOFOLLOW as u64, "O_NOFOLLOW"),
+    (libc::O_NOATIME as u64, "O_NOATIME"),
+    (libc::O_CLOEXEC as u64, "O_CLOEXEC"),
+    (libc::O_PATH as u64, "O_PATH"),
+];
+
+/// Names of open(2) flags: the access mode first (`O_RDONLY` is 0, so it
+/// is named explicitly), then the other bits.
+pub fn open_flag_names(flags: u64) -> Vec<String> {
+    let access = match flags & libc::O_ACCMODE as u64 {
+        0 => "O_RDONLY",
+        1 => "O_WRONLY",
+        2 => "O_RDWR",
+        _ => "O_ACCMODE",
+    };
+    let mut names = vec![access.to_string()];
+    // Unlike `bit_names`, a combined flag takes its bits from the rest:
+    // O_TMPFILE is not also O_DIRECTORY.
+    let mut rest = flags & !(libc::O_ACCMODE as u64);
+    for &(bits, name) in OPEN_FLAGS {
+        if rest & bits == bits {
+            names.push(name.to_string());
+            rest &= !bits;
+        }
+    }
+    if rest != 0 {
+        names.push(format!("{rest:#x}"));
+    }
+    names
+}
+
+/// openat2(2)'s `RESOLVE_*` flags (linux/openat2.h).
+pub const RESOLVE_FLAGS: &[(u64, &str)] = &[
+    (0x01, "RESOLVE_NO_XDEV"),
+    (0x02, "RESOLVE_NO_MAGICLINKS"),
+    (0x04, "RESOLVE_NO_SYMLINKS"),
+    (0x08, "RESOLVE_BENEATH"),
+    (0x10, "RESOLVE_IN_ROOT"),
+    (0x20, "RESOLVE_CACHED"),
+];
+
+/// The name of a file type (the `S_IFMT` bits of a mode); `file` for 0,
+/// as mknod(2) reads it.
+pub fn file_type(mode: u32) -> &'static str {
+    match mode & 0o170000 {
+        0o140000 => "socket",
+        0o120000 => "symlink",
+        0o100000 | 0 => "file",
+        0o060000 => "block_device",
+        0o040000 => "directory",
+        0o020000 => "char_device",
+        0o010000 => "fifo",
+        _ => "unknown",
+    }
+}
+
+/// The major and minor numbers of a device number as mknod(2) takes it
+/// (the kernel's `new_decode_dev`).
+pub fn decode_dev(dev: u32) -> (u32, u32) {
+    ((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00))
+}
+
 /// umount2(2) flags.
 pub const UMOUNT_FLAGS: &[(u64, &str)] =
     &[(1, "MNT_FORCE"), (2, "MNT_DETACH"), (4, "MNT_EXPIRE"), (8, "UMOUNT_NOFOLLOW")];
@@ -201,5 +285,24 @@ mod tests {
         assert_eq!(namespace_names(0x2_0000 | 0x1000_0000), ["mnt", "user"]);
         assert_eq!(capability(21), Some("CAP_SYS_ADMIN"));
         assert_eq!(capability(-1), None);
+    }
+
+    #[test]
+    fn open_flags_name_the_access_mode_and_combined_bits() {
+        let append = (libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND) as u64;
+        assert_eq!(open_flag_names(append), ["O_WRONLY", "O_CREAT", "O_APPEND"]);
+        let path = (libc::O_CLOEXEC | libc::O_PATH) as u64;
+        assert_eq!(open_flag_names(path), ["O_RDONLY", "O_CLOEXEC", "O_PATH"]);
+        let tmpfile = (libc::O_RDWR | libc::O_TMPFILE) as u64;
+        assert_eq!(open_flag_names(tmpfile), ["O_RDWR", "O_TMPFILE"]);
+    }
+
+    #[test]
+    fn device_numbers_decode_as_the_kernel_does() {
+        // makedev(8, 1) and a minor above 255, in the 32-bit encoding.
+        assert_eq!(decode_dev(0x0801), (8, 1));
+        assert_eq!(decode_dev((4 << 8) | 0x45 | (0x123 << 20)), (4, 0x12345));
+        assert_eq!(file_type(0o060600), "block_device");
+        assert_eq!(file_type(0o600), "file");
     }
 }

@@ -38,6 +38,9 @@ pub struct ProgramSpec {
     pub category: &'static str,
     /// Tracepoint or kernel function name.
     pub target: &'static str,
+    /// The target may be missing on some kernels (a syscall an
+    /// architecture does not have): then the program is left out.
+    pub optional: bool,
 }
 
 impl ProgramSpec {
@@ -58,7 +61,14 @@ const fn syscall_tp(probes: &'static [&'static str], name: &'static str) -> Prog
         mechanism: Mechanism::Tracepoint,
         category: "syscalls",
         target: name,
+        optional: false,
     }
+}
+
+/// A syscall tracepoint of a call not every architecture has (open(2),
+/// mknod(2): arm64 has only their `*at` forms).
+const fn legacy_syscall_tp(probes: &'static [&'static str], name: &'static str) -> ProgramSpec {
+    ProgramSpec { optional: true, ..syscall_tp(probes, name) }
 }
 
 const fn raw_tp(probes: &'static [&'static str], name: &'static str) -> ProgramSpec {
@@ -68,6 +78,7 @@ const fn raw_tp(probes: &'static [&'static str], name: &'static str) -> ProgramS
         mechanism: Mechanism::RawTracepoint,
         category: "",
         target: name,
+        optional: false,
     }
 }
 
@@ -125,4 +136,34 @@ pub const PROGRAMS: &[ProgramSpec] = &[
     syscall_tp(&["link"], "sys_exit_recvmsg"),
     syscall_tp(&["link"], "sys_enter_recvfrom"),
     syscall_tp(&["link"], "sys_exit_recvfrom"),
+    legacy_syscall_tp(&["files"], "sys_enter_open"),
+    legacy_syscall_tp(&["files"], "sys_exit_open"),
+    syscall_tp(&["files"], "sys_enter_openat"),
+    syscall_tp(&["files"], "sys_exit_openat"),
+    syscall_tp(&["files"], "sys_enter_openat2"),
+    syscall_tp(&["files"], "sys_exit_openat2"),
+    legacy_syscall_tp(&["devices"], "sys_enter_mknod"),
+    legacy_syscall_tp(&["devices"], "sys_exit_mknod"),
+    syscall_tp(&["devices"], "sys_enter_mknodat"),
+    syscall_tp(&["devices"], "sys_exit_mknodat"),
 ];
+
+impl ProgramSpec {
+    /// Whether this kernel has the program's target, as far as tracefs
+    /// tells (raw tracepoints and kernel functions are assumed present).
+    pub fn target_exists(&self) -> bool {
+        match self.mechanism {
+            Mechanism::Tracepoint => std::path::Path::new(crate::tracefs::TRACEFS)
+                .join("events")
+                .join(self.category)
+                .join(self.target)
+                .is_dir(),
+            _ => true,
+        }
+    }
+
+    /// Whether the tracer attaches this program on this kernel.
+    pub fn wanted_here(&self) -> bool {
+        !self.optional || self.target_exists()
+    }
+}

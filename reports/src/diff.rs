@@ -8,7 +8,9 @@
 //! path components (`runc.XXXXXX`, `.tmpXXXXXX`, long hex runs), the rootfs
 //! and the bundle directory become placeholders. Threads' creation and
 //! exit are left out (a Go runtime starts a varying number of threads), as
-//! are events outside any container.
+//! are events outside any container and opens that only look a path up
+//! (the mounts they prepare are compared); an open's descriptor number is
+//! a placeholder.
 //!
 //! Containers are matched by the order they started in. Within a
 //! container, each process's events are aligned in time order (a Myers
@@ -398,19 +400,25 @@ fn rootfs_of(trace: &LoadedTrace, events: &[usize]) -> Option<String> {
 }
 
 /// Events that differ between runs by nature: threads' creation and exit,
-/// and exec results not joined to their exec.
+/// and exec results not joined to their exec. Also opens that only look a
+/// path up (O_PATH, directories): a runtime takes such a descriptor for
+/// each mount target, so they follow the mounts, which are compared.
 fn left_out(event: &Event) -> bool {
     const CLONE_THREAD: u64 = 0x1_0000;
     match &event.detail {
         Detail::TaskNew { clone_flags, .. } => clone_flags & CLONE_THREAD != 0,
         Detail::TaskExit { .. } => event.pid != event.tgid,
         Detail::ExecResult { .. } => true,
+        Detail::Open { .. } => !event.detail.opens_for_writing(),
         _ => false,
     }
 }
 
 /// Fields holding a pid, replaced by the process's label.
 const PID_FIELDS: &[&str] = &["child_pid", "child_tgid", "target_pid", "netns_pid", "old_pid"];
+/// Fields holding a file descriptor: numbered by what else the process
+/// holds open, which differs between runs (a Go runtime's threads).
+const FD_FIELDS: &[&str] = &["dirfd"];
 /// Fields dropped: they differ on every run.
 const DROPPED_FIELDS: &[&str] = &["new_cgroup_id", "dst_cgroup_id"];
 
@@ -433,6 +441,13 @@ impl Normaliser<'_> {
                 let value = self.value(&name, value);
                 fields.insert(name, value);
             }
+        }
+        // An open's result is a descriptor number (see FD_FIELDS).
+        if kind == "open"
+            && let Some(ret) = fields.get_mut("ret")
+            && ret.as_i64().is_some_and(|fd| fd >= 0)
+        {
+            *ret = Value::String("<fd>".into());
         }
         for (name, inum) in [("mnt_ns", event.mnt_ns), ("pid_ns", event.pid_ns)] {
             if !self.ignored(name) {
@@ -471,6 +486,11 @@ impl Normaliser<'_> {
             Value::Number(n) if PID_FIELDS.contains(&name) => {
                 let pid = n.as_u64().unwrap_or(0) as u32;
                 Value::String(self.labels.get(&pid).cloned().unwrap_or_else(|| "<pid>".into()))
+            }
+            Value::Number(n)
+                if FD_FIELDS.contains(&name) && n.as_i64().is_some_and(|fd| fd >= 0) =>
+            {
+                Value::String("<fd>".into())
             }
             // A namespace set, or a link's network namespace.
             Value::Object(map) if name == "namespaces" => Value::Object(
@@ -528,7 +548,9 @@ impl Normaliser<'_> {
 }
 
 /// A path component with its random part replaced: `runc.sNHGTi` ->
-/// `runc.<tmp>`, `.tmpAb12Cd` -> `.tmp<tmp>`, 16+ hex digits -> `<hex>`.
+/// `runc.<tmp>`, `.tmpAb12Cd` -> `.tmp<tmp>`, 16+ hex digits -> `<hex>`,
+/// a numbered temporary file (`state.tmp-13454`, runc's `state-818586219`)
+/// -> `state.tmp-<tmp>`.
 fn temporary_component(component: &str) -> String {
     if component.len() >= 16 && component.bytes().all(|b| b.is_ascii_hexdigit()) {
         return "<hex>".into();
@@ -548,7 +570,8 @@ fn temporary_component(component: &str) -> String {
         let random = suffix.len() == 6
             && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
             && (mixed || stem == "runc.");
-        if random && !stem.is_empty() {
+        let numbered = suffix.len() >= 4 && suffix.bytes().all(|b| b.is_ascii_digit());
+        if (random || numbered) && !stem.is_empty() {
             return format!("{stem}<tmp>");
         }
     }
@@ -633,5 +656,8 @@ mod tests {
         assert_eq!(temporary_component("rootfs"), "rootfs");
         assert_eq!(temporary_component("ld-linux"), "ld-linux");
         assert_eq!(temporary_component("config.json"), "config.json");
+        assert_eq!(temporary_component("state.tmp-13454"), "state.tmp-<tmp>");
+        assert_eq!(temporary_component("state-818586219"), "state-<tmp>");
+        assert_eq!(temporary_component("libc.so.6"), "libc.so.6");
     }
 }

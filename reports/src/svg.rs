@@ -38,6 +38,7 @@ fn category_colour(category: Category) -> &'static str {
         Category::Cgroups => "#756bb1",
         Category::Network => "#17becf",
         Category::Host => "#8c6d31",
+        Category::Files => "#bcbd22",
     }
 }
 

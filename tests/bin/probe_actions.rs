@@ -4,7 +4,8 @@
 //! numbers from /proc) as one JSON object, for the tests to compare with
 //! the trace.
 //!
-//! `probe_actions mount DIR | namespaces | privileges | cgroup | storm COUNT | calls COUNT`
+//! `probe_actions mount DIR | files DIR | namespaces | privileges | cgroup | storm COUNT |
+//! calls COUNT`
 
 use std::{
     ffi::CString,
@@ -57,6 +58,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let report = match args.get(1).map(String::as_str) {
         Some("mount") => mount(args.get(2).expect("DIR")),
+        Some("files") => files(args.get(2).expect("DIR")),
         Some("namespaces") => namespaces(),
         Some("privileges") => privileges(),
         Some("cgroup") => cgroup(),
@@ -180,6 +182,78 @@ fn mount(dir: &str) -> Value {
         libc::close(mnt_fd);
         libc::close(fs_fd);
         json!({ "pid": std::process::id(), "fs_fd": fs_fd, "mnt_fd": mnt_fd, "tree_fd": tree_fd })
+    }
+}
+
+/// Every open variant the probes record, and one they must not (a read of
+/// a file), then mknod and mknodat of a FIFO and a character device, all
+/// under DIR.
+fn files(dir: &str) -> Value {
+    let created = c(&format!("{dir}/created"));
+    let sub = format!("{dir}/sub");
+    fs::create_dir(&sub).expect("mkdir sub");
+    fs::write(format!("{dir}/read-only"), "x").expect("write read-only");
+    let (sub_c, read_only) = (c(&sub), c(&format!("{dir}/read-only")));
+    let (rel_sub, missing, fifo) = (c("sub"), c("/missing"), c("fifo"));
+    let node = c(&format!("{dir}/null-copy"));
+    // SAFETY (every libc call below): valid NUL-terminated strings, a
+    // `struct open_how` of its size, plain integers; results are checked.
+    unsafe {
+        let write_fd = check(
+            "openat write",
+            libc::openat(
+                libc::AT_FDCWD,
+                created.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+                0o640,
+            ) as i64,
+        );
+        // Only reads a file: not recorded.
+        let read_fd = check("open read", libc::open(read_only.as_ptr(), libc::O_RDONLY) as i64);
+        // open(2) itself, of a directory without O_DIRECTORY: recorded for
+        // what it returned.
+        let dir_fd = check(
+            "open dir",
+            libc::syscall(libc::SYS_open, sub_c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC, 0),
+        );
+        let parent_fd = check(
+            "open parent",
+            libc::open(c(dir).as_ptr(), libc::O_PATH | libc::O_CLOEXEC) as i64,
+        );
+        // struct open_how { flags, mode, resolve }; RESOLVE_IN_ROOT = 0x10.
+        let how: [u64; 3] = [(libc::O_PATH | libc::O_CLOEXEC) as u64, 0, 0x10];
+        let path_fd = check(
+            "openat2",
+            libc::syscall(libc::SYS_openat2, parent_fd, rel_sub.as_ptr(), how.as_ptr(), 24),
+        );
+        let missing_ret =
+            libc::syscall(libc::SYS_openat2, parent_fd, missing.as_ptr(), how.as_ptr(), 24);
+        assert_eq!(missing_ret, -1, "/missing does not exist under DIR");
+        check(
+            "mknodat fifo",
+            libc::mknodat(parent_fd as i32, fifo.as_ptr(), libc::S_IFIFO | 0o600, 0) as i64,
+        );
+        let again = libc::mknodat(parent_fd as i32, fifo.as_ptr(), libc::S_IFIFO | 0o600, 0);
+        assert_eq!(again, -1, "the FIFO exists");
+        check(
+            "mknod char",
+            libc::syscall(
+                libc::SYS_mknod,
+                node.as_ptr(),
+                libc::S_IFCHR | 0o600,
+                libc::makedev(1, 3) as libc::c_uint,
+            ),
+        );
+        for fd in [write_fd, read_fd, dir_fd, parent_fd, path_fd] {
+            libc::close(fd as i32);
+        }
+        json!({
+            "pid": std::process::id(),
+            "write_fd": write_fd,
+            "dir_fd": dir_fd,
+            "parent_fd": parent_fd,
+            "path_fd": path_fd,
+        })
     }
 }
 

@@ -304,11 +304,14 @@ impl App {
             KeyCode::PageDown => self.move_by(self.page() as i64),
             KeyCode::Home | KeyCode::Char('g') => self.move_by(i64::MIN / 2),
             KeyCode::End | KeyCode::Char('G') => self.move_by(i64::MAX / 2),
-            KeyCode::Char(digit @ '1'..='9') => {
-                let index = digit as usize - '1' as usize;
-                self.filter.toggle(Category::ALL[index]);
+            // 1-9 and 0 toggle the categories in order (0 is the tenth).
+            KeyCode::Char(digit @ '0'..='9') => {
+                let index = (digit as usize - '0' as usize + 9) % 10;
+                if let Some(&category) = Category::ALL.get(index) {
+                    self.filter.toggle(category);
+                }
             }
-            KeyCode::Char('0') => self.filter.categories.clear(),
+            KeyCode::Backspace => self.filter.categories.clear(),
             KeyCode::Char('p') => self.filter.cycle_role(),
             KeyCode::Char('P') => {
                 self.filter.process = match self.filter.process {

@@ -73,6 +73,7 @@ pub fn category_colour(category: Category) -> Color {
         Category::Cgroups => Color::LightYellow,
         Category::Host => Color::LightMagenta,
         Category::Process => Color::Gray,
+        Category::Files => Color::LightRed,
     }
 }
 
@@ -226,7 +227,8 @@ fn rank(category: Category) -> u8 {
         Category::Network => 3,
         Category::Cgroups => 2,
         Category::Host => 1,
-        Category::Process => 0,
+        // Opens are many: any other step is more telling.
+        Category::Process | Category::Files => 0,
     }
 }
 
@@ -650,7 +652,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Tab", "focus containers / events"),
     ("↑ ↓  j k", "move (PgUp PgDn, Home End, g G)"),
     ("Enter  Esc", "open / close the detail pane"),
-    ("1-9  0", "toggle a category filter / clear"),
+    ("1-9  0  ⌫", "toggle a category filter (0: the tenth) / clear"),
     ("p", "filter by role: runtime child init workload"),
     ("P", "only the selected event's process"),
     ("/", "filter by text (Enter keeps, Esc clears)"),
@@ -677,7 +679,7 @@ impl Widget for HelpOverlay {
         let categories: Vec<String> = Category::ALL
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{} {}", i + 1, c.name()))
+            .map(|(i, c)| format!("{} {}", (i + 1) % 10, c.name()))
             .collect();
         lines.push(Line::from(""));
         lines.push(Line::from(categories.join("  ")));
