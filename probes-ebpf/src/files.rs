@@ -165,16 +165,28 @@ fn open_returned(ctx: &TracePointContext) {
         (*event)._pad = 0;
         ((*event).path.as_mut_ptr(), &raw mut (*event).path_len, &raw mut (*event).path_truncated)
     };
+    // SAFETY: the three point into the live reservation.
+    unsafe { copy_path(path, path_len, cut, a[ARG_PATH]) };
+    // Before the record: see `calls::record`.
+    stop_if_asked(EventKind::Open);
+    entry.submit(0);
+}
+
+/// Copies the user path at `src` into a record's path area, with its length
+/// and whether it was cut.
+///
+/// # Safety
+/// `path` must point to [`USER_PATH_MAX`] writable bytes, `path_len` and
+/// `cut` to writable `u32`s (all in one ring-buffer reservation).
+#[inline(always)]
+unsafe fn copy_path(path: *mut u8, path_len: *mut u32, cut: *mut u32, src: u64) {
     let (used, was_cut) =
-        copy_user_str(path, USER_PATH_MAX as u32, a[ARG_PATH] as *const u8).unwrap_or((0, false));
-    // SAFETY: both point into the reservation.
+        copy_user_str(path, USER_PATH_MAX as u32, src as *const u8).unwrap_or((0, false));
+    // SAFETY: guaranteed by the caller.
     unsafe {
         *path_len = used;
         *cut = u32::from(was_cut);
     }
-    // Before the record: see `calls::record`.
-    stop_if_asked(EventKind::Open);
-    entry.submit(0);
 }
 
 #[tracepoint]
@@ -226,13 +238,8 @@ fn mknod_returned(ctx: &TracePointContext) {
         (*event).call = a[ARG_CALL] as u32;
         ((*event).path.as_mut_ptr(), &raw mut (*event).path_len, &raw mut (*event).path_truncated)
     };
-    let (used, was_cut) =
-        copy_user_str(path, USER_PATH_MAX as u32, a[ARG_PATH] as *const u8).unwrap_or((0, false));
-    // SAFETY: both point into the reservation.
-    unsafe {
-        *path_len = used;
-        *cut = u32::from(was_cut);
-    }
+    // SAFETY: the three point into the live reservation.
+    unsafe { copy_path(path, path_len, cut, a[ARG_PATH]) };
     stop_if_asked(EventKind::Mknod);
     entry.submit(0);
 }

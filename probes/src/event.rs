@@ -41,6 +41,29 @@ pub struct Event {
     pub detail: Detail,
 }
 
+#[cfg(test)]
+impl Event {
+    /// An event of task `pid` of process `tgid`, with zeros elsewhere: for
+    /// unit tests of what follows events.
+    pub(crate) fn of_task(pid: u32, tgid: u32, comm: &str, detail: Detail) -> Event {
+        Event {
+            seq: 0,
+            cpu: 0,
+            ts_ns: 0,
+            pid,
+            tgid,
+            ppid: 1,
+            comm: comm.into(),
+            cgroup_id: 0,
+            mnt_ns: 0,
+            pid_ns: 0,
+            truncated: false,
+            owner: None,
+            detail,
+        }
+    }
+}
+
 /// Where the collector placed an event: its container, the acting
 /// process's role in it, and the container's phase once the event counted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -43,16 +43,9 @@ impl FdPaths {
     pub fn observe(&mut self, event: &Event) {
         let tgid = event.tgid;
         match &event.detail {
-            Detail::Open { dirfd, path, flags, resolve, ret, .. } if *ret >= 0 => {
+            Detail::Open { flags, ret, .. } if *ret >= 0 => {
                 let fd = *ret as i32;
-                let in_root = resolve & RESOLVE_IN_ROOT != 0;
-                let resolved = path.as_deref().and_then(|path| {
-                    if in_root && path.starts_with('/') {
-                        self.resolve(tgid, *dirfd, path.trim_start_matches('/'))
-                    } else {
-                        self.resolve(tgid, *dirfd, path)
-                    }
-                });
+                let resolved = self.opened_path(event);
                 let table = self.processes.entry(tgid).or_default();
                 match resolved {
                     Some(path) => {
@@ -91,6 +84,20 @@ impl FdPaths {
                 self.processes.remove(&tgid);
             }
             _ => {}
+        }
+    }
+
+    /// The path an open event opened, when the trace tells it (see
+    /// [`FdPaths::resolve`]; openat2's `RESOLVE_IN_ROOT` makes an absolute
+    /// path start at the directory). Ask before observing the event.
+    pub fn opened_path(&self, event: &Event) -> Option<String> {
+        let Detail::Open { dirfd, path: Some(path), resolve, .. } = &event.detail else {
+            return None;
+        };
+        if resolve & RESOLVE_IN_ROOT != 0 && path.starts_with('/') {
+            self.resolve(event.tgid, *dirfd, path.trim_start_matches('/'))
+        } else {
+            self.resolve(event.tgid, *dirfd, path)
         }
     }
 
@@ -151,21 +158,7 @@ mod tests {
     use super::*;
 
     fn event(pid: u32, tgid: u32, detail: Detail) -> Event {
-        Event {
-            seq: 0,
-            cpu: 0,
-            ts_ns: 0,
-            pid,
-            tgid,
-            ppid: 1,
-            comm: "crun".into(),
-            cgroup_id: 0,
-            mnt_ns: 0,
-            pid_ns: 0,
-            truncated: false,
-            owner: None,
-            detail,
-        }
+        Event::of_task(pid, tgid, "crun", detail)
     }
 
     fn open(tgid: u32, dirfd: i32, path: &str, flags: i32, resolve: u64, ret: i64) -> Event {

@@ -162,21 +162,7 @@ mod tests {
     use super::*;
 
     fn event(pid: u32, tgid: u32, comm: &str, detail: Detail) -> Event {
-        Event {
-            seq: 0,
-            cpu: 0,
-            ts_ns: 0,
-            pid,
-            tgid,
-            ppid: 1,
-            comm: comm.into(),
-            cgroup_id: 0,
-            mnt_ns: 0,
-            pid_ns: 0,
-            truncated: false,
-            owner: None,
-            detail,
-        }
+        Event::of_task(pid, tgid, comm, detail)
     }
 
     fn exec() -> Detail {

@@ -5,17 +5,32 @@
 /// reported as one hex value.
 pub fn bit_names(value: u64, table: &[(u64, &str)]) -> Vec<String> {
     let mut names = Vec::new();
+    push_bit_names(&mut names, value, table, Overlap::Named);
+    names
+}
+
+/// Whether an entry whose bits an earlier entry already named is named too.
+#[derive(Clone, Copy, PartialEq)]
+enum Overlap {
+    /// Yes (`bit_names`).
+    Named,
+    /// No: a combined flag (O_TMPFILE) takes its bits from the rest, and
+    /// the flag whose bit it includes (O_DIRECTORY) is not named again.
+    Consumed,
+}
+
+fn push_bit_names(names: &mut Vec<String>, value: u64, table: &[(u64, &str)], overlap: Overlap) {
     let mut rest = value;
-    for &(bit, name) in table {
-        if value & bit == bit && bit != 0 {
+    for &(bits, name) in table {
+        let from = if overlap == Overlap::Named { value } else { rest };
+        if from & bits == bits && bits != 0 {
             names.push(name.to_string());
-            rest &= !bit;
+            rest &= !bits;
         }
     }
     if rest != 0 {
         names.push(format!("{rest:#x}"));
     }
-    names
 }
 
 /// mount(2) flags (linux/mount.h).
@@ -87,18 +102,7 @@ pub fn open_flag_names(flags: u64) -> Vec<String> {
         _ => "O_ACCMODE",
     };
     let mut names = vec![access.to_string()];
-    // Unlike `bit_names`, a combined flag takes its bits from the rest:
-    // O_TMPFILE is not also O_DIRECTORY.
-    let mut rest = flags & !(libc::O_ACCMODE as u64);
-    for &(bits, name) in OPEN_FLAGS {
-        if rest & bits == bits {
-            names.push(name.to_string());
-            rest &= !bits;
-        }
-    }
-    if rest != 0 {
-        names.push(format!("{rest:#x}"));
-    }
+    push_bit_names(&mut names, flags & !(libc::O_ACCMODE as u64), OPEN_FLAGS, Overlap::Consumed);
     names
 }
 

@@ -15,18 +15,8 @@ impl Script {
         self.ts += 1;
         self.events.push(Event {
             seq: self.ts,
-            cpu: 0,
             ts_ns: self.ts,
-            pid: tgid,
-            tgid,
-            ppid: 1,
-            comm: "x".into(),
-            cgroup_id: 0,
-            mnt_ns: 0,
-            pid_ns: 0,
-            truncated: false,
-            owner: None,
-            detail,
+            ..Event::of_task(tgid, tgid, "x", detail)
         });
         self
     }
