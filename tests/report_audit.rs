@@ -1,8 +1,11 @@
 //! `cradle report` on real traces: Docker's default hardening under the
-//! built-in runtime and runc yields no high or critical finding; a bundle
-//! with every capability, the host's network, no seccomp and the host's /
-//! bind-mounted yields exactly the expected findings, each citing the
-//! right events. Report and SARIF outputs validate against their schemas.
+//! built-in runtime, runc and crun (which mounts through file descriptors)
+//! yields no high or critical finding; a bundle with every capability, the
+//! host's network, no seccomp and the host's / bind-mounted yields exactly
+//! the expected findings, each citing the right events; a workload that
+//! opens core_pattern for writing, or makes a block device node, is found
+//! at that open or mknod. Report and SARIF outputs validate against their
+//! schemas.
 
 #[path = "common/reports.rs"]
 mod reports;
@@ -12,7 +15,8 @@ mod runtime;
 use std::{collections::BTreeSet, path::Path};
 
 use reports::{
-    assert_valid, cited_event, cradle, path_str, trace_cradle_run, trace_runc_run, validator,
+    assert_valid, cited_event, cradle, path_str, trace_cradle_run, trace_crun_run, trace_runc_run,
+    validator,
 };
 use runtime::{Sandbox, stderr, stdout};
 use serde_json::{Value, json};
@@ -88,6 +92,122 @@ fn docker_default_hardening_under_runc_has_no_high_finding() {
     let sandbox = Sandbox::new();
     let bundle = sandbox.bundle("b", &["true"]);
     assert_docker_default_is_clean(&trace_runc_run(&sandbox, &bundle, "rep-default-runc"));
+}
+
+#[test]
+fn docker_default_hardening_under_crun_has_no_high_finding() {
+    // crun mounts through descriptors (`mount("proc", "/proc/self/fd/6")`)
+    // and remounts read-only by descriptor long after: the report follows
+    // them through its opens.
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    let trace = trace_crun_run(&sandbox, &bundle, "rep-default-crun");
+    assert_docker_default_is_clean(&trace);
+    let report = report(&trace);
+    let container = &report["containers"][0];
+    assert_eq!(container["runtime"]["name"], "crun");
+    let mounts = container["mounts"].as_array().unwrap();
+    let at = |path: &str| -> Vec<&Value> {
+        mounts.iter().filter(|m| m["container_path"] == path && m["result"] == 0).collect()
+    };
+    // Named through a descriptor, resolved, and made read-only later.
+    let sysfs = at("/sys");
+    assert_eq!(sysfs.len(), 1, "{sysfs:#?}");
+    assert!(sysfs[0]["target"].as_str().unwrap().starts_with("/proc/self/fd/"), "{sysfs:#?}");
+    assert_eq!((&sysfs[0]["fstype"], &sysfs[0]["read_only"]), (&json!("sysfs"), &json!(true)));
+    assert!(at("/proc/sys").iter().any(|m| m["read_only"] == true), "{mounts:#?}");
+    assert!(!at("/proc/keys").is_empty(), "/proc/keys is masked: {mounts:#?}");
+}
+
+/// The host's core_pattern, which no test may change.
+fn host_core_pattern() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/core_pattern").expect("read core_pattern")
+}
+
+#[test]
+fn opening_core_pattern_for_writing_is_found_at_that_open() {
+    let before = host_core_pattern();
+    let sandbox = Sandbox::new();
+    // `exec 3>>` opens for appending and closes without writing a byte:
+    // the host's value stays as it is.
+    let bundle = sandbox.bundle("b", &["sh", "-c", "exec 3>>/proc/sys/kernel/core_pattern"]);
+    sandbox.edit_config(&bundle, |config| {
+        let readonly = config["linux"]["readonlyPaths"].as_array_mut().unwrap();
+        readonly.retain(|path| path != "/proc/sys");
+    });
+    let trace = trace_cradle_run(&sandbox, &bundle, "rep-core-pattern");
+    assert_eq!(host_core_pattern(), before, "the host's core_pattern is unchanged");
+    let report = report(&trace);
+    let findings = findings(&report);
+    let ids: BTreeSet<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["CRADLE-ESC-002", "CRADLE-MNT-005", "CRADLE-PRIV-003"]),
+        "{findings:#?}"
+    );
+    let write = finding(&findings, "CRADLE-ESC-002");
+    assert_eq!(write["severity"], "critical");
+    assert_eq!(write["evidence"].as_array().unwrap().len(), 1, "{write:#}");
+    let open = cited_event(&trace, &write["evidence"][0]);
+    let detail = &open["detail"]["open"];
+    assert_eq!(detail["path"], "/proc/sys/kernel/core_pattern", "{open}");
+    let flags = detail["flag_names"].as_array().unwrap();
+    assert!(flags.contains(&json!("O_WRONLY")) && flags.contains(&json!("O_APPEND")), "{open}");
+    assert!(detail["ret"].as_i64().unwrap() >= 0, "the open succeeded: {open}");
+    let container = &report["containers"][0];
+    assert_eq!(open["tgid"], container["workload"]["pid"], "the workload opened it");
+    assert_eq!(open["owner"]["role"], "workload", "{open}");
+}
+
+#[test]
+fn a_block_device_made_with_mknod_is_found_and_the_defaults_are_not() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["mknod", "/dev/sda1", "b", "8", "1"]);
+    // Docker's default device rules let a container make any node (`c *:*
+    // m`, `b *:* m`), though not use it; `cradle bundle` denies all but
+    // the default devices.
+    sandbox.edit_config(&bundle, |config| {
+        let devices = config["linux"]["resources"]["devices"].as_array_mut().unwrap();
+        for kind in ["c", "b"] {
+            devices.push(json!({"allow": true, "type": kind, "access": "m"}));
+        }
+    });
+    let trace = trace_cradle_run(&sandbox, &bundle, "rep-mknod");
+    let report = report(&trace);
+    let findings = findings(&report);
+    let ids: BTreeSet<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, BTreeSet::from(["CRADLE-DEV-001", "CRADLE-PRIV-003"]), "{findings:#?}");
+    let device = finding(&findings, "CRADLE-DEV-001");
+    assert_eq!(device["evidence"].as_array().unwrap().len(), 1, "only sda1: {device:#}");
+    let mknod = cited_event(&trace, &device["evidence"][0]);
+    let detail = &mknod["detail"]["mknod"];
+    assert_eq!(detail["path"], "/dev/sda1", "{mknod}");
+    assert_eq!(
+        (&detail["file_type"], &detail["major"], &detail["minor"]),
+        (&json!("block_device"), &json!(8), &json!(1))
+    );
+    assert_eq!(detail["ret"], 0, "{mknod}");
+    let container = &report["containers"][0];
+    assert_eq!(mknod["tgid"], container["workload"]["pid"]);
+    // The runtime made the default nodes, seen and judged default.
+    let nodes = container["device_nodes"].as_array().unwrap();
+    let defaults: BTreeSet<&str> = nodes
+        .iter()
+        .filter(|n| n["default"] == true)
+        .map(|n| n["container_path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        defaults,
+        BTreeSet::from([
+            "/dev/full",
+            "/dev/null",
+            "/dev/random",
+            "/dev/tty",
+            "/dev/urandom",
+            "/dev/zero"
+        ]),
+        "{nodes:#?}"
+    );
 }
 
 /// Every capability this host lets root hold (the sandbox may lack some,

@@ -7,10 +7,10 @@ mod reports;
 #[path = "common/runtime.rs"]
 mod runtime;
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
-use reports::{cradle, path_str, trace_cradle_run, trace_runc_run};
-use runtime::{Sandbox, cradle_bin, stderr, stdout};
+use reports::{cradle, path_str, trace_cradle_run, trace_crun_run, trace_runc_run};
+use runtime::{Sandbox, stderr, stdout};
 use serde_json::{Value, json};
 
 fn diff_json(a: &Path, b: &Path) -> (Option<i32>, Value) {
@@ -94,35 +94,12 @@ fn one_added_mount_under_runc_is_reported_as_exactly_that_mount() {
     assert_exactly_the_mount(&report);
 }
 
-/// crun refuses this host's hybrid cgroups: it runs in a private mount
-/// namespace that sees only cgroup2 (docs: shared/PLATFORM.md).
-fn trace_crun_run(sandbox: &Sandbox, bundle: &Path) -> std::path::PathBuf {
-    let id = sandbox.id("diff-crun");
-    let trace = sandbox.dir.path().join(format!("{id}.jsonl"));
-    let crun_root = sandbox.dir.path().join("crun-state");
-    let script = format!(
-        "umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && \
-         exec crun --root {} --cgroup-manager=disabled run --bundle {} {id}",
-        crun_root.display(),
-        bundle.display()
-    );
-    let out = Command::new(cradle_bin())
-        .args(["trace", "--out"])
-        .arg(&trace)
-        .args(["--", "unshare", "-m", "sh", "-c", &script])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("cradle trace -- crun run");
-    assert!(out.status.success(), "crun run: {}", stderr(&out));
-    trace
-}
-
 #[test]
 fn runc_versus_crun_is_a_readable_diff() {
     let sandbox = Sandbox::new();
     let bundle = sandbox.bundle("b", &["true"]);
     let runc = trace_runc_run(&sandbox, &bundle, "diff-runc-crun");
-    let crun = trace_crun_run(&sandbox, &bundle);
+    let crun = trace_crun_run(&sandbox, &bundle, "diff-crun");
     let out = cradle(&["diff", path_str(&runc), path_str(&crun)]);
     assert_eq!(out.status.code(), Some(1), "runc and crun differ: {}", stderr(&out));
     let text = stdout(&out);

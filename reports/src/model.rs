@@ -8,8 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use cradle_probes::{
     Detail, Event, NamespaceSource, Namespaces,
+    abi::AT_FDCWD,
     collector::{Container, Phase, Role},
     describe::wait_status,
+    fd_paths::FdPaths,
     names,
     trace_file::{TraceEnd, TraceMode, Truncation},
 };
@@ -115,6 +117,16 @@ pub struct ContainerReport {
     /// onto itself before switching root (absent if not seen).
     pub rootfs: Option<String>,
     pub mounts: Vec<MountReport>,
+    /// Paths inside the container the runtime looked up before the
+    /// workload's exec and found missing.
+    #[serde(default)]
+    pub missing_paths: Vec<MissingPath>,
+    /// Files the container's processes opened for writing.
+    #[serde(default)]
+    pub file_writes: Vec<FileWrite>,
+    /// Device nodes the container's processes created with mknod(2).
+    #[serde(default)]
+    pub device_nodes: Vec<DeviceNodeReport>,
     pub root_switch: Option<RootSwitch>,
     /// The workload's exec: where the runtime hands over.
     pub workload: Option<WorkloadExec>,
@@ -237,8 +249,16 @@ pub struct MountReport {
     /// container after the root switch, or `/proc/self/fd/N` (a file
     /// descriptor the runtime opened; the probes do not see which path).
     pub target: Option<String>,
+    /// The path `target` stands for when the call named it through a file
+    /// descriptor (`/proc/self/fd/N`, a directory descriptor) whose open
+    /// the trace shows.
+    #[serde(default)]
+    pub target_path: Option<String>,
     /// The target inside the container, where it can be told.
     pub container_path: Option<String>,
+    /// Likewise for a source named through a file descriptor.
+    #[serde(default)]
+    pub source_path: Option<String>,
     pub fstype: Option<String>,
     pub flags: Vec<String>,
     pub data: Option<String>,
@@ -253,6 +273,63 @@ pub struct MountReport {
     pub phase: Phase,
     /// The mount call first, then the calls folded into it.
     pub evidence: Vec<EventRef>,
+}
+
+impl MountReport {
+    /// The source's path: through its descriptor where it was named by one.
+    pub fn source_or_path(&self) -> Option<&str> {
+        self.source_path.as_deref().or(self.source.as_deref())
+    }
+}
+
+/// A path the runtime looked up inside the container (an open with
+/// O_PATH, as runtimes look up mount targets and masked paths) and found
+/// missing: the open failed with ENOENT.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MissingPath {
+    pub container_path: String,
+    pub evidence: EventRef,
+}
+
+/// An open for writing (write access, O_CREAT or O_TRUNC) by a process of
+/// the container, whether it succeeded or not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FileWrite {
+    /// The path as the call named it (maybe relative to `dirfd`).
+    pub path: Option<String>,
+    /// The path it names, where the trace tells it (see `target_path` of
+    /// a mount).
+    pub resolved_path: Option<String>,
+    /// The path inside the container, where it can be told.
+    pub container_path: Option<String>,
+    pub flags: Vec<String>,
+    /// The file descriptor, or a negative errno.
+    pub result: i64,
+    pub role: Role,
+    pub phase: Phase,
+    pub evidence: EventRef,
+}
+
+/// A device node created with mknod(2) by a process of the container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeviceNodeReport {
+    /// The path as the call named it (maybe relative to `dirfd`).
+    pub path: Option<String>,
+    pub resolved_path: Option<String>,
+    /// The path inside the container, where it can be told.
+    pub container_path: Option<String>,
+    /// `char_device` or `block_device`.
+    pub kind: String,
+    pub major: u32,
+    pub minor: u32,
+    /// A character device every container gets (/dev/null, /dev/zero,
+    /// ...), by its number.
+    pub default: bool,
+    /// 0, or a negative errno.
+    pub result: i64,
+    pub role: Role,
+    pub phase: Phase,
+    pub evidence: EventRef,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -503,6 +580,90 @@ struct ContainerBuilder<'a> {
     events: &'a [usize],
     /// The host's namespaces, as far as the trace tells them.
     host: BTreeMap<&'static str, (u32, usize)>,
+    /// The paths events named through file descriptors, by event index.
+    paths: HashMap<usize, NamedPaths>,
+}
+
+/// The paths an event named through file descriptors, resolved with what
+/// the trace showed of them until then (see [`FdPaths`]).
+#[derive(Default)]
+struct NamedPaths {
+    /// A mount's or move_mount's source, an open_tree's path.
+    source: Option<String>,
+    /// A mount's or move_mount's target, a mount_setattr's, open's or
+    /// mknod's path.
+    target: Option<String>,
+}
+
+impl NamedPaths {
+    /// Follows the container's events in time order, resolving each one's
+    /// paths with the descriptors known before it.
+    fn of_events(events: &[usize], all: &[Event]) -> HashMap<usize, NamedPaths> {
+        let mut fds = FdPaths::default();
+        let mut named = HashMap::new();
+        for &i in events {
+            let event = &all[i];
+            let t = event.tgid;
+            let absolute = |path: &Option<String>| {
+                path.as_deref()
+                    .filter(|p| p.starts_with('/'))
+                    .and_then(|p| fds.resolve(t, AT_FDCWD, p))
+            };
+            let via = |dirfd: i32, path: &Option<String>| {
+                path.as_deref().and_then(|p| fds.resolve(t, dirfd, p))
+            };
+            let paths = match &event.detail {
+                Detail::Mount { source, target, .. } => {
+                    Some(NamedPaths { source: absolute(source), target: absolute(target) })
+                }
+                Detail::MoveMount { from_dfd, from_path, to_dfd, to_path, .. } => {
+                    Some(NamedPaths {
+                        source: via(*from_dfd, from_path),
+                        target: via(*to_dfd, to_path),
+                    })
+                }
+                Detail::OpenTree { dfd, path, .. } => {
+                    Some(NamedPaths { source: via(*dfd, path), target: None })
+                }
+                Detail::MountSetattr { dfd, path, .. } | Detail::Mknod { dirfd: dfd, path, .. } => {
+                    Some(NamedPaths { source: None, target: via(*dfd, path) })
+                }
+                Detail::Open { .. } => {
+                    Some(NamedPaths { source: None, target: fds.opened_path(event) })
+                }
+                _ => None,
+            };
+            if let Some(paths) = paths {
+                named.insert(i, paths);
+            }
+            fds.observe(event);
+        }
+        named
+    }
+}
+
+/// The path inside the container that `path` (a host path before the root
+/// switch, the container's own view after it) stands for; `None` where it
+/// cannot be told: a relative path, a descriptor not resolved, a host path
+/// outside the rootfs.
+fn container_path_of(path: Option<&str>, phase: Phase, rootfs: Option<&str>) -> Option<String> {
+    let path = path?;
+    let unresolved =
+        path.starts_with("/proc/self/fd/") || path.starts_with("/proc/thread-self/fd/");
+    if unresolved || !path.starts_with('/') {
+        return None;
+    }
+    // Under the rootfs at any phase: a descriptor opened before the root
+    // switch keeps its host path.
+    if let Some(inside) = rootfs.and_then(|root| path.strip_prefix(root)) {
+        return match inside {
+            "" => Some("/".into()),
+            p if p.starts_with('/') => Some(p.into()),
+            _ if phase < Phase::RootSwitch => None,
+            _ => Some(path.into()),
+        };
+    }
+    if phase < Phase::RootSwitch { None } else { Some(path.into()) }
 }
 
 impl<'a> ContainerBuilder<'a> {
@@ -512,7 +673,8 @@ impl<'a> ContainerBuilder<'a> {
         container: &'a Container,
         events: &'a [usize],
     ) -> Self {
-        ContainerBuilder { trace, key, container, events, host: BTreeMap::new() }
+        let paths = NamedPaths::of_events(events, &trace.events);
+        ContainerBuilder { trace, key, container, events, host: BTreeMap::new(), paths }
     }
 
     fn event(&self, index: usize) -> &'a Event {
@@ -565,6 +727,9 @@ impl<'a> ContainerBuilder<'a> {
         let host_mnt = self.host.get("mnt").map(|(inum, _)| *inum);
         let rootfs = self.rootfs(host_mnt);
         let mounts = self.mounts(host_mnt, rootfs.as_deref());
+        let missing_paths = self.missing_paths(rootfs.as_deref());
+        let file_writes = self.file_writes(rootfs.as_deref());
+        let device_nodes = self.device_nodes(rootfs.as_deref());
         let net_view = namespaces.view("net");
         let network = NetworkReport {
             own_namespace: net_view.filter(|v| !v.shared_with_host).and_then(|v| v.inum),
@@ -595,6 +760,9 @@ impl<'a> ContainerBuilder<'a> {
             namespaces,
             rootfs,
             mounts,
+            missing_paths,
+            file_writes,
+            device_nodes,
             findings: Vec::new(),
         }
     }
@@ -770,6 +938,11 @@ impl<'a> ContainerBuilder<'a> {
         })
     }
 
+    /// What event `index` named through descriptors.
+    fn named(&self, index: usize) -> Option<&NamedPaths> {
+        self.paths.get(&index)
+    }
+
     fn mounts(&self, host_mnt: Option<u32>, rootfs: Option<&str>) -> Vec<MountReport> {
         let mut mounts: Vec<MountReport> = Vec::new();
         // Per thread: the last mount made, which a remount may modify, and
@@ -778,30 +951,37 @@ impl<'a> ContainerBuilder<'a> {
         let mut pending: HashMap<u32, MountReport> = HashMap::new();
         let mut fs_names: HashMap<u32, String> = HashMap::new();
         let in_container_ns = |event: &Event| host_mnt.is_some_and(|host| host != event.mnt_ns);
+        // The last mount made (a filesystem or a bind) at a container path:
+        // what a later remount of that path changes, however it names it.
+        let made_at = |mounts: &[MountReport], path: Option<&str>| {
+            let path = path?;
+            mounts.iter().rposition(|m| {
+                m.result == 0
+                    && matches!(m.operation, MountOperation::Bind | MountOperation::Filesystem)
+                    && m.container_path.as_deref() == Some(path)
+            })
+        };
         for &i in self.events {
             let event = self.event(i);
             let (role, phase) = self.owner(i);
             let before_switch = phase < Phase::RootSwitch;
-            let container_path = |target: &Option<String>| -> Option<String> {
-                let target = target.as_deref()?;
-                if target.starts_with("/proc/self/fd/") || !target.starts_with('/') {
-                    return None;
-                }
-                if before_switch {
-                    let root = rootfs?;
-                    let inside = target.strip_prefix(root)?;
-                    return match inside {
-                        "" => Some("/".into()),
-                        p if p.starts_with('/') => Some(p.into()),
-                        _ => None,
-                    };
-                }
-                Some(target.into())
-            };
-            let new_mount =
-                |operation, source: Option<String>, target: &Option<String>| MountReport {
+            let named = self.named(i);
+            let source_path = named.and_then(|n| n.source.clone());
+            let target_path = named.and_then(|n| n.target.clone());
+            let new_mount = |operation, source: Option<String>, target: &Option<String>| {
+                // Only where the descriptor stood for another path.
+                let differs = |path: &Option<String>, raw: &Option<String>| {
+                    path.clone().filter(|p| Some(p) != raw.as_ref())
+                };
+                MountReport {
                     operation,
-                    container_path: container_path(target),
+                    container_path: container_path_of(
+                        target_path.as_deref().or(target.as_deref()),
+                        phase,
+                        rootfs,
+                    ),
+                    target_path: differs(&target_path, target),
+                    source_path: differs(&source_path, &source),
                     source,
                     target: target.clone(),
                     fstype: None,
@@ -813,7 +993,8 @@ impl<'a> ContainerBuilder<'a> {
                     role,
                     phase,
                     evidence: vec![self.r(i)],
-                };
+                }
+            };
             match &event.detail {
                 Detail::Mount { source, target, fstype, flags, flag_names, data, ret } => {
                     let operation = if flags & MS_REMOUNT != 0 {
@@ -828,20 +1009,25 @@ impl<'a> ContainerBuilder<'a> {
                         MountOperation::Filesystem
                     };
                     let read_only = flags & MS_RDONLY != 0;
-                    if operation == MountOperation::Remount
-                        && *ret == 0
-                        && let Some(&made) = last_made.get(&event.pid)
-                    {
-                        let mount = &mut mounts[made];
-                        let same = target == &mount.target
-                            || target.as_deref().is_some_and(|t| t.starts_with("/proc/self/"));
-                        if same {
-                            mount.read_only = read_only;
-                            mount.evidence.push(self.r(i));
+                    let mut mount = new_mount(operation, source.clone(), target);
+                    if operation == MountOperation::Remount && *ret == 0 {
+                        // By path where the target is known (runtimes that
+                        // remount by descriptor do it long after the
+                        // mount); else the same thread's last mount, when
+                        // the remount names the same target.
+                        let by_thread = last_made.get(&event.pid).copied().filter(|&made| {
+                            target == &mounts[made].target
+                                || (target.as_deref().is_some_and(|t| t.starts_with("/proc/self/"))
+                                    && mount.container_path.is_none())
+                        });
+                        if let Some(made) =
+                            made_at(&mounts, mount.container_path.as_deref()).or(by_thread)
+                        {
+                            mounts[made].read_only = read_only;
+                            mounts[made].evidence.push(self.r(i));
                             continue;
                         }
                     }
-                    let mut mount = new_mount(operation, source.clone(), target);
                     mount.fstype = fstype.clone().filter(|f| !f.is_empty());
                     mount.flags = flag_names.clone();
                     mount.data = data.clone().filter(|d| !d.is_empty());
@@ -851,7 +1037,9 @@ impl<'a> ContainerBuilder<'a> {
                         && *ret == 0
                         && before_switch
                         && in_container_ns(event)
-                        && source.as_deref().is_some_and(|s| is_host_path(s, target, rootfs));
+                        && mount.source_or_path().is_some_and(|s| {
+                            is_host_path(s, &target_path.clone().or(target.clone()), rootfs)
+                        });
                     mounts.push(mount);
                     if *ret == 0
                         && matches!(operation, MountOperation::Bind | MountOperation::Filesystem)
@@ -865,7 +1053,7 @@ impl<'a> ContainerBuilder<'a> {
                     let mut mount = new_mount(MountOperation::Bind, path.clone(), &None);
                     mount.host_source = before_switch
                         && in_container_ns(event)
-                        && path.as_deref().is_some_and(|s| is_host_path(s, &None, rootfs));
+                        && mount.source_or_path().is_some_and(|s| is_host_path(s, &None, rootfs));
                     pending.insert(event.pid, mount);
                 }
                 Detail::Fsopen { fsname: Some(name), ret: 0.., .. } => {
@@ -880,25 +1068,30 @@ impl<'a> ContainerBuilder<'a> {
                 }
                 Detail::MountSetattr { attr_set_names, ret: 0, .. } => {
                     let read_only = attr_set_names.iter().any(|a| a == "MOUNT_ATTR_RDONLY");
+                    let at_path = container_path_of(target_path.as_deref(), phase, rootfs);
                     if let Some(mount) = pending.get_mut(&event.pid) {
                         mount.read_only |= read_only;
                         mount.flags.extend(attr_set_names.iter().cloned());
                         mount.evidence.push(self.r(i));
-                    } else if let Some(&made) = last_made.get(&event.pid) {
+                    } else if let Some(made) = made_at(&mounts, at_path.as_deref())
+                        .or_else(|| last_made.get(&event.pid).copied())
+                    {
                         mounts[made].read_only |= read_only;
                         mounts[made].evidence.push(self.r(i));
                     }
                 }
                 Detail::MoveMount { from_path, to_path, ret, .. } => {
+                    let moved = new_mount(MountOperation::Move, from_path.clone(), to_path);
                     let mut mount = match pending.remove(&event.pid) {
                         Some(mut mount) => {
                             mount.evidence.push(self.r(i));
                             mount
                         }
-                        None => new_mount(MountOperation::Move, from_path.clone(), to_path),
+                        None => moved.clone(),
                     };
                     mount.target = to_path.clone();
-                    mount.container_path = container_path(to_path);
+                    mount.target_path = moved.target_path;
+                    mount.container_path = moved.container_path;
                     mount.result = *ret;
                     mount.role = role;
                     mount.phase = phase;
@@ -911,6 +1104,84 @@ impl<'a> ContainerBuilder<'a> {
             }
         }
         mounts
+    }
+
+    /// Container paths the runtime found missing before the workload's exec.
+    fn missing_paths(&self, rootfs: Option<&str>) -> Vec<MissingPath> {
+        const ENOENT: i64 = -2;
+        self.events
+            .iter()
+            .filter_map(|&i| {
+                let (role, phase) = self.owner(i);
+                if role == Role::Workload || phase >= Phase::WorkloadExec {
+                    return None;
+                }
+                let Detail::Open { ret: ENOENT, .. } = &self.event(i).detail else { return None };
+                let target = self.named(i).and_then(|n| n.target.as_deref());
+                let container_path = container_path_of(target, phase, rootfs)?;
+                Some(MissingPath { container_path, evidence: self.r(i) })
+            })
+            .collect()
+    }
+
+    fn file_writes(&self, rootfs: Option<&str>) -> Vec<FileWrite> {
+        self.events
+            .iter()
+            .filter_map(|&i| {
+                let event = self.event(i);
+                let Detail::Open { path, flag_names, ret, .. } = &event.detail else {
+                    return None;
+                };
+                if !event.detail.opens_for_writing() {
+                    return None;
+                }
+                let (role, phase) = self.owner(i);
+                let resolved_path = self.named(i).and_then(|n| n.target.clone());
+                Some(FileWrite {
+                    path: path.clone(),
+                    container_path: container_path_of(resolved_path.as_deref(), phase, rootfs),
+                    resolved_path,
+                    flags: flag_names.clone(),
+                    result: *ret,
+                    role,
+                    phase,
+                    evidence: self.r(i),
+                })
+            })
+            .collect()
+    }
+
+    fn device_nodes(&self, rootfs: Option<&str>) -> Vec<DeviceNodeReport> {
+        self.events
+            .iter()
+            .filter_map(|&i| {
+                let Detail::Mknod { path, file_type, major, minor, ret, .. } =
+                    &self.event(i).detail
+                else {
+                    return None;
+                };
+                let block = match file_type.as_ref() {
+                    "block_device" => true,
+                    "char_device" => false,
+                    _ => return None,
+                };
+                let (role, phase) = self.owner(i);
+                let resolved_path = self.named(i).and_then(|n| n.target.clone());
+                Some(DeviceNodeReport {
+                    path: path.clone(),
+                    container_path: container_path_of(resolved_path.as_deref(), phase, rootfs),
+                    resolved_path,
+                    kind: file_type.to_string(),
+                    major: *major,
+                    minor: *minor,
+                    default: !block && cradle_defaults::is_default_char_device(*major, *minor),
+                    result: *ret,
+                    role,
+                    phase,
+                    evidence: self.r(i),
+                })
+            })
+            .collect()
     }
 
     fn root_switch(&self) -> Option<RootSwitch> {

@@ -6,7 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ContainerReport, EventRef, MountOperation, MountReport};
+use crate::model::{ContainerReport, EventRef, FileWrite, MountOperation, MountReport};
 
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
@@ -257,7 +257,9 @@ pub static RULES: &[Rule] = &[
         remediation: "Do not mount the host's root filesystem; mount only the directories the \
                       workload needs, read-only where possible.",
         evidence: "the bind mount of `/` (and any remount of it) before the root switch",
-        limits: "A target given as /proc/self/fd/N is not resolved to its path.",
+        limits: "A target or source given as /proc/self/fd/N is resolved through the open \
+                 that made the descriptor; a descriptor made otherwise (dup, a socket, an \
+                 open that only reads a file) is not, and close(2) is not seen.",
         check: check_host_root_bind,
     },
     Rule {
@@ -296,7 +298,9 @@ pub static RULES: &[Rule] = &[
                     settings for the whole host (e.g. /sys/kernel/uevent_helper).",
         remediation: "Mount sysfs read-only (OCI mount option `ro`, as Docker does).",
         evidence: "the sysfs mount, without MS_RDONLY and without a read-only remount",
-        limits: "",
+        limits: "A remount is matched to the mount by the path its target names; a target \
+                 named by a descriptor the trace does not explain (see CRADLE-MNT-001) \
+                 matches only the same thread's last mount.",
         check: check_sysfs_writable,
     },
     Rule {
@@ -310,7 +314,7 @@ pub static RULES: &[Rule] = &[
         remediation: "List /proc/sys (and /proc/sysrq-trigger, /proc/irq, /proc/bus, /proc/fs) \
                       in linux.readonlyPaths, as Docker does.",
         evidence: "absence: a proc mount, and no read-only remount of /proc/sys after it",
-        limits: "",
+        limits: "As CRADLE-MNT-004.",
         check: check_proc_sys_writable,
     },
     Rule {
@@ -322,23 +326,27 @@ pub static RULES: &[Rule] = &[
                     kernel memory layout, keys and hardware details to the workload.",
         remediation: "List Docker's default masked paths in linux.maskedPaths.",
         evidence: "absence: a proc mount, and no mount over the path after it (a mask attempt \
-                   that failed with ENOENT counts: the path does not exist)",
-        limits: "",
+                   that failed with ENOENT counts, as does a lookup of the path by the runtime \
+                   that failed with ENOENT: the path does not exist)",
+        limits: "Checks Docker's current list (12 paths): a container made from an older \
+                 engine's config lacks /proc/interrupts and /sys/devices/virtual/powercap.",
         check: check_masked_paths,
     },
     Rule {
         id: "CRADLE-DEV-001",
-        name: "host-device-bind",
+        name: "extra-device-node",
         severity: Severity::High,
-        title: "A host device node beyond the default set is mounted into the container",
+        title: "A device node beyond the default set is mounted or created in the container",
         rationale: "A device node gives direct access to hardware or kernel interfaces (disks, \
                     /dev/mem, /dev/kmsg) that bypass the filesystem's permissions.",
         remediation: "Pass only the devices the workload needs, through linux.devices with a \
-                      matching device cgroup rule.",
-        evidence: "the bind mount of a path under the host's /dev",
-        limits: "Device nodes created with mknod(2) are not seen: there is no mknod probe, and \
-                 the device cgroup's rules are written to files, which is not seen either.",
-        check: check_device_bind,
+                      matching device cgroup rule; drop CAP_MKNOD if the workload makes none.",
+        evidence: "the bind mount of a path under the host's /dev, or the mknod(2) of a block \
+                   device or of a character device other than those every container gets \
+                   (null, zero, full, random, urandom, tty, console, ptmx, by number)",
+        limits: "Whether the device cgroup lets the node be used is not seen (its rules are \
+                 written to files); a node made before the trace began is not seen.",
+        check: check_extra_devices,
     },
     Rule {
         id: "CRADLE-EXEC-001",
@@ -365,10 +373,28 @@ pub static RULES: &[Rule] = &[
                       bind release_agent or core_pattern into a container.",
         evidence: "a cgroup v1 hierarchy mounted without MS_RDONLY, or a writable bind of a \
                    release_agent or core_pattern file",
-        limits: "The writes themselves are not seen: there is no open or write probe. This \
-                 rule finds the mounts that make such a write possible; a writable /proc/sys \
-                 is CRADLE-MNT-005.",
+        limits: "This rule finds the mounts that make such a write possible; a writable \
+                 /proc/sys is CRADLE-MNT-005, and an actual open for writing is \
+                 CRADLE-ESC-002.",
         check: check_release_agent,
+    },
+    Rule {
+        id: "CRADLE-ESC-002",
+        name: "release-agent-core-pattern-write",
+        severity: Severity::Critical,
+        title: "Writes to release_agent or core_pattern",
+        rationale: "A process of the container opened a cgroup release_agent or \
+                    /proc/sys/kernel/core_pattern for writing: the next cgroup release or \
+                    core dump makes the host's kernel run a program of its choosing as root.",
+        remediation: "Investigate the process; keep /proc/sys and cgroup hierarchies read-only \
+                      and drop CAP_SYS_ADMIN so that the open fails.",
+        evidence: "the open(2) of the file with write access (or O_CREAT / O_TRUNC) that \
+                   succeeded",
+        limits: "The probes see opens, not writes: an open for writing is reported whether or \
+                 not anything was written. A descriptor opened before the trace began, or \
+                 passed in from outside the container, is not seen. A path relative to the \
+                 working directory is judged by its file name.",
+        check: check_escape_file_write,
     },
 ];
 
@@ -482,7 +508,7 @@ fn check_no_new_privs(report: &ContainerReport) -> Vec<Hit> {
 /// Successful binds of host paths.
 fn host_binds(report: &ContainerReport) -> impl Iterator<Item = (&MountReport, &str)> {
     report.mounts.iter().filter_map(|mount| {
-        let source = mount.source.as_deref()?;
+        let source = mount.source_or_path()?;
         (mount.host_source && mount.result == 0).then_some((mount, source))
     })
 }
@@ -490,7 +516,10 @@ fn host_binds(report: &ContainerReport) -> impl Iterator<Item = (&MountReport, &
 fn where_to(mount: &MountReport) -> String {
     match (&mount.container_path, &mount.target) {
         (Some(path), _) => path.clone(),
-        (None, Some(target)) => format!("{target} (a file descriptor; path not seen)"),
+        (None, Some(target)) => match &mount.target_path {
+            Some(path) => format!("{path} (through {target})"),
+            None => format!("{target} (a file descriptor; path not seen)"),
+        },
         (None, None) => "an unseen target".into(),
     }
 }
@@ -612,6 +641,7 @@ fn check_masked_paths(report: &ContainerReport) -> Vec<Hit> {
         .iter()
         .copied()
         .filter(|path| !mounts_over(report, path).any(|m| m.result == 0 || m.result == ENOENT))
+        .filter(|path| !report.missing_paths.iter().any(|m| m.container_path == *path))
         .collect();
     if missing.is_empty() {
         return Vec::new();
@@ -622,8 +652,8 @@ fn check_masked_paths(report: &ContainerReport) -> Vec<Hit> {
     }]
 }
 
-fn check_device_bind(report: &ContainerReport) -> Vec<Hit> {
-    host_binds(report)
+fn check_extra_devices(report: &ContainerReport) -> Vec<Hit> {
+    let binds = host_binds(report)
         .filter(|(_, source)| {
             let source = source.trim_end_matches('/');
             (is_device(&format!("{source}/")) || source == "/dev")
@@ -632,6 +662,71 @@ fn check_device_bind(report: &ContainerReport) -> Vec<Hit> {
         .map(|(mount, source)| Hit {
             message: format!("the host's {source} is mounted at {}", where_to(mount)),
             evidence: mount.evidence.clone(),
+        });
+    let created =
+        report.device_nodes.iter().filter(|node| node.result == 0 && !node.default).map(|node| {
+            let path = best_path(&node.container_path, &node.resolved_path, &node.path);
+            Hit {
+                message: format!(
+                    "{}[{}] ({}) created {path}, a {} {}:{}",
+                    node.evidence.comm,
+                    node.evidence.tgid,
+                    role_name(node.role),
+                    node.kind.replace('_', " "),
+                    node.major,
+                    node.minor
+                ),
+                evidence: vec![node.evidence.clone()],
+            }
+        });
+    binds.chain(created).collect()
+}
+
+/// The most telling of a file's paths: inside the container, else as
+/// resolved, else as the call named it.
+fn best_path<'a>(
+    container: &'a Option<String>,
+    resolved: &'a Option<String>,
+    named: &'a Option<String>,
+) -> &'a str {
+    container.as_deref().or(resolved.as_deref()).or(named.as_deref()).unwrap_or("?")
+}
+
+fn role_name(role: cradle_probes::collector::Role) -> String {
+    format!("{role:?}").to_lowercase()
+}
+
+/// Whether a file opened for writing is a cgroup release_agent or the
+/// kernel's core_pattern: by its resolved path where known, by its file
+/// name for a path relative to an unknown directory.
+fn is_escape_file(write: &FileWrite) -> bool {
+    let path = write.container_path.as_deref().or(write.resolved_path.as_deref());
+    match path {
+        Some(path) => path.ends_with("/release_agent") || path.ends_with("/kernel/core_pattern"),
+        None => write.path.as_deref().is_some_and(|path| {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            name == "release_agent" || name == "core_pattern"
+        }),
+    }
+}
+
+fn check_escape_file_write(report: &ContainerReport) -> Vec<Hit> {
+    report
+        .file_writes
+        .iter()
+        .filter(|write| write.result >= 0 && is_escape_file(write))
+        .map(|write| {
+            let path = best_path(&write.container_path, &write.resolved_path, &write.path);
+            Hit {
+                message: format!(
+                    "{}[{}] ({}) opened {path} for writing ({})",
+                    write.evidence.comm,
+                    write.evidence.tgid,
+                    role_name(write.role),
+                    write.flags.join("|")
+                ),
+                evidence: vec![write.evidence.clone()],
+            }
         })
         .collect()
 }
@@ -670,7 +765,7 @@ fn check_release_agent(report: &ContainerReport) -> Vec<Hit> {
         .iter()
         .filter(|m| m.result == 0 && m.operation == MountOperation::Bind && !m.read_only)
         .filter_map(|m| {
-            let source = m.source.as_deref()?;
+            let source = m.source_or_path()?;
             let exposed = source.ends_with("/release_agent")
                 || source.ends_with("/core_pattern")
                 || m.container_path

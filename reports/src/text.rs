@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use cradle_probes::collector::Phase;
+
 use crate::{
     model::{ContainerReport, EventRef, MountOperation, Report},
     rules::{RULES, Severity},
@@ -116,6 +118,42 @@ fn container_text(out: &mut String, c: &ContainerReport) {
     let failed = c.mounts.iter().filter(|m| m.result != 0).count();
     if failed > 0 {
         let _ = writeln!(out, "  ({failed} mount calls failed; see the JSON report)");
+    }
+    if !c.device_nodes.is_empty() {
+        let _ = writeln!(out, "\ndevice nodes created:");
+        for node in &c.device_nodes {
+            let path = node.container_path.as_deref().or(node.path.as_deref()).unwrap_or("?");
+            let default = if node.default { "  (default)" } else { "" };
+            let _ = writeln!(
+                out,
+                "  {} {}:{} {path} = {}{default}  [{}]",
+                node.kind.replace('_', " "),
+                node.major,
+                node.minor,
+                node.result,
+                at(&node.evidence)
+            );
+        }
+    }
+    let workload_writes: Vec<_> =
+        c.file_writes.iter().filter(|w| w.phase >= Phase::WorkloadExec).collect();
+    if !c.file_writes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nfiles opened for writing: {} before the workload's exec, {} after",
+            c.file_writes.len() - workload_writes.len(),
+            workload_writes.len()
+        );
+        for w in workload_writes {
+            let path = w.container_path.as_deref().or(w.path.as_deref()).unwrap_or("?");
+            let _ = writeln!(
+                out,
+                "  {path} ({}) = {}  [{}]",
+                w.flags.join("|"),
+                w.result,
+                at(&w.evidence)
+            );
+        }
     }
     if let Some(r) = &c.root_switch {
         let _ = writeln!(out, "\nroot switch: {:?} ({})", r.method, at(&r.evidence));

@@ -1,5 +1,5 @@
 //! Helpers for the report, diff and export tests: traced runs of real
-//! bundles (the built-in runtime and runc), `cradle report|diff|export`,
+//! bundles (the built-in runtime, runc and crun), `cradle report|diff|export`,
 //! and JSON Schema validation against the committed schemas.
 
 #![allow(dead_code)]
@@ -28,25 +28,54 @@ pub fn trace_cradle_run(sandbox: &Sandbox, bundle: &Path, name: &str) -> PathBuf
     trace
 }
 
-/// `cradle trace --out FILE -- runc run` of `bundle`; returns the trace file.
-pub fn trace_runc_run(sandbox: &Sandbox, bundle: &Path, name: &str) -> PathBuf {
+/// `cradle trace --out FILE -- COMMAND...` for container `name`, where
+/// `command` gets the container's id; returns the trace file.
+fn trace_command(
+    sandbox: &Sandbox,
+    name: &str,
+    command: impl FnOnce(&str) -> Vec<String>,
+) -> PathBuf {
     let id = sandbox.id(name);
     let trace = sandbox.dir.path().join(format!("{id}.jsonl"));
-    let runc_root = sandbox.dir.path().join("runc-state");
+    let command = command(&id);
     let out = Command::new(cradle_bin())
         .args(["trace", "--out"])
         .arg(&trace)
-        .args(["--", "runc", "--root"])
-        .arg(&runc_root)
-        .args(["run", "--bundle"])
-        .arg(bundle)
-        .arg(&id)
+        .arg("--")
+        .args(&command)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .output()
-        .expect("cradle trace -- runc run");
-    assert!(out.status.success(), "cradle trace -- runc run: {:?}\n{}", out.status, tail(&out));
+        .expect("cradle trace");
+    assert!(out.status.success(), "cradle trace -- {command:?}: {:?}\n{}", out.status, tail(&out));
     trace
+}
+
+/// `cradle trace --out FILE -- runc run` of `bundle`; returns the trace file.
+pub fn trace_runc_run(sandbox: &Sandbox, bundle: &Path, name: &str) -> PathBuf {
+    let runc_root = sandbox.dir.path().join("runc-state");
+    trace_command(sandbox, name, |id| {
+        let (root, bundle) = (runc_root.display(), bundle.display());
+        ["runc", "--root", &root.to_string(), "run", "--bundle", &bundle.to_string(), id]
+            .map(String::from)
+            .to_vec()
+    })
+}
+
+/// `cradle trace --out FILE -- crun run` of `bundle`; returns the trace
+/// file. crun refuses this host's hybrid cgroups: it runs in a private
+/// mount namespace that sees only cgroup2 (docs: shared/PLATFORM.md).
+pub fn trace_crun_run(sandbox: &Sandbox, bundle: &Path, name: &str) -> PathBuf {
+    let crun_root = sandbox.dir.path().join("crun-state");
+    trace_command(sandbox, name, |id| {
+        let script = format!(
+            "umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && \
+             exec crun --root {} --cgroup-manager=disabled run --bundle {} {id}",
+            crun_root.display(),
+            bundle.display()
+        );
+        ["unshare", "-m", "sh", "-c", &script].map(String::from).to_vec()
+    })
 }
 
 /// The last lines of a command's stderr: the error after the timeline.

@@ -147,7 +147,10 @@ fn event_list_filters_by_text_category_and_process() {
     }
     assert!(rows[0].contains("mounts") && rows[0].contains("role child"), "{rows:#?}");
 
-    press(&mut app, "0"); // every category
+    press_code(&mut app, KeyCode::Backspace); // every category
+    press(&mut app, "0"); // the tenth: files
+    assert_eq!(app.filter.categories.iter().copied().collect::<Vec<_>>(), [Category::Files]);
+    press(&mut app, "0");
     press(&mut app, "ppp"); // role init, workload, then any
     assert_eq!(app.visible().len(), all);
     // The fixtures keep only denied checks: grant one to see `c` work.
