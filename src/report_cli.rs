@@ -136,8 +136,7 @@ pub enum DiffFormat {
 /// Exit 0 when equivalent, 1 when different, 2 on error.
 pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     exit_2_on_error(|| {
-        let a = LoadedTrace::read(&args.a)?;
-        let b = LoadedTrace::read(&args.b)?;
+        let (a, b) = LoadedTrace::read_pair(&args.a, &args.b)?;
         let options = cradle_reports::diff::DiffOptions {
             ignore: args.ignore,
             duration_ratio: args.duration_ratio,

@@ -120,8 +120,7 @@ fn main() {
     group.throughput(Throughput::Elements(2 * events as u64));
     group.bench_function("read_both_and_diff", |bench| {
         bench.iter(|| {
-            let a = LoadedTrace::read(black_box(&a)).unwrap();
-            let b = LoadedTrace::read(black_box(&b)).unwrap();
+            let (a, b) = LoadedTrace::read_pair(black_box(&a), black_box(&b)).unwrap();
             black_box(diff(&a, &b, &options))
         })
     });

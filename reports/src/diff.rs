@@ -21,7 +21,10 @@
 //! Capability checks count by what was checked, not how often. Phase
 //! durations are compared separately, against a threshold.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use cradle_probes::{Detail, Event, collector::Phase};
 use schemars::JsonSchema;
@@ -132,26 +135,64 @@ pub struct DiffReport {
 struct Normal {
     index: usize,
     phase: Phase,
-    process: String,
+    process: Arc<str>,
     kind: &'static str,
-    fields: BTreeMap<String, Value>,
-    /// `kind` and `fields` as one string: what equality means.
-    key: String,
+    /// Equal for events whose kind and normalised fields are equal: an
+    /// interned key (see [`Keys`]).
+    key: u32,
+}
+
+/// One container's normalised events, with the normaliser that made them:
+/// it rebuilds an event's fields when a change shows them.
+struct NormalContainer<'t> {
+    normaliser: Normaliser<'t>,
+    events: Vec<Normal>,
+}
+
+/// Exact comparison keys, interned: an event's kind and normalised fields
+/// serialised into one byte string, numbered by first appearance. Equal
+/// bytes get the same number, so aligning compares numbers, and only the
+/// distinct keys (a few thousand among 100,000 events) are kept.
+#[derive(Default)]
+struct Keys {
+    ids: HashMap<Box<[u8]>, u32>,
+}
+
+impl Keys {
+    fn intern(&mut self, bytes: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(bytes) {
+            return id;
+        }
+        let id = self.ids.len() as u32;
+        self.ids.insert(bytes.into(), id);
+        id
+    }
+
+    /// Moves `other`'s keys into these: for each of its ids, the id here.
+    fn absorb(&mut self, other: Keys) -> Vec<u32> {
+        let mut translated = vec![0; other.ids.len()];
+        for (bytes, id) in other.ids {
+            translated[id as usize] = self.intern(&bytes);
+        }
+        translated
+    }
 }
 
 pub fn diff(a: &LoadedTrace, b: &LoadedTrace, options: &DiffOptions) -> DiffReport {
     // The two traces are normalised on two threads: they are independent.
-    let (normal_a, normal_b) = std::thread::scope(|scope| {
+    let ((mut normal_a, mut keys), (mut normal_b, keys_b)) = std::thread::scope(|scope| {
         let other = scope.spawn(|| normalise_all(b, options));
         let mine = normalise_all(a, options);
         (mine, other.join().expect("normalising does not panic"))
     });
+    let translated = keys.absorb(keys_b);
+    for event in normal_b.iter_mut().flat_map(|c| &mut c.events) {
+        event.key = translated[event.key as usize];
+    }
     let count = normal_a.len().max(normal_b.len());
     let mut containers = Vec::new();
     for index in 0..count {
-        let side_a = normal_a.get(index).map(Vec::as_slice).unwrap_or(&[]);
-        let side_b = normal_b.get(index).map(Vec::as_slice).unwrap_or(&[]);
-        let events = align(a, b, side_a, side_b);
+        let events = align(a, b, normal_a.get_mut(index), normal_b.get_mut(index));
         containers.push(ContainerDiff {
             index,
             a_id: a.containers.get(index).map(|c| c.id.to_string()),
@@ -220,24 +261,33 @@ fn durations(
 fn align(
     a: &LoadedTrace,
     b: &LoadedTrace,
-    side_a: &[Normal],
-    side_b: &[Normal],
+    mut side_a: Option<&mut NormalContainer>,
+    mut side_b: Option<&mut NormalContainer>,
 ) -> Vec<EventChange> {
-    let mut groups: BTreeMap<&str, (Vec<&Normal>, Vec<&Normal>)> = BTreeMap::new();
-    for event in side_a {
-        groups.entry(&event.process).or_default().0.push(event);
+    let mut groups: BTreeMap<Arc<str>, (Vec<Normal>, Vec<Normal>)> = BTreeMap::new();
+    for event in side_a.iter().flat_map(|c| &c.events) {
+        groups.entry(event.process.clone()).or_default().0.push(event.clone());
     }
-    for event in side_b {
-        groups.entry(&event.process).or_default().1.push(event);
+    for event in side_b.iter().flat_map(|c| &c.events) {
+        groups.entry(event.process.clone()).or_default().1.push(event.clone());
     }
-    let side = |trace: &LoadedTrace, event: &Normal| Side {
-        line: trace.lines[event.index],
-        text: trace.events[event.index].describe(),
-        fields: event.fields.clone(),
+    // Fields are rebuilt only for the events a change shows.
+    let side = |trace: &LoadedTrace,
+                container: &mut Option<&mut NormalContainer>,
+                event: &Normal| {
+        let normaliser = &mut container.as_mut().expect("an event has its container").normaliser;
+        Side {
+            line: trace.lines[event.index],
+            text: trace.events[event.index].describe(),
+            fields: normaliser.fields(&trace.events[event.index]),
+        }
     };
-    let change = |kind, a_event: Option<&Normal>, b_event: Option<&Normal>| {
+    let mut changes = Vec::new();
+    let mut change = |kind, a_event: Option<&Normal>, b_event: Option<&Normal>| {
         let any = a_event.or(b_event).expect("one side");
-        let fields = match (a_event, b_event) {
+        let a_side = a_event.map(|e| side(a, &mut side_a, e));
+        let b_side = b_event.map(|e| side(b, &mut side_b, e));
+        let fields = match (&a_side, &b_side) {
             (Some(x), Some(y)) => {
                 let mut names: Vec<String> = x
                     .fields
@@ -250,20 +300,19 @@ fn align(
             }
             _ => Vec::new(),
         };
-        EventChange {
+        changes.push(EventChange {
             change: kind,
             phase: any.phase,
-            process: any.process.clone(),
+            process: any.process.to_string(),
             kind: any.kind.to_string(),
-            a: a_event.map(|e| side(a, e)),
-            b: b_event.map(|e| side(b, e)),
+            a: a_side,
+            b: b_side,
             fields,
-        }
+        });
     };
-    let mut changes = Vec::new();
     for (old, new) in groups.values() {
-        let old_keys: Vec<&str> = old.iter().map(|e| e.key.as_str()).collect();
-        let new_keys: Vec<&str> = new.iter().map(|e| e.key.as_str()).collect();
+        let old_keys: Vec<u32> = old.iter().map(|e| e.key).collect();
+        let new_keys: Vec<u32> = new.iter().map(|e| e.key).collect();
         for op in capture_diff_slices(Algorithm::Myers, &old_keys, &new_keys) {
             let (removed, added) = match op {
                 DiffOp::Equal { .. } => continue,
@@ -279,13 +328,13 @@ fn align(
                 match added.iter().position(|&j| new[j].kind == old[i].kind) {
                     Some(at) => {
                         let j = added.remove(at);
-                        changes.push(change(ChangeKind::Changed, Some(old[i]), Some(new[j])));
+                        change(ChangeKind::Changed, Some(&old[i]), Some(&new[j]));
                     }
-                    None => changes.push(change(ChangeKind::Removed, Some(old[i]), None)),
+                    None => change(ChangeKind::Removed, Some(&old[i]), None),
                 }
             }
             for j in added {
-                changes.push(change(ChangeKind::Added, None, Some(new[j])));
+                change(ChangeKind::Added, None, Some(&new[j]));
             }
         }
     }
@@ -295,7 +344,7 @@ fn align(
 
 /// Per-trace context for normalising one container's events.
 struct Normaliser<'t> {
-    labels: HashMap<u32, String>,
+    labels: HashMap<u32, Arc<str>>,
     namespaces: HashMap<u32, String>,
     /// Literal strings to replace, longest first.
     replacements: Vec<(String, &'static str)>,
@@ -305,8 +354,11 @@ struct Normaliser<'t> {
     ignore: &'t [String],
 }
 
-/// Every container's normalised events.
-fn normalise_all(trace: &LoadedTrace, options: &DiffOptions) -> Vec<Vec<Normal>> {
+/// Every container's normalised events, and their keys.
+fn normalise_all<'t>(
+    trace: &LoadedTrace,
+    options: &'t DiffOptions,
+) -> (Vec<NormalContainer<'t>>, Keys) {
     // The host's events, by process: a runtime's first events may be among them.
     let mut host: HashMap<u32, Vec<usize>> = HashMap::new();
     for (index, event) in trace.events.iter().enumerate() {
@@ -314,21 +366,24 @@ fn normalise_all(trace: &LoadedTrace, options: &DiffOptions) -> Vec<Vec<Normal>>
             host.entry(event.tgid).or_default().push(index);
         }
     }
-    trace
+    let mut keys = Keys::default();
+    let containers = trace
         .events_by_container()
         .iter()
         .enumerate()
-        .map(|(index, events)| normalise(trace, index, events, &host, options))
-        .collect()
+        .map(|(index, events)| normalise(trace, index, events, &host, options, &mut keys))
+        .collect();
+    (containers, keys)
 }
 
-fn normalise(
+fn normalise<'t>(
     trace: &LoadedTrace,
     index: usize,
     events: &[usize],
     host: &HashMap<u32, Vec<usize>>,
-    options: &DiffOptions,
-) -> Vec<Normal> {
+    options: &'t DiffOptions,
+    keys: &mut Keys,
+) -> NormalContainer<'t> {
     let mut order: Vec<usize> = events.to_vec();
     // The runtime's events between its exec's entry and the exec's joined
     // record arrive as the host's or the container's by chance: take them.
@@ -360,7 +415,7 @@ fn normalise(
         });
         let rank = per_role.entry(role.clone()).or_default();
         *rank += 1;
-        normaliser.labels.insert(event.tgid, format!("{role}.{rank}"));
+        normaliser.labels.insert(event.tgid, format!("{role}.{rank}").into());
     }
     if let Some(container) = trace.containers.get(index) {
         if container.id.len() >= 2 {
@@ -375,16 +430,16 @@ fn normalise(
     }
     normaliser.replacements.sort_by_key(|(text, _)| std::cmp::Reverse(text.len()));
     let mut checks_seen = std::collections::HashSet::new();
-    order
+    let mut bytes = Vec::new();
+    let events = order
         .into_iter()
         .filter(|&i| !left_out(&trace.events[i]))
-        .filter_map(|i| normaliser.event(trace, i))
+        .filter_map(|i| normaliser.event(trace, i, keys, &mut bytes))
         // Capability checks count by what was checked, not how often: the
         // kernel repeats some depending on caches and timing.
-        .filter(|e| {
-            e.kind != "cap_capable" || checks_seen.insert((e.process.clone(), e.key.clone()))
-        })
-        .collect()
+        .filter(|e| e.kind != "cap_capable" || checks_seen.insert((e.process.clone(), e.key)))
+        .collect();
+    NormalContainer { normaliser, events }
 }
 
 /// The source of the first bind of a path onto itself: the rootfs.
@@ -423,14 +478,51 @@ const FD_FIELDS: &[&str] = &["dirfd"];
 const DROPPED_FIELDS: &[&str] = &["new_cgroup_id", "dst_cgroup_id"];
 
 impl Normaliser<'_> {
-    fn event(&mut self, trace: &LoadedTrace, index: usize) -> Option<Normal> {
+    /// Event `index` normalised, its key interned in `keys` (`bytes` is
+    /// scratch space, reused between events).
+    fn event(
+        &mut self,
+        trace: &LoadedTrace,
+        index: usize,
+        keys: &mut Keys,
+        bytes: &mut Vec<u8>,
+    ) -> Option<Normal> {
         let event = &trace.events[index];
         let kind = event.detail.kind_name();
         if self.ignore.iter().any(|i| i == kind) {
             return None;
         }
-        let phase = event.owner.as_ref().map_or(Phase::RuntimeStart, |o| o.phase);
+        bytes.clear();
+        bytes.extend_from_slice(kind.as_bytes());
+        self.each_field(event, |name, value| {
+            bytes.push(b' ');
+            bytes.extend_from_slice(name.as_bytes());
+            bytes.push(b'=');
+            // Writing JSON into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *bytes, &value);
+        });
+        Some(Normal {
+            index,
+            phase: event.owner.as_ref().map_or(Phase::RuntimeStart, |o| o.phase),
+            process: self.labels.get(&event.tgid).cloned().unwrap_or_else(|| "?".into()),
+            kind,
+            key: keys.intern(bytes),
+        })
+    }
+
+    /// The normalised fields that were compared, by name.
+    fn fields(&mut self, event: &Event) -> BTreeMap<String, Value> {
         let mut fields = BTreeMap::new();
+        self.each_field(event, |name, value| {
+            fields.insert(name.to_string(), value);
+        });
+        fields
+    }
+
+    /// Calls `field` with each compared field of `event`, normalised: the
+    /// detail's fields in name order, then the namespaces and `comm`.
+    fn each_field(&mut self, event: &Event, mut field: impl FnMut(&str, Value)) {
+        let opens = matches!(event.detail, Detail::Open { .. });
         if let Ok(Value::Object(detail)) = serde_json::to_value(&event.detail)
             && let Some(Value::Object(inner)) = detail.into_iter().next().map(|(_, v)| v)
         {
@@ -438,34 +530,23 @@ impl Normaliser<'_> {
                 if DROPPED_FIELDS.contains(&name.as_str()) || self.ignored(&name) {
                     continue;
                 }
-                let value = self.value(&name, value);
-                fields.insert(name, value);
+                // An open's result is a descriptor number (see FD_FIELDS).
+                let value = if opens && name == "ret" && value.as_i64().is_some_and(|fd| fd >= 0) {
+                    Value::String("<fd>".into())
+                } else {
+                    self.value(&name, value)
+                };
+                field(&name, value);
             }
-        }
-        // An open's result is a descriptor number (see FD_FIELDS).
-        if kind == "open"
-            && let Some(ret) = fields.get_mut("ret")
-            && ret.as_i64().is_some_and(|fd| fd >= 0)
-        {
-            *ret = Value::String("<fd>".into());
         }
         for (name, inum) in [("mnt_ns", event.mnt_ns), ("pid_ns", event.pid_ns)] {
             if !self.ignored(name) {
-                fields.insert(name.into(), Value::String(self.namespace(name, inum)));
+                field(name, Value::String(self.namespace(name, inum)));
             }
         }
         if !self.ignored("comm") {
-            fields.insert("comm".into(), Value::String(self.text(&event.comm)));
+            field("comm", Value::String(self.text(event.comm.clone())));
         }
-        let key = format!("{kind} {}", serde_json::to_string(&fields).unwrap_or_default());
-        Some(Normal {
-            index,
-            phase,
-            process: self.labels.get(&event.tgid).cloned().unwrap_or_else(|| "?".into()),
-            kind,
-            fields,
-            key,
-        })
     }
 
     fn ignored(&self, field: &str) -> bool {
@@ -485,7 +566,7 @@ impl Normaliser<'_> {
         match value {
             Value::Number(n) if PID_FIELDS.contains(&name) => {
                 let pid = n.as_u64().unwrap_or(0) as u32;
-                Value::String(self.labels.get(&pid).cloned().unwrap_or_else(|| "<pid>".into()))
+                Value::String(self.labels.get(&pid).map_or("<pid>".into(), |l| l.to_string()))
             }
             Value::Number(n)
                 if FD_FIELDS.contains(&name) && n.as_i64().is_some_and(|fd| fd >= 0) =>
@@ -523,25 +604,28 @@ impl Normaliser<'_> {
             Value::Array(items) => {
                 Value::Array(items.into_iter().map(|v| self.value(name, v)).collect())
             }
-            Value::String(text) => Value::String(self.text(&text)),
+            Value::String(text) => Value::String(self.text(text)),
             other => other,
         }
     }
 
     /// A string with ids, the rootfs, the bundle and temporary names
-    /// replaced.
-    fn text(&self, text: &str) -> String {
-        if self.bundle_arg.as_deref() == Some(text) {
+    /// replaced (most strings have none: they are returned as they are).
+    fn text(&self, mut text: String) -> String {
+        if self.bundle_arg.as_deref() == Some(text.as_str()) {
             return "<bundle>".into();
         }
-        let mut text = text.to_string();
         for (literal, placeholder) in &self.replacements {
             if text.contains(literal.as_str()) {
                 text = text.replace(literal.as_str(), placeholder);
             }
         }
-        if text.contains('/') {
-            text = text.split('/').map(temporary_component).collect::<Vec<_>>().join("/");
+        if text.contains('/') && text.split('/').any(|c| temporary_component(c).is_some()) {
+            text = text
+                .split('/')
+                .map(|c| temporary_component(c).unwrap_or_else(|| c.to_string()))
+                .collect::<Vec<_>>()
+                .join("/");
         }
         text
     }
@@ -550,16 +634,16 @@ impl Normaliser<'_> {
 /// A path component with its random part replaced: `runc.sNHGTi` ->
 /// `runc.<tmp>`, `.tmpAb12Cd` -> `.tmp<tmp>`, 16+ hex digits -> `<hex>`,
 /// a numbered temporary file (`state.tmp-13454`, runc's `state-818586219`)
-/// -> `state.tmp-<tmp>`.
-fn temporary_component(component: &str) -> String {
+/// -> `state.tmp-<tmp>`; `None` when it has none.
+fn temporary_component(component: &str) -> Option<String> {
     if component.len() >= 16 && component.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return "<hex>".into();
+        return Some("<hex>".into());
     }
     if let Some(rest) = component.strip_prefix(".tmp")
         && rest.len() >= 6
         && rest.bytes().all(|b| b.is_ascii_alphanumeric())
     {
-        return ".tmp<tmp>".into();
+        return Some(".tmp<tmp>".into());
     }
     if let Some(at) = component.rfind(['.', '-']) {
         let (stem, suffix) = (&component[..=at], &component[at + 1..]);
@@ -572,10 +656,10 @@ fn temporary_component(component: &str) -> String {
             && (mixed || stem == "runc.");
         let numbered = suffix.len() >= 4 && suffix.bytes().all(|b| b.is_ascii_digit());
         if (random || numbered) && !stem.is_empty() {
-            return format!("{stem}<tmp>");
+            return Some(format!("{stem}<tmp>"));
         }
     }
-    component.to_string()
+    None
 }
 
 /// The diff for people.
@@ -648,16 +732,17 @@ mod tests {
 
     #[test]
     fn temporary_components_are_recognised() {
-        assert_eq!(temporary_component("runc.sNHGTi"), "runc.<tmp>");
-        assert_eq!(temporary_component("runc.4og8ox"), "runc.<tmp>");
-        assert_eq!(temporary_component("runc.abcdef"), "runc.<tmp>");
-        assert_eq!(temporary_component(".tmpAb12Cd"), ".tmp<tmp>");
-        assert_eq!(temporary_component("4040cedf2c06a4bc9b1f97a654a822a8"), "<hex>");
-        assert_eq!(temporary_component("rootfs"), "rootfs");
-        assert_eq!(temporary_component("ld-linux"), "ld-linux");
-        assert_eq!(temporary_component("config.json"), "config.json");
-        assert_eq!(temporary_component("state.tmp-13454"), "state.tmp-<tmp>");
-        assert_eq!(temporary_component("state-818586219"), "state-<tmp>");
-        assert_eq!(temporary_component("libc.so.6"), "libc.so.6");
+        let replaced = |c| temporary_component(c).unwrap_or_else(|| c.to_string());
+        assert_eq!(replaced("runc.sNHGTi"), "runc.<tmp>");
+        assert_eq!(replaced("runc.4og8ox"), "runc.<tmp>");
+        assert_eq!(replaced("runc.abcdef"), "runc.<tmp>");
+        assert_eq!(replaced(".tmpAb12Cd"), ".tmp<tmp>");
+        assert_eq!(replaced("4040cedf2c06a4bc9b1f97a654a822a8"), "<hex>");
+        assert_eq!(replaced("rootfs"), "rootfs");
+        assert_eq!(replaced("ld-linux"), "ld-linux");
+        assert_eq!(replaced("config.json"), "config.json");
+        assert_eq!(replaced("state.tmp-13454"), "state.tmp-<tmp>");
+        assert_eq!(replaced("state-818586219"), "state-<tmp>");
+        assert_eq!(replaced("libc.so.6"), "libc.so.6");
     }
 }

@@ -72,6 +72,15 @@ impl LoadedTrace {
         })
     }
 
+    /// Two traces, read on two threads (as `cradle diff` needs them).
+    pub fn read_pair(a: &Path, b: &Path) -> Result<(LoadedTrace, LoadedTrace), LoadError> {
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| LoadedTrace::read(b));
+            let mine = LoadedTrace::read(a);
+            Ok((mine?, other.join().expect("reading a trace does not panic")?))
+        })
+    }
+
     /// Nanoseconds from the trace's start to `ts_ns`.
     pub fn since_start(&self, ts_ns: u64) -> u64 {
         ts_ns.saturating_sub(self.header.origin_ns)
