@@ -82,3 +82,44 @@ fn cgroup_holds_the_init_and_goes_with_delete() {
     let left = cgroups_mentioning(&id);
     assert!(left.is_empty(), "left after delete: {left:?}");
 }
+
+/// On a pure cgroup v2 host (here a private mount namespace where
+/// /sys/fs/cgroup is a lone cgroup2 mount, as PLATFORM.md runs crun), the
+/// init is cloned straight into its cgroup (clone3's CLONE_INTO_CGROUP),
+/// and its cgroup namespace is rooted there.
+#[test]
+fn on_cgroup_v2_the_init_is_placed_and_its_namespace_rooted_there() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["cat", "/proc/self/cgroup"]);
+    let id = sandbox.id("cg2");
+    let script = format!(
+        "umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 99
+        {cradle} --root {root} create --bundle {bundle} --pid-file {dir}/pid {id} \
+            >{dir}/out 2>{dir}/err || exit 1
+        pid=$(cat {dir}/pid)
+        echo \"host: $(cat /proc/$pid/cgroup) procs: $(cat /sys/fs/cgroup/cradle/{id}/cgroup.procs)\"
+        {cradle} --root {root} start {id} || exit 2
+        while [ -e /proc/$pid ] && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$pid/stat; do sleep 0.01; done
+        {cradle} --root {root} delete {id} || exit 3
+        echo \"inside: $(cat {dir}/out)\"
+        [ ! -e /sys/fs/cgroup/cradle/{id} ] || exit 4",
+        cradle = runtime::cradle_bin(),
+        root = sandbox.root.display(),
+        bundle = bundle.display(),
+        dir = sandbox.dir.path().display(),
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .expect("run unshare");
+    let err = std::fs::read_to_string(sandbox.dir.path().join("err")).unwrap_or_default();
+    assert!(out.status.success(), "{:?}: {}{}{err}", out.status, stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    // (/proc/PID/cgroup lists the host's v1 hierarchies too.)
+    assert!(text.contains(&format!("\n0::/cradle/{id} procs: ")), "{text}");
+    let procs = text.split("procs: ").nth(1).and_then(|s| s.lines().next()).unwrap_or("");
+    let pid = std::fs::read_to_string(sandbox.dir.path().join("pid")).unwrap();
+    assert_eq!(procs.trim(), pid.trim(), "{text}");
+    let inside = text.split("inside: ").nth(1).unwrap_or("");
+    assert!(inside.lines().any(|l| l == "0::/"), "the cgroup namespace is rooted at it: {text}");
+}

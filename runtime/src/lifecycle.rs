@@ -6,7 +6,7 @@ use std::{
     fs::File,
     io::Read,
     os::{
-        fd::{AsFd, FromRawFd, OwnedFd},
+        fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd},
         unix::fs::PermissionsExt,
     },
     path::{Path, PathBuf},
@@ -31,8 +31,7 @@ use crate::{
     hooks,
     network::{self, Attachment, BridgeOptions},
     process::{
-        channel::ParentMessage,
-        parent::{self, InitRequest},
+        parent::{self, InitRequest, Placement},
         signals::BlockedSignals,
         wait::wait_forwarding,
     },
@@ -66,6 +65,38 @@ impl Drop for NetworkGuard {
         {
             tracing::warn!("removing the network of a failed container: {err}");
         }
+    }
+}
+
+/// What `create` does for the init while it builds its root filesystem.
+struct CreatePlacement<'a> {
+    config: &'a ContainerConfig,
+    id: &'a str,
+    bridge: Option<&'a BridgeOptions>,
+    cgroup: &'a Cgroup,
+    birth_cgroup: Option<&'a OwnedFd>,
+    network: &'a mut NetworkGuard,
+    hook_state: &'a dyn Fn(i32, Status) -> String,
+}
+
+impl Placement for CreatePlacement<'_> {
+    fn birth_cgroup(&self) -> Option<BorrowedFd<'_>> {
+        self.birth_cgroup.map(AsFd::as_fd)
+    }
+
+    fn states(&self, pid: Pid) -> (String, String) {
+        let state = |status| (self.hook_state)(pid.as_raw(), status);
+        (state(Status::Creating), state(Status::Created))
+    }
+
+    fn place(&mut self, pid: Pid, born_in_cgroup: bool) -> Result<()> {
+        self.cgroup.attach(pid, born_in_cgroup)?;
+        if let Some(bridge) = self.bridge {
+            self.network.0 = Some(network::attach(bridge, self.id, pid.as_raw())?);
+        }
+        let creating = (self.hook_state)(pid.as_raw(), Status::Creating);
+        hooks::run("prestart", &self.config.hooks.prestart, &creating)?;
+        hooks::run("createRuntime", &self.config.hooks.create_runtime, &creating)
     }
 }
 
@@ -151,6 +182,16 @@ impl Runtime {
             };
             serde_json::to_string(&state).expect("state serializes")
         };
+        let birth_cgroup = cgroup.open_v2()?;
+        let mut placement = CreatePlacement {
+            config: &config,
+            id,
+            bridge: options.network.as_ref(),
+            cgroup: &cgroup,
+            birth_cgroup: birth_cgroup.as_ref(),
+            network: &mut network,
+            hook_state: &hook_state,
+        };
         let spawned = parent::spawn(
             InitRequest {
                 config: &config,
@@ -158,19 +199,7 @@ impl Runtime {
                 console_socket: console,
                 no_pivot: options.no_pivot,
             },
-            &mut |pid| {
-                cgroup.attach(pid)?;
-                if let Some(bridge) = &options.network {
-                    network.0 = Some(network::attach(bridge, id, pid.as_raw())?);
-                }
-                let creating = hook_state(pid.as_raw(), Status::Creating);
-                hooks::run("prestart", &config.hooks.prestart, &creating)?;
-                hooks::run("createRuntime", &config.hooks.create_runtime, &creating)?;
-                Ok(ParentMessage::Proceed {
-                    creating,
-                    created: hook_state(pid.as_raw(), Status::Created),
-                })
-            },
+            &mut placement,
         );
         // A failed create continues with the end of the lifecycle.
         let init = spawned.inspect_err(|_| {

@@ -20,11 +20,16 @@ mod v2;
 
 use std::{
     io::ErrorKind,
+    os::fd::OwnedFd,
     path::{Component, Path, PathBuf},
     time::Duration,
 };
 
-use nix::{sys::signal::Signal, unistd::Pid};
+use nix::{
+    fcntl::{OFlag, open},
+    sys::{signal::Signal, stat::Mode},
+    unistd::Pid,
+};
 use serde::{Deserialize, Serialize};
 
 pub use self::resources::Resources;
@@ -86,6 +91,9 @@ pub struct CgroupDir {
 /// The container's cgroup directories; removed on drop unless kept.
 pub struct Cgroup {
     dirs: Vec<CgroupDir>,
+    /// The index in `dirs` of the cgroup v2 one (pure v2, or the hybrid
+    /// layout's unified tree), which a process can be cloned straight into.
+    v2: Option<usize>,
     keep: bool,
 }
 
@@ -94,13 +102,15 @@ struct Hierarchy {
     mount: PathBuf,
     controllers: Option<Vec<String>>,
     own: PathBuf,
+    /// A cgroup2 mount.
+    v2: bool,
 }
 
 impl Cgroup {
     /// Creates the directories and writes the limits.
     pub fn create(config: &CgroupConfig, id: &str) -> Result<Self> {
         let relative = config.path.clone().unwrap_or_else(|| Path::new("cradle").join(id));
-        let mut cgroup = Cgroup { dirs: Vec::new(), keep: false };
+        let mut cgroup = Cgroup { dirs: Vec::new(), v2: None, keep: false };
         let hierarchies = hierarchies()?;
         for hierarchy in &hierarchies {
             let base = if relative.is_absolute() || hierarchy.controllers.is_none() {
@@ -110,6 +120,9 @@ impl Cgroup {
             };
             let path = base.join(relative.strip_prefix("/").unwrap_or(&relative));
             create_dirs(&hierarchy.mount, &path, hierarchy.controllers.as_deref())?;
+            if hierarchy.v2 {
+                cgroup.v2 = Some(cgroup.dirs.len());
+            }
             cgroup.dirs.push(CgroupDir { path, controllers: hierarchy.controllers.clone() });
         }
         for dir in &cgroup.dirs {
@@ -125,9 +138,23 @@ impl Cgroup {
         &self.dirs
     }
 
-    /// Moves `pid` into every directory.
-    pub fn attach(&self, pid: Pid) -> Result<()> {
-        attach(&self.dirs, pid.as_raw())
+    /// The cgroup v2 directory, opened for clone3's CLONE_INTO_CGROUP.
+    pub fn open_v2(&self) -> Result<Option<OwnedFd>> {
+        let Some(dir) = self.v2.map(|index| &self.dirs[index]) else { return Ok(None) };
+        open(&dir.path, OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map(Some)
+            .context(|| format!("opening {}", dir.path.display()))
+    }
+
+    /// Moves `pid` into every directory (but the v2 one when it was born
+    /// there).
+    pub fn attach(&self, pid: Pid, born_in_v2: bool) -> Result<()> {
+        let dirs = self.dirs.iter().enumerate();
+        let to_join: Vec<CgroupDir> = dirs
+            .filter(|(index, _)| !(born_in_v2 && self.v2 == Some(*index)))
+            .map(|(_, dir)| dir.clone())
+            .collect();
+        attach(&to_join, pid.as_raw())
     }
 
     pub fn keep(mut self) {
@@ -235,6 +262,7 @@ fn hierarchies() -> Result<Vec<Hierarchy>> {
             mount: PathBuf::from(CGROUP_ROOT),
             controllers: None,
             own: own_path(""),
+            v2: true,
         }]);
     }
     let mut out: Vec<Hierarchy> = v1
@@ -250,12 +278,18 @@ fn hierarchies() -> Result<Vec<Hierarchy>> {
                     .collect(),
             ),
             own: own_path(&hierarchy.options),
+            v2: false,
         })
         .collect();
     // The hybrid layout's controller-less v2 tree: joined too, as runc does.
     let unified = Path::new(CGROUP_ROOT).join("unified");
     if unified.join("cgroup.procs").exists() {
-        out.push(Hierarchy { mount: unified, controllers: Some(Vec::new()), own: own_path("") });
+        out.push(Hierarchy {
+            mount: unified,
+            controllers: Some(Vec::new()),
+            own: own_path(""),
+            v2: true,
+        });
     }
     if out.is_empty() {
         return Err(Error::Init(format!("no cgroup hierarchy is mounted under {CGROUP_ROOT}")));

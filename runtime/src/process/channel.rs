@@ -24,12 +24,16 @@ pub enum InitMessage {
     Failed(String),
 }
 
-/// The parent's messages to the init.
+/// The parent's messages to the init, in this order.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ParentMessage {
-    /// The init is in its cgroup and its network is set up: go on. The
-    /// OCI state for its hooks, while creating and once created.
-    Proceed { creating: String, created: String },
+    /// Build what does not depend on the cgroup (the root filesystem's
+    /// mounts) while the parent places the init. The OCI state for its
+    /// hooks, while creating and once created.
+    Begin { creating: String, created: String },
+    /// The init is in its cgroups, its network is set up and the runtime's
+    /// hooks have run: it may unshare its cgroup namespace and go on.
+    Placed,
 }
 
 pub struct Sender<M = InitMessage>(File, PhantomData<M>);

@@ -9,7 +9,7 @@ use nix::{
 };
 
 use super::{
-    channel::{InitMessage, ParentMessage, Sender},
+    channel::{InitMessage, ParentMessage, Receiver, Sender},
     namespaces::{bring_up_loopback, join_all},
     parent::InitContext,
     signals::reset_in_child,
@@ -17,7 +17,7 @@ use super::{
     user::{Executable, apply_rlimits, apply_umask, close_inherited_fds, switch_user},
 };
 use crate::{
-    config::NamespaceKind,
+    config::{ContainerConfig, NamespaceKind},
     console,
     error::{Context, Error, Result},
     hooks, rootfs,
@@ -50,16 +50,13 @@ fn setup_and_exec(
     let config = context.config;
     reset_in_child()?;
     let (creating, created) = match context.from_parent.recv()? {
-        Some(ParentMessage::Proceed { creating, created }) => (creating, created),
+        Some(ParentMessage::Begin { creating, created }) => (creating, created),
+        Some(other) => return Err(Error::Init(format!("unexpected {other:?} from the runtime"))),
         None => {
             return Err(Error::Init("the runtime went away before the init could go on".into()));
         }
     };
     join_all(&context.join)?;
-    if config.has_new_namespace(NamespaceKind::Cgroup) {
-        unshare(CloneFlags::CLONE_NEWCGROUP)
-            .context(|| "unsharing the cgroup namespace".to_owned())?;
-    }
     if config.has_new_namespace(NamespaceKind::Network) {
         bring_up_loopback()?;
     }
@@ -74,9 +71,18 @@ fn setup_and_exec(
         set_domainname(domainname)?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    rootfs::prepare(&LinuxSyscall, config, context.no_pivot, &|| {
+    let mut placed = false;
+    let mut wait_until_placed = || -> Result<()> {
+        if !placed {
+            wait_for_placement(&mut context.from_parent, config)?;
+            placed = true;
+        }
+        Ok(())
+    };
+    rootfs::prepare(&LinuxSyscall, config, context.no_pivot, &mut wait_until_placed, &|| {
         hooks::run("createContainer", &config.hooks.create_container, &creating)
     })?;
+    wait_until_placed()?;
     sysctl::apply(&config.sysctl)?;
     rootfs::protect_paths(&LinuxSyscall, config)?;
     match &context.console_socket {
@@ -99,6 +105,24 @@ fn setup_and_exec(
     close_inherited_fds()?;
     config.process.security.finish()?;
     Err(executable.exec())
+}
+
+/// Blocks until the parent has placed this process in its cgroups, then
+/// unshares the cgroup namespace (rooted at that cgroup).
+fn wait_for_placement(
+    from_parent: &mut Receiver<ParentMessage>,
+    config: &ContainerConfig,
+) -> Result<()> {
+    match from_parent.recv()? {
+        Some(ParentMessage::Placed) => {}
+        Some(other) => return Err(Error::Init(format!("unexpected {other:?} from the runtime"))),
+        None => return Err(Error::Init("the runtime went away while placing the init".into())),
+    }
+    if config.has_new_namespace(NamespaceKind::Cgroup) {
+        unshare(CloneFlags::CLONE_NEWCGROUP)
+            .context(|| "unsharing the cgroup namespace".to_owned())?;
+    }
+    Ok(())
 }
 
 /// Blocks until `start` opens the fifo for reading, runs the

@@ -1,11 +1,18 @@
 //! The runtime's side of `create`: everything the init needs is opened
 //! here, before the clone, so that failures name host paths and happen
-//! while nothing exists yet; then the init is cloned, and waits until the
-//! parent has done what needs its pid (cgroup placement, network: before
-//! the init unshares its cgroup namespace or runs anything of the user's)
-//! and sends [`ParentMessage::Proceed`]; then its report is read.
+//! while nothing exists yet; then the init is cloned (straight into its
+//! cgroup v2 directory when there is one), told to [`ParentMessage::Begin`]
+//! building its root filesystem while the parent places it in its other
+//! cgroups and sets up its network (a cgroup.procs write waits for an RCU
+//! grace period, milliseconds the init spends mounting instead), then told
+//! it is [`ParentMessage::Placed`]: only then does it unshare its cgroup
+//! namespace, mount cgroupfs or run anything of the user's. Then its
+//! report is read.
 
-use std::{os::fd::OwnedFd, path::Path};
+use std::{
+    os::fd::{AsRawFd, BorrowedFd, OwnedFd},
+    path::Path,
+};
 
 use nix::{
     fcntl::{OFlag, open},
@@ -70,12 +77,22 @@ impl Drop for InitProcess {
     }
 }
 
-/// Clones the init; `after_clone` runs with its pid before it may go on,
-/// and gives the message that lets it.
-pub fn spawn(
-    request: InitRequest<'_>,
-    after_clone: &mut dyn FnMut(Pid) -> Result<ParentMessage>,
-) -> Result<InitProcess> {
+/// What the parent does for the init once it has a pid.
+pub trait Placement {
+    /// A cgroup v2 directory to clone the init straight into
+    /// (CLONE_INTO_CGROUP), so that [`Placement::place`] need not move it
+    /// there.
+    fn birth_cgroup(&self) -> Option<BorrowedFd<'_>>;
+    /// The OCI state for hooks, while creating and once created.
+    fn states(&self, pid: Pid) -> (String, String);
+    /// Places the init (`born_in_cgroup`: it already is in the birth
+    /// cgroup), sets up what else needs its pid, runs the runtime's hooks.
+    /// The init builds its root filesystem meanwhile.
+    fn place(&mut self, pid: Pid, born_in_cgroup: bool) -> Result<()>;
+}
+
+/// Clones the init and places it (see the module's doc).
+pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<InitProcess> {
     ensure_single_threaded()?;
     let config = request.config;
     let exec_fifo = open(request.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
@@ -108,25 +125,7 @@ pub fn spawn(
         from_parent,
     };
 
-    // SAFETY: a raw clone(2) without CLONE_VM and with a null stack behaves
-    // like fork(2): the child gets a copy of this address space. The caller
-    // is single-threaded (checked above), so no lock can be held by a thread
-    // that does not exist in the child; the child only runs init::run,
-    // which never returns.
-    let raw = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            clone_flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong,
-            std::ptr::null_mut::<libc::c_void>(),
-            std::ptr::null_mut::<libc::c_int>(),
-            std::ptr::null_mut::<libc::c_int>(),
-            0 as libc::c_ulong,
-        )
-    };
-    if raw < 0 {
-        return Err(std::io::Error::last_os_error())
-            .context(|| format!("clone with {clone_flags:?}"));
-    }
+    let (raw, born_in_cgroup) = clone_init(clone_flags, placement.birth_cgroup())?;
     if raw == 0 {
         drop(receiver);
         drop(to_init);
@@ -135,9 +134,25 @@ pub fn spawn(
     drop(context);
     // Our copy of the write end must go, or EOF would never come.
     drop(sender);
-    let init = InitProcess { pid: Some(Pid::from_raw(raw as i32)) };
-    let proceed = after_clone(init.pid())?;
-    to_init.send(&proceed)?;
+    let init = InitProcess { pid: Some(Pid::from_raw(raw)) };
+    let pid = init.pid();
+    let (creating, created) = placement.states(pid);
+    let placed = to_init
+        .send(&ParentMessage::Begin { creating, created })
+        .and_then(|()| placement.place(pid, born_in_cgroup))
+        .and_then(|()| to_init.send(&ParentMessage::Placed));
+    if let Err(err) = placed {
+        // The init may have failed first (a bad mount while it was being
+        // placed), and its report is then the cause worth giving.
+        let _ = kill(pid, Signal::SIGKILL);
+        return Err(match receiver.recv() {
+            Ok(Some(InitMessage::Failed(reason))) => {
+                reap(init);
+                Error::Init(reason)
+            }
+            _ => err,
+        });
+    }
     match receiver.recv()? {
         Some(InitMessage::Ready) => Ok(init),
         Some(InitMessage::Failed(reason)) => {
@@ -149,6 +164,65 @@ pub fn spawn(
             Err(Error::Init(format!("exited before it was ready ({status})")))
         }
     }
+}
+
+/// CLONE_INTO_CGROUP (linux/sched.h); libc's constant overflows its type.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Clones like fork(2), into new namespaces; with clone3(2) straight into
+/// `cgroup` when given and the kernel can. Returns the child's pid (0 in
+/// the child) and whether it was born in `cgroup`.
+fn clone_init(flags: CloneFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<(i32, bool)> {
+    if let Some(cgroup) = cgroup {
+        let args = libc::clone_args {
+            flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
+            pidfd: 0,
+            child_tid: 0,
+            parent_tid: 0,
+            exit_signal: libc::SIGCHLD as u64,
+            stack: 0,
+            stack_size: 0,
+            tls: 0,
+            set_tid: 0,
+            set_tid_size: 0,
+            cgroup: cgroup.as_raw_fd() as u64,
+        };
+        // SAFETY: clone3 without CLONE_VM and with no stack behaves like
+        // fork(2) (see below for why that is sound here); `args` is a
+        // valid clone_args of the size given, alive for the call.
+        let raw = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const libc::clone_args,
+                std::mem::size_of::<libc::clone_args>(),
+            )
+        };
+        if raw >= 0 {
+            return Ok((raw as i32, true));
+        }
+        // An older kernel, or a cgroup that cannot take a process this
+        // way: the parent moves it instead.
+        tracing::debug!("clone3 into the cgroup: {}", std::io::Error::last_os_error());
+    }
+    // SAFETY: a raw clone(2) without CLONE_VM and with a null stack behaves
+    // like fork(2): the child gets a copy of this address space. The caller
+    // is single-threaded (checked by `spawn`), so no lock can be held by a
+    // thread that does not exist in the child; the child only runs
+    // init::run, which never returns.
+    let raw = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error()).context(|| format!("clone with {flags:?}"));
+    }
+    Ok((raw as i32, false))
 }
 
 fn reap(init: InitProcess) -> String {

@@ -18,17 +18,20 @@ use nix::{
 };
 
 use crate::{
-    config::ContainerConfig,
+    config::{ContainerConfig, MountKind},
     error::{Context, Result},
     syscall::Syscall,
 };
 
+/// `until_placed` returns once the init is in its cgroups (and its cgroup
+/// namespace unshared); it is called before anything that depends on that.
 /// `before_switch` runs once the mounts are made, before the root switch
 /// (the createContainer hooks).
 pub fn prepare(
     sys: &dyn Syscall,
     config: &ContainerConfig,
     no_pivot: bool,
+    until_placed: &mut dyn FnMut() -> Result<()>,
     before_switch: &dyn Fn() -> Result<()>,
 ) -> Result<()> {
     let rootfs = &config.rootfs;
@@ -40,8 +43,19 @@ pub fn prepare(
     let root = open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .context(|| format!("opening the rootfs {}", rootfs.display()))?;
     for mount in &config.mounts {
+        // cgroupfs shows the cgroup namespace's root: the container's cgroup.
+        let cgroupfs = match &mount.kind {
+            MountKind::Cgroup => true,
+            MountKind::Filesystem { fstype, .. } => fstype.starts_with("cgroup"),
+            MountKind::Bind { .. } => false,
+        };
+        if cgroupfs {
+            until_placed()?;
+        }
         mounts::mount_one(sys, root.as_fd(), mount)?;
     }
+    // The devices cgroup decides which nodes may be made.
+    until_placed()?;
     devices::create_devices(root.as_fd(), &config.devices)?;
     devices::create_symlinks(root.as_fd())?;
     drop(root);
