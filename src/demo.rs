@@ -49,6 +49,9 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         tui: false,
         timeline: TimelineOptions { explain: !args.brief, stdout: true },
         step: None,
+        // The container's output goes between the timeline's lines, not
+        // into them.
+        capture_output: true,
     };
     let code = session.run()?;
     // The runtime deleted the container when it exited; the bundle and the

@@ -8,7 +8,16 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::cli::{GlobalArgs, LogFormat};
 
-pub fn init(args: &GlobalArgs) -> anyhow::Result<()> {
+/// Where diagnostics go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Stderr,
+    /// `--log FILE`: a runtime's caller (containerd's shim) reads its
+    /// errors there.
+    File,
+}
+
+pub fn init(args: &GlobalArgs) -> anyhow::Result<Destination> {
     let default = if args.debug { "debug" } else { "warn" };
     let filter = EnvFilter::try_from_env("CRADLE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = fmt().with_env_filter(filter).with_target(false);
@@ -24,9 +33,15 @@ pub fn init(args: &GlobalArgs) -> anyhow::Result<()> {
                 LogFormat::Json => builder.json().init(),
                 LogFormat::Text => builder.init(),
             }
+            Ok(Destination::File)
         }
-        (None, LogFormat::Json) => builder.json().with_writer(std::io::stderr).init(),
-        (None, LogFormat::Text) => builder.with_writer(std::io::stderr).init(),
+        (None, LogFormat::Json) => {
+            builder.json().with_writer(std::io::stderr).init();
+            Ok(Destination::Stderr)
+        }
+        (None, LogFormat::Text) => {
+            builder.with_writer(std::io::stderr).init();
+            Ok(Destination::Stderr)
+        }
     }
-    Ok(())
 }

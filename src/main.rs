@@ -26,10 +26,13 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = logging::init(&cli.global) {
-        eprintln!("cradle: {err:#}");
-        return ExitCode::from(2);
-    }
+    let logs = match logging::init(&cli.global) {
+        Ok(destination) => destination,
+        Err(err) => {
+            eprintln!("cradle: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Trace(args) => trace::trace(args),
         Command::Watch(args) => trace::watch(args),
@@ -59,7 +62,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            tracing::error!("{err:#}");
+            // Once on stderr; also in the log file when there is one.
+            if logs == logging::Destination::File {
+                tracing::error!("{err:#}");
+            }
             eprintln!("cradle: {err:#}");
             ExitCode::FAILURE
         }

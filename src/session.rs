@@ -24,7 +24,11 @@ use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader, Lines},
+    process::{ChildStderr, ChildStdout},
+    signal::unix::{SignalKind, signal},
+};
 
 use crate::{
     step::Stepper,
@@ -48,6 +52,9 @@ pub struct Session {
     pub timeline: TimelineOptions,
     /// Step mode: pause the traced runtime between its steps.
     pub step: Option<Stepper>,
+    /// Read the command's stdout and stderr and print them as lines of the
+    /// timeline, so that neither cuts into the other's lines.
+    pub capture_output: bool,
 }
 
 impl Session {
@@ -94,6 +101,9 @@ impl Session {
                     // Enter is for cradle's pauses, not for the command.
                     command.stdin(Stdio::null());
                 }
+                if self.capture_output {
+                    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+                }
                 // SAFETY: the hook makes one raw bpf(2) call and a getpid(2),
                 // both async-signal-safe, so it is sound between fork and exec.
                 unsafe {
@@ -104,6 +114,7 @@ impl Session {
             None => None,
         };
         let child_pid = child.as_ref().and_then(|child| child.id());
+        let mut captured = CapturedOutput::take(child.as_mut());
         // Only now, with the child forked, does cradle get a second thread.
         outputs.start_tui()?;
         let mut ui_tick = tokio::time::interval(std::time::Duration::from_millis(250));
@@ -124,6 +135,11 @@ impl Session {
                     read.context("reading events")?;
                     records += batch.len() as u64;
                     outputs.events(batch.drain(..))?;
+                }
+                line = captured.next_line(), if captured.is_open() => {
+                    if let Some((from, line)) = line.context("reading the command's output")? {
+                        outputs.command_output(from, &line)?;
+                    }
                 }
                 // A traced command shares our terminal: it gets SIGINT by
                 // itself. Forward what was sent to cradle alone.
@@ -154,6 +170,17 @@ impl Session {
         // events up to this point are there now.
         records += stream.drain(&mut batch);
         outputs.events(batch.drain(..))?;
+        // What the command wrote last; a process it left behind may hold
+        // the pipes open, so not for ever.
+        let rest = async {
+            while let Some((from, line)) = captured.next_line().await? {
+                outputs.command_output(from, &line)?;
+            }
+            anyhow::Ok(())
+        };
+        if let Ok(read) = tokio::time::timeout(std::time::Duration::from_secs(1), rest).await {
+            read.context("reading the command's output")?;
+        }
         let lost_by_kind: std::collections::BTreeMap<String, u64> =
             probes.lost()?.into_iter().map(|(kind, n)| (kind.name().to_string(), n)).collect();
         let trailer = Trailer {
@@ -267,6 +294,14 @@ impl Outputs {
         self.flush()
     }
 
+    /// A line the command wrote, shown in the timeline.
+    fn command_output(&mut self, from: &str, line: &str) -> anyhow::Result<()> {
+        if let Some(timeline) = &mut self.timeline {
+            timeline.command_output(from, line)?;
+        }
+        Ok(())
+    }
+
     fn write(&mut self, event: &Event) -> anyhow::Result<()> {
         if let Some(file) = &mut self.file {
             file.event(event).context("writing the trace file")?;
@@ -324,6 +359,55 @@ impl Outputs {
             crate::tui::write_report(&report)?;
         }
         Ok(())
+    }
+}
+
+/// The traced command's stdout and stderr, as lines, when captured.
+struct CapturedOutput {
+    stdout: Option<Lines<BufReader<ChildStdout>>>,
+    stderr: Option<Lines<BufReader<ChildStderr>>>,
+}
+
+impl CapturedOutput {
+    fn take(child: Option<&mut tokio::process::Child>) -> CapturedOutput {
+        let (stdout, stderr) = match child {
+            Some(child) => (child.stdout.take(), child.stderr.take()),
+            None => (None, None),
+        };
+        CapturedOutput {
+            stdout: stdout.map(|out| BufReader::new(out).lines()),
+            stderr: stderr.map(|err| BufReader::new(err).lines()),
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.stdout.is_some() || self.stderr.is_some()
+    }
+
+    /// The next line from either, named by where it came from; `None` once
+    /// both are closed. Cancel-safe, as `Lines::next_line` is.
+    async fn next_line(&mut self) -> std::io::Result<Option<(&'static str, String)>> {
+        async fn next<R: tokio::io::AsyncBufRead + Unpin>(
+            lines: &mut Option<Lines<R>>,
+        ) -> std::io::Result<Option<String>> {
+            match lines {
+                Some(reader) => reader.next_line().await,
+                None => std::future::pending().await,
+            }
+        }
+        while self.is_open() {
+            tokio::select! {
+                line = next(&mut self.stdout) => match line? {
+                    Some(line) => return Ok(Some(("stdout", line))),
+                    None => self.stdout = None,
+                },
+                line = next(&mut self.stderr) => match line? {
+                    Some(line) => return Ok(Some(("stderr", line))),
+                    None => self.stderr = None,
+                },
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -98,6 +98,11 @@ impl Timeline {
         Ok(())
     }
 
+    /// A line the traced command wrote (`from`: stdout or stderr).
+    pub fn command_output(&mut self, from: &str, line: &str) -> std::io::Result<()> {
+        self.paint(BOLD, &format!("  {from:>9} | {line}"))
+    }
+
     fn heading(&mut self, container: &Container, phase: Phase) -> std::io::Result<()> {
         let title =
             format!("\n== {} ({}) -- {} ==", container.id, container.runtime, phase.title());

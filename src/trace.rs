@@ -62,5 +62,6 @@ fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bo
         tui: output.tui,
         timeline: TimelineOptions { explain: output.explain, stdout },
         step: None,
+        capture_output: false,
     }
 }

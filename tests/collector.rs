@@ -293,6 +293,11 @@ fn demo_explains_a_container_birth_and_leaves_nothing_behind() {
     }
     assert!(stdout.contains("Why: "), "not explained:\n{stdout}");
     assert!(stdout.contains("hello from cradle"), "the workload did not run:\n{stdout}");
+    // Its output is whole lines of the timeline, marked as the command's.
+    assert!(
+        stdout.lines().any(|line| line.trim_start() == "stdout | hello from cradle, pid 1"),
+        "the workload's output is not a line of its own:\n{stdout}"
+    );
 
     assert_eq!(demo_dirs(), before, "the demo left a temporary directory");
     let cgroups: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")

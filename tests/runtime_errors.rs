@@ -158,3 +158,28 @@ fn add_namespace(sandbox: &Sandbox, bundle: &std::path::Path, kind: &str) {
             .push(serde_json::json!({"type": kind}));
     });
 }
+
+/// An error is said once on stderr; with `--log FILE --log-format json`
+/// (how containerd's shim runs runc) it is also a JSON line in the file.
+#[test]
+fn an_error_is_said_once_and_logged_where_asked() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.output(&["state", "no-such-container"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.matches("no-such-container").count(), 1, "said once: {err}");
+
+    let log = sandbox.dir.path().join("log.json");
+    let log_arg = log.to_str().unwrap();
+    let out = sandbox.output(&["--log", log_arg, "--log-format", "json", "state", "no-such"]);
+    assert!(!out.status.success());
+    assert_eq!(stderr(&out).matches("no-such").count(), 1, "said once: {}", stderr(&out));
+    let text = std::fs::read_to_string(&log).expect("the log file is written");
+    let logged: Vec<serde_json::Value> =
+        text.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
+    assert!(
+        logged.iter().any(|line| line["level"] == "ERROR"
+            && line["fields"]["message"].as_str().is_some_and(|m| m.contains("no-such"))),
+        "{text}"
+    );
+}

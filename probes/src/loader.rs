@@ -51,6 +51,8 @@ pub enum ProbeError {
         #[source]
         source: ProgramError,
     },
+    #[error("program {program}: attaching by {mechanism} is not implemented")]
+    UnsupportedMechanism { program: &'static str, mechanism: &'static str },
     #[error("attaching program {program} to {target}: {source}")]
     Attach {
         program: &'static str,
@@ -197,8 +199,14 @@ pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<(), ProbeErr
             tp.load().map_err(load_err)?;
             tp.attach(spec.target).map_err(attach_err)?;
         }
+        // Only `doctor` tries these (its own probing programs): the
+        // tracing programs are all tracepoints, which every kernel cradle
+        // supports allows.
         Mechanism::Kprobe | Mechanism::Fentry => {
-            unreachable!("no tracing program uses {:?} yet", spec.mechanism)
+            return Err(ProbeError::UnsupportedMechanism {
+                program: spec.program,
+                mechanism: spec.mechanism.name(),
+            });
         }
     }
     Ok(())
