@@ -114,8 +114,9 @@ fn opens_that_matter_and_mknod() {
         })
         .collect();
     let paths: Vec<&Value> = under_dir.iter().map(|e| &e["path"]).collect();
-    // The helper writes `read-only` (recorded), then reads it (not
-    // recorded); the other opens are recorded, in order.
+    // The helper writes `read-only` (recorded), then reads it and opens
+    // `sub` without O_DIRECTORY (neither recorded); the other opens are
+    // recorded, in order.
     assert_eq!(
         paths,
         [
@@ -140,7 +141,7 @@ fn opens_that_matter_and_mknod() {
     assert_eq!((&write["file_type"], &write["ret"]), (&json!("file"), &report["write_fd"]));
 
     assert_eq!((&dir_open["call"], &dir_open["dirfd"]), (&json!("open"), &json!(libc::AT_FDCWD)));
-    assert_eq!(dir_open["flag_names"], json!(["O_RDONLY", "O_CLOEXEC"]));
+    assert_eq!(dir_open["flag_names"], json!(["O_RDONLY", "O_DIRECTORY", "O_CLOEXEC"]));
     assert_eq!(
         (&dir_open["file_type"], &dir_open["ret"]),
         (&json!("directory"), &report["dir_fd"])

@@ -310,8 +310,8 @@ pub enum Detail {
         answer: Option<i32>,
     },
     /// open/openat/openat2 that may write, create, or hand out a path or
-    /// directory descriptor. (Opens that only read a file are not recorded:
-    /// see `probes-ebpf/src/files.rs`.)
+    /// directory descriptor (O_PATH, O_DIRECTORY). Opens that only read
+    /// are not recorded: see `probes-ebpf/src/files.rs`.
     Open {
         /// `open`, `openat` or `openat2`.
         call: Name,

@@ -292,14 +292,23 @@ pub const EVENT_KINDS: &[Explanation] = &[
     Explanation {
         name: "open",
         title: "open / openat / openat2",
-        what: "Opens a file, relative to a directory file descriptor or the working directory,                and returns a new file descriptor. Only opens that can write or create a file,                that ask for a bare path (O_PATH), or that return a directory are recorded:                reads of ordinary files are not.",
-        why: "Runtimes open each mount target first and mount onto /proc/self/fd/N, so that a               symlink in a hostile rootfs cannot redirect the mount; the open says which path               that descriptor is. An open for writing of /proc/sys/kernel/core_pattern or a               cgroup's release_agent is how a container makes the host run its program.",
+        what: "Opens a file, relative to a directory file descriptor or the working directory, \
+               and returns a new file descriptor. Only opens that can write or create a file, \
+               that ask for a bare path (O_PATH), or that ask for a directory (O_DIRECTORY) are \
+               recorded: reads are not.",
+        why: "Runtimes open each mount target first and mount onto /proc/self/fd/N, so that a \
+              symlink in a hostile rootfs cannot redirect the mount; the open says which path \
+              that descriptor is. An open for writing of /proc/sys/kernel/core_pattern or a \
+              cgroup's release_agent is how a container makes the host run its program.",
     },
     Explanation {
         name: "mknod",
         title: "mknod / mknodat",
-        what: "Creates a filesystem node: a device node (character or block, with its major                and minor number), a FIFO, or a socket.",
-        why: "Runtimes create the few device nodes every container gets (/dev/null, /dev/zero,               /dev/tty, ...). Any other device node, made by the runtime or the workload, gives               direct access to hardware or kernel interfaces (a disk, /dev/mem).",
+        what: "Creates a filesystem node: a device node (character or block, with its major \
+               and minor number), a FIFO, or a socket.",
+        why: "Runtimes create the few device nodes every container gets (/dev/null, /dev/zero, \
+              /dev/tty, ...). Any other device node, made by the runtime or the workload, gives \
+              direct access to hardware or kernel interfaces (a disk, /dev/mem).",
     },
 ];
 

@@ -9,7 +9,8 @@
 //! turns such names back into paths.
 //!
 //! What it cannot know: descriptors made by calls the probes do not record
-//! (dup, sockets, opens that only read a file). A recorded call that
+//! (dup, sockets, opens that only read, directories opened without
+//! O_DIRECTORY). A recorded call that
 //! returns a number replaces whatever the number stood for, but close(2) is
 //! not recorded, so a number closed and then reused by an unrecorded call
 //! still resolves to its last recorded path. Paths relative to the working

@@ -259,7 +259,7 @@ pub static RULES: &[Rule] = &[
         evidence: "the bind mount of `/` (and any remount of it) before the root switch",
         limits: "A target or source given as /proc/self/fd/N is resolved through the open \
                  that made the descriptor; a descriptor made otherwise (dup, a socket, an \
-                 open that only reads a file) is not, and close(2) is not seen.",
+                 open that only reads) is not, and close(2) is not seen.",
         check: check_host_root_bind,
     },
     Rule {

@@ -208,13 +208,20 @@ fn files(dir: &str) -> Value {
                 0o640,
             ) as i64,
         );
-        // Only reads a file: not recorded.
+        // Only reads a file, or a directory not asked for as one: not
+        // recorded.
         let read_fd = check("open read", libc::open(read_only.as_ptr(), libc::O_RDONLY) as i64);
-        // open(2) itself, of a directory without O_DIRECTORY: recorded for
-        // what it returned.
+        let plain_dir_fd =
+            check("open plain dir", libc::open(sub_c.as_ptr(), libc::O_RDONLY) as i64);
+        // open(2) itself, of a directory.
         let dir_fd = check(
             "open dir",
-            libc::syscall(libc::SYS_open, sub_c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC, 0),
+            libc::syscall(
+                libc::SYS_open,
+                sub_c.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                0,
+            ),
         );
         let parent_fd = check(
             "open parent",
@@ -244,7 +251,7 @@ fn files(dir: &str) -> Value {
                 libc::makedev(1, 3) as libc::c_uint,
             ),
         );
-        for fd in [write_fd, read_fd, dir_fd, parent_fd, path_fd] {
+        for fd in [write_fd, read_fd, plain_dir_fd, dir_fd, parent_fd, path_fd] {
             libc::close(fd as i32);
         }
         json!({
