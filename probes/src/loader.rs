@@ -9,7 +9,10 @@ use std::{
 use aya::{
     Ebpf, EbpfLoader,
     maps::{HashMap, IterableMap, MapData, PerCpuArray, RingBuf},
-    programs::{ProgramError, RawTracePoint, TracePoint},
+    programs::{
+        ProgramError, RawTracePoint, TracePoint, raw_trace_point::RawTracePointLink,
+        trace_point::TracePointLink,
+    },
 };
 use cradle_probes_common::{
     EVENTS_MAP, EventKind, GLOBALS_SYMBOL, LOST_MAP, ProbeGlobals, RUNTIME_NAMES_MAX,
@@ -118,6 +121,7 @@ impl Default for ProbeConfig {
 
 /// Loaded and attached probes. Dropping it detaches everything.
 pub struct Probes {
+    links: Vec<Link>,
     _ebpf: Ebpf,
     tracked: HashMap<MapData, u32, TrackedTask>,
     lost: PerCpuArray<MapData, u64>,
@@ -182,8 +186,15 @@ fn runtime_lens(names: &[String]) -> [u8; RUNTIME_NAMES_MAX] {
     lens
 }
 
+/// One program's attachment, owned apart from the program so that it can
+/// be detached on any thread: held to stay attached, dropped to detach.
+pub(crate) enum Link {
+    Tracepoint { _attached: TracePointLink },
+    RawTracepoint { _attached: RawTracePointLink },
+}
+
 /// Loads and attaches one program as its spec says.
-pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<(), ProbeError> {
+pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<Link, ProbeError> {
     let program = ebpf.program_mut(spec.program).ok_or(ProbeError::MissingProgram(spec.program))?;
     let load_err = |source| ProbeError::ProgramLoad { program: spec.program, source };
     let attach_err =
@@ -192,24 +203,44 @@ pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<(), ProbeErr
         Mechanism::Tracepoint => {
             let tp: &mut TracePoint = program.try_into().map_err(load_err)?;
             tp.load().map_err(load_err)?;
-            tp.attach(spec.category, spec.target).map_err(attach_err)?;
+            let id = tp.attach(spec.category, spec.target).map_err(attach_err)?;
+            Ok(Link::Tracepoint { _attached: tp.take_link(id).map_err(attach_err)? })
         }
         Mechanism::RawTracepoint => {
             let tp: &mut RawTracePoint = program.try_into().map_err(load_err)?;
             tp.load().map_err(load_err)?;
-            tp.attach(spec.target).map_err(attach_err)?;
+            let id = tp.attach(spec.target).map_err(attach_err)?;
+            Ok(Link::RawTracepoint { _attached: tp.take_link(id).map_err(attach_err)? })
         }
         // Only `doctor` tries these (its own probing programs): the
         // tracing programs are all tracepoints, which every kernel cradle
         // supports allows.
-        Mechanism::Kprobe | Mechanism::Fentry => {
-            return Err(ProbeError::UnsupportedMechanism {
-                program: spec.program,
-                mechanism: spec.mechanism.name(),
-            });
-        }
+        Mechanism::Kprobe | Mechanism::Fentry => Err(ProbeError::UnsupportedMechanism {
+            program: spec.program,
+            mechanism: spec.mechanism.name(),
+        }),
     }
-    Ok(())
+}
+
+/// Detaches every link at once. Closing a tracepoint's perf event waits
+/// for an RCU grace period: one after another, ~45 of them took ~3 s at
+/// exit; closed on parallel threads they share grace periods.
+fn detach_all(links: Vec<Link>) {
+    std::thread::scope(|scope| {
+        for link in links {
+            let detach = move || drop(link);
+            // Without a thread, detach here.
+            if let Err(err) = std::thread::Builder::new().spawn_scoped(scope, detach) {
+                tracing::debug!("detaching on this thread: {err}");
+            }
+        }
+    });
+}
+
+impl Drop for Probes {
+    fn drop(&mut self) {
+        detach_all(std::mem::take(&mut self.links));
+    }
 }
 
 impl Probes {
@@ -228,11 +259,18 @@ impl Probes {
         let ring = RingBuf::try_from(take(&mut ebpf, EVENTS_MAP)?).map_err(map_err(EVENTS_MAP))?;
         let wanted: Vec<ProgramSpec> =
             PROGRAMS.iter().filter(|spec| spec.wanted_here()).copied().collect();
+        let mut links = Vec::with_capacity(wanted.len());
         for spec in &wanted {
-            attach(&mut ebpf, spec)?;
+            match attach(&mut ebpf, spec) {
+                Ok(link) => links.push(link),
+                Err(err) => {
+                    detach_all(links);
+                    return Err(err);
+                }
+            }
         }
         let stream = EventStream::new(ring)?;
-        let probes = Probes { _ebpf: ebpf, tracked, lost, attached: wanted };
+        let probes = Probes { links, _ebpf: ebpf, tracked, lost, attached: wanted };
         Ok((probes, stream))
     }
 
