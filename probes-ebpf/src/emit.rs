@@ -93,10 +93,32 @@ pub fn send<T: 'static>(kind: EventKind, build: impl FnOnce(EventHeader) -> T) {
     match EVENTS.reserve::<T>(0) {
         Some(mut entry) => {
             entry.write(build(header));
-            entry.submit(0);
+            entry.submit(wakeup(kind));
         }
         None => count_lost(kind),
     }
+}
+
+/// Whether a record wakes the reader. The ring's default wakes it whenever
+/// it has caught up, which for a few hundred records spread over a
+/// container's start is nearly every record: a context switch each, on the
+/// cores the container is being built on. Instead the reader drains on a
+/// short period (probes/src/stream.rs) and is woken only when the ring is
+/// a quarter full, or when this record stops its task (step mode: the
+/// reader must see it to resume the task).
+#[inline(always)]
+fn wakeup(kind: EventKind) -> u64 {
+    const BPF_RB_NO_WAKEUP: u64 = 1;
+    const BPF_RB_FORCE_WAKEUP: u64 = 2;
+    const BPF_RB_AVAIL_DATA: u64 = 0;
+    const BPF_RB_RING_SIZE: u64 = 1;
+    let filling = EVENTS.query(BPF_RB_AVAIL_DATA) >= EVENTS.query(BPF_RB_RING_SIZE) / 4;
+    if filling || stops_after(kind) { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP }
+}
+
+#[inline(always)]
+fn stops_after(kind: EventKind) -> bool {
+    stop_kinds() & (1u64 << (kind as u32 & 63)) != 0
 }
 
 /// Step mode: stops the running (tracked) task once this call returns, if
@@ -105,7 +127,7 @@ pub fn send<T: 'static>(kind: EventKind, build: impl FnOnce(EventHeader) -> T) {
 #[inline(always)]
 pub fn stop_if_asked(kind: EventKind) {
     const SIGSTOP: u32 = 19;
-    if stop_kinds() & (1u64 << (kind as u32 & 63)) != 0 {
+    if stops_after(kind) {
         // SAFETY: the helper signals the current task; it has no memory
         // preconditions.
         unsafe { bpf_send_signal(SIGSTOP) };
@@ -115,7 +137,7 @@ pub fn stop_if_asked(kind: EventKind) {
 /// Sends the first `len` bytes of an assembled record.
 #[inline(always)]
 pub fn send_bytes(kind: EventKind, record: &[u8]) {
-    if EVENTS.output::<[u8]>(record, 0).is_err() {
+    if EVENTS.output::<[u8]>(record, wakeup(kind)).is_err() {
         count_lost(kind);
     }
 }

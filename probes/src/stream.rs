@@ -63,20 +63,27 @@ impl EventStream {
         self.ring.get_ref().as_raw_fd()
     }
 
+    /// Cancel-safe: records are consumed only by the synchronous drains,
+    /// which complete before any await.
     async fn next_records(&mut self, mut on_record: impl FnMut(&[u8])) -> std::io::Result<()> {
         loop {
-            let mut guard = self.ring.readable_mut().await?;
-            let read = drain_ring(guard.get_inner_mut(), &mut on_record);
-            guard.clear_ready();
-            // A record committed between the drain and clear_ready would
-            // not wake us again: look once more.
-            let read_again = drain_ring(guard.get_inner_mut(), &mut on_record);
-            if read + read_again > 0 {
+            if drain_ring(self.ring.get_mut(), &mut on_record) > 0 {
                 return Ok(());
+            }
+            // The probes wake us only when the ring fills or a task stops
+            // (probes-ebpf/src/emit.rs): otherwise look again after a while.
+            tokio::select! {
+                guard = self.ring.readable_mut() => guard?.clear_ready(),
+                () = tokio::time::sleep(DRAIN_PERIOD) => {}
             }
         }
     }
 }
+
+/// How often the ring is drained when the probes do not wake the reader:
+/// short enough for a live timeline, long enough that a container's start
+/// costs a handful of wake-ups rather than one per record.
+const DRAIN_PERIOD: std::time::Duration = std::time::Duration::from_millis(10);
 
 fn push_decoded(record: &[u8], out: &mut Vec<Event>, errors: &mut u64) {
     match decode(record) {
