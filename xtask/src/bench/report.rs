@@ -91,12 +91,13 @@ pub fn goals(
 ) -> Vec<Goal> {
     let mut goals = Vec::new();
     let median = |name: &str| lifecycle.iter().find(|l| l.runtime == name).map(|l| l.total.median);
-    if let (Some(cradle), Some(crun)) = (median("cradle"), median("crun")) {
-        goals.push(Goal::at_most("lifecycle: cradle / crun (medians)", cradle / crun, 0.5, "x"));
-    }
+    // Like for like: crun can run here only in the cgroup2-only namespace
+    // (PLATFORM.md), so cradle is compared there. On the host's hybrid
+    // hierarchy cradle also places the container in ten v1 cgroups, which
+    // crun never does here; that row is in the lifecycle table, not a goal.
     if let (Some(cradle), Some(crun)) = (median("cradle-cgroup2"), median("crun")) {
         goals.push(Goal::at_most(
-            "lifecycle, both in the cgroup2-only namespace: cradle / crun (medians)",
+            "lifecycle, both in crun's cgroup2-only namespace: cradle / crun (medians)",
             cradle / crun,
             0.5,
             "x",
@@ -197,7 +198,7 @@ pub fn markdown(results: &Results) -> String {
     let w = &results.wrapper;
     let _ = writeln!(
         md,
-        "\nEvery runtime command is entered into a mount namespace by a setns(2) pre-exec hook: crun (with `--cgroup-manager=disabled`, as PLATFORM.md runs it) and cradle-cgroup2 into one where /sys/fs/cgroup is a lone cgroup2 mount, cradle and runc into the host's (hybrid cgroups, v1 controllers). `/bin/true` costs {:.2} ms spawned plainly and {:.2} ms through that hook (medians, n = {}); each lifecycle runs three hooked commands.",
+        "\nEvery runtime command is entered into a mount namespace by a setns(2) pre-exec hook: crun (with `--cgroup-manager=disabled`, as PLATFORM.md runs it) and cradle-cgroup2 into one where /sys/fs/cgroup is a lone cgroup2 mount, cradle and runc into the host's (hybrid cgroups, v1 controllers), where they also place the container in every v1 hierarchy (a cgroup.procs write waits for an RCU grace period) and crun cannot run. The goal compares cradle-cgroup2 with crun: the same environment. `/bin/true` costs {:.2} ms spawned plainly and {:.2} ms through that hook (medians, n = {}); each lifecycle runs three hooked commands.",
         w.plain.median, w.wrapped.median, w.plain.n
     );
 
