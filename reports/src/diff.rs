@@ -654,7 +654,11 @@ fn temporary_component(component: &str) -> Option<String> {
         let random = suffix.len() == 6
             && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
             && (mixed || stem == "runc.");
-        let numbered = suffix.len() >= 4 && suffix.bytes().all(|b| b.is_ascii_digit());
+        // A temporary file named by a pid (`state.tmp-981`) has as few
+        // digits as the pid; otherwise four or more (runc's `state-NNN`).
+        let temporary_stem = stem.ends_with("tmp-") || stem.ends_with("tmp.");
+        let numbered = (suffix.len() >= 4 || (temporary_stem && !suffix.is_empty()))
+            && suffix.bytes().all(|b| b.is_ascii_digit());
         if (random || numbered) && !stem.is_empty() {
             return Some(format!("{stem}<tmp>"));
         }
@@ -742,6 +746,8 @@ mod tests {
         assert_eq!(replaced("ld-linux"), "ld-linux");
         assert_eq!(replaced("config.json"), "config.json");
         assert_eq!(replaced("state.tmp-13454"), "state.tmp-<tmp>");
+        assert_eq!(replaced("state.tmp-981"), "state.tmp-<tmp>", "a low pid");
+        assert_eq!(replaced("v1.2"), "v1.2");
         assert_eq!(replaced("state-818586219"), "state-<tmp>");
         assert_eq!(replaced("libc.so.6"), "libc.so.6");
     }
