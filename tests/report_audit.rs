@@ -159,6 +159,59 @@ fn opening_core_pattern_for_writing_is_found_at_that_open() {
     assert_eq!(open["owner"]["role"], "workload", "{open}");
 }
 
+/// The host's pids hierarchy bound into the container read-write, and its
+/// release_agent opened for appending (no byte written: the host's value
+/// stays as it is). Both the mount that makes it possible and the open are
+/// found, each citing its own event.
+#[test]
+fn opening_a_release_agent_for_writing_is_found_at_that_open() {
+    let agent = Path::new("/sys/fs/cgroup/pids/release_agent");
+    if !agent.exists() {
+        eprintln!("skipped: no cgroup v1 pids hierarchy with a release_agent on this host");
+        return;
+    }
+    let before = std::fs::read_to_string(agent).unwrap();
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["sh", "-c", "exec 3>>/host-pids/release_agent"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/host-pids", "type": "bind", "source": "/sys/fs/cgroup/pids",
+            "options": ["rbind", "rw"],
+        }));
+    });
+    let trace = trace_cradle_run(&sandbox, &bundle, "rep-release-agent");
+    assert_eq!(std::fs::read_to_string(agent).unwrap(), before, "release_agent is unchanged");
+    let report = report(&trace);
+    let findings = findings(&report);
+    let write = finding(&findings, "CRADLE-ESC-002");
+    assert_eq!(write["severity"], "critical");
+    assert_eq!(write["evidence"].as_array().unwrap().len(), 1, "{write:#}");
+    let open = cited_event(&trace, &write["evidence"][0]);
+    let detail = &open["detail"]["open"];
+    assert_eq!(detail["path"], "/host-pids/release_agent", "{open}");
+    assert!(detail["ret"].as_i64().unwrap() >= 0, "the open succeeded: {open}");
+    assert_eq!(open["owner"]["role"], "workload", "{open}");
+    let ids: BTreeSet<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["CRADLE-ESC-001", "CRADLE-ESC-002", "CRADLE-MNT-003", "CRADLE-PRIV-003"]),
+        "{findings:#?}"
+    );
+    // The read-write bind that exposes it is found as such (and as a
+    // writable host path), citing the mount.
+    for id in ["CRADLE-ESC-001", "CRADLE-MNT-003"] {
+        let cited: Vec<&Value> = finding(&findings, id)["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                cited_event(&trace, e)["detail"]["mount"]["source"] == "/sys/fs/cgroup/pids"
+            })
+            .collect();
+        assert_eq!(cited.len(), 1, "{id} cites the bind of the hierarchy: {findings:#?}");
+    }
+}
+
 #[test]
 fn a_block_device_made_with_mknod_is_found_and_the_defaults_are_not() {
     let sandbox = Sandbox::new();

@@ -359,7 +359,8 @@ pub static RULES: &[Rule] = &[
                       startContainer hooks run inside the container's mount namespace).",
         evidence: "an exec by the runtime or an intermediate process of a file under the rootfs \
                    or inside the container's mount namespace",
-        limits: "Opens of container files by the runtime are not seen (no open probe).",
+        limits: "Opens for reading only are not recorded (the probes drop them in the \
+                 kernel), so a runtime reading a container file is not seen.",
         check: check_runtime_exec,
     },
     Rule {
@@ -372,7 +373,8 @@ pub static RULES: &[Rule] = &[
         remediation: "Mount cgroup hierarchies read-only, keep /proc/sys read-only, and never \
                       bind release_agent or core_pattern into a container.",
         evidence: "a cgroup v1 hierarchy mounted without MS_RDONLY, or a writable bind of a \
-                   release_agent or core_pattern file",
+                   release_agent or core_pattern file, of the host's /sys/fs/cgroup or of a \
+                   hierarchy's root directory",
         limits: "This rule finds the mounts that make such a write possible; a writable \
                  /proc/sys is CRADLE-MNT-005, and an actual open for writing is \
                  CRADLE-ESC-002.",
@@ -755,6 +757,17 @@ fn check_runtime_exec(report: &ContainerReport) -> Vec<Hit> {
         .collect()
 }
 
+/// Whether a host directory holds cgroup v1 release_agent files: the
+/// cgroup root (every hierarchy below it) or a hierarchy's root, where
+/// release_agent lives (`/sys/fs/cgroup/pids`; not the v2 `unified` tree).
+fn exposes_release_agents(source: &str) -> bool {
+    let source = source.trim_end_matches('/');
+    source == "/sys/fs/cgroup"
+        || source
+            .strip_prefix("/sys/fs/cgroup/")
+            .is_some_and(|name| !name.is_empty() && !name.contains('/') && name != "unified")
+}
+
 fn check_release_agent(report: &ContainerReport) -> Vec<Hit> {
     let cgroup_v1 = report.mounts.iter().filter(|m| is_fs(m, "cgroup") && !m.read_only).map(|m| {
         let controllers = m.data.as_deref().unwrap_or("?");
@@ -766,7 +779,8 @@ fn check_release_agent(report: &ContainerReport) -> Vec<Hit> {
         .filter(|m| m.result == 0 && m.operation == MountOperation::Bind && !m.read_only)
         .filter_map(|m| {
             let source = m.source_or_path()?;
-            let exposed = source.ends_with("/release_agent")
+            let exposed = exposes_release_agents(source)
+                || source.ends_with("/release_agent")
                 || source.ends_with("/core_pattern")
                 || m.container_path
                     .as_deref()
@@ -782,6 +796,16 @@ fn check_release_agent(report: &ContainerReport) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hierarchy_roots_expose_release_agents() {
+        assert!(exposes_release_agents("/sys/fs/cgroup"));
+        assert!(exposes_release_agents("/sys/fs/cgroup/pids/"));
+        assert!(exposes_release_agents("/sys/fs/cgroup/cpu,cpuacct"));
+        assert!(!exposes_release_agents("/sys/fs/cgroup/unified"));
+        assert!(!exposes_release_agents("/sys/fs/cgroup/pids/docker"));
+        assert!(!exposes_release_agents("/sys/fs/cgroupx"));
+    }
 
     #[test]
     fn rule_ids_and_names_are_unique_and_complete() {
