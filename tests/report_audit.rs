@@ -145,12 +145,18 @@ fn opening_core_pattern_for_writing_is_found_at_that_open() {
         BTreeSet::from(["CRADLE-ESC-002", "CRADLE-MNT-005", "CRADLE-PRIV-003"]),
         "{findings:#?}"
     );
-    let write = finding(&findings, "CRADLE-ESC-002");
+    the_workloads_write_open(&trace, &report, &findings, "/proc/sys/kernel/core_pattern");
+}
+
+/// The one event CRADLE-ESC-002 cites: the workload's successful open of
+/// `path` for appending (as `exec 3>>` does).
+fn the_workloads_write_open(trace: &Path, report: &Value, findings: &[Value], path: &str) {
+    let write = finding(findings, "CRADLE-ESC-002");
     assert_eq!(write["severity"], "critical");
     assert_eq!(write["evidence"].as_array().unwrap().len(), 1, "{write:#}");
-    let open = cited_event(&trace, &write["evidence"][0]);
+    let open = cited_event(trace, &write["evidence"][0]);
     let detail = &open["detail"]["open"];
-    assert_eq!(detail["path"], "/proc/sys/kernel/core_pattern", "{open}");
+    assert_eq!(detail["path"], path, "{open}");
     let flags = detail["flag_names"].as_array().unwrap();
     assert!(flags.contains(&json!("O_WRONLY")) && flags.contains(&json!("O_APPEND")), "{open}");
     assert!(detail["ret"].as_i64().unwrap() >= 0, "the open succeeded: {open}");
@@ -183,14 +189,7 @@ fn opening_a_release_agent_for_writing_is_found_at_that_open() {
     assert_eq!(std::fs::read_to_string(agent).unwrap(), before, "release_agent is unchanged");
     let report = report(&trace);
     let findings = findings(&report);
-    let write = finding(&findings, "CRADLE-ESC-002");
-    assert_eq!(write["severity"], "critical");
-    assert_eq!(write["evidence"].as_array().unwrap().len(), 1, "{write:#}");
-    let open = cited_event(&trace, &write["evidence"][0]);
-    let detail = &open["detail"]["open"];
-    assert_eq!(detail["path"], "/host-pids/release_agent", "{open}");
-    assert!(detail["ret"].as_i64().unwrap() >= 0, "the open succeeded: {open}");
-    assert_eq!(open["owner"]["role"], "workload", "{open}");
+    the_workloads_write_open(&trace, &report, &findings, "/host-pids/release_agent");
     let ids: BTreeSet<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
