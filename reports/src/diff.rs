@@ -149,6 +149,19 @@ struct NormalContainer<'t> {
     events: Vec<Normal>,
 }
 
+impl<'t> NormalContainer<'t> {
+    /// The normaliser and the events apart: the events are read while the
+    /// normaliser rebuilds fields.
+    fn split<'c>(
+        container: Option<&'c mut NormalContainer<'t>>,
+    ) -> (Option<&'c mut Normaliser<'t>>, &'c [Normal]) {
+        match container {
+            Some(NormalContainer { normaliser, events }) => (Some(normaliser), events),
+            None => (None, &[]),
+        }
+    }
+}
+
 /// Exact comparison keys, interned: an event's kind and normalised fields
 /// serialised into one byte string, numbered by first appearance. Equal
 /// bytes get the same number, so aligning compares numbers, and only the
@@ -261,21 +274,21 @@ fn durations(
 fn align(
     a: &LoadedTrace,
     b: &LoadedTrace,
-    mut side_a: Option<&mut NormalContainer>,
-    mut side_b: Option<&mut NormalContainer>,
+    side_a: Option<&mut NormalContainer>,
+    side_b: Option<&mut NormalContainer>,
 ) -> Vec<EventChange> {
-    let mut groups: BTreeMap<Arc<str>, (Vec<Normal>, Vec<Normal>)> = BTreeMap::new();
-    for event in side_a.iter().flat_map(|c| &c.events) {
-        groups.entry(event.process.clone()).or_default().0.push(event.clone());
+    let ((mut normaliser_a, events_a), (mut normaliser_b, events_b)) =
+        (NormalContainer::split(side_a), NormalContainer::split(side_b));
+    let mut groups: BTreeMap<&str, (Vec<&Normal>, Vec<&Normal>)> = BTreeMap::new();
+    for event in events_a {
+        groups.entry(&event.process).or_default().0.push(event);
     }
-    for event in side_b.iter().flat_map(|c| &c.events) {
-        groups.entry(event.process.clone()).or_default().1.push(event.clone());
+    for event in events_b {
+        groups.entry(&event.process).or_default().1.push(event);
     }
     // Fields are rebuilt only for the events a change shows.
-    let side = |trace: &LoadedTrace,
-                container: &mut Option<&mut NormalContainer>,
-                event: &Normal| {
-        let normaliser = &mut container.as_mut().expect("an event has its container").normaliser;
+    let side = |trace: &LoadedTrace, normaliser: &mut Option<&mut Normaliser>, event: &Normal| {
+        let normaliser = normaliser.as_mut().expect("an event has its container's normaliser");
         Side {
             line: trace.lines[event.index],
             text: trace.events[event.index].describe(),
@@ -285,8 +298,8 @@ fn align(
     let mut changes = Vec::new();
     let mut change = |kind, a_event: Option<&Normal>, b_event: Option<&Normal>| {
         let any = a_event.or(b_event).expect("one side");
-        let a_side = a_event.map(|e| side(a, &mut side_a, e));
-        let b_side = b_event.map(|e| side(b, &mut side_b, e));
+        let a_side = a_event.map(|e| side(a, &mut normaliser_a, e));
+        let b_side = b_event.map(|e| side(b, &mut normaliser_b, e));
         let fields = match (&a_side, &b_side) {
             (Some(x), Some(y)) => {
                 let mut names: Vec<String> = x
@@ -328,13 +341,13 @@ fn align(
                 match added.iter().position(|&j| new[j].kind == old[i].kind) {
                     Some(at) => {
                         let j = added.remove(at);
-                        change(ChangeKind::Changed, Some(&old[i]), Some(&new[j]));
+                        change(ChangeKind::Changed, Some(old[i]), Some(new[j]));
                     }
-                    None => change(ChangeKind::Removed, Some(&old[i]), None),
+                    None => change(ChangeKind::Removed, Some(old[i]), None),
                 }
             }
             for j in added {
-                change(ChangeKind::Added, None, Some(&new[j]));
+                change(ChangeKind::Added, None, Some(new[j]));
             }
         }
     }

@@ -89,14 +89,13 @@ impl Placement for CreatePlacement<'_> {
         (state(Status::Creating), state(Status::Created))
     }
 
-    fn place(&mut self, pid: Pid, born_in_cgroup: bool) -> Result<()> {
+    fn place(&mut self, pid: Pid, born_in_cgroup: bool, creating: &str) -> Result<()> {
         self.cgroup.attach(pid, born_in_cgroup)?;
         if let Some(bridge) = self.bridge {
             self.network.0 = Some(network::attach(bridge, self.id, pid.as_raw())?);
         }
-        let creating = (self.hook_state)(pid.as_raw(), Status::Creating);
-        hooks::run("prestart", &self.config.hooks.prestart, &creating)?;
-        hooks::run("createRuntime", &self.config.hooks.create_runtime, &creating)
+        hooks::run("prestart", &self.config.hooks.prestart, creating)?;
+        hooks::run("createRuntime", &self.config.hooks.create_runtime, creating)
     }
 }
 

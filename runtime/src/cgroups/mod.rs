@@ -150,11 +150,8 @@ impl Cgroup {
     /// there).
     pub fn attach(&self, pid: Pid, born_in_v2: bool) -> Result<()> {
         let dirs = self.dirs.iter().enumerate();
-        let to_join: Vec<CgroupDir> = dirs
-            .filter(|(index, _)| !(born_in_v2 && self.v2 == Some(*index)))
-            .map(|(_, dir)| dir.clone())
-            .collect();
-        attach(&to_join, pid.as_raw())
+        let to_join = dirs.filter(|(index, _)| !(born_in_v2 && self.v2 == Some(*index)));
+        attach(to_join.map(|(_, dir)| dir), pid.as_raw())
     }
 
     pub fn keep(mut self) {
@@ -173,7 +170,7 @@ impl Drop for Cgroup {
 }
 
 /// Writes `pid` (0: the caller) to each directory's `cgroup.procs`.
-pub fn attach(dirs: &[CgroupDir], pid: i32) -> Result<()> {
+pub fn attach<'a>(dirs: impl IntoIterator<Item = &'a CgroupDir>, pid: i32) -> Result<()> {
     for dir in dirs {
         let procs = dir.path.join("cgroup.procs");
         std::fs::write(&procs, pid.to_string())

@@ -86,9 +86,10 @@ pub trait Placement {
     /// The OCI state for hooks, while creating and once created.
     fn states(&self, pid: Pid) -> (String, String);
     /// Places the init (`born_in_cgroup`: it already is in the birth
-    /// cgroup), sets up what else needs its pid, runs the runtime's hooks.
-    /// The init builds its root filesystem meanwhile.
-    fn place(&mut self, pid: Pid, born_in_cgroup: bool) -> Result<()>;
+    /// cgroup), sets up what else needs its pid, runs the runtime's hooks
+    /// with the `creating` state. The init builds its root filesystem
+    /// meanwhile.
+    fn place(&mut self, pid: Pid, born_in_cgroup: bool, creating: &str) -> Result<()>;
 }
 
 /// Clones the init and places it (see the module's doc).
@@ -138,8 +139,8 @@ pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<
     let pid = init.pid();
     let (creating, created) = placement.states(pid);
     let placed = to_init
-        .send(&ParentMessage::Begin { creating, created })
-        .and_then(|()| placement.place(pid, born_in_cgroup))
+        .send(&ParentMessage::Begin { creating: creating.clone(), created })
+        .and_then(|()| placement.place(pid, born_in_cgroup, &creating))
         .and_then(|()| to_init.send(&ParentMessage::Placed));
     if let Err(err) = placed {
         // The init may have failed first (a bad mount while it was being
