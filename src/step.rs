@@ -14,7 +14,7 @@ use anyhow::bail;
 use cradle_probes::{
     Detail, Event,
     abi::EventKind,
-    collector::{Collector, Phase},
+    collector::{Collector, Phase, Role},
     explain,
 };
 use nix::{
@@ -86,7 +86,14 @@ impl Stepper {
         if let Some(owner) = &event.owner {
             self.phases.insert(owner.container, owner.phase);
         }
-        if !self.stopped_by_kernel(event) {
+        if !event.stopped {
+            if self.missed_stop(event) {
+                tracing::warn!(
+                    pid = event.tgid,
+                    "the kernel did not stop the task after {}; not pausing there",
+                    event.detail.describe()
+                );
+            }
             return Ok(());
         }
         let begins_phase = match &event.owner {
@@ -100,10 +107,14 @@ impl Stepper {
             // moment later, on the way back to user mode.
             wait_until_stopped(event.tgid);
             // Freeze the rest of the container too: its other processes
-            // would go on building it while we wait.
+            // would go on building it while we wait. Not the runtime
+            // command: `runc run`, `crun run` and `cradle run` pass the
+            // SIGCONT that resumes them on to the container's init, late
+            // enough to cancel the init's next stop. While the init works,
+            // the runtime mostly waits on it.
             if let Some(owner) = &event.owner {
-                for pid in collector.processes_of(owner.container) {
-                    if pid != event.tgid && signal(pid, Signal::SIGSTOP) {
+                for (pid, role) in collector.processes_of(owner.container) {
+                    if pid != event.tgid && role != Role::Runtime && signal(pid, Signal::SIGSTOP) {
                         frozen.push(pid);
                     }
                 }
@@ -116,10 +127,14 @@ impl Stepper {
         Ok(())
     }
 
-    fn stopped_by_kernel(&self, event: &Event) -> bool {
+    /// Whether the kernel should have stopped the task after this event
+    /// (a successful exec, or a call of a kind asked for) but could not.
+    fn missed_stop(&self, event: &Event) -> bool {
         let kind = match &event.detail {
-            Detail::Exec { ret: Some(_), .. } | Detail::ExecResult { .. } => EventKind::ExecResult,
-            Detail::Exec { ret: None, .. } => return false,
+            Detail::Exec { ret: Some(0), .. } | Detail::ExecResult { ret: 0 } => {
+                EventKind::ExecResult
+            }
+            Detail::Exec { .. } | Detail::ExecResult { .. } => return false,
             detail => match EventKind::ALL.into_iter().find(|k| k.name() == detail.kind_name()) {
                 Some(kind) => kind,
                 None => return false,

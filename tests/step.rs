@@ -41,7 +41,7 @@ fn step_through(mut command: Command) -> (Vec<String>, std::process::ExitStatus)
             let pid = &who[who.rfind('[').unwrap() + 1..who.len() - 1];
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next());
-            assert_eq!(state, Some(Some('T')), "pid {pid} is not stopped at: {line}");
+            assert_eq!(state, Some(Some('T')), "pid {pid} is not stopped at: {line}\n{transcript}");
         }
         if let Some(begun) = line.trim().strip_suffix(" has begun.") {
             phases.push(begun.rsplit_once(": ").unwrap().1.to_string());

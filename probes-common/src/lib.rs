@@ -183,13 +183,21 @@ impl EventKind {
     }
 }
 
+/// [`EventHeader::flags`]: step mode, the kernel stopped the acting task
+/// (SIGSTOP, pending before the record was submitted) and it stays stopped
+/// until userspace resumes it. Only such records may be answered with a
+/// SIGCONT: one sent for a stop that was never made would cancel the
+/// task's next one.
+pub const HEADER_STOPPED: u16 = 1 << 0;
+
 /// The first bytes of every ring-buffer record.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EventHeader {
     /// An [`EventKind`] discriminant.
     pub kind: u16,
-    pub _pad0: u16,
+    /// [`HEADER_STOPPED`], or 0.
+    pub flags: u16,
     /// Bytes in the whole record, this header included.
     pub size: u32,
     /// Per-CPU sequence number, taken before the ring-buffer reservation:

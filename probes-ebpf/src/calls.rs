@@ -12,7 +12,7 @@ use cradle_probes_common::{
 };
 
 use crate::{
-    emit::{count_lost, current_is_tracked, current_pid, header, send, stop_if_asked},
+    emit::{count_lost, current_is_tracked, current_pid, header, send_then_stop, stop_if_asked, wakeup},
     kernel::Task,
     maps::{EVENTS, PENDING, PendingCall},
     syscall::{SYSCALL_RET, copy_user_bytes, copy_user_str, syscall_arg},
@@ -145,10 +145,10 @@ pub fn record(
     fill_slot(event, 1, slots[1], &call.args);
     fill_slot(event, 2, slots[2], &call.args);
     fill_slot(event, 3, slots[3], &call.args);
-    // Signal first: the SIGCONT that userspace sends on reading the record
-    // must find the stop already pending, or the task would stop for good.
-    stop_if_asked(kind);
-    entry.submit(0);
+    let flags = stop_if_asked(kind);
+    // SAFETY: as above.
+    unsafe { (*event).header.flags = flags };
+    entry.submit(wakeup(flags));
 }
 
 /// An entry and an exit program for a syscall whose record's data areas
@@ -315,9 +315,7 @@ pub fn sys_exit_unshare(ctx: TracePointContext) -> u32 {
     let ret = syscall_ret(&ctx);
     let target_pid = current_pid();
     let namespaces = Task::current().namespaces();
-    // Before the record: see `record`.
-    stop_if_asked(EventKind::Namespaces);
-    send(EventKind::Namespaces, |header| NamespacesEvent {
+    send_then_stop(EventKind::Namespaces, true, |header| NamespacesEvent {
         header,
         ret,
         flags,

@@ -6,7 +6,7 @@ use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
     bpf_get_smp_processor_id, bpf_ktime_get_ns, generated::bpf_send_signal,
 };
-use cradle_probes_common::{EventHeader, EventKind, TASK_COMM_LEN};
+use cradle_probes_common::{EventHeader, EventKind, HEADER_STOPPED, TASK_COMM_LEN};
 
 use crate::{
     globals::{stop_kinds, track_all},
@@ -62,7 +62,7 @@ pub fn header(kind: EventKind, size: usize) -> EventHeader {
     let task = Task::current();
     EventHeader {
         kind: kind as u16,
-        _pad0: 0,
+        flags: 0,
         size: size as u32,
         seq: next_seq(),
         ts_ns: monotonic_now_ns(),
@@ -89,11 +89,25 @@ fn monotonic_now_ns() -> u64 {
 /// `build` gets the filled header and returns the record.
 #[inline(always)]
 pub fn send<T: 'static>(kind: EventKind, build: impl FnOnce(EventHeader) -> T) {
-    let header = header(kind, core::mem::size_of::<T>());
+    send_then_stop(kind, false, build);
+}
+
+/// [`send`], and when `stop` holds, stops the task as [`stop_if_asked`]
+/// says.
+#[inline(always)]
+pub fn send_then_stop<T: 'static>(
+    kind: EventKind,
+    stop: bool,
+    build: impl FnOnce(EventHeader) -> T,
+) {
+    let mut header = header(kind, core::mem::size_of::<T>());
     match EVENTS.reserve::<T>(0) {
         Some(mut entry) => {
+            if stop {
+                header.flags = stop_if_asked(kind);
+            }
             entry.write(build(header));
-            entry.submit(wakeup(kind));
+            entry.submit(wakeup(header.flags));
         }
         None => count_lost(kind),
     }
@@ -104,40 +118,43 @@ pub fn send<T: 'static>(kind: EventKind, build: impl FnOnce(EventHeader) -> T) {
 /// container's start is nearly every record: a context switch each, on the
 /// cores the container is being built on. Instead the reader drains on a
 /// short period (probes/src/stream.rs) and is woken only when the ring is
-/// a quarter full, or when this record stops its task (step mode: the
+/// a quarter full, or when this record stopped its task (step mode: the
 /// reader must see it to resume the task).
 #[inline(always)]
-fn wakeup(kind: EventKind) -> u64 {
+pub fn wakeup(header_flags: u16) -> u64 {
     const BPF_RB_NO_WAKEUP: u64 = 1;
     const BPF_RB_FORCE_WAKEUP: u64 = 2;
     const BPF_RB_AVAIL_DATA: u64 = 0;
     const BPF_RB_RING_SIZE: u64 = 1;
     let filling = EVENTS.query(BPF_RB_AVAIL_DATA) >= EVENTS.query(BPF_RB_RING_SIZE) / 4;
-    if filling || stops_after(kind) { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP }
-}
-
-#[inline(always)]
-fn stops_after(kind: EventKind) -> bool {
-    stop_kinds() & (1u64 << (kind as u32 & 63)) != 0
-}
-
-/// Step mode: stops the running (tracked) task once this call returns, if
-/// userspace asked to stop after records of `kind`. Called right after the
-/// record is sent, so userspace knows who stopped and after what.
-#[inline(always)]
-pub fn stop_if_asked(kind: EventKind) {
-    const SIGSTOP: u32 = 19;
-    if stops_after(kind) {
-        // SAFETY: the helper signals the current task; it has no memory
-        // preconditions.
-        unsafe { bpf_send_signal(SIGSTOP) };
+    if filling || header_flags & HEADER_STOPPED != 0 {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
     }
 }
 
-/// Sends the first `len` bytes of an assembled record.
+/// Step mode: stops the running (tracked) task once this call returns, if
+/// userspace asked to stop after records of `kind`; returns the header
+/// flags that say whether it did. Called with the record reserved and not
+/// yet submitted: the SIGCONT that userspace sends on reading the record
+/// must find the stop already pending, and a record lost to a full ring
+/// must not leave its task stopped with no one to resume it.
+#[inline(always)]
+pub fn stop_if_asked(kind: EventKind) -> u16 {
+    const SIGSTOP: u32 = 19;
+    if stop_kinds() & (1u64 << (kind as u32 & 63)) == 0 {
+        return 0;
+    }
+    // SAFETY: the helper signals the current task; it has no memory
+    // preconditions.
+    if unsafe { bpf_send_signal(SIGSTOP) } == 0 { HEADER_STOPPED } else { 0 }
+}
+
+/// Sends an assembled record, one that never stops its task.
 #[inline(always)]
 pub fn send_bytes(kind: EventKind, record: &[u8]) {
-    if EVENTS.output::<[u8]>(record, wakeup(kind)).is_err() {
+    if EVENTS.output::<[u8]>(record, wakeup(0)).is_err() {
         count_lost(kind);
     }
 }

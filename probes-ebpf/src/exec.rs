@@ -9,7 +9,7 @@ use cradle_probes_common::{
 };
 
 use crate::{
-    emit::{current_is_tracked, current_pid, header, send, send_bytes, stop_if_asked},
+    emit::{current_is_tracked, current_pid, header, send_bytes, send_then_stop},
     globals::{runtime_len, runtime_name, watch_runtimes},
     maps::{EXEC_SCRATCH, TRACKED},
     syscall::{SYSCALL_RET, copy_user_str, syscall_arg},
@@ -51,13 +51,8 @@ fn exec_returned(ctx: &TracePointContext) {
     // SAFETY: `ret` is a long at this offset in every sys_exit record.
     let ret = unsafe { ctx.read_at::<i64>(SYSCALL_RET) }.unwrap_or(0);
     // Only after a successful exec: a failed one (a PATH search) may be
-    // made by a child whose parent is blocked until the exec succeeds. The
-    // stop is made pending before the record goes out, so the SIGCONT that
-    // userspace sends on reading it always comes after.
-    if ret == 0 {
-        stop_if_asked(EventKind::ExecResult);
-    }
-    send(EventKind::ExecResult, |header| ExecResultEvent { header, ret });
+    // made by a child whose parent is blocked until the exec succeeds.
+    send_then_stop(EventKind::ExecResult, ret == 0, |header| ExecResultEvent { header, ret });
 }
 
 fn exec_entered(ctx: &TracePointContext, filename_at: usize, argv_at: usize, at_flag: u32) {

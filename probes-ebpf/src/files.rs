@@ -35,7 +35,7 @@ use cradle_probes_common::{
 
 use crate::{
     calls::{syscall_ret, take},
-    emit::{count_lost, current_is_tracked, current_pid, header, stop_if_asked},
+    emit::{count_lost, current_is_tracked, current_pid, header, stop_if_asked, wakeup},
     globals::layout,
     kernel::{Task, read},
     maps::{EVENTS, PENDING, PendingCall},
@@ -193,9 +193,10 @@ fn open_returned(ctx: &TracePointContext) {
     };
     // SAFETY: the three point into the live reservation.
     unsafe { copy_path(path, path_len, cut, a[ARG_PATH]) };
-    // Before the record: see `calls::record`.
-    stop_if_asked(EventKind::Open);
-    entry.submit(0);
+    let flags = stop_if_asked(EventKind::Open);
+    // SAFETY: as above.
+    unsafe { (*event).header.flags = flags };
+    entry.submit(wakeup(flags));
 }
 
 /// Copies the user path at `src` into a record's path area, with its length
@@ -266,6 +267,8 @@ fn mknod_returned(ctx: &TracePointContext) {
     };
     // SAFETY: the three point into the live reservation.
     unsafe { copy_path(path, path_len, cut, a[ARG_PATH]) };
-    stop_if_asked(EventKind::Mknod);
-    entry.submit(0);
+    let flags = stop_if_asked(EventKind::Mknod);
+    // SAFETY: as above.
+    unsafe { (*event).header.flags = flags };
+    entry.submit(wakeup(flags));
 }

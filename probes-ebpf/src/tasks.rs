@@ -9,7 +9,7 @@ use cradle_probes_common::{
 };
 
 use crate::{
-    emit::{count_lost, current_is_tracked, current_pid, header, send, stop_if_asked},
+    emit::{count_lost, current_is_tracked, current_pid, header, send, send_then_stop},
     globals::{layout, track_all},
     kernel::{Task, read},
     maps::{EVENTS, PENDING, TRACKED},
@@ -41,11 +41,9 @@ pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
     // create_new_namespaces probe on kernels without kprobes and fentry.
     if clone_flags & CLONE_NEW_MASK != 0 {
         let namespaces = child.namespaces();
-        // The parent stops once clone returns (pending before the record
-        // goes out); its new child runs on, and userspace stops it too when
-        // it pauses.
-        stop_if_asked(EventKind::Namespaces);
-        send(EventKind::Namespaces, |header| NamespacesEvent {
+        // The parent stops once clone returns; its new child runs on, and
+        // userspace stops it too when it pauses.
+        send_then_stop(EventKind::Namespaces, true, |header| NamespacesEvent {
             header,
             ret: 0,
             flags: clone_flags,

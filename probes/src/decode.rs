@@ -7,9 +7,9 @@ use std::mem::size_of;
 use cradle_probes_common::{
     CALL_SLOT_MAX, CALL_SLOTS, CallEvent, CapCapableEvent, CgroupEvent, EXEC_ARGV_TRUNCATED,
     EXEC_AT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, EventHeader, EventKind, ExecEvent,
-    ExecResultEvent, MKNOD_CALL_MKNODAT, MknodEvent, NS_SOURCE_TASK_NEWTASK, NS_SOURCE_UNSHARE,
-    NamespacesEvent, NetlinkAnswerEvent, NetlinkEvent, OPEN_CALL_OPEN, OPEN_CALL_OPENAT,
-    OPEN_CALL_OPENAT2, OpenEvent, ProcessExecEvent, TaskExitEvent, TaskNewEvent,
+    ExecResultEvent, HEADER_STOPPED, MKNOD_CALL_MKNODAT, MknodEvent, NS_SOURCE_TASK_NEWTASK,
+    NS_SOURCE_UNSHARE, NamespacesEvent, NetlinkAnswerEvent, NetlinkEvent, OPEN_CALL_OPEN,
+    OPEN_CALL_OPENAT, OPEN_CALL_OPENAT2, OpenEvent, ProcessExecEvent, TaskExitEvent, TaskNewEvent,
 };
 
 use crate::{
@@ -239,6 +239,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         mnt_ns: header.mnt_ns,
         pid_ns: header.pid_ns,
         truncated,
+        stopped: header.flags & HEADER_STOPPED != 0,
         owner: None,
         detail,
     })
@@ -371,6 +372,17 @@ mod tests {
             event.detail,
             Detail::TaskNew { child_pid: 11, child_tgid: 11, clone_flags: 0x11 }
         );
+        assert!(!event.stopped);
+    }
+
+    #[test]
+    fn a_record_after_which_the_kernel_stopped_its_task_says_so() {
+        let mut record = ExecResultEvent {
+            header: header(EventKind::ExecResult, size_of::<ExecResultEvent>()),
+            ret: 0,
+        };
+        record.header.flags = HEADER_STOPPED;
+        assert!(decode(&as_bytes(&record)).unwrap().stopped);
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub struct Event {
     /// A string or data area of the record was longer than the record
     /// holds and was cut (exec argv has its own flags).
     pub truncated: bool,
+    /// Step mode: the kernel stopped the task right after this call, and
+    /// it waits for a SIGCONT.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
     /// The container the event belongs to; `None` for the host, and until
     /// the collector has attributed it.
     pub owner: Option<Owner>,
@@ -58,6 +62,7 @@ impl Event {
             mnt_ns: 0,
             pid_ns: 0,
             truncated: false,
+            stopped: false,
             owner: None,
             detail,
         }

@@ -127,6 +127,7 @@ impl ExecJoin {
                     // After a successful exec the comm is the new
                     // program's, which is the more useful name.
                     pending.entry.comm = event.comm;
+                    pending.entry.stopped = event.stopped;
                     pending.append_to(ready);
                 }
                 None => ready.push(event),
@@ -185,6 +186,16 @@ mod tests {
         assert_eq!(out[0].comm, "true");
         assert!(matches!(out[0].detail, Detail::Exec { ret: Some(0), .. }));
         assert!(joiner.finish().is_empty());
+    }
+
+    #[test]
+    fn a_joined_exec_is_stopped_when_its_result_says_so() {
+        let mut joiner = Joiner::default();
+        for stopped in [false, true] {
+            joiner.push(event(5, 5, "sh", exec()));
+            let result = Event { stopped, ..event(5, 5, "true", Detail::ExecResult { ret: 0 }) };
+            assert_eq!(joiner.push(result)[0].stopped, stopped);
+        }
     }
 
     #[test]

@@ -157,8 +157,11 @@ impl Collector {
     }
 
     /// The processes (tgids) known to belong to container `key`.
-    pub fn processes_of(&self, key: ContainerKey) -> Vec<u32> {
-        self.processes.iter().filter(|(_, p)| p.container == key).map(|(pid, _)| *pid).collect()
+    pub fn processes_of(&self, key: ContainerKey) -> impl Iterator<Item = (u32, Role)> + '_ {
+        self.processes
+            .iter()
+            .filter(move |(_, p)| p.container == key)
+            .map(|(pid, p)| (*pid, p.role))
     }
 
     /// Takes one event into the model and records in it where it belongs.

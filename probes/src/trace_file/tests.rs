@@ -39,6 +39,7 @@ fn event(seq: u64) -> Event {
         mnt_ns: 4026531841,
         pid_ns: 4026531836,
         truncated: false,
+        stopped: false,
         owner: Some(Owner {
             container: 0,
             id: "c1".into(),
