@@ -12,7 +12,9 @@ use cradle_probes_common::{
 };
 
 use crate::{
-    emit::{count_lost, current_is_tracked, current_pid, header, send_then_stop, stop_if_asked, wakeup},
+    emit::{
+        count_lost, current_is_tracked, current_pid, header, send_then_stop, stop_if_asked, wakeup,
+    },
     kernel::Task,
     maps::{EVENTS, PENDING, PendingCall},
     syscall::{SYSCALL_RET, copy_user_bytes, copy_user_str, syscall_arg},
