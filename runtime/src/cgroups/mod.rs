@@ -14,6 +14,8 @@
 //! runtime is under), from the root on v2 (whose no-internal-processes
 //! rule forbids controllers below a cgroup that holds the runtime).
 
+pub mod devices;
+mod ebpf;
 pub mod resources;
 mod v1;
 mod v2;

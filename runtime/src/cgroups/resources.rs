@@ -43,6 +43,11 @@ impl DeviceRule {
         let number = |n: Option<i64>| n.map_or_else(|| "*".to_owned(), |n| n.to_string());
         format!("{} {}:{} {}", self.kind, number(self.major), number(self.minor), self.access)
     }
+
+    /// `allow c 1:3 rwm`: the rule as an error message names it.
+    pub fn describe(&self) -> String {
+        format!("{} {}", if self.allow { "allow" } else { "deny" }, self.v1_line())
+    }
 }
 
 impl Resources {
@@ -102,11 +107,13 @@ impl Resources {
                     return Err(Error::invalid(field, "type \"p\" has no device cgroup rule"));
                 }
             };
+            // runc reads an explicit -1 as any, like a number left out.
+            let number = |n: Option<i64>| n.filter(|n| *n != -1);
             resources.devices.push(DeviceRule {
                 allow: rule.allow(),
                 kind,
-                major: rule.major(),
-                minor: rule.minor(),
+                major: number(rule.major()),
+                minor: number(rule.minor()),
                 access,
             });
         }
