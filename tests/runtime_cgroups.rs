@@ -83,18 +83,28 @@ fn cgroup_holds_the_init_and_goes_with_delete() {
     assert!(left.is_empty(), "left after delete: {left:?}");
 }
 
-/// On a pure cgroup v2 host (here a private mount namespace where
-/// /sys/fs/cgroup is a lone cgroup2 mount, as PLATFORM.md runs crun), the
-/// init is cloned straight into its cgroup (clone3's CLONE_INTO_CGROUP),
-/// and its cgroup namespace is rooted there.
+/// Runs `script` with `sh` in a private mount namespace where
+/// /sys/fs/cgroup is a lone cgroup2 mount: a pure cgroup v2 host, as
+/// PLATFORM.md runs crun. Exit 99: that namespace could not be made.
+fn on_pure_cgroup_v2(script: &str) -> std::process::Output {
+    let script = format!(
+        "umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 99\n{script}"
+    );
+    std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .expect("run unshare")
+}
+
+/// On a pure cgroup v2 host the init is cloned straight into its cgroup
+/// (clone3's CLONE_INTO_CGROUP), and its cgroup namespace is rooted there.
 #[test]
 fn on_cgroup_v2_the_init_is_placed_and_its_namespace_rooted_there() {
     let sandbox = Sandbox::new();
     let bundle = sandbox.bundle("b", &["cat", "/proc/self/cgroup"]);
     let id = sandbox.id("cg2");
     let script = format!(
-        "umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 99
-        {cradle} --root {root} create --bundle {bundle} --pid-file {dir}/pid {id} \
+        "{cradle} --root {root} create --bundle {bundle} --pid-file {dir}/pid {id} \
             >{dir}/out 2>{dir}/err || exit 1
         pid=$(cat {dir}/pid)
         echo \"host: $(cat /proc/$pid/cgroup) procs: $(cat /sys/fs/cgroup/cradle/{id}/cgroup.procs)\"
@@ -108,10 +118,7 @@ fn on_cgroup_v2_the_init_is_placed_and_its_namespace_rooted_there() {
         bundle = bundle.display(),
         dir = sandbox.dir.path().display(),
     );
-    let out = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .output()
-        .expect("run unshare");
+    let out = on_pure_cgroup_v2(&script);
     let err = std::fs::read_to_string(sandbox.dir.path().join("err")).unwrap_or_default();
     assert!(out.status.success(), "{:?}: {}{}{err}", out.status, stdout(&out), stderr(&out));
     let text = stdout(&out);
@@ -122,4 +129,106 @@ fn on_cgroup_v2_the_init_is_placed_and_its_namespace_rooted_there() {
     assert_eq!(procs.trim(), pid.trim(), "{text}");
     let inside = text.split("inside: ").nth(1).unwrap_or("");
     assert!(inside.lines().any(|l| l == "0::/"), "the cgroup namespace is rooted at it: {text}");
+}
+
+/// What a container on pure cgroup v2 reports of its devices: /dev/zero
+/// and /dev/null used, a block device made, and /kmsg (a node of
+/// /dev/kmsg, 1:11, put in the rootfs from the host, so that it exists
+/// without any rule allowing it) opened for writing, which writes nothing.
+/// The cgroup and the state must be gone after the run.
+fn devices_seen_on_cgroup_v2(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "echo zero=$(head -c 4 /dev/zero | wc -c); cat /dev/null; echo null=$?
+            mknod /dev/sda1 b 8 1; echo mknod=$?
+            (: >/kmsg); echo kmsg=$?",
+        ],
+    );
+    sandbox.edit_config(&bundle, edit);
+    let kmsg = bundle.join("rootfs/kmsg");
+    nix::sys::stat::mknod(
+        &kmsg,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+        nix::sys::stat::makedev(1, 11),
+    )
+    .expect("mknod kmsg in the rootfs");
+    let id = sandbox.id("cg2dev");
+    let script = format!(
+        "{cradle} --root {root} run --bundle {bundle} {id} 2>&1; echo run=$?
+        [ ! -e /sys/fs/cgroup/cradle/{id} ] || echo cgroup left",
+        cradle = runtime::cradle_bin(),
+        root = sandbox.root.display(),
+        bundle = bundle.display(),
+    );
+    let out = on_pure_cgroup_v2(&script);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{:?}: {text}", out.status);
+    assert!(text.contains("run=0\n"), "{text}");
+    assert!(!text.contains("cgroup left"), "{text}");
+    assert!(!sandbox.root.join(&id).exists(), "state left: {text}");
+    text
+}
+
+/// Docker's defaults (`cradle bundle`: deny all, then the runtime's
+/// devices) become an eBPF program on cgroup v2: the container cannot
+/// make a block device, nor open a node that no rule allows.
+#[test]
+fn on_cgroup_v2_device_rules_deny_what_they_do_not_allow() {
+    let text = devices_seen_on_cgroup_v2(|config| {
+        assert_eq!(
+            config["linux"]["resources"]["devices"],
+            json!([{"allow": false, "access": "rwm"}]),
+            "cradle bundle's defaults changed"
+        );
+    });
+    assert!(text.contains("zero=4\nnull=0\n"), "{text}");
+    assert!(text.contains("mknod=1\n"), "{text}");
+    assert!(text.contains("kmsg=1\n"), "{text}");
+    assert_eq!(text.matches("Operation not permitted").count(), 2, "{text}");
+}
+
+/// The same container, with rules allowing that block device and that
+/// node: both work.
+#[test]
+fn on_cgroup_v2_device_rules_allow_what_they_allow() {
+    let text = devices_seen_on_cgroup_v2(|config| {
+        let rules = config["linux"]["resources"]["devices"].as_array_mut().unwrap();
+        rules.push(json!({"allow": true, "type": "b", "major": 8, "minor": 1, "access": "m"}));
+        rules.push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}));
+    });
+    assert!(text.contains("zero=4\nnull=0\nmknod=0\nkmsg=0\n"), "{text}");
+}
+
+/// A kernel that refuses the device program (here: the runtime without
+/// CAP_BPF and CAP_SYS_ADMIN) fails the create, naming the field, and
+/// leaves neither the cgroup nor the state behind.
+#[test]
+fn on_cgroup_v2_a_refused_device_program_fails_the_create() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    let id = sandbox.id("cg2nobpf");
+    let script = format!(
+        "setpriv --bounding-set -bpf,-sys_admin --inh-caps -bpf,-sys_admin \
+            {cradle} --root {root} create --bundle {bundle} {id} 2>&1; echo create=$?
+        [ ! -e /sys/fs/cgroup/cradle/{id} ] || echo cgroup left",
+        cradle = runtime::cradle_bin(),
+        root = sandbox.root.display(),
+        bundle = bundle.display(),
+    );
+    let out = on_pure_cgroup_v2(&script);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{:?}: {text}{}", out.status, stderr(&out));
+    assert!(text.contains("create=1\n"), "{text}");
+    assert!(
+        text.contains("linux.resources.devices: loading the cgroup v2 device program"),
+        "{text}"
+    );
+    assert!(text.contains("EPERM"), "{text}");
+    assert!(!text.contains("cgroup left"), "{text}");
+    assert!(!sandbox.root.join(&id).exists(), "state left: {text}");
 }

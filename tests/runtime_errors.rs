@@ -149,6 +149,24 @@ fn resource_limit_the_kernel_refuses() {
     assert_rejected(&sandbox, &bundle, &sandbox.id("badcpuset"), "cpuset.cpus");
 }
 
+/// A deny that cgroup v1 would ignore (it cannot take part of an earlier
+/// wildcard allow back) is refused rather than leaving the device open.
+#[test]
+fn device_rule_that_cgroup_v1_would_ignore() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"]["devices"] = serde_json::json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "access": "m"},
+            {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "m"},
+        ]);
+    });
+    let message =
+        "linux.resources.devices[2]: deny c 1:3 m would not take back the earlier allow c *:* m";
+    assert_rejected(&sandbox, &bundle, &sandbox.id("baddevrule"), message);
+}
+
 /// Adds a namespace of type `kind` to the bundle's config.
 fn add_namespace(sandbox: &Sandbox, bundle: &std::path::Path, kind: &str) {
     sandbox.edit_config(bundle, |config| {

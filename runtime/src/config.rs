@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     cgroups::{
         CgroupConfig,
+        devices::DevicePolicy,
         resources::{DeviceRule, Resources},
     },
     error::{Error, Result},
@@ -214,7 +215,9 @@ impl ContainerConfig {
         let devices = devices(linux.devices().as_deref().unwrap_or_default())?;
         let mut cgroups =
             CgroupConfig::from_spec(linux.cgroups_path().as_deref(), linux.resources().as_ref())?;
+        let rules_from_spec = cgroups.resources.devices.len();
         allow_container_devices(&mut cgroups.resources, &devices);
+        check_device_rules(&cgroups.resources.devices, rules_from_spec)?;
         Ok(ContainerConfig {
             bundle: bundle.to_path_buf(),
             rootfs,
@@ -293,6 +296,26 @@ fn allow_container_devices(resources: &mut Resources, devices: &[DeviceConfig]) 
         }
         resources.devices.push(rule);
     }
+}
+
+/// The device rules as cgroup v1 holds them, and the program on v2 is
+/// made from: refused here, before anything exists, when v1 would not do
+/// what a rule says ([`DevicePolicy`]).
+fn check_device_rules(rules: &[DeviceRule], from_spec: usize) -> Result<()> {
+    let err = match DevicePolicy::from_rules(rules) {
+        Ok(_) => return Ok(()),
+        Err(err) => err,
+    };
+    if err.index < from_spec {
+        return Err(Error::invalid(format!("linux.resources.devices[{}]", err.index), err.reason));
+    }
+    Err(Error::invalid(
+        "linux.resources.devices",
+        format!(
+            "the rule cradle appends so that the container's own devices stay usable: {}",
+            err.reason
+        ),
+    ))
 }
 
 fn namespaces(specified: &[oci_spec::runtime::LinuxNamespace]) -> Result<Vec<NamespaceConfig>> {

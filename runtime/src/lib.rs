@@ -7,8 +7,10 @@
 //! around it (`state`, `kill`, `delete`, `run`, `exec`, `list`) with state
 //! kept under a root directory, one directory per container.
 //!
-//! It must not touch tracing or probes: it knows nothing of eBPF, events or
-//! reports. The binary drives it and may trace it from outside.
+//! It must not touch tracing or probes: it knows nothing of the probes'
+//! eBPF, events or reports. The binary drives it and may trace it from
+//! outside. The only BPF it loads is its own: the seccomp filter, and on a
+//! pure cgroup v2 host the device rules' program ([`cgroups::devices`]).
 //!
 //! # Process model
 //!
@@ -28,7 +30,8 @@
 //! read-only paths are in [`rootfs::paths`], sysctl in [`process::sysctl`].
 //!
 //! [`cgroups`] creates the container's cgroup, writes `linux.resources`
-//! and moves the init in before it runs anything of the user's.
+//! (device rules as an eBPF program on cgroup v2) and moves the init in
+//! before it runs anything of the user's.
 //!
 //! [`hooks`] runs the spec's hooks at their points of the lifecycle.
 //!

@@ -6,7 +6,8 @@
 //! container gets a directory in every v1 hierarchy, and in the hybrid
 //! `unified` tree, as runc does; limits go to the controller that owns
 //! them ([`v1`]). On a pure v2 host it gets one directory, with the
-//! controllers enabled down the path ([`v2`]).
+//! controllers enabled down the path ([`v2`]), and its device rules as
+//! an eBPF program attached to it ([`devices`]).
 //!
 //! `cgroupsPath` absolute: from each hierarchy's root. Relative, or the
 //! default `cradle/ID`: under the runtime's own cgroup in each v1
@@ -14,6 +15,7 @@
 //! runtime is under), from the root on v2 (whose no-internal-processes
 //! rule forbids controllers below a cgroup that holds the runtime).
 
+mod bpf_syscall;
 pub mod devices;
 mod ebpf;
 pub mod resources;

@@ -1,10 +1,16 @@
-//! Limits on a pure cgroup v2 host. Device rules need an eBPF program on
-//! v2, which cradle does not load: they are named in a warning.
+//! Limits on a pure cgroup v2 host. v2 has no device controller: device
+//! rules become an eBPF program attached to the cgroup ([`super::devices`]);
+//! a kernel that refuses it fails the create, rather than leaving the
+//! container free to open and mknod any device.
 
 use std::path::Path;
 
-use super::resources::{Resources, blkio_to_io_weight, shares_to_weight};
-use crate::error::{Context, Result};
+use super::{
+    bpf_syscall::attach_device_program,
+    devices::DevicePolicy,
+    resources::{Resources, blkio_to_io_weight, shares_to_weight},
+};
+use crate::error::{Context, Error, Result};
 
 fn write(dir: &Path, file: &str, value: impl ToString) -> Result<()> {
     let path = dir.join(file);
@@ -51,10 +57,34 @@ pub fn apply(dir: &Path, resources: &Resources) -> Result<()> {
         let file = if dir.join("io.weight").exists() { "io.weight" } else { "io.bfq.weight" };
         write(dir, file, blkio_to_io_weight(weight))?;
     }
-    if !resources.devices.is_empty() {
-        tracing::warn!("linux.resources.devices: device rules on cgroup v2 need eBPF; NOT applied");
+    apply_devices(dir, resources)
+}
+
+fn apply_devices(dir: &Path, resources: &Resources) -> Result<()> {
+    const FIELD: &str = "linux.resources.devices";
+    let policy = DevicePolicy::from_rules(&resources.devices)
+        .map_err(|err| Error::invalid(format!("{FIELD}[{}]", err.index), err.reason))?;
+    if policy.allows_everything() {
+        return Ok(());
     }
-    Ok(())
+    attach_device_program(dir, &policy.program()).map_err(|refused| {
+        let rules: Vec<String> = resources.devices.iter().map(|rule| rule.describe()).collect();
+        let log = if refused.log.is_empty() {
+            String::new()
+        } else {
+            format!(" (verifier: {})", refused.log)
+        };
+        Error::Sys {
+            context: format!(
+                "{FIELD}: {} the cgroup v2 device program for [{}] on {}{log}; the container \
+                 does not run without its device rules",
+                refused.what,
+                rules.join(", "),
+                dir.display(),
+            ),
+            source: refused.errno,
+        }
+    })
 }
 
 /// Lets `dir`'s children use every controller `dir` has.
