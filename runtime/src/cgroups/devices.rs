@@ -17,10 +17,13 @@
 //! - under deny-all, an access is allowed if one exception grants all of
 //!   it; under allow-all, it is denied if an exception names any of it.
 //!
-//! So the last rule that matches decides, with one v1 exception: taking
-//! access back from a *different* rule (a deny of `c 1:3` after an allow
-//! of `c *:*`, or a deny of `c *:*` after an allow of `c 1:3`) does
-//! nothing on v1. Such a rule is refused here, as runc does, rather than
+//! That is "the last matching rule wins" but for v1's own turns, which
+//! the program takes too: rules of the same device merge, and under
+//! deny-all one exception must grant all of what an open asks (read and
+//! write together). One turn is refused instead: taking access back from
+//! a *different* rule (a deny of `c 1:3` after an allow of `c *:*`, or a
+//! deny of `c *:*` after an allow of `c 1:3`) does nothing on v1, and
+//! such a rule is refused here (runc refuses the first kind) rather than
 //! silently leaving the device open.
 //!
 //! Before the first type `a` rule, the default is allow-all: a new v1
@@ -452,6 +455,16 @@ mod tests {
         assert!(!merged.allows(true, 8, 1, ACC_READ));
         assert!(!merged.allows(false, 1, 5, ACC_WRITE));
         assert_program_agrees_with_v1(&merged);
+        // Different devices do not merge: read and write together need
+        // one rule granting both.
+        let split = policy(&[
+            deny_all(),
+            rule(true, 'c', None, None, "r"),
+            rule(true, 'c', Some(1), Some(3), "w"),
+        ]);
+        assert!(split.allows(false, 1, 3, ACC_WRITE));
+        assert!(!split.allows(false, 1, 3, ACC_READ | ACC_WRITE));
+        assert_program_agrees_with_v1(&split);
     }
 
     #[test]
