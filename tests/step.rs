@@ -10,7 +10,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use common::{RuncBundle, cradle, runtime::Sandbox};
+use common::{PHASE_TITLES, RuncBundle, cradle, runtime::Sandbox};
 
 /// Drives a `--step` run: answers each pause, returns the phases paused
 /// at, in order, and the exit status.
@@ -53,14 +53,8 @@ fn step_through(mut command: Command) -> (Vec<String>, std::process::ExitStatus)
     (phases, status)
 }
 
-const PHASES_PAUSED_AT: [&str; 6] = [
-    "Runtime start",
-    "Namespace creation",
-    "Root filesystem assembly",
-    "Root switch",
-    "Privilege reduction",
-    "Workload exec",
-];
+/// Every phase up to the workload's exec: the pauses stop there.
+const PHASES_PAUSED_AT: &[&str] = PHASE_TITLES.split_last().unwrap().1;
 
 #[test]
 fn step_mode_pauses_the_built_in_runtime_at_each_phase() {

@@ -1,6 +1,8 @@
 //! The live terminal UI end to end, in a real terminal (tmux), on the real
-//! kernel: a traced `runc run` shows its container's phases; an exec storm
-//! leaves the UI responsive and its loss counter equal to the trailer's.
+//! kernel: a traced `runc run`, a `cradle run --tui` and a container that
+//! `cradle watch --tui` finds each show their container's phases; an exec
+//! storm leaves the UI responsive and its loss counter equal to the
+//! trailer's.
 
 mod common;
 
@@ -10,7 +12,8 @@ use std::{
 };
 
 use common::{
-    RuncBundle,
+    PHASE_TITLES, RuncBundle,
+    runtime::Sandbox,
     tmux::{Tmux, then_report_terminal, wait_for_exit},
 };
 use serde_json::Value;
@@ -35,6 +38,34 @@ fn lost_on_screen(screen: &str) -> u64 {
     digits.parse().unwrap_or_else(|_| panic!("no count after `lost`:\n{screen}"))
 }
 
+/// Opens the selected container's summary and waits until it lists every
+/// phase of its birth, in order (a live summary fills in as events come).
+fn shows_every_phase_in_order(tmux: &Tmux) {
+    tmux.keys(&["Tab", "Enter"]);
+    tmux.wait_for("the summary's phases, in order", WAIT, |screen| {
+        let Some(summary) = screen.find("Phases").map(|at| &screen[at..]) else {
+            return false;
+        };
+        let mut from = 0;
+        PHASE_TITLES.iter().all(|phase| match summary[from..].find(phase) {
+            Some(at) => {
+                from += at + phase.len();
+                true
+            }
+            None => false,
+        })
+    });
+}
+
+/// Quits the UI; cradle exits with `status` and leaves the terminal as it
+/// found it.
+fn quit_and_expect_exit(tmux: &Tmux, status: i32) {
+    tmux.keys(&["q"]);
+    let screen = wait_for_exit(tmux, WAIT);
+    assert!(screen.contains(&format!("cradle-exit={status} ")), "{screen}");
+    assert!(screen.contains("terminal: icanon echo [end]"), "{screen}");
+}
+
 #[test]
 fn a_live_runc_run_shows_the_containers_phases() {
     let bundle = RuncBundle::new(&["sh", "-c", "echo hi"]);
@@ -52,30 +83,56 @@ fn a_live_runc_run_shows_the_containers_phases() {
     assert!(screen.contains(&format!("> {id}")), "the container is listed: {screen}");
     assert!(screen.contains("lost 0"), "{screen}");
 
-    // The container's summary: every phase of its birth, in order.
-    tmux.keys(&["Tab", "Enter"]);
-    let screen = tmux.wait_text("Phases", WAIT);
-    let phases = [
-        "Runtime start",
-        "Namespace creation",
-        "Root filesystem assembly",
-        "Root switch",
-        "Privilege reduction",
-        "Workload exec",
-        "Exit",
-    ];
-    let mut from = 0;
-    for phase in phases {
-        let at = screen[from..]
-            .find(phase)
-            .unwrap_or_else(|| panic!("phase {phase:?} after the ones before it:\n{screen}"));
-        from += at + phase.len();
-    }
+    shows_every_phase_in_order(&tmux);
 
-    tmux.keys(&["q"]);
-    let screen = wait_for_exit(&tmux, WAIT);
-    assert!(screen.contains("cradle-exit=0"), "runc's status: {screen}");
-    assert!(screen.contains("terminal: icanon echo [end]"), "{screen}");
+    quit_and_expect_exit(&tmux, 0);
+}
+
+#[test]
+fn cradle_run_with_the_tui_shows_its_container_and_exits_with_its_status() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("tui-run", &["sh", "-c", "exit 3"]);
+    let id = sandbox.id("tui-run");
+    let command = format!(
+        "{} --root {} run --tui --bundle {} {id}",
+        cradle(),
+        sandbox.root.display(),
+        bundle.display()
+    );
+    let tmux = Tmux::start("tui-run", 120, 40, &then_report_terminal(&command));
+
+    let screen = tmux.wait_text("LIVE ended", WAIT);
+    assert!(screen.contains(&format!("Timeline: {id} (cradle)")), "{screen}");
+    shows_every_phase_in_order(&tmux);
+
+    quit_and_expect_exit(&tmux, 3);
+    assert!(!sandbox.root.join(&id).exists(), "run removes its container's state");
+}
+
+#[test]
+fn watch_with_the_tui_finds_a_container_started_elsewhere() {
+    let bundle = RuncBundle::new(&["true"]);
+    let id = format!("tui-watch-{}", std::process::id());
+    let command = format!("{} watch --tui --runtime runc", cradle());
+    let tmux = Tmux::start("tui-watch", 120, 40, &then_report_terminal(&command));
+    tmux.wait_text("LIVE live", WAIT);
+    // The probes are attached once the UI is up: this run is another
+    // program's, which the watch must find by its runtime's name.
+    let run = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(bundle.runc_root())
+        .args(["run", "--bundle"])
+        .arg(bundle.path())
+        .arg(&id)
+        .output()
+        .expect("runc run");
+    assert!(run.status.success(), "runc run: {run:?}");
+
+    let screen = tmux.wait_text(&format!("> {id}"), WAIT);
+    assert!(screen.contains("LIVE live"), "watch goes on after the container: {screen}");
+    shows_every_phase_in_order(&tmux);
+
+    quit_and_expect_exit(&tmux, 0);
 }
 
 #[test]
@@ -105,9 +162,7 @@ fn under_an_exec_storm_the_ui_stays_responsive_and_counts_every_loss() {
 
     let screen = tmux.wait_text("LIVE ended", Duration::from_secs(300));
     let shown = lost_on_screen(&screen);
-    tmux.keys(&["q"]);
-    let exit = wait_for_exit(&tmux, WAIT);
-    assert!(exit.contains("cradle-exit=0"), "{exit}");
+    quit_and_expect_exit(&tmux, 0);
 
     let trailer = trailer(&trace);
     let lost = trailer["lost"].as_u64().expect("the trailer's lost count");

@@ -87,6 +87,18 @@ pub const PHASES: [&str; 8] = [
     "exit",
 ];
 
+/// The titles the timeline and the UI give the phases a container steps
+/// through, in order: Running, which is not a step of its birth, left out.
+pub const PHASE_TITLES: [&str; 7] = [
+    "Runtime start",
+    "Namespace creation",
+    "Root filesystem assembly",
+    "Root switch",
+    "Privilege reduction",
+    "Workload exec",
+    "Exit",
+];
+
 /// A container record's phases appear in the documented order and include
 /// every one but `running` (which a workload that makes no syscall after
 /// its exec may skip).
