@@ -31,7 +31,7 @@ use tokio::{
 };
 
 use crate::{
-    step::Stepper,
+    step::{Stepper, ask_on_terminal},
     timeline::{Timeline, TimelineOptions},
 };
 
@@ -286,7 +286,12 @@ impl Outputs {
                     self.flush()?;
                 }
                 if let Some(step) = &mut self.step {
-                    step.after(&joined, &self.collector)?;
+                    match &self.tui {
+                        Some(tui) => {
+                            step.after(&joined, &self.collector, |lines| Ok(tui.stopped(lines)))?
+                        }
+                        None => step.after(&joined, &self.collector, ask_on_terminal)?,
+                    }
                 }
             }
         }

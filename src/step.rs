@@ -79,8 +79,15 @@ impl Stepper {
     }
 
     /// Called with each event once it is shown: if the kernel stopped its
-    /// task, pauses when this is a step, then resumes the task.
-    pub fn after(&mut self, event: &Event, collector: &Collector) -> anyhow::Result<()> {
+    /// task, pauses when this is a step, then resumes the task. `ask` shows
+    /// the pause's lines and waits for the user; it says whether to go on
+    /// pausing (false: stdin closed, or the UI quit).
+    pub fn after(
+        &mut self,
+        event: &Event,
+        collector: &Collector,
+        ask: impl FnOnce(Vec<String>) -> anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
         let before =
             event.owner.as_ref().and_then(|owner| self.phases.get(&owner.container)).copied();
         if let Some(owner) = &event.owner {
@@ -119,7 +126,7 @@ impl Stepper {
                     }
                 }
             }
-            self.prompt(event, begins_phase)?;
+            self.through = !ask(self.pause_lines(event, begins_phase))?;
         }
         for pid in frozen {
             signal(pid, Signal::SIGCONT);
@@ -143,40 +150,50 @@ impl Stepper {
         self.kinds.contains(&kind)
     }
 
-    fn prompt(&mut self, event: &Event, begins_phase: bool) -> anyhow::Result<()> {
-        let mut err = std::io::stderr().lock();
-        writeln!(
-            err,
-            "\n>> paused: {}[{}] is stopped after {}",
+    /// What a pause says: who stopped after what; at a phase boundary,
+    /// the phase that began and the next one.
+    fn pause_lines(&self, event: &Event, begins_phase: bool) -> Vec<String> {
+        let mut lines = vec![format!(
+            "paused: {}[{}] is stopped after {}",
             event.comm,
             event.tgid,
             event.detail.describe()
-        )?;
+        )];
         if let Some(owner) = event.owner.as_ref().filter(|_| begins_phase) {
-            writeln!(err, "   {}: {} has begun.", owner.id, owner.phase.title())?;
+            lines.push(format!("{}: {} has begun.", owner.id, owner.phase.title()));
             if let Some(next) = Phase::ALL.into_iter().find(|phase| *phase > owner.phase) {
-                let entry = explain::phase(next);
-                writeln!(err, "   Next: {}.", next.title())?;
+                lines.push(format!("Next: {}.", next.title()));
                 if self.explain {
-                    writeln!(err, "   {}", entry.what)?;
+                    lines.push(explain::phase(next).what.to_string());
                 }
             }
         }
-        write!(err, "   [Enter] to continue ")?;
-        err.flush()?;
-        let mut line = String::new();
-        let stdin = std::io::stdin();
-        let read = stdin.lock().read_line(&mut line)?;
-        if !stdin.is_terminal() {
-            // Nothing echoed the Enter: end the prompt's line ourselves.
-            writeln!(err)?;
-        }
-        if read == 0 {
-            writeln!(err, "\n   (stdin closed: running to the end without pausing)")?;
-            self.through = true;
-        }
-        Ok(())
+        lines
     }
+}
+
+/// Shows a pause on stderr and waits for Enter on stdin; false once stdin
+/// is closed (then the run goes on without pausing).
+pub fn ask_on_terminal(lines: Vec<String>) -> anyhow::Result<bool> {
+    let mut err = std::io::stderr().lock();
+    for (index, line) in lines.iter().enumerate() {
+        let lead = if index == 0 { "\n>> " } else { "   " };
+        writeln!(err, "{lead}{line}")?;
+    }
+    write!(err, "   [Enter] to continue ")?;
+    err.flush()?;
+    let mut line = String::new();
+    let stdin = std::io::stdin();
+    let read = stdin.lock().read_line(&mut line)?;
+    if !stdin.is_terminal() {
+        // Nothing echoed the Enter: end the prompt's line ourselves.
+        writeln!(err)?;
+    }
+    if read == 0 {
+        writeln!(err, "\n   (stdin closed: running to the end without pausing)")?;
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Waits (at most a second) until `pid` is in the stopped state.

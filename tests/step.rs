@@ -10,7 +10,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use common::{PHASE_TITLES, RuncBundle, cradle, runtime::Sandbox};
+use common::{PHASE_TITLES, RuncBundle, cradle, paused_pid, process_state, runtime::Sandbox};
 
 /// Drives a `--step` run: answers each pause, returns the phases paused
 /// at, in order, and the exit status.
@@ -35,13 +35,13 @@ fn step_through(mut command: Command) -> (Vec<String>, std::process::ExitStatus)
         let line = line.unwrap();
         transcript.push_str(&line);
         transcript.push('\n');
-        if let Some(paused) = line.strip_prefix(">> paused: ") {
-            // `comm[pid] is stopped after ...`; runc's comm has brackets too.
-            let who = &paused[..paused.find(" is stopped").unwrap()];
-            let pid = &who[who.rfind('[').unwrap() + 1..who.len() - 1];
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next());
-            assert_eq!(state, Some(Some('T')), "pid {pid} is not stopped at: {line}\n{transcript}");
+        if line.starts_with(">> paused: ") {
+            let pid = paused_pid(&line).expect("a pid in the pause");
+            assert_eq!(
+                process_state(pid),
+                Some('T'),
+                "pid {pid} is not stopped at: {line}\n{transcript}"
+            );
         }
         if let Some(begun) = line.trim().strip_suffix(" has begun.") {
             phases.push(begun.rsplit_once(": ").unwrap().1.to_string());

@@ -12,7 +12,7 @@ use std::{
 };
 
 use common::{
-    PHASE_TITLES, RuncBundle,
+    PHASE_TITLES, RuncBundle, paused_pid, process_state,
     runtime::Sandbox,
     tmux::{Tmux, then_report_terminal, wait_for_exit},
 };
@@ -132,6 +132,29 @@ fn watch_with_the_tui_finds_a_container_started_elsewhere() {
     assert!(screen.contains("LIVE live"), "watch goes on after the container: {screen}");
     shows_every_phase_in_order(&tmux);
 
+    quit_and_expect_exit(&tmux, 0);
+}
+
+#[test]
+fn step_mode_in_the_ui_stops_runc_at_each_phase_until_n() {
+    let bundle = RuncBundle::new(&["true"]);
+    let id = format!("tui-step-{}", std::process::id());
+    let command = format!(
+        "{} trace --tui --step -- runc --root {} run --bundle {} {id}",
+        cradle(),
+        bundle.runc_root().display(),
+        bundle.path().display()
+    );
+    let tmux = Tmux::start("tui-step", 120, 40, &then_report_terminal(&command));
+    // Every phase up to the workload's exec, in order: each is a stop.
+    for phase in PHASE_TITLES.split_last().unwrap().1 {
+        let screen = tmux.wait_text(&format!("{phase} has begun."), WAIT);
+        assert!(screen.contains("LIVE stopped"), "{screen}");
+        let pid = paused_pid(&screen).unwrap_or_else(|| panic!("who stopped:\n{screen}"));
+        assert_eq!(process_state(pid), Some('T'), "pid {pid} is stopped:\n{screen}");
+        tmux.keys(&["n"]);
+    }
+    tmux.wait_text("LIVE ended", WAIT);
     quit_and_expect_exit(&tmux, 0);
 }
 

@@ -87,6 +87,20 @@ pub const PHASES: [&str; 8] = [
     "exit",
 ];
 
+/// The pid in a step-mode pause's `paused: comm[pid] is stopped after ...`
+/// (runc's comm has brackets of its own), wherever it is in `text`.
+pub fn paused_pid(text: &str) -> Option<u32> {
+    let paused = &text[text.find("paused: ")? + "paused: ".len()..];
+    let who = &paused[..paused.find(" is stopped")?];
+    who[who.rfind('[')? + 1..who.len().checked_sub(1)?].parse().ok()
+}
+
+/// A process's state letter from /proc (`T`: stopped); None once it is gone.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
 /// The titles the timeline and the UI give the phases a container steps
 /// through, in order: Running, which is not a step of its birth, left out.
 pub const PHASE_TITLES: [&str; 7] = [

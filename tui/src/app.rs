@@ -4,6 +4,7 @@
 use std::{
     cell::Cell,
     collections::VecDeque,
+    sync::mpsc::Sender,
     time::{Duration, Instant},
 };
 
@@ -30,6 +31,19 @@ pub enum Feed {
     Lost(u64),
     /// The trace ended.
     Trailer(Trailer),
+    /// Step mode: the kernel stopped a task of the container, and the
+    /// session waits until the user resumes it.
+    Stopped(KernelStop),
+}
+
+/// A step-mode pause, as the session describes it.
+#[derive(Clone, Debug)]
+pub struct KernelStop {
+    /// What stopped after which call, the phase that began, the next one.
+    pub lines: Vec<String>,
+    /// Dropped or sent to: the session resumes the task. Dropped (the UI
+    /// quit) also tells it to stop pausing.
+    pub resume: Sender<()>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +70,8 @@ pub enum Source {
 pub struct Live {
     /// Display paused: events wait here, in order.
     pub paused: Option<VecDeque<Event>>,
+    /// Step mode: the traced task the kernel stopped, until `n`.
+    pub stopped: Option<KernelStop>,
 }
 
 pub struct App {
@@ -159,8 +175,13 @@ impl App {
             Feed::Event(event) => {
                 self.rate.add(now, 1);
                 match &mut self.source {
-                    Source::Live(Live { paused: Some(waiting) }) => waiting.push_back(event),
+                    Source::Live(Live { paused: Some(waiting), .. }) => waiting.push_back(event),
                     _ => self.model.push(event),
+                }
+            }
+            Feed::Stopped(stop) => {
+                if let Source::Live(live) = &mut self.source {
+                    live.stopped = Some(stop);
                 }
             }
             Feed::Lost(total) => self.lost = self.lost.max(total),
@@ -327,6 +348,7 @@ impl App {
             KeyCode::Char('=') => self.zoom = 0,
             KeyCode::Char(' ') => self.toggle_pause(),
             KeyCode::Char('.') => self.step(),
+            KeyCode::Char('n') => self.resume_stopped(),
             KeyCode::Char(',') => {
                 if let Source::Replay(player) = &mut self.source {
                     player.step_back(&mut self.model);
@@ -386,10 +408,28 @@ impl App {
         }
     }
 
+    /// The task step mode stopped, if any.
+    pub fn stopped(&self) -> Option<&KernelStop> {
+        match &self.source {
+            Source::Live(live) => live.stopped.as_ref(),
+            Source::Replay(_) => None,
+        }
+    }
+
+    /// Step mode: lets the session resume the task the kernel stopped.
+    fn resume_stopped(&mut self) {
+        if let Source::Live(live) = &mut self.source
+            && let Some(stop) = live.stopped.take()
+        {
+            // The session may have ended already: nothing to resume then.
+            let _ = stop.resume.send(());
+        }
+    }
+
     /// One event more, while paused.
     fn step(&mut self) {
         match &mut self.source {
-            Source::Live(Live { paused: Some(waiting) }) => {
+            Source::Live(Live { paused: Some(waiting), .. }) => {
                 if let Some(event) = waiting.pop_front() {
                     self.model.push(event);
                 }

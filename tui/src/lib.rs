@@ -18,6 +18,6 @@ pub mod stats;
 pub mod terminal;
 pub mod view;
 
-pub use app::{App, Feed};
+pub use app::{App, Feed, KernelStop};
 pub use run::{Live, TuiError, replay, run};
 pub use stats::Report;

@@ -1,6 +1,7 @@
 //! The UI loop: take in events, handle keys, draw at most one frame per
 //! tick. Shared by replay and live mode; in live mode it runs on its own
-//! thread, fed by a channel the session never waits on.
+//! thread, fed by a channel the session never waits on, except at a step
+//! mode pause, which waits for the user by design.
 
 use std::{
     io,
@@ -24,7 +25,7 @@ use ratatui::{
 };
 
 use crate::{
-    app::{App, Feed},
+    app::{App, Feed, KernelStop},
     stats::Report,
     terminal::Screen,
     view,
@@ -147,6 +148,15 @@ impl Live {
     /// The probes' count of lost events so far.
     pub fn lost(&self, total: u64) {
         self.send(Feed::Lost(total));
+    }
+
+    /// Step mode: shows that the kernel stopped a task (`lines` say which,
+    /// after what, and which phase began) and waits until the user resumes
+    /// it. False when the UI is gone: then there is no one to ask.
+    pub fn stopped(&self, lines: Vec<String>) -> bool {
+        let (resume, resumed) = mpsc::channel();
+        self.send(Feed::Stopped(KernelStop { lines, resume }));
+        resumed.recv().is_ok()
     }
 
     /// The user quit the UI (or it failed).

@@ -19,7 +19,7 @@ use ratatui::{
 };
 
 use crate::{
-    app::{App, Focus, Overlay, Source},
+    app::{App, Focus, KernelStop, Overlay, Source},
     filter::role_label,
     model::Subject,
 };
@@ -54,6 +54,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         (true, false) => frame.render_widget(DetailPane(app), bottom),
     }
     frame.render_widget(StatusBar(app), status);
+    if let Some(stop) = app.stopped() {
+        frame.render_widget(StopBanner(stop), main);
+    }
     match app.overlay {
         Some(Overlay::Help) => frame.render_widget(HelpOverlay, area),
         Some(Overlay::Info) => frame.render_widget(InfoOverlay(app), area),
@@ -567,10 +570,11 @@ impl Widget for StatusBar<'_> {
         }
         let mode = match &app.source {
             Source::Live(live) => {
-                let state = match (&app.trailer, &live.paused) {
-                    (Some(_), _) => "ended".to_string(),
-                    (None, Some(waiting)) => format!("paused, {} waiting", waiting.len()),
-                    (None, None) => "live".to_string(),
+                let state = match (&app.trailer, &live.stopped, &live.paused) {
+                    (Some(_), _, _) => "ended".to_string(),
+                    (None, Some(_), _) => "stopped".to_string(),
+                    (None, None, Some(waiting)) => format!("paused, {} waiting", waiting.len()),
+                    (None, None, None) => "live".to_string(),
                 };
                 format!(" LIVE {state} ")
             }
@@ -642,6 +646,40 @@ fn centred(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
+/// Step mode: which task the kernel stopped, after what, and the key that
+/// resumes it; across the bottom of `area`, over the event list.
+pub struct StopBanner<'a>(pub &'a KernelStop);
+
+impl Widget for StopBanner<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        // Cut to the width inside the border here, so that the box is as
+        // tall as its text: a call's description is long.
+        let inner = usize::from(area.width.saturating_sub(2)).max(1);
+        let rows: Vec<Line> = self
+            .0
+            .lines
+            .iter()
+            .flat_map(|line| {
+                let chars: Vec<char> = line.chars().collect();
+                chars
+                    .chunks(inner)
+                    .map(|row| Line::from(row.iter().collect::<String>()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let height = (rows.len() as u16).saturating_add(2).min(area.height);
+        let banner = Rect { y: area.y + area.height - height, height, ..area };
+        Clear.render(banner, buf);
+        Paragraph::new(rows)
+            .block(
+                Block::bordered()
+                    .title(" Stopped in the kernel · n: resume ")
+                    .border_style(Style::new().fg(Color::LightRed)),
+            )
+            .render(banner, buf);
+    }
+}
+
 /// Every key.
 pub struct HelpOverlay;
 
@@ -660,6 +698,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("f", "follow the newest event"),
     ("Space", "pause / resume (replay: play)"),
     (".  ,", "step one event on (paused) / back"),
+    ("n", "resume the task --step stopped"),
     ("+  -  =", "zoom the timeline in / out / fit"),
     ("<  >", "seek back / forward (replay)"),
     ("[  ]", "slower / faster (replay)"),

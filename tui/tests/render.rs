@@ -11,7 +11,7 @@ use cradle_probes::{
     trace_file::{Trace, TraceEnd, Trailer},
 };
 use cradle_tui::{
-    App, Feed,
+    App, Feed, KernelStop,
     app::Focus,
     view::{
         self, ContainerList, DetailPane, EventList, HelpOverlay, KEYS, StatusBar, Timeline, Window,
@@ -361,4 +361,33 @@ fn live_mode_pauses_steps_and_takes_the_trailers_loss_count() {
     assert!(rows[0].contains("LIVE ended") && rows[0].contains("lost 9"), "{rows:#?}");
     // The container the session attributed is the UI's too.
     assert_eq!(app.model.containers(), trace.containers.as_slice());
+}
+
+#[test]
+fn a_kernel_stop_shows_in_full_until_n_resumes_it() {
+    let trace = fixture("runc-run.jsonl");
+    let mut app = App::live(trace.header.clone());
+    let now = std::time::Instant::now();
+    for event in &trace.events {
+        app.feed(Feed::Event(event.clone()), now);
+    }
+    let (resume, resumed) = std::sync::mpsc::channel();
+    let long_call = format!("paused: runc:[2:INIT][42] is stopped after {}", "x".repeat(150));
+    let lines =
+        vec![long_call, "c1: Root switch has begun.".into(), "Next: Privilege reduction.".into()];
+    app.feed(Feed::Stopped(KernelStop { lines, resume }), now);
+    app.tick(now);
+    let shown = text(&screen(&app, 100, 30));
+    assert!(shown.contains("Stopped in the kernel · n: resume"), "{shown}");
+    assert!(shown.contains("LIVE stopped"), "{shown}");
+    // The call's long description wraps; the lines after it still show.
+    assert!(shown.contains("c1: Root switch has begun."), "{shown}");
+    assert!(shown.contains("Next: Privilege reduction."), "{shown}");
+    assert!(resumed.try_recv().is_err(), "nothing resumes before the key");
+
+    press(&mut app, "n");
+    assert_eq!(resumed.try_recv(), Ok(()), "n resumes the task");
+    let shown = text(&screen(&app, 100, 30));
+    assert!(!shown.contains("Stopped in the kernel"), "{shown}");
+    assert!(shown.contains("LIVE live"), "{shown}");
 }
