@@ -4,9 +4,11 @@
 #[path = "common/runtime.rs"]
 mod runtime;
 
-use std::path::Path;
+use std::{path::Path, process::Command};
 
-use runtime::{Sandbox, cgroups_mentioning, host_mounts_mentioning, processes_mentioning, stderr};
+use runtime::{
+    Sandbox, cgroups_mentioning, cradle_bin, host_mounts_mentioning, processes_mentioning, stderr,
+};
 
 /// Runs `create` and `run` for the case and checks the failure and the cleanup.
 fn assert_rejected(sandbox: &Sandbox, bundle: &Path, id: &str, message: &str) {
@@ -200,4 +202,18 @@ fn an_error_is_said_once_and_logged_where_asked() {
             && line["fields"]["message"].as_str().is_some_and(|m| m.contains("no-such"))),
         "{text}"
     );
+}
+
+#[test]
+fn a_system_error_names_its_cause_once() {
+    let sandbox = Sandbox::new();
+    // A state root under a regular file: the kernel says ENOTDIR.
+    let file = sandbox.dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let root = file.join("state");
+    let out = Command::new(cradle_bin()).arg("--root").arg(&root).arg("list").output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains(&root.display().to_string()), "names the path: {err}");
+    assert_eq!(err.matches("Not a directory").count(), 1, "the cause, once: {err}");
 }

@@ -23,10 +23,12 @@ pub enum Error {
     InvalidConfig { field: String, reason: String },
     #[error("config.json: {field} is not supported by cradle: {reason}")]
     Unsupported { field: String, reason: String },
-    #[error("{context}: {source}")]
-    Io { context: String, source: io::Error },
-    #[error("{context}: {source}")]
-    Sys { context: String, source: nix::Error },
+    // The cause is part of the message and deliberately not a `source`:
+    // callers print the chain (`{:#}`), which would say it twice.
+    #[error("{context}: {cause}")]
+    Io { context: String, cause: io::Error },
+    #[error("{context}: {cause}")]
+    Sys { context: String, cause: nix::Error },
     /// The container's init reported a failure before the user's process.
     #[error("container init: {0}")]
     Init(String),
@@ -49,12 +51,12 @@ pub trait Context<T> {
 
 impl<T> Context<T> for Result<T, io::Error> {
     fn context(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Io { context: context(), source })
+        self.map_err(|cause| Error::Io { context: context(), cause })
     }
 }
 
 impl<T> Context<T> for Result<T, nix::Error> {
     fn context(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Sys { context: context(), source })
+        self.map_err(|cause| Error::Sys { context: context(), cause })
     }
 }

@@ -138,7 +138,7 @@ impl StateRoot {
         };
         serde_json::from_str(&text).map_err(|err| Error::Io {
             context: format!("parsing {}", path.display()),
-            source: err.into(),
+            cause: err.into(),
         })
     }
 
@@ -247,7 +247,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     };
     write().map_err(|err| {
         let _ = fs::remove_file(&temp);
-        Error::Io { context: format!("writing {}", path.display()), source: err }
+        Error::Io { context: format!("writing {}", path.display()), cause: err }
     })
 }
 

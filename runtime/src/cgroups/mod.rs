@@ -226,7 +226,7 @@ fn create_dirs(mount: &Path, path: &Path, controllers: Option<&[String]>) -> Res
             Err(err) => {
                 return Err(Error::Io {
                     context: format!("creating cgroup {}", current.display()),
-                    source: err,
+                    cause: err,
                 });
             }
         }

@@ -82,7 +82,7 @@ fn apply_devices(dir: &Path, resources: &Resources) -> Result<()> {
                 rules.join(", "),
                 dir.display(),
             ),
-            source: refused.errno,
+            cause: refused.errno,
         }
     })
 }

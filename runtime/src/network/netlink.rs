@@ -330,11 +330,11 @@ impl Netlink {
 }
 
 fn io_error(context: &str) -> Error {
-    Error::Io { context: context.to_owned(), source: std::io::Error::last_os_error() }
+    Error::Io { context: context.to_owned(), cause: std::io::Error::last_os_error() }
 }
 
 fn errno_error(context: String, errno: i32) -> Error {
-    Error::Io { context, source: std::io::Error::from_raw_os_error(errno) }
+    Error::Io { context, cause: std::io::Error::from_raw_os_error(errno) }
 }
 
 #[cfg(test)]

@@ -146,7 +146,7 @@ fn set_domainname(name: &str) -> Result<()> {
     if rc < 0 {
         return Err(Error::Io {
             context: format!("setting domainname {name:?}"),
-            source: std::io::Error::last_os_error(),
+            cause: std::io::Error::last_os_error(),
         });
     }
     Ok(())

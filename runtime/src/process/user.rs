@@ -88,7 +88,7 @@ impl Executable {
     /// Replaces the process; returns only on failure.
     pub fn exec(&self) -> Error {
         let err = nix::unistd::execve(&self.path, &self.args, &self.env).unwrap_err();
-        Error::Sys { context: format!("exec {:?}", self.path), source: err }
+        Error::Sys { context: format!("exec {:?}", self.path), cause: err }
     }
 }
 

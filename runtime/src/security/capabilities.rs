@@ -209,8 +209,8 @@ fn capget() -> Result<(u64, u64, u64)> {
     ))
 }
 
-fn sys_error(context: String, source: std::io::Error) -> Error {
-    Error::Io { context, source }
+fn sys_error(context: String, cause: std::io::Error) -> Error {
+    Error::Io { context, cause }
 }
 
 #[cfg(test)]

@@ -383,7 +383,7 @@ impl Filter {
         if rc < 0 {
             return Err(Error::Io {
                 context: "installing the seccomp filter".to_owned(),
-                source: std::io::Error::last_os_error(),
+                cause: std::io::Error::last_os_error(),
             });
         }
         Ok(())
