@@ -16,7 +16,7 @@ use std::{
     time::Instant,
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
 
@@ -156,9 +156,14 @@ fn measure(
         &format!("runc run, exec storm of 5000, {} prctl calls", args.session_calls),
         &["sh".into(), "-c".into(), session],
     )?;
-    let records_and_lost = memory.records + memory.lost;
-    if records_and_lost < 1_000_000 {
-        bail!("the memory session had {records_and_lost} events, fewer than a million");
+    if memory.records + memory.lost < report::MEMORY_GOAL_EVENTS {
+        // A shorter session (`--session-calls`) is measured and shown, but
+        // the goal is about a million events.
+        println!(
+            "the memory session had {} events, fewer than the {} its goal is about: not judged",
+            memory.records + memory.lost,
+            report::MEMORY_GOAL_EVENTS
+        );
     }
 
     let goals = report::goals(&lifecycle, &tracing, &replay, &memory);

@@ -119,14 +119,19 @@ pub fn goals(
             "M events/s",
         ));
     }
-    goals.push(Goal::at_most(
-        "collector peak RSS, million-event session",
-        memory.peak_rss_kib as f64 / 1024.0,
-        64.0,
-        "MiB",
-    ));
+    if memory.records + memory.lost >= MEMORY_GOAL_EVENTS {
+        goals.push(Goal::at_most(
+            "collector peak RSS, million-event session",
+            memory.peak_rss_kib as f64 / 1024.0,
+            64.0,
+            "MiB",
+        ));
+    }
     goals
 }
+
+/// The memory goal is about a session of at least this many events.
+pub const MEMORY_GOAL_EVENTS: u64 = 1_000_000;
 
 /// `median (q1–q3; min–max)` with `digits` decimals.
 pub fn spread_cell(spread: &Spread, digits: usize) -> String {
@@ -280,6 +285,25 @@ mod tests {
         assert!(!throughput.met);
         assert_eq!(throughput.miss_factor(), 2.0);
         assert!(Goal::at_least("decode", 5.0, 5.0, "M events/s").met);
+    }
+
+    #[test]
+    fn the_memory_goal_is_judged_on_a_million_events_only() {
+        let session = |records, lost| Session {
+            workload: "calls".into(),
+            records,
+            undecodable: 0,
+            lost,
+            workload_seconds: 1.0,
+            whole_seconds: 1.0,
+            peak_rss_kib: 32 * 1024,
+            max_rss_with_children_kib: 0,
+        };
+        let memory_goals = |memory: &Session| {
+            goals(&[], &[], &[], memory).into_iter().filter(|g| g.name.contains("RSS")).count()
+        };
+        assert_eq!(memory_goals(&session(400_000, 0)), 0, "a short session is not judged");
+        assert_eq!(memory_goals(&session(900_000, 100_000)), 1, "lost events count");
     }
 
     #[test]
