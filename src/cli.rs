@@ -118,8 +118,9 @@ pub struct TraceArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     /// Pause the traced runtime where each phase of a container begins
-    /// (stopped in the kernel), resuming on Enter; `--step=pivot_root,mount`
-    /// pauses after every call of those kinds instead.
+    /// (stopped in the kernel), resuming on Enter (`n` with --tui);
+    /// `--step=pivot_root,mount` pauses after every call of those kinds
+    /// instead.
     #[arg(long, value_name = "KINDS", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub step: Option<String>,
     /// The command to run, and its arguments.

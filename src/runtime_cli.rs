@@ -65,9 +65,9 @@ pub struct RunArgs {
     /// also save the trace there).
     #[arg(long, conflicts_with = "explain")]
     pub tui: bool,
-    /// Trace, and pause at each phase boundary until Enter (see `cradle
-    /// trace --step`).
-    #[arg(long, conflicts_with = "tui")]
+    /// Trace, and pause at each phase boundary until Enter, or `n` with
+    /// --tui (see `cradle trace --step`).
+    #[arg(long)]
     pub step: bool,
 }
 
