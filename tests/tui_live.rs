@@ -139,14 +139,38 @@ fn watch_with_the_tui_finds_a_container_started_elsewhere() {
 fn step_mode_in_the_ui_stops_runc_at_each_phase_until_n() {
     let bundle = RuncBundle::new(&["true"]);
     let id = format!("tui-step-{}", std::process::id());
-    let command = format!(
-        "{} trace --tui --step -- runc --root {} run --bundle {} {id}",
-        cradle(),
-        bundle.runc_root().display(),
-        bundle.path().display()
+    step_in_the_ui(
+        "tui-step-runc",
+        &format!(
+            "{} trace --tui --step -- runc --root {} run --bundle {} {id}",
+            cradle(),
+            bundle.runc_root().display(),
+            bundle.path().display()
+        ),
     );
-    let tmux = Tmux::start("tui-step", 120, 40, &then_report_terminal(&command));
-    // Every phase up to the workload's exec, in order: each is a stop.
+}
+
+#[test]
+fn step_mode_in_the_ui_stops_the_built_in_runtime_at_each_phase_until_n() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("tui-step", &["true"]);
+    let id = sandbox.id("tui-step");
+    step_in_the_ui(
+        "tui-step-cradle",
+        &format!(
+            "{} --root {} run --tui --step --bundle {} {id}",
+            cradle(),
+            sandbox.root.display(),
+            bundle.display()
+        ),
+    );
+}
+
+/// Runs `command` (a `--tui --step` run) in terminal `name` and, at each
+/// phase up to the workload's exec, checks the task shown is stopped, then
+/// presses `n`; the run must end and exit 0.
+fn step_in_the_ui(name: &str, command: &str) {
+    let tmux = Tmux::start(name, 120, 40, &then_report_terminal(command));
     for phase in PHASE_TITLES.split_last().unwrap().1 {
         let screen = tmux.wait_text(&format!("{phase} has begun."), WAIT);
         assert!(screen.contains("LIVE stopped"), "{screen}");
