@@ -406,6 +406,9 @@ const CLONE_FLAGS: &[(u64, &str)] = &[
     (0x4000_0000, "CLONE_NEWNET"),
     (0x8000_0000, "CLONE_IO"),
     (0x80, "CLONE_NEWTIME"),
+    // clone3 only: its flags are 64 bits wide.
+    (0x1_0000_0000, "CLONE_CLEAR_SIGHAND"),
+    (0x2_0000_0000, "CLONE_INTO_CGROUP"),
 ];
 
 /// A wait(2) status word: `exited 0`, `killed by SIGKILL`.
@@ -482,6 +485,11 @@ mod tests {
         assert_eq!(clone_flags_text(0x2002_0000), "CLONE_NEWNS|CLONE_NEWPID");
         assert_eq!(clone_flags_text(0x11), "0", "the exit signal is not a flag");
         assert_eq!(clone_flags_text(0x1_0000_0000_0000), "0x1000000000000");
+        assert_eq!(
+            clone_flags_text(0x2_2002_0000),
+            "CLONE_NEWNS|CLONE_NEWPID|CLONE_INTO_CGROUP",
+            "clone3's own flags"
+        );
     }
 
     #[test]
