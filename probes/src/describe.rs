@@ -250,12 +250,27 @@ impl Detail {
                 caps_text(*inheritable),
                 result(*ret)
             ),
-            Detail::Prctl { option, option_name, arg2, name, filter_len, ret, .. } => {
-                let option = option_name.clone().unwrap_or_else(|| Name::Owned(option.to_string()));
-                match (name, filter_len) {
-                    (Some(name), _) => write!(out, "prctl({option}, {})", quote(name))?,
-                    (_, Some(len)) => write!(out, "prctl({option}, filter of {len} instructions)")?,
-                    _ => write!(out, "prctl({option}, {arg2})")?,
+            Detail::Prctl { option, option_name, arg2, arg3, name, filter_len, ret, .. } => {
+                let text = option_name.clone().unwrap_or_else(|| Name::Owned(option.to_string()));
+                match (name, filter_len, *option) {
+                    (Some(name), _, _) => write!(out, "prctl({text}, {})", quote(name))?,
+                    (_, Some(len), _) => {
+                        write!(out, "prctl({text}, filter of {len} instructions)")?
+                    }
+                    (_, _, names::PR_CAPBSET_READ | names::PR_CAPBSET_DROP) => {
+                        write!(out, "prctl({text}, {})", cap_text(*arg2))?
+                    }
+                    // PR_CAP_AMBIENT_IS_SET, _RAISE and _LOWER name a capability.
+                    (_, _, names::PR_CAP_AMBIENT) if (1..=3).contains(arg2) => write!(
+                        out,
+                        "prctl({text}, {}, {})",
+                        names::cap_ambient_operation(*arg2),
+                        cap_text(*arg3)
+                    )?,
+                    (_, _, names::PR_CAP_AMBIENT) => {
+                        write!(out, "prctl({text}, {})", names::cap_ambient_operation(*arg2))?
+                    }
+                    _ => write!(out, "prctl({text}, {arg2})")?,
                 }
                 write!(out, " = {}", result(*ret))
             }
@@ -411,6 +426,14 @@ const CLONE_FLAGS: &[(u64, &str)] = &[
     (0x2_0000_0000, "CLONE_INTO_CGROUP"),
 ];
 
+/// A capability number as its name, or the number if it has none.
+fn cap_text(cap: u64) -> String {
+    i32::try_from(cap)
+        .ok()
+        .and_then(names::capability)
+        .map_or_else(|| cap.to_string(), str::to_string)
+}
+
 /// A wait(2) status word: `exited 0`, `killed by SIGKILL`.
 pub fn wait_status(status: u32) -> String {
     let signal = status & 0x7f;
@@ -490,6 +513,32 @@ mod tests {
             "CLONE_NEWNS|CLONE_NEWPID|CLONE_INTO_CGROUP",
             "clone3's own flags"
         );
+    }
+
+    #[test]
+    fn prctls_that_take_a_capability_name_it() {
+        let prctl = |option: u32, arg2: u64, arg3: u64| {
+            Detail::Prctl {
+                option,
+                option_name: names::prctl_option(option).map(Name::from),
+                arg2,
+                arg3,
+                arg4: 0,
+                arg5: 0,
+                name: None,
+                filter_len: None,
+                ret: 0,
+            }
+            .describe()
+        };
+        assert_eq!(prctl(24, 21, 0), "prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN) = 0");
+        assert_eq!(prctl(23, 99, 0), "prctl(PR_CAPBSET_READ, 99) = 0", "no such capability");
+        assert_eq!(
+            prctl(47, 3, 12),
+            "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_NET_ADMIN) = 0"
+        );
+        assert_eq!(prctl(47, 4, 0), "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) = 0");
+        assert_eq!(prctl(36, 1, 0), "prctl(PR_SET_CHILD_SUBREAPER, 1) = 0");
     }
 
     #[test]

@@ -204,14 +204,29 @@ pub fn prctl_option(option: u32) -> Option<&'static str> {
         8 => "PR_SET_KEEPCAPS",
         PR_SET_NAME => "PR_SET_NAME",
         PR_SET_SECCOMP => "PR_SET_SECCOMP",
-        23 => "PR_CAPBSET_READ",
-        24 => "PR_CAPBSET_DROP",
+        PR_CAPBSET_READ => "PR_CAPBSET_READ",
+        PR_CAPBSET_DROP => "PR_CAPBSET_DROP",
         36 => "PR_SET_CHILD_SUBREAPER",
         38 => "PR_SET_NO_NEW_PRIVS",
         39 => "PR_GET_NO_NEW_PRIVS",
-        47 => "PR_CAP_AMBIENT",
+        PR_CAP_AMBIENT => "PR_CAP_AMBIENT",
         _ => return None,
     })
+}
+
+pub const PR_CAPBSET_READ: u32 = 23;
+pub const PR_CAPBSET_DROP: u32 = 24;
+pub const PR_CAP_AMBIENT: u32 = 47;
+
+/// PR_CAP_AMBIENT's operations (its second argument).
+pub fn cap_ambient_operation(operation: u64) -> String {
+    match operation {
+        1 => "PR_CAP_AMBIENT_IS_SET".into(),
+        2 => "PR_CAP_AMBIENT_RAISE".into(),
+        3 => "PR_CAP_AMBIENT_LOWER".into(),
+        4 => "PR_CAP_AMBIENT_CLEAR_ALL".into(),
+        other => other.to_string(),
+    }
 }
 
 pub const SECCOMP_SET_MODE_FILTER: u32 = 1;
