@@ -658,6 +658,14 @@ pub const TRACKED_MAP: &str = "TRACKED";
 pub const LOST_MAP: &str = "LOST";
 /// Most tasks tracked at once.
 pub const TRACKED_MAX: u32 = 65536;
+/// Name of the program array the raw `sys_enter` program tail-calls
+/// through: syscall number -> the program that handles that call's entry.
+pub const SYS_ENTER_HANDLERS_MAP: &str = "SYS_ENTER_HANDLERS";
+/// The same for the raw `sys_exit` program and the calls' exits.
+pub const SYS_EXIT_HANDLERS_MAP: &str = "SYS_EXIT_HANDLERS";
+/// Slots of each handler array: above every x86_64 syscall number (the
+/// highest is below 500; x32 numbers, with bit 30 set, fall outside).
+pub const SYSCALL_HANDLERS_MAX: u32 = 512;
 
 /// Value of the tracked-task map.
 #[repr(C)]

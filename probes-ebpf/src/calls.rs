@@ -5,7 +5,7 @@
 //! memory itself, so it is resident and the helpers (which cannot fault
 //! pages in) can read it.
 
-use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
 use cradle_probes_common::{
     CALL_ARGS, CALL_SLOT_MAX, CALL_SLOTS, CLONE_NEW_MASK, CallEvent, EventKind, NS_SOURCE_UNSHARE,
     NamespaceSet, NamespacesEvent,
@@ -17,7 +17,7 @@ use crate::{
     },
     kernel::Task,
     maps::{EVENTS, PENDING, PendingCall},
-    syscall::{SYSCALL_RET, copy_user_bytes, copy_user_str, syscall_arg},
+    syscall::{copy_user_bytes, copy_user_str, enter_args, syscall_ret},
 };
 
 const _: () = assert!(CALL_SLOT_MAX.is_power_of_two());
@@ -37,15 +37,15 @@ pub enum Slot {
 
 /// Stashes the first `nargs` arguments of a tracked task's call.
 #[inline(always)]
-pub fn stash(ctx: &TracePointContext, kind: EventKind, nargs: usize) {
+pub fn stash(ctx: &RawTracePointContext, kind: EventKind, nargs: usize) {
     if !current_is_tracked() {
         return;
     }
+    let all: [u64; CALL_ARGS] = enter_args(ctx);
     let mut call = PendingCall { kind: kind as u32, _pad: 0, args: [0; CALL_ARGS] };
     let mut n = 0;
     while n < nargs && n < CALL_ARGS {
-        // SAFETY: sys_enter records hold `nargs` 8-byte arguments here.
-        call.args[n] = unsafe { ctx.read_at::<u64>(syscall_arg(n)) }.unwrap_or(0);
+        call.args[n] = all[n];
         n += 1;
     }
     // A full map drops the call; the LRU map evicts the oldest stash first.
@@ -60,13 +60,6 @@ pub fn take(kind: EventKind) -> Option<PendingCall> {
     let call = unsafe { PENDING.get(&pid) }.copied()?;
     let _ = PENDING.remove(&pid);
     if call.kind == kind as u32 { Some(call) } else { None }
-}
-
-/// The syscall's return value.
-#[inline(always)]
-pub fn syscall_ret(ctx: &TracePointContext) -> i64 {
-    // SAFETY: `ret` is a long at this offset in every sys_exit record.
-    unsafe { ctx.read_at::<i64>(SYSCALL_RET) }.unwrap_or(0)
 }
 
 /// Fills data area `index` of `event` as `slot` says.
@@ -119,7 +112,7 @@ fn fill_slot(event: *mut CallEvent, index: usize, slot: Slot, args: &[u64; CALL_
 /// Sends the record of a returned call.
 #[inline(always)]
 pub fn record(
-    ctx: &TracePointContext,
+    ctx: &RawTracePointContext,
     kind: EventKind,
     call: &PendingCall,
     slots: [Slot; CALL_SLOTS],
@@ -157,14 +150,14 @@ pub fn record(
 /// depend only on its arguments.
 macro_rules! call_probe {
     ($enter:ident, $exit:ident, $kind:expr, $nargs:expr, |$args:ident| $slots:expr) => {
-        #[tracepoint]
-        pub fn $enter(ctx: TracePointContext) -> u32 {
+        #[raw_tracepoint]
+        pub fn $enter(ctx: RawTracePointContext) -> i32 {
             stash(&ctx, $kind, $nargs);
             0
         }
 
-        #[tracepoint]
-        pub fn $exit(ctx: TracePointContext) -> u32 {
+        #[raw_tracepoint]
+        pub fn $exit(ctx: RawTracePointContext) -> i32 {
             if let Some(call) = take($kind) {
                 let $args = &call.args;
                 let slots: [Slot; CALL_SLOTS] = $slots;
@@ -281,15 +274,15 @@ call_probe!(sys_enter_sethostname, sys_exit_sethostname, EventKind::Sethostname,
     Empty
 ]);
 
-#[tracepoint]
-pub fn sys_enter_setns(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_enter_setns(ctx: RawTracePointContext) -> i32 {
     stash(&ctx, EventKind::Setns, 2);
     0
 }
 
 /// setns(2) also records the namespaces the caller is in once it returned.
-#[tracepoint]
-pub fn sys_exit_setns(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_exit_setns(ctx: RawTracePointContext) -> i32 {
     if let Some(call) = take(EventKind::Setns) {
         let namespaces = Task::current().namespaces();
         record(&ctx, EventKind::Setns, &call, [Empty; CALL_SLOTS], namespaces);
@@ -297,16 +290,16 @@ pub fn sys_exit_setns(ctx: TracePointContext) -> u32 {
     0
 }
 
-#[tracepoint]
-pub fn sys_enter_unshare(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_enter_unshare(ctx: RawTracePointContext) -> i32 {
     stash(&ctx, EventKind::Namespaces, 1);
     0
 }
 
 /// unshare(2) with `CLONE_NEW*` flags: the caller's namespaces once it
 /// returned (the `*_for_children` ones for pid and time).
-#[tracepoint]
-pub fn sys_exit_unshare(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_exit_unshare(ctx: RawTracePointContext) -> i32 {
     let Some(call) = take(EventKind::Namespaces) else {
         return 0;
     };

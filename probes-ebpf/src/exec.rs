@@ -1,7 +1,9 @@
 //! execve(2) and execveat(2): the filename and argv at entry, the result at
 //! exit. Userspace pairs the two records by thread.
 
-use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{
+    helpers::bpf_probe_read_user, macros::raw_tracepoint, programs::RawTracePointContext,
+};
 use cradle_probes_common::{
     EXEC_ARGC_MAX, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_AT, EXEC_FILENAME_MAX,
     EXEC_FILENAME_TRUNCATED, EventKind, ExecEvent, ExecResultEvent, RUNTIME_NAMES_MAX,
@@ -12,7 +14,7 @@ use crate::{
     emit::{current_is_tracked, current_pid, header, send_bytes, send_then_stop},
     globals::{runtime_len, runtime_name, watch_runtimes},
     maps::{EXEC_SCRATCH, TRACKED},
-    syscall::{SYSCALL_RET, copy_user_str, syscall_arg},
+    syscall::{copy_user_str, enter_args, syscall_ret},
 };
 
 const FIXED: usize = core::mem::size_of::<ExecEvent>();
@@ -20,42 +22,43 @@ const ARGV_AT: usize = FIXED + EXEC_FILENAME_MAX;
 const ARGV_MASK: usize = EXEC_ARGV_MAX - 1;
 const _: () = assert!(EXEC_ARGV_MAX.is_power_of_two());
 
-#[tracepoint(category = "syscalls", name = "sys_enter_execve")]
-pub fn sys_enter_execve(ctx: TracePointContext) -> u32 {
-    exec_entered(&ctx, syscall_arg(0), syscall_arg(1), 0);
+#[raw_tracepoint]
+pub fn sys_enter_execve(ctx: RawTracePointContext) -> i32 {
+    let [filename, argv] = enter_args(&ctx);
+    exec_entered(filename as *const u8, argv as *const *const u8, 0);
     0
 }
 
-#[tracepoint(category = "syscalls", name = "sys_enter_execveat")]
-pub fn sys_enter_execveat(ctx: TracePointContext) -> u32 {
-    exec_entered(&ctx, syscall_arg(1), syscall_arg(2), EXEC_AT);
+#[raw_tracepoint]
+pub fn sys_enter_execveat(ctx: RawTracePointContext) -> i32 {
+    let [_dirfd, filename, argv] = enter_args(&ctx);
+    exec_entered(filename as *const u8, argv as *const *const u8, EXEC_AT);
     0
 }
 
-#[tracepoint(category = "syscalls", name = "sys_exit_execve")]
-pub fn sys_exit_execve(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_exit_execve(ctx: RawTracePointContext) -> i32 {
     exec_returned(&ctx);
     0
 }
 
-#[tracepoint(category = "syscalls", name = "sys_exit_execveat")]
-pub fn sys_exit_execveat(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_exit_execveat(ctx: RawTracePointContext) -> i32 {
     exec_returned(&ctx);
     0
 }
 
-fn exec_returned(ctx: &TracePointContext) {
+fn exec_returned(ctx: &RawTracePointContext) {
     if !current_is_tracked() {
         return;
     }
-    // SAFETY: `ret` is a long at this offset in every sys_exit record.
-    let ret = unsafe { ctx.read_at::<i64>(SYSCALL_RET) }.unwrap_or(0);
+    let ret = syscall_ret(ctx);
     // Only after a successful exec: a failed one (a PATH search) may be
     // made by a child whose parent is blocked until the exec succeeds.
     send_then_stop(EventKind::ExecResult, ret == 0, |header| ExecResultEvent { header, ret });
 }
 
-fn exec_entered(ctx: &TracePointContext, filename_at: usize, argv_at: usize, at_flag: u32) {
+fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
     let tracked = current_is_tracked();
     if !tracked && !watch_runtimes() {
         return;
@@ -65,10 +68,6 @@ fn exec_entered(ctx: &TracePointContext, filename_at: usize, argv_at: usize, at_
     };
     // SAFETY: a per-CPU map value, not shared while this program runs.
     let base: *mut u8 = unsafe { (*scratch).bytes.as_mut_ptr() };
-    // SAFETY: both are pointer-sized fields of the sys_enter record.
-    let filename: *const u8 = unsafe { ctx.read_at(filename_at) }.unwrap_or(core::ptr::null());
-    // SAFETY: as above.
-    let argv: *const *const u8 = unsafe { ctx.read_at(argv_at) }.unwrap_or(core::ptr::null());
 
     let mut flags = at_flag;
     let filename_len =

@@ -27,19 +27,21 @@
 //! directories opened without O_DIRECTORY too, cost 1.8 us.) openat2's
 //! flags are in user memory: every openat2 is stashed, and judged at exit.
 
-use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{
+    helpers::bpf_probe_read_user, macros::raw_tracepoint, programs::RawTracePointContext,
+};
 use cradle_probes_common::{
     AT_FDCWD, CALL_ARGS, EventKind, MKNOD_CALL_MKNOD, MKNOD_CALL_MKNODAT, MknodEvent,
     OPEN_CALL_OPEN, OPEN_CALL_OPENAT, OPEN_CALL_OPENAT2, OpenEvent, USER_PATH_MAX,
 };
 
 use crate::{
-    calls::{syscall_ret, take},
+    calls::take,
     emit::{count_lost, current_is_tracked, current_pid, header, stop_if_asked, wakeup},
     globals::layout,
     kernel::{Task, read},
     maps::{EVENTS, PENDING, PendingCall},
-    syscall::{copy_user_str, enter_args},
+    syscall::{copy_user_str, enter_args, syscall_ret},
 };
 
 // Open flags of the asm-generic UAPI, the same on x86_64 and arm64.
@@ -89,8 +91,8 @@ fn may_matter(flags: u64) -> bool {
     asks_for_more_than_reading(flags) || flags & O_DIRECTORY_ANY_ARCH != 0
 }
 
-#[tracepoint]
-pub fn sys_enter_open(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_enter_open(ctx: RawTracePointContext) -> i32 {
     let [path, flags, mode] = enter_args(&ctx);
     if may_matter(u64::from(flags as u32)) {
         stash(EventKind::Open, AT_FDCWD, path, flags, mode, OPEN_CALL_OPEN);
@@ -98,8 +100,8 @@ pub fn sys_enter_open(ctx: TracePointContext) -> u32 {
     0
 }
 
-#[tracepoint]
-pub fn sys_enter_openat(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_enter_openat(ctx: RawTracePointContext) -> i32 {
     let [dirfd, path, flags, mode] = enter_args(&ctx);
     if may_matter(u64::from(flags as u32)) {
         stash(EventKind::Open, dirfd as i32, path, flags, mode, OPEN_CALL_OPENAT);
@@ -107,27 +109,27 @@ pub fn sys_enter_openat(ctx: TracePointContext) -> u32 {
     0
 }
 
-#[tracepoint]
-pub fn sys_enter_openat2(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_enter_openat2(ctx: RawTracePointContext) -> i32 {
     let [dirfd, path, how] = enter_args(&ctx);
     stash(EventKind::Open, dirfd as i32, path, how, 0, OPEN_CALL_OPENAT2);
     0
 }
 
-#[tracepoint]
-pub fn sys_exit_open(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_exit_open(ctx: RawTracePointContext) -> i32 {
     open_returned(&ctx);
     0
 }
 
-#[tracepoint]
-pub fn sys_exit_openat(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_exit_openat(ctx: RawTracePointContext) -> i32 {
     open_returned(&ctx);
     0
 }
 
-#[tracepoint]
-pub fn sys_exit_openat2(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_exit_openat2(ctx: RawTracePointContext) -> i32 {
     open_returned(&ctx);
     0
 }
@@ -145,7 +147,7 @@ fn worth_recording(flags: u64, file_type: u32) -> bool {
 }
 
 #[inline(always)]
-fn open_returned(ctx: &TracePointContext) {
+fn open_returned(ctx: &RawTracePointContext) {
     let Some(call) = take(EventKind::Open) else { return };
     let a = call.args;
     let ret = syscall_ret(ctx);
@@ -216,35 +218,35 @@ unsafe fn copy_path(path: *mut u8, path_len: *mut u32, cut: *mut u32, src: u64) 
     }
 }
 
-#[tracepoint]
-pub fn sys_enter_mknod(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_enter_mknod(ctx: RawTracePointContext) -> i32 {
     let [path, mode, dev] = enter_args(&ctx);
     stash(EventKind::Mknod, AT_FDCWD, path, mode, dev, MKNOD_CALL_MKNOD);
     0
 }
 
-#[tracepoint]
-pub fn sys_enter_mknodat(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_enter_mknodat(ctx: RawTracePointContext) -> i32 {
     let [dirfd, path, mode, dev] = enter_args(&ctx);
     stash(EventKind::Mknod, dirfd as i32, path, mode, dev, MKNOD_CALL_MKNODAT);
     0
 }
 
-#[tracepoint]
-pub fn sys_exit_mknod(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_exit_mknod(ctx: RawTracePointContext) -> i32 {
     mknod_returned(&ctx);
     0
 }
 
-#[tracepoint]
-pub fn sys_exit_mknodat(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint]
+pub fn sys_exit_mknodat(ctx: RawTracePointContext) -> i32 {
     mknod_returned(&ctx);
     0
 }
 
 /// Every mknod is recorded: runtimes make a handful, workloads rarely any.
 #[inline(always)]
-fn mknod_returned(ctx: &TracePointContext) {
+fn mknod_returned(ctx: &RawTracePointContext) {
     let Some(call) = take(EventKind::Mknod) else { return };
     let a = call.args;
     let ret = syscall_ret(ctx);

@@ -15,6 +15,7 @@
 mod calls;
 mod caps;
 mod cgroups;
+mod dispatch;
 mod doctor;
 mod emit;
 mod exec;

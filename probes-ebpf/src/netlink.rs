@@ -5,19 +5,19 @@
 //! few reads; userspace parses the attributes. A request the socket took
 //! is then awaited for the kernel's answer (see `netlink_answer`).
 
-use aya_ebpf::{helpers::bpf_probe_read_user, programs::TracePointContext};
+use aya_ebpf::{helpers::bpf_probe_read_user, programs::RawTracePointContext};
 use cradle_probes_common::{
     CALL_ARGS, EventKind, NETLINK_MSG_MAX, NETLINK_NETNS_FDS, NetlinkEvent,
 };
 
 use crate::{
-    calls::{syscall_ret, take},
+    calls::take,
     emit::{count_lost, current_pid, header},
     globals::layout,
     kernel::{Task, read},
     maps::{EVENTS, PENDING, PendingCall},
     netlink_answer::await_answer,
-    syscall::copy_user_bytes,
+    syscall::{copy_user_bytes, syscall_ret},
 };
 
 /// `RTM_NEWLINK` (linux/rtnetlink.h).
@@ -42,8 +42,8 @@ macro_rules! socket_call_probes {
         |$fd:ident, $buf:ident, $len:ident, $flags:ident| $enter:expr,
         $exit:ident
     ) => {
-        #[aya_ebpf::macros::tracepoint]
-        pub fn $buf_enter(ctx: aya_ebpf::programs::TracePointContext) -> u32 {
+        #[aya_ebpf::macros::raw_tracepoint]
+        pub fn $buf_enter(ctx: aya_ebpf::programs::RawTracePointContext) -> i32 {
             if $crate::emit::current_is_tracked() {
                 let [$fd, $buf, $len, $flags] = $crate::syscall::enter_args(&ctx);
                 $enter;
@@ -51,8 +51,8 @@ macro_rules! socket_call_probes {
             0
         }
 
-        #[aya_ebpf::macros::tracepoint]
-        pub fn $msg_enter(ctx: aya_ebpf::programs::TracePointContext) -> u32 {
+        #[aya_ebpf::macros::raw_tracepoint]
+        pub fn $msg_enter(ctx: aya_ebpf::programs::RawTracePointContext) -> i32 {
             if $crate::emit::current_is_tracked() {
                 let [$fd, msg, $flags] = $crate::syscall::enter_args(&ctx);
                 if let Some(($buf, $len)) = $crate::netlink::first_iovec(msg as *const u8) {
@@ -62,14 +62,14 @@ macro_rules! socket_call_probes {
             0
         }
 
-        #[aya_ebpf::macros::tracepoint]
-        pub fn $buf_exit(ctx: aya_ebpf::programs::TracePointContext) -> u32 {
+        #[aya_ebpf::macros::raw_tracepoint]
+        pub fn $buf_exit(ctx: aya_ebpf::programs::RawTracePointContext) -> i32 {
             $exit(&ctx);
             0
         }
 
-        #[aya_ebpf::macros::tracepoint]
-        pub fn $msg_exit(ctx: aya_ebpf::programs::TracePointContext) -> u32 {
+        #[aya_ebpf::macros::raw_tracepoint]
+        pub fn $msg_exit(ctx: aya_ebpf::programs::RawTracePointContext) -> i32 {
             $exit(&ctx);
             0
         }
@@ -125,7 +125,7 @@ socket_call_probes! {
     sent
 }
 
-fn sent(ctx: &TracePointContext) {
+fn sent(ctx: &RawTracePointContext) {
     let Some(call) = take(EventKind::NetlinkNewLink) else {
         return;
     };

@@ -9,15 +9,16 @@ use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user},
     macros::map,
     maps::LruHashMap,
-    programs::TracePointContext,
+    programs::RawTracePointContext,
 };
 use cradle_probes_common::{CALL_ARGS, EventKind, NetlinkAnswerEvent, TRACKED_MAX};
 
 use crate::{
-    calls::{syscall_ret, take},
+    calls::take,
     emit::{current_pid, send},
     maps::{PENDING, PendingCall},
     netlink::{RTM_NEWLINK, socket_call_probes},
+    syscall::syscall_ret,
 };
 
 /// `NLMSG_ERROR` (linux/netlink.h): an error or an acknowledgement.
@@ -95,7 +96,7 @@ socket_call_probes! {
 }
 
 /// Sends the answer if the receive brought it; otherwise keeps waiting.
-fn received(ctx: &TracePointContext) {
+fn received(ctx: &RawTracePointContext) {
     let Some(call) = take(EventKind::NetlinkAnswer) else {
         return;
     };

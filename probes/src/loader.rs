@@ -8,7 +8,7 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{HashMap, IterableMap, MapData, PerCpuArray, RingBuf},
+    maps::{HashMap, IterableMap, MapData, PerCpuArray, ProgramArray, RingBuf},
     programs::{
         ProgramError, RawTracePoint, TracePoint, raw_trace_point::RawTracePointLink,
         trace_point::TracePointLink,
@@ -21,7 +21,7 @@ use cradle_probes_common::{
 
 use crate::{
     layout::{LayoutError, VMLINUX_BTF, kernel_layout},
-    programs::{Mechanism, PROGRAMS, ProgramSpec},
+    programs::{Mechanism, PROGRAMS, ProgramSpec, TailCall},
     stream::EventStream,
     tracefs::{TracefsError, ensure_tracefs},
 };
@@ -53,6 +53,14 @@ pub enum ProbeError {
         program: &'static str,
         #[source]
         source: ProgramError,
+    },
+    #[error("placing program {program} in slot {index} of {array}: {source}")]
+    TailCall {
+        program: &'static str,
+        array: &'static str,
+        index: u32,
+        #[source]
+        source: aya::maps::MapError,
     },
     #[error("program {program}: attaching by {mechanism} is not implemented")]
     UnsupportedMechanism { program: &'static str, mechanism: &'static str },
@@ -193,8 +201,9 @@ pub(crate) enum Link {
     RawTracepoint { _attached: RawTracePointLink },
 }
 
-/// Loads and attaches one program as its spec says.
-pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<Link, ProbeError> {
+/// Loads and attaches one program as its spec says; a tail-called program
+/// is placed in its program array instead, and has no link of its own.
+pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<Option<Link>, ProbeError> {
     let program = ebpf.program_mut(spec.program).ok_or(ProbeError::MissingProgram(spec.program))?;
     let load_err = |source| ProbeError::ProgramLoad { program: spec.program, source };
     let attach_err =
@@ -204,13 +213,18 @@ pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<Link, ProbeE
             let tp: &mut TracePoint = program.try_into().map_err(load_err)?;
             tp.load().map_err(load_err)?;
             let id = tp.attach(spec.category, spec.target).map_err(attach_err)?;
-            Ok(Link::Tracepoint { _attached: tp.take_link(id).map_err(attach_err)? })
+            Ok(Some(Link::Tracepoint { _attached: tp.take_link(id).map_err(attach_err)? }))
         }
         Mechanism::RawTracepoint => {
             let tp: &mut RawTracePoint = program.try_into().map_err(load_err)?;
             tp.load().map_err(load_err)?;
+            if let Some(tail_call) = spec.tail_call {
+                let fd = tp.fd().map_err(load_err)?.try_clone().map_err(ProbeError::Io)?;
+                place(ebpf, spec.program, tail_call, &fd)?;
+                return Ok(None);
+            }
             let id = tp.attach(spec.target).map_err(attach_err)?;
-            Ok(Link::RawTracepoint { _attached: tp.take_link(id).map_err(attach_err)? })
+            Ok(Some(Link::RawTracepoint { _attached: tp.take_link(id).map_err(attach_err)? }))
         }
         // Only `doctor` tries these (its own probing programs): the
         // tracing programs are all tracepoints, which every kernel cradle
@@ -222,9 +236,30 @@ pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<Link, ProbeE
     }
 }
 
+/// Puts `program` in its slot of a program array, which stays in `ebpf`:
+/// the kernel empties a program array once userspace holds no fd of it.
+fn place(
+    ebpf: &mut Ebpf,
+    program: &'static str,
+    tail_call: TailCall,
+    fd: &aya::programs::ProgramFd,
+) -> Result<(), ProbeError> {
+    let TailCall { array, index } = tail_call;
+    let map = ebpf.map_mut(array).ok_or(ProbeError::MissingMap(array))?;
+    let mut handlers: ProgramArray<&mut MapData> =
+        ProgramArray::try_from(map).map_err(|source| ProbeError::Map { map: array, source })?;
+    handlers.set(index, fd, 0).map_err(|source| ProbeError::TailCall {
+        program,
+        array,
+        index,
+        source,
+    })
+}
+
 /// Detaches every link at once. Closing a tracepoint's perf event waits
-/// for an RCU grace period: one after another, ~45 of them took ~3 s at
-/// exit; closed on parallel threads they share grace periods.
+/// for an RCU grace period, which is why syscalls are reached through two
+/// raw tracepoints (probes-ebpf/src/dispatch.rs); detaching on parallel
+/// threads still lets any tracepoint links share grace periods.
 fn detach_all(links: Vec<Link>) {
     std::thread::scope(|scope| {
         for link in links {
@@ -262,7 +297,7 @@ impl Probes {
         let mut links = Vec::with_capacity(wanted.len());
         for spec in &wanted {
             match attach(&mut ebpf, spec) {
-                Ok(link) => links.push(link),
+                Ok(link) => links.extend(link),
                 Err(err) => {
                     detach_all(links);
                     return Err(err);

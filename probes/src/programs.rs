@@ -1,5 +1,6 @@
 //! Which eBPF program serves which probe, and how each attaches.
 
+use cradle_probes_common::{SYS_ENTER_HANDLERS_MAP, SYS_EXIT_HANDLERS_MAP};
 use serde::Serialize;
 
 /// How a program is attached to the kernel.
@@ -34,17 +35,31 @@ pub struct ProgramSpec {
     /// The program's name in the object.
     pub program: &'static str,
     pub mechanism: Mechanism,
-    /// Tracepoint category, for [`Mechanism::Tracepoint`].
+    /// Tracepoint category, for [`Mechanism::Tracepoint`]; for a syscall
+    /// handler, the raw tracepoint that dispatches to it.
     pub category: &'static str,
-    /// Tracepoint or kernel function name.
+    /// Tracepoint or kernel function name; for a syscall handler, the
+    /// syscall's name.
     pub target: &'static str,
-    /// The target may be missing on some kernels (a syscall an
-    /// architecture does not have): then the program is left out.
+    /// The target may be missing on some kernels: then the program is left
+    /// out.
     pub optional: bool,
+    /// Set for a program that is not attached itself but reached by a tail
+    /// call from a dispatching program.
+    pub tail_call: Option<TailCall>,
+}
+
+/// Where a tail-called program goes: a slot of a program array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TailCall {
+    /// The program array's name in the object.
+    pub array: &'static str,
+    pub index: u32,
 }
 
 impl ProgramSpec {
-    /// `mechanism:category/target`, as shown in trace headers and `doctor`.
+    /// `mechanism:category/target`, as shown in trace headers and `doctor`
+    /// (a syscall handler: `raw_tracepoint:sys_enter/mount`).
     pub fn describe(&self) -> String {
         if self.category.is_empty() {
             format!("{}:{}", self.mechanism.name(), self.target)
@@ -52,23 +67,6 @@ impl ProgramSpec {
             format!("{}:{}/{}", self.mechanism.name(), self.category, self.target)
         }
     }
-}
-
-const fn syscall_tp(probes: &'static [&'static str], name: &'static str) -> ProgramSpec {
-    ProgramSpec {
-        probes,
-        program: name,
-        mechanism: Mechanism::Tracepoint,
-        category: "syscalls",
-        target: name,
-        optional: false,
-    }
-}
-
-/// A syscall tracepoint of a call not every architecture has (open(2),
-/// mknod(2): arm64 has only their `*at` forms).
-const fn legacy_syscall_tp(probes: &'static [&'static str], name: &'static str) -> ProgramSpec {
-    ProgramSpec { optional: true, ..syscall_tp(probes, name) }
 }
 
 const fn raw_tp(probes: &'static [&'static str], name: &'static str) -> ProgramSpec {
@@ -79,12 +77,66 @@ const fn raw_tp(probes: &'static [&'static str], name: &'static str) -> ProgramS
         category: "",
         target: name,
         optional: false,
+        tail_call: None,
     }
 }
 
-/// Every program the tracer attaches. Namespace creation comes from
-/// `task_newtask` (clone, clone3) and the exit of unshare: this build has no
-/// kprobe or fentry path for `create_new_namespaces`.
+/// The program `program` handling the entry of syscall `syscall`, number
+/// `number` (x86_64), reached from the raw `sys_enter` tracepoint.
+const fn on_enter(
+    probes: &'static [&'static str],
+    program: &'static str,
+    syscall: &'static str,
+    number: libc::c_long,
+) -> ProgramSpec {
+    ProgramSpec {
+        probes,
+        program,
+        mechanism: Mechanism::RawTracepoint,
+        category: SYS_ENTER,
+        target: syscall,
+        optional: false,
+        tail_call: Some(TailCall { array: SYS_ENTER_HANDLERS_MAP, index: number as u32 }),
+    }
+}
+
+/// [`on_enter`] for the syscall's exit, from the raw `sys_exit` tracepoint.
+const fn on_exit(
+    probes: &'static [&'static str],
+    program: &'static str,
+    syscall: &'static str,
+    number: libc::c_long,
+) -> ProgramSpec {
+    ProgramSpec {
+        category: SYS_EXIT,
+        tail_call: Some(TailCall { array: SYS_EXIT_HANDLERS_MAP, index: number as u32 }),
+        ..on_enter(probes, program, syscall, number)
+    }
+}
+
+const SYS_ENTER: &str = "sys_enter";
+const SYS_EXIT: &str = "sys_exit";
+
+/// The event families whose records come from syscalls.
+const SYSCALL_PROBES: &[&str] = &[
+    "exec",
+    "namespaces",
+    "mount",
+    "root",
+    "setns",
+    "privileges",
+    "hostname",
+    "link",
+    "files",
+    "devices",
+];
+
+/// Every program the tracer loads, in load order: the syscall handlers
+/// fill their arrays before the dispatchers (last) attach. Namespace
+/// creation comes from `task_newtask` (clone, clone3) and the exit of
+/// unshare: this build has no kprobe or fentry path for
+/// `create_new_namespaces`. Syscall numbers are x86_64's, as are the
+/// register offsets the handlers read their arguments at.
 pub const PROGRAMS: &[ProgramSpec] = &[
     raw_tp(&["task", "namespaces"], "task_newtask"),
     raw_tp(&["task"], "sched_process_exit"),
@@ -92,60 +144,62 @@ pub const PROGRAMS: &[ProgramSpec] = &[
     raw_tp(&["cgroup"], "cgroup_mkdir"),
     raw_tp(&["cgroup"], "cgroup_attach_task"),
     raw_tp(&["capability"], "cap_capable"),
-    syscall_tp(&["exec"], "sys_enter_execve"),
-    syscall_tp(&["exec"], "sys_exit_execve"),
-    syscall_tp(&["exec"], "sys_enter_execveat"),
-    syscall_tp(&["exec"], "sys_exit_execveat"),
-    syscall_tp(&["namespaces"], "sys_enter_unshare"),
-    syscall_tp(&["namespaces"], "sys_exit_unshare"),
-    syscall_tp(&["mount"], "sys_enter_mount"),
-    syscall_tp(&["mount"], "sys_exit_mount"),
-    syscall_tp(&["mount"], "sys_enter_umount"),
-    syscall_tp(&["mount"], "sys_exit_umount"),
-    syscall_tp(&["mount"], "sys_enter_fsopen"),
-    syscall_tp(&["mount"], "sys_exit_fsopen"),
-    syscall_tp(&["mount"], "sys_enter_fsconfig"),
-    syscall_tp(&["mount"], "sys_exit_fsconfig"),
-    syscall_tp(&["mount"], "sys_enter_fsmount"),
-    syscall_tp(&["mount"], "sys_exit_fsmount"),
-    syscall_tp(&["mount"], "sys_enter_move_mount"),
-    syscall_tp(&["mount"], "sys_exit_move_mount"),
-    syscall_tp(&["mount"], "sys_enter_open_tree"),
-    syscall_tp(&["mount"], "sys_exit_open_tree"),
-    syscall_tp(&["mount"], "sys_enter_mount_setattr"),
-    syscall_tp(&["mount"], "sys_exit_mount_setattr"),
-    syscall_tp(&["root"], "sys_enter_pivot_root"),
-    syscall_tp(&["root"], "sys_exit_pivot_root"),
-    syscall_tp(&["root"], "sys_enter_chroot"),
-    syscall_tp(&["root"], "sys_exit_chroot"),
-    syscall_tp(&["setns"], "sys_enter_setns"),
-    syscall_tp(&["setns"], "sys_exit_setns"),
-    syscall_tp(&["privileges"], "sys_enter_capset"),
-    syscall_tp(&["privileges"], "sys_exit_capset"),
-    syscall_tp(&["privileges"], "sys_enter_prctl"),
-    syscall_tp(&["privileges"], "sys_exit_prctl"),
-    syscall_tp(&["privileges"], "sys_enter_seccomp"),
-    syscall_tp(&["privileges"], "sys_exit_seccomp"),
-    syscall_tp(&["hostname"], "sys_enter_sethostname"),
-    syscall_tp(&["hostname"], "sys_exit_sethostname"),
-    syscall_tp(&["link"], "sys_enter_sendmsg"),
-    syscall_tp(&["link"], "sys_exit_sendmsg"),
-    syscall_tp(&["link"], "sys_enter_sendto"),
-    syscall_tp(&["link"], "sys_exit_sendto"),
-    syscall_tp(&["link"], "sys_enter_recvmsg"),
-    syscall_tp(&["link"], "sys_exit_recvmsg"),
-    syscall_tp(&["link"], "sys_enter_recvfrom"),
-    syscall_tp(&["link"], "sys_exit_recvfrom"),
-    legacy_syscall_tp(&["files"], "sys_enter_open"),
-    legacy_syscall_tp(&["files"], "sys_exit_open"),
-    syscall_tp(&["files"], "sys_enter_openat"),
-    syscall_tp(&["files"], "sys_exit_openat"),
-    syscall_tp(&["files"], "sys_enter_openat2"),
-    syscall_tp(&["files"], "sys_exit_openat2"),
-    legacy_syscall_tp(&["devices"], "sys_enter_mknod"),
-    legacy_syscall_tp(&["devices"], "sys_exit_mknod"),
-    syscall_tp(&["devices"], "sys_enter_mknodat"),
-    syscall_tp(&["devices"], "sys_exit_mknodat"),
+    on_enter(&["exec"], "sys_enter_execve", "execve", libc::SYS_execve),
+    on_exit(&["exec"], "sys_exit_execve", "execve", libc::SYS_execve),
+    on_enter(&["exec"], "sys_enter_execveat", "execveat", libc::SYS_execveat),
+    on_exit(&["exec"], "sys_exit_execveat", "execveat", libc::SYS_execveat),
+    on_enter(&["namespaces"], "sys_enter_unshare", "unshare", libc::SYS_unshare),
+    on_exit(&["namespaces"], "sys_exit_unshare", "unshare", libc::SYS_unshare),
+    on_enter(&["mount"], "sys_enter_mount", "mount", libc::SYS_mount),
+    on_exit(&["mount"], "sys_exit_mount", "mount", libc::SYS_mount),
+    on_enter(&["mount"], "sys_enter_umount", "umount2", libc::SYS_umount2),
+    on_exit(&["mount"], "sys_exit_umount", "umount2", libc::SYS_umount2),
+    on_enter(&["mount"], "sys_enter_fsopen", "fsopen", libc::SYS_fsopen),
+    on_exit(&["mount"], "sys_exit_fsopen", "fsopen", libc::SYS_fsopen),
+    on_enter(&["mount"], "sys_enter_fsconfig", "fsconfig", libc::SYS_fsconfig),
+    on_exit(&["mount"], "sys_exit_fsconfig", "fsconfig", libc::SYS_fsconfig),
+    on_enter(&["mount"], "sys_enter_fsmount", "fsmount", libc::SYS_fsmount),
+    on_exit(&["mount"], "sys_exit_fsmount", "fsmount", libc::SYS_fsmount),
+    on_enter(&["mount"], "sys_enter_move_mount", "move_mount", libc::SYS_move_mount),
+    on_exit(&["mount"], "sys_exit_move_mount", "move_mount", libc::SYS_move_mount),
+    on_enter(&["mount"], "sys_enter_open_tree", "open_tree", libc::SYS_open_tree),
+    on_exit(&["mount"], "sys_exit_open_tree", "open_tree", libc::SYS_open_tree),
+    on_enter(&["mount"], "sys_enter_mount_setattr", "mount_setattr", libc::SYS_mount_setattr),
+    on_exit(&["mount"], "sys_exit_mount_setattr", "mount_setattr", libc::SYS_mount_setattr),
+    on_enter(&["root"], "sys_enter_pivot_root", "pivot_root", libc::SYS_pivot_root),
+    on_exit(&["root"], "sys_exit_pivot_root", "pivot_root", libc::SYS_pivot_root),
+    on_enter(&["root"], "sys_enter_chroot", "chroot", libc::SYS_chroot),
+    on_exit(&["root"], "sys_exit_chroot", "chroot", libc::SYS_chroot),
+    on_enter(&["setns"], "sys_enter_setns", "setns", libc::SYS_setns),
+    on_exit(&["setns"], "sys_exit_setns", "setns", libc::SYS_setns),
+    on_enter(&["privileges"], "sys_enter_capset", "capset", libc::SYS_capset),
+    on_exit(&["privileges"], "sys_exit_capset", "capset", libc::SYS_capset),
+    on_enter(&["privileges"], "sys_enter_prctl", "prctl", libc::SYS_prctl),
+    on_exit(&["privileges"], "sys_exit_prctl", "prctl", libc::SYS_prctl),
+    on_enter(&["privileges"], "sys_enter_seccomp", "seccomp", libc::SYS_seccomp),
+    on_exit(&["privileges"], "sys_exit_seccomp", "seccomp", libc::SYS_seccomp),
+    on_enter(&["hostname"], "sys_enter_sethostname", "sethostname", libc::SYS_sethostname),
+    on_exit(&["hostname"], "sys_exit_sethostname", "sethostname", libc::SYS_sethostname),
+    on_enter(&["link"], "sys_enter_sendmsg", "sendmsg", libc::SYS_sendmsg),
+    on_exit(&["link"], "sys_exit_sendmsg", "sendmsg", libc::SYS_sendmsg),
+    on_enter(&["link"], "sys_enter_sendto", "sendto", libc::SYS_sendto),
+    on_exit(&["link"], "sys_exit_sendto", "sendto", libc::SYS_sendto),
+    on_enter(&["link"], "sys_enter_recvmsg", "recvmsg", libc::SYS_recvmsg),
+    on_exit(&["link"], "sys_exit_recvmsg", "recvmsg", libc::SYS_recvmsg),
+    on_enter(&["link"], "sys_enter_recvfrom", "recvfrom", libc::SYS_recvfrom),
+    on_exit(&["link"], "sys_exit_recvfrom", "recvfrom", libc::SYS_recvfrom),
+    on_enter(&["files"], "sys_enter_open", "open", libc::SYS_open),
+    on_exit(&["files"], "sys_exit_open", "open", libc::SYS_open),
+    on_enter(&["files"], "sys_enter_openat", "openat", libc::SYS_openat),
+    on_exit(&["files"], "sys_exit_openat", "openat", libc::SYS_openat),
+    on_enter(&["files"], "sys_enter_openat2", "openat2", libc::SYS_openat2),
+    on_exit(&["files"], "sys_exit_openat2", "openat2", libc::SYS_openat2),
+    on_enter(&["devices"], "sys_enter_mknod", "mknod", libc::SYS_mknod),
+    on_exit(&["devices"], "sys_exit_mknod", "mknod", libc::SYS_mknod),
+    on_enter(&["devices"], "sys_enter_mknodat", "mknodat", libc::SYS_mknodat),
+    on_exit(&["devices"], "sys_exit_mknodat", "mknodat", libc::SYS_mknodat),
+    raw_tp(SYSCALL_PROBES, SYS_ENTER),
+    raw_tp(SYSCALL_PROBES, SYS_EXIT),
 ];
 
 impl ProgramSpec {
@@ -165,5 +219,37 @@ impl ProgramSpec {
     /// Whether the tracer attaches this program on this kernel.
     pub fn wanted_here(&self) -> bool {
         !self.optional || self.target_exists()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use cradle_probes_common::SYSCALL_HANDLERS_MAX;
+
+    use super::*;
+
+    /// Two handlers in one slot would silently replace each other, and a
+    /// number past the array would never be reached.
+    #[test]
+    fn every_syscall_handler_has_a_slot_of_its_own() {
+        let mut taken = HashSet::new();
+        for spec in PROGRAMS {
+            if let Some(tail_call) = spec.tail_call {
+                assert!(tail_call.index < SYSCALL_HANDLERS_MAX, "{} has no slot", spec.program);
+                assert!(taken.insert(tail_call), "{} shares a slot", spec.program);
+            }
+        }
+        assert!(!taken.is_empty());
+    }
+
+    /// The dispatchers attach after every handler is in its array.
+    #[test]
+    fn dispatchers_come_after_the_handlers() {
+        let last_handler = PROGRAMS.iter().rposition(|spec| spec.tail_call.is_some());
+        let first_dispatcher =
+            PROGRAMS.iter().position(|spec| spec.target == SYS_ENTER || spec.target == SYS_EXIT);
+        assert!(last_handler < first_dispatcher);
     }
 }

@@ -1,0 +1,65 @@
+//! The two programs attached to syscalls: raw `sys_enter` and `sys_exit`,
+//! which pass a tracked task's call to the program that handles its
+//! syscall by a tail call through a program array indexed by syscall
+//! number (userspace fills the arrays at load). Each handler stays a small
+//! program of its own for the verifier, and a call nobody handles costs a
+//! failed tail call.
+//!
+//! Why not one `syscalls:sys_enter_*` tracepoint per call: detaching such a
+//! tracepoint waits for an RCU-tasks-trace grace period (syscall
+//! tracepoints may fault), ~40 ms each and serialised by the kernel, so
+//! ~50 of them took ~2 s at every exit. A raw tracepoint detaches at once.
+
+use aya_ebpf::{
+    macros::{map, raw_tracepoint},
+    maps::ProgramArray,
+    programs::RawTracePointContext,
+};
+use cradle_probes_common::SYSCALL_HANDLERS_MAX;
+
+use crate::{
+    emit::current_is_tracked,
+    globals::watch_runtimes,
+    syscall::{is_native_call, syscall_number},
+};
+
+/// Syscall number -> the program that handles that call's entry.
+#[map]
+pub static SYS_ENTER_HANDLERS: ProgramArray =
+    ProgramArray::with_max_entries(SYSCALL_HANDLERS_MAX, 0);
+
+/// Syscall number -> the program that handles that call's exit.
+#[map]
+pub static SYS_EXIT_HANDLERS: ProgramArray =
+    ProgramArray::with_max_entries(SYSCALL_HANDLERS_MAX, 0);
+
+/// Tracked tasks' calls, and every exec an untracked task makes when
+/// runtimes are watched (its exec handler decides).
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
+    if (current_is_tracked() || watch_runtimes()) && is_native_call(&ctx) {
+        let number = ctx.arg::<u64>(1);
+        dispatch(&ctx, &SYS_ENTER_HANDLERS, number);
+    }
+    0
+}
+
+/// Tracked tasks' returns (a runtime's exec made it tracked at entry).
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
+    if current_is_tracked() && is_native_call(&ctx) {
+        dispatch(&ctx, &SYS_EXIT_HANDLERS, syscall_number(&ctx));
+    }
+    0
+}
+
+/// Tail-calls the handler of syscall `number`; returns if there is none.
+#[inline(always)]
+fn dispatch(ctx: &RawTracePointContext, handlers: &ProgramArray, number: u64) {
+    // A negative or x32 number, or one above the array, has no handler.
+    if number < u64::from(SYSCALL_HANDLERS_MAX) {
+        // SAFETY: the handlers are raw tracepoint programs reading the same
+        // context; on success control does not come back.
+        unsafe { handlers.tail_call(ctx, number as u32) };
+    }
+}
