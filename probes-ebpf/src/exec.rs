@@ -36,14 +36,9 @@ pub fn sys_enter_execveat(ctx: RawTracePointContext) -> i32 {
     0
 }
 
+/// The exit of execve and execveat.
 #[raw_tracepoint]
-pub fn sys_exit_execve(ctx: RawTracePointContext) -> i32 {
-    exec_returned(&ctx);
-    0
-}
-
-#[raw_tracepoint]
-pub fn sys_exit_execveat(ctx: RawTracePointContext) -> i32 {
+pub fn sys_exit_exec(ctx: RawTracePointContext) -> i32 {
     exec_returned(&ctx);
     0
 }

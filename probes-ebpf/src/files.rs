@@ -116,20 +116,9 @@ pub fn sys_enter_openat2(ctx: RawTracePointContext) -> i32 {
     0
 }
 
+/// The exit of open, openat and openat2 (the entries normalised the stash).
 #[raw_tracepoint]
 pub fn sys_exit_open(ctx: RawTracePointContext) -> i32 {
-    open_returned(&ctx);
-    0
-}
-
-#[raw_tracepoint]
-pub fn sys_exit_openat(ctx: RawTracePointContext) -> i32 {
-    open_returned(&ctx);
-    0
-}
-
-#[raw_tracepoint]
-pub fn sys_exit_openat2(ctx: RawTracePointContext) -> i32 {
     open_returned(&ctx);
     0
 }
@@ -232,14 +221,9 @@ pub fn sys_enter_mknodat(ctx: RawTracePointContext) -> i32 {
     0
 }
 
+/// The exit of mknod and mknodat.
 #[raw_tracepoint]
 pub fn sys_exit_mknod(ctx: RawTracePointContext) -> i32 {
-    mknod_returned(&ctx);
-    0
-}
-
-#[raw_tracepoint]
-pub fn sys_exit_mknodat(ctx: RawTracePointContext) -> i32 {
     mknod_returned(&ctx);
     0
 }

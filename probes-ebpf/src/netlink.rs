@@ -31,14 +31,14 @@ const MSGHDR_IOV: usize = 16;
 const IOV_LEN: usize = 8;
 const _: () = assert!(NETLINK_MSG_MAX.is_power_of_two());
 
-/// The four programs of one direction of socket traffic: the buffer call
-/// (`sendto`/`recvfrom(fd, buf, len, flags, ...)`) and the message call
-/// (`sendmsg`/`recvmsg(fd, msg, flags)`, data in the first iovec). A tracked
-/// task's entry goes to `$enter(fd, buf, len, flags)`; both exits to
-/// `$exit(&ctx)`.
+/// The programs of one direction of socket traffic: the entries of the
+/// buffer call (`sendto`/`recvfrom(fd, buf, len, flags, ...)`) and the
+/// message call (`sendmsg`/`recvmsg(fd, msg, flags)`, data in the first
+/// iovec), and one exit program for both calls. A tracked task's entry goes
+/// to `$enter(fd, buf, len, flags)`; the exit to `$exit(&ctx)`.
 macro_rules! socket_call_probes {
     (
-        $buf_enter:ident, $buf_exit:ident, $msg_enter:ident, $msg_exit:ident,
+        $buf_enter:ident, $msg_enter:ident, $exit_program:ident,
         |$fd:ident, $buf:ident, $len:ident, $flags:ident| $enter:expr,
         $exit:ident
     ) => {
@@ -63,13 +63,7 @@ macro_rules! socket_call_probes {
         }
 
         #[aya_ebpf::macros::raw_tracepoint]
-        pub fn $buf_exit(ctx: aya_ebpf::programs::RawTracePointContext) -> i32 {
-            $exit(&ctx);
-            0
-        }
-
-        #[aya_ebpf::macros::raw_tracepoint]
-        pub fn $msg_exit(ctx: aya_ebpf::programs::RawTracePointContext) -> i32 {
+        pub fn $exit_program(ctx: aya_ebpf::programs::RawTracePointContext) -> i32 {
             $exit(&ctx);
             0
         }
@@ -120,7 +114,7 @@ fn stash_if_newlink(fd: u64, buf: *const u8, len: u64) {
 }
 
 socket_call_probes! {
-    sys_enter_sendto, sys_exit_sendto, sys_enter_sendmsg, sys_exit_sendmsg,
+    sys_enter_sendto, sys_enter_sendmsg, sys_exit_send,
     |fd, buf, len, _flags| stash_if_newlink(fd, buf as *const u8, len),
     sent
 }

@@ -90,7 +90,7 @@ fn stash_if_awaited(fd: u64, buf: u64, len: u64, flags: u64) {
 }
 
 socket_call_probes! {
-    sys_enter_recvfrom, sys_exit_recvfrom, sys_enter_recvmsg, sys_exit_recvmsg,
+    sys_enter_recvfrom, sys_enter_recvmsg, sys_exit_recv,
     |fd, buf, len, flags| stash_if_awaited(fd, buf, len, flags),
     received
 }

@@ -217,7 +217,10 @@ pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<Option<Link>
         }
         Mechanism::RawTracepoint => {
             let tp: &mut RawTracePoint = program.try_into().map_err(load_err)?;
-            tp.load().map_err(load_err)?;
+            // A syscall handler may serve several calls: load it once.
+            if tp.fd().is_err() {
+                tp.load().map_err(load_err)?;
+            }
             if let Some(tail_call) = spec.tail_call {
                 let fd = tp.fd().map_err(load_err)?.try_clone().map_err(ProbeError::Io)?;
                 place(ebpf, spec.program, tail_call, &fd)?;

@@ -77,7 +77,7 @@ pub enum TraceMode {
 pub struct ProbeUse {
     /// The program's name in the eBPF object.
     pub program: String,
-    /// `mechanism:category/target`, e.g. `tracepoint:syscalls/sys_enter_mount`.
+    /// `mechanism:category/target`, e.g. `raw_tracepoint:sys_enter/mount`.
     pub attach: String,
     /// The event families it serves.
     pub probes: Vec<String>,

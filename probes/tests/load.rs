@@ -22,6 +22,8 @@ async fn every_program_loads_and_attaches() {
     assert_eq!(probes.attached().len(), wanted);
     // Only a syscall this architecture lacks may be left out.
     assert!(programs.iter().all(|spec| spec.wanted_here() || spec.optional));
-    assert!(probes.attached().iter().any(|spec| spec.program == "sys_exit_openat2"));
+    assert!(
+        probes.attached().iter().any(|spec| spec.describe() == "raw_tracepoint:sys_exit/openat2")
+    );
     assert_eq!(probes.lost().unwrap().len(), cradle_probes::abi::EventKind::COUNT as usize);
 }
