@@ -20,7 +20,10 @@ pub enum Destination {
 pub fn init(args: &GlobalArgs) -> anyhow::Result<Destination> {
     let default = if args.debug { "debug" } else { "warn" };
     let filter = EnvFilter::try_from_env("CRADLE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = fmt().with_env_filter(filter).with_target(false);
+    // A log line that cannot be written (a terminal that went away) is
+    // dropped: the fallback would print to that same stderr, and a failed
+    // print panics.
+    let builder = fmt().with_env_filter(filter).with_target(false).log_internal_errors(false);
     match (&args.log, args.log_format) {
         (Some(path), format) => {
             let file = OpenOptions::new()

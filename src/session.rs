@@ -31,7 +31,7 @@ use tokio::{
 };
 
 use crate::{
-    step::{Stepper, ask_on_terminal},
+    step::{Stepper, ask_on_terminal, interrupted},
     timeline::{Timeline, TimelineOptions},
 };
 
@@ -287,9 +287,9 @@ impl Outputs {
                 }
                 if let Some(step) = &mut self.step {
                     match &self.tui {
-                        Some(tui) => {
-                            step.after(&joined, &self.collector, |lines| Ok(tui.stopped(lines)))?
-                        }
+                        Some(tui) => step.after(&joined, &self.collector, |lines| {
+                            Ok(tui.stopped(lines, interrupted))
+                        })?,
                         None => step.after(&joined, &self.collector, ask_on_terminal)?,
                     }
                 }

@@ -7,10 +7,12 @@
 
 use std::{
     collections::HashMap,
-    io::{BufRead, IsTerminal, Write},
+    io::{IsTerminal, Write},
+    os::fd::AsFd,
+    sync::atomic::{AtomicBool, Ordering},
 };
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use cradle_probes::{
     Detail, Event,
     abi::EventKind,
@@ -18,6 +20,8 @@ use cradle_probes::{
     explain,
 };
 use nix::{
+    errno::Errno,
+    poll::{PollFd, PollFlags, PollTimeout, poll},
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
@@ -66,6 +70,7 @@ impl Stepper {
                 ),
             }
         }
+        hear_interrupts()?;
         let every_stop = !kinds.is_empty();
         if !every_stop {
             kinds = PHASE_CALLS.to_vec();
@@ -182,18 +187,71 @@ pub fn ask_on_terminal(lines: Vec<String>) -> anyhow::Result<bool> {
     }
     write!(err, "   [Enter] to continue ")?;
     err.flush()?;
-    let mut line = String::new();
-    let stdin = std::io::stdin();
-    let read = stdin.lock().read_line(&mut line)?;
-    if !stdin.is_terminal() {
+    let answer = wait_for_enter()?;
+    if !std::io::stdin().is_terminal() {
         // Nothing echoed the Enter: end the prompt's line ourselves.
         writeln!(err)?;
     }
-    if read == 0 {
-        writeln!(err, "\n   (stdin closed: running to the end without pausing)")?;
-        return Ok(false);
+    match answer {
+        Answer::Enter => return Ok(true),
+        Answer::Closed => writeln!(err, "\n   (stdin closed: running to the end without pausing)")?,
+        Answer::Interrupted => {
+            writeln!(err, "\n   (interrupted: running to the end without pausing)")?
+        }
     }
-    Ok(true)
+    Ok(false)
+}
+
+enum Answer {
+    Enter,
+    Closed,
+    Interrupted,
+}
+
+/// Reads stdin up to a newline, a byte at a time (what is typed after it
+/// is left for the next pause), and gives up when cradle is interrupted.
+fn wait_for_enter() -> anyhow::Result<Answer> {
+    let stdin = std::io::stdin();
+    loop {
+        if interrupted() {
+            return Ok(Answer::Interrupted);
+        }
+        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(errno) => return Err(errno).context("waiting for Enter on stdin"),
+        }
+        let mut byte = [0u8];
+        match nix::unistd::read(&stdin, &mut byte) {
+            Ok(0) => return Ok(Answer::Closed),
+            Ok(_) if byte[0] == b'\n' => return Ok(Answer::Enter),
+            Ok(_) | Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Err(errno) => return Err(errno).context("reading stdin"),
+        }
+    }
+}
+
+/// Set once cradle is asked to stop (SIGINT, SIGTERM, SIGHUP): a pause
+/// waiting for the user gives up, and the run goes on without pausing. The
+/// session hears the same signals and acts on them once the pause is over.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether cradle was asked to stop since step mode began.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+fn hear_interrupts() -> anyhow::Result<()> {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the action only stores to an atomic, which is
+        // async-signal-safe; the registry chains it with tokio's own.
+        unsafe {
+            signal_hook_registry::register(signal, || INTERRUPTED.store(true, Ordering::SeqCst))
+        }
+        .with_context(|| format!("listening for signal {signal}"))?;
+    }
+    Ok(())
 }
 
 /// Waits (at most a second) until `pid` is in the stopped state.

@@ -77,3 +77,50 @@ fn step_mode_pauses_runc_at_each_phase() {
     let (phases, _) = step_through(command);
     assert_eq!(phases, PHASES_PAUSED_AT);
 }
+
+#[test]
+fn an_interrupt_at_a_pause_resumes_the_runtime_and_runs_to_the_end() {
+    let bundle = RuncBundle::new(&["true"]);
+    let mut child = cradle()
+        .args(["trace", "--step", "--", "runc", "--root"])
+        .arg(bundle.runc_root())
+        .args(["run", "--bundle"])
+        .arg(bundle.path())
+        .arg(format!("interrupted-runc-{}", std::process::id()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cradle --step");
+    let cradle_pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // A pause that ignores the interrupt waits for ever: fail instead.
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        let _ = nix::sys::signal::kill(cradle_pid, nix::sys::signal::Signal::SIGKILL);
+    });
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut transcript = String::new();
+    let mut stopped = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        transcript.push_str(&line);
+        transcript.push('\n');
+        if stopped.is_none() && line.starts_with(">> paused: ") {
+            let pid = paused_pid(&line).expect("a pid in the pause");
+            assert_eq!(process_state(pid), Some('T'), "{transcript}");
+            stopped = Some(pid);
+            // Ctrl-C, as cradle alone gets it (its command would get its
+            // own from the terminal): the pause gives up, Enter unpressed.
+            nix::sys::signal::kill(cradle_pid, nix::sys::signal::Signal::SIGINT).unwrap();
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(stopped.is_some(), "a pause: {transcript}");
+    assert!(
+        transcript.contains("(interrupted: running to the end without pausing)"),
+        "{transcript}"
+    );
+    assert_eq!(transcript.matches(">> paused: ").count(), 1, "no pause after: {transcript}");
+    assert!(status.success(), "runc ran to its end: {status:?}\n{transcript}");
+    drop(child.stdin.take());
+}

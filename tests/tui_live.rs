@@ -13,7 +13,7 @@ use std::{
 
 use common::{
     PHASE_TITLES, RuncBundle, paused_pid, process_state,
-    runtime::Sandbox,
+    runtime::{Sandbox, processes_mentioning},
     tmux::{Tmux, then_report_terminal, wait_for_exit},
 };
 use serde_json::Value;
@@ -164,6 +164,62 @@ fn step_mode_in_the_ui_stops_the_built_in_runtime_at_each_phase_until_n() {
             bundle.display()
         ),
     );
+}
+
+#[test]
+fn closing_the_terminal_at_a_step_pause_leaves_nothing_stopped_or_running() {
+    let bundle = RuncBundle::new(&["true"]);
+    let runc_id = format!("tui-hangup-runc-{}", std::process::id());
+    let sandbox = Sandbox::new();
+    let cradle_bundle = sandbox.bundle("tui-hangup", &["true"]);
+    let cradle_id = sandbox.id("tui-hangup");
+    let runs = [
+        (
+            "tui-hangup-runc",
+            format!(
+                "{} trace --tui --step -- runc --root {} run --bundle {} {runc_id}",
+                cradle(),
+                bundle.runc_root().display(),
+                bundle.path().display()
+            ),
+            &runc_id,
+        ),
+        (
+            "tui-hangup-cradle",
+            format!(
+                "{} --root {} run --tui --step --bundle {} {cradle_id}",
+                cradle(),
+                sandbox.root.display(),
+                cradle_bundle.display()
+            ),
+            &cradle_id,
+        ),
+    ];
+    for (name, command, id) in runs {
+        let tmux = Tmux::start(name, 120, 40, &command);
+        tmux.wait_text("Runtime start has begun.", WAIT);
+        tmux.keys(&["n"]);
+        let screen = tmux.wait_text("Namespace creation has begun.", WAIT);
+        let stopped = paused_pid(&screen).unwrap_or_else(|| panic!("who stopped:\n{screen}"));
+        assert_eq!(process_state(stopped), Some('T'), "{screen}");
+        // The window closes: cradle must notice, resume what it stopped,
+        // end the run and exit, not spin on a dead terminal.
+        drop(tmux);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = processes_mentioning(id);
+            let held = process_state(stopped);
+            if left.is_empty() && held != Some('T') {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: after the terminal closed, processes {left:?} are left, and pid \
+                 {stopped} is in state {held:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 /// Runs `command` (a `--tui --step` run) in terminal `name` and, at each

@@ -27,7 +27,7 @@ use ratatui::{
 use crate::{
     app::{App, Feed, KernelStop},
     stats::Report,
-    terminal::Screen,
+    terminal::{self, Input, Screen},
     view,
 };
 
@@ -85,16 +85,25 @@ where
             (true, _) | (false, None) => Duration::ZERO,
             (false, Some(at)) => FRAME.saturating_sub(at.elapsed()).max(Duration::from_millis(1)),
         };
-        if event::poll(wait)? {
-            loop {
-                match event::read()? {
-                    TermEvent::Key(key) => app.key(key),
-                    TermEvent::Resize(..) => app.dirty = true,
-                    _ => {}
-                }
-                if !event::poll(Duration::ZERO)? {
-                    break;
-                }
+        // The wait is ours, not the terminal library's: on a terminal that
+        // went away its wait reads end-of-file in a loop and never returns.
+        // The UI quits as if the user had: a live session then ends as on
+        // `q`, and a task step mode stopped is resumed.
+        if terminal::wait_for_input(wait)? == Input::HungUp {
+            app.quit = true;
+            continue;
+        }
+        // Keys, and resizes, which the library learns of by a signal: it
+        // only parses what is there, without waiting.
+        while event::poll(Duration::ZERO)? {
+            match event::read()? {
+                TermEvent::Key(key) => app.key(key),
+                TermEvent::Resize(..) => app.dirty = true,
+                _ => {}
+            }
+            if terminal::wait_for_input(Duration::ZERO)? == Input::HungUp {
+                app.quit = true;
+                break;
             }
         }
     }
@@ -152,11 +161,19 @@ impl Live {
 
     /// Step mode: shows that the kernel stopped a task (`lines` say which,
     /// after what, and which phase began) and waits until the user resumes
-    /// it. False when the UI is gone: then there is no one to ask.
-    pub fn stopped(&self, lines: Vec<String>) -> bool {
+    /// it. False when the UI is gone (there is no one to ask), or when
+    /// `give_up` says so (cradle was interrupted).
+    pub fn stopped(&self, lines: Vec<String>, give_up: impl Fn() -> bool) -> bool {
         let (resume, resumed) = mpsc::channel();
         self.send(Feed::Stopped(KernelStop { lines, resume }));
-        resumed.recv().is_ok()
+        loop {
+            match resumed.recv_timeout(Duration::from_millis(100)) {
+                Ok(()) => return true,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return false,
+                Err(mpsc::RecvTimeoutError::Timeout) if give_up() => return false,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
     }
 
     /// The user quit the UI (or it failed).
