@@ -80,7 +80,7 @@ pub enum Input {
 
 /// Waits at most `timeout` for input on the UI's terminal (stdin).
 /// On a hang-up it also points the outputs that were that terminal at
-/// /dev/null ([`silence_dead_terminal`]), before anyone prints to them.
+/// /dev/null (see `silence_dead_terminal`), before anyone prints to them.
 pub fn wait_for_input(timeout: Duration) -> io::Result<Input> {
     let stdin = io::stdin();
     let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
