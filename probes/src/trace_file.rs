@@ -10,7 +10,7 @@
 use std::{
     collections::BTreeMap,
     fs::File,
-    io::{self, BufRead, BufReader, Write},
+    io::{self, BufRead, BufReader, Read, Write},
     path::Path,
 };
 
@@ -24,6 +24,13 @@ pub const FORMAT: &str = "cradle-trace";
 /// The schema version this build writes. Changes are additive: a reader of
 /// version N reads files of any version up to N.
 pub const VERSION: u32 = 1;
+
+/// Longest line a reader accepts, newline included. The longest record
+/// cradle writes is an exec event: 4 KiB of argv, each byte escaped as
+/// `\u00XX` at worst, is under 32 KiB. A longer line comes from something
+/// else, and reading it whole would cost its size in memory (a trace file's
+/// author may be hostile).
+pub const LINE_MAX: usize = 1 << 20;
 
 /// One line of a trace file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -148,6 +155,8 @@ pub enum TraceFileError {
     },
     #[error("line {line}: a {found} record after the trailer")]
     AfterTrailer { line: u64, found: &'static str },
+    #[error("line {line} is longer than {LINE_MAX} bytes: not a line cradle writes")]
+    LineTooLong { line: u64 },
 }
 
 /// Writes a trace as it happens.
@@ -242,7 +251,7 @@ impl<R: BufRead> TraceReader<R> {
     /// Reads and checks the header.
     pub fn new(mut input: R) -> Result<Self, TraceFileError> {
         let mut buffer = String::new();
-        input.read_line(&mut buffer).map_err(|source| TraceFileError::Io { line: 1, source })?;
+        read_line_capped(&mut input, &mut buffer, 1)?;
         let header = match serde_json::from_str::<Record>(&buffer) {
             Ok(Record::Header(header)) if header.format == FORMAT => header,
             _ => return Err(TraceFileError::NotATrace),
@@ -265,10 +274,7 @@ impl<R: BufRead> TraceReader<R> {
     /// The next record after the header; `None` at the end of the file.
     pub fn next_record(&mut self) -> Result<Option<Record>, TraceFileError> {
         self.buffer.clear();
-        let read = self
-            .input
-            .read_line(&mut self.buffer)
-            .map_err(|source| TraceFileError::Io { line: self.line + 1, source })?;
+        let read = read_line_capped(&mut self.input, &mut self.buffer, self.line + 1)?;
         if read == 0 {
             if !self.seen_trailer && self.truncation.is_none() {
                 self.truncation = Some(Truncation::NoTrailer);
@@ -298,6 +304,22 @@ impl<R: BufRead> TraceReader<R> {
         self.seen_trailer = matches!(record, Record::Trailer(_));
         Ok(Some(record))
     }
+}
+
+/// Reads one line into `buffer` (empty), at most [`LINE_MAX`] bytes of it:
+/// a longer line is an error, found without holding more than the cap.
+fn read_line_capped(
+    input: &mut impl BufRead,
+    buffer: &mut String,
+    line: u64,
+) -> Result<usize, TraceFileError> {
+    let read = Read::take(input, LINE_MAX as u64 + 1)
+        .read_line(buffer)
+        .map_err(|source| TraceFileError::Io { line, source })?;
+    if read > LINE_MAX {
+        return Err(TraceFileError::LineTooLong { line });
+    }
+    Ok(read)
 }
 
 /// A whole trace in memory, for tools that need all of it (reports, diff,
