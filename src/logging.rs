@@ -1,10 +1,20 @@
 //! cradle's own diagnostics, through `tracing`: to stderr or `--log FILE`,
 //! as text or JSON (runc's `--log` / `--log-format` contract).
+//!
+//! The JSON lines are runc's (logrus's) shape, `{"level":"error",
+//! "msg":"...","time":"RFC 3339"}`, because containerd's shim reads the
+//! last `error` line back and shows its `msg` to the user.
 
-use std::fs::OpenOptions;
+use std::{ffi::OsString, fs::OpenOptions, path::PathBuf};
 
 use anyhow::Context;
-use tracing_subscriber::{EnvFilter, fmt};
+use serde_json::{Map, Value};
+use tracing::{Event, Level, Subscriber, field::Field};
+use tracing_subscriber::{
+    EnvFilter, fmt,
+    fmt::{FmtContext, FormatEvent, FormatFields, format::Writer},
+    registry::LookupSpan,
+};
 
 use crate::cli::{GlobalArgs, LogFormat};
 
@@ -18,13 +28,45 @@ pub enum Destination {
 }
 
 pub fn init(args: &GlobalArgs) -> anyhow::Result<Destination> {
-    let default = if args.debug { "debug" } else { "warn" };
+    init_with(args.log.as_ref(), args.log_format, args.debug)
+}
+
+/// Logging for a command line clap refused: the log flags are picked out
+/// of the raw arguments, so that the refusal reaches the caller's log file
+/// as runc's does. Unusable values fall back to stderr.
+pub fn init_from_raw_args(args: &[OsString]) -> Destination {
+    let mut log = None;
+    let mut format = LogFormat::Text;
+    let mut debug = false;
+    let mut words = args.iter().skip(1).map(|arg| arg.to_string_lossy().into_owned());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        let (name, inline) = match word.split_once('=') {
+            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+            None => (word.clone(), None),
+        };
+        match name.as_str() {
+            "--log" => log = inline.or_else(|| words.next()).map(PathBuf::from),
+            "--log-format" if inline.or_else(|| words.next()).as_deref() == Some("json") => {
+                format = LogFormat::Json;
+            }
+            "--debug" => debug = true,
+            _ => {}
+        }
+    }
+    init_with(log.as_ref(), format, debug).unwrap_or(Destination::Stderr)
+}
+
+fn init_with(log: Option<&PathBuf>, format: LogFormat, debug: bool) -> anyhow::Result<Destination> {
+    let default = if debug { "debug" } else { "warn" };
     let filter = EnvFilter::try_from_env("CRADLE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // A log line that cannot be written (a terminal that went away) is
     // dropped: the fallback would print to that same stderr, and a failed
     // print panics.
     let builder = fmt().with_env_filter(filter).with_target(false).log_internal_errors(false);
-    match (&args.log, args.log_format) {
+    match (log, format) {
         (Some(path), format) => {
             let file = OpenOptions::new()
                 .create(true)
@@ -33,18 +75,83 @@ pub fn init(args: &GlobalArgs) -> anyhow::Result<Destination> {
                 .with_context(|| format!("opening log file {}", path.display()))?;
             let builder = builder.with_writer(std::sync::Mutex::new(file)).with_ansi(false);
             match format {
-                LogFormat::Json => builder.json().init(),
+                LogFormat::Json => builder.event_format(RuncJson).init(),
                 LogFormat::Text => builder.init(),
             }
             Ok(Destination::File)
         }
         (None, LogFormat::Json) => {
-            builder.json().with_writer(std::io::stderr).init();
+            builder.event_format(RuncJson).with_writer(std::io::stderr).init();
             Ok(Destination::Stderr)
         }
         (None, LogFormat::Text) => {
             builder.with_writer(std::io::stderr).init();
             Ok(Destination::Stderr)
+        }
+    }
+}
+
+/// One JSON object per line, as logrus's JSONFormatter writes them:
+/// `level` (logrus's names), `msg`, `time`, and each other field by name.
+struct RuncJson;
+
+impl<S, N> FormatEvent<S, N> for RuncJson
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        writeln!(writer, "{}", runc_json_line(event, &cradle_runtime::rfc3339_now()))
+    }
+}
+
+fn runc_json_line(event: &Event<'_>, time: &str) -> Value {
+    let mut fields = JsonFields::default();
+    event.record(&mut fields);
+    let mut line = fields.others;
+    line.insert("level".into(), logrus_level(*event.metadata().level()).into());
+    line.insert("msg".into(), fields.message.into());
+    line.insert("time".into(), time.into());
+    Value::Object(line)
+}
+
+fn logrus_level(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "error",
+        Level::WARN => "warning",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    }
+}
+
+#[derive(Default)]
+struct JsonFields {
+    message: String,
+    others: Map<String, Value>,
+}
+
+impl tracing::field::Visit for JsonFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.record(field, value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.record(field, format!("{value:?}"));
+    }
+}
+
+impl JsonFields {
+    fn record(&mut self, field: &Field, value: String) {
+        if field.name() == "message" {
+            self.message = value;
+        } else {
+            self.others.insert(field.name().to_owned(), value.into());
         }
     }
 }

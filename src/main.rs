@@ -20,12 +20,16 @@ mod tui;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, error::ErrorKind};
 
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let raw_args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&raw_args) {
+        Ok(cli) => cli,
+        Err(err) => return refuse_arguments(&raw_args, err),
+    };
     let logs = match logging::init(&cli.global) {
         Ok(destination) => destination,
         Err(err) => {
@@ -70,4 +74,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command line clap refused: said on stderr as clap says it, and, like
+/// runc, also logged, so a caller that reads cradle's `--log` file (the
+/// containerd shim) relays the reason instead of "exit status 2".
+fn refuse_arguments(raw_args: &[std::ffi::OsString], err: clap::Error) -> ExitCode {
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    if logging::init_from_raw_args(raw_args) == logging::Destination::File {
+        let rendered = err.render().to_string();
+        let first = rendered.lines().next().unwrap_or_default();
+        tracing::error!("{}", first.strip_prefix("error: ").unwrap_or(first));
+    }
+    let _ = err.print();
+    ExitCode::from(2)
 }

@@ -198,10 +198,42 @@ fn an_error_is_said_once_and_logged_where_asked() {
     let logged: Vec<serde_json::Value> =
         text.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
     assert!(
-        logged.iter().any(|line| line["level"] == "ERROR"
-            && line["fields"]["message"].as_str().is_some_and(|m| m.contains("no-such"))),
+        logged.iter().any(|line| runc_error_line(line).is_some_and(|m| m.contains("no-such"))),
         "{text}"
     );
+}
+
+/// The message of a log line shaped as runc (logrus) writes it, which is
+/// what containerd's shim parses: `{"level":"error","msg":...,"time":...}`
+/// with an RFC 3339 time.
+fn runc_error_line(line: &serde_json::Value) -> Option<&str> {
+    let time = line["time"].as_str()?;
+    let rfc3339 = time.len() >= 20
+        && time.as_bytes()[4] == b'-'
+        && time.as_bytes()[10] == b'T'
+        && (time.ends_with('Z') || time[19..].contains('+'));
+    (line["level"] == "error" && rfc3339).then_some(line["msg"].as_str()?)
+}
+
+/// A command line cradle refuses is logged too, before it exits: the
+/// shim only relays what it finds in the log file.
+#[test]
+fn an_argument_error_is_logged_in_runc_shape() {
+    let sandbox = Sandbox::new();
+    let log = sandbox.dir.path().join("log.json");
+    let out = sandbox.output(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format=json",
+        "state",
+        "--no-such-flag",
+        "x",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--no-such-flag"), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&log).expect("the log file is written");
+    let line: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert!(runc_error_line(&line).is_some_and(|msg| msg.contains("--no-such-flag")), "{text}");
 }
 
 #[test]

@@ -68,3 +68,4 @@ pub use config::ContainerConfig;
 pub use error::{Error, Result};
 pub use lifecycle::{CreateOptions, KillTarget, Runtime};
 pub use state::{ContainerState, Status};
+pub use util::rfc3339_now;
