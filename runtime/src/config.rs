@@ -278,23 +278,38 @@ fn reject_unsupported(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Like runc, the devices every container gets, and the spec's own, stay
-/// usable whatever the device rules deny.
+/// What runc appends after the spec's device rules (its specconv's
+/// `AllowedDevices`): mknod of any node, and the devices every container
+/// gets. The spec's own `linux.devices` are NOT allowed by this: they are
+/// created in /dev, but opening them takes a rule in
+/// `linux.resources.devices` (docker writes one per `--device`). A
+/// default whose path `linux.devices` also lists is left out, as runc
+/// does: the spec's entry takes its place, rule included.
 fn allow_container_devices(resources: &mut Resources, devices: &[DeviceConfig]) {
     if resources.devices.is_empty() {
         return;
     }
-    // null, zero, full, random, urandom, tty, ptmx, and the ptys.
-    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)] {
-        resources.devices.push(DeviceRule::allow_char(major, Some(minor)));
+    for kind in ['c', 'b'] {
+        let mknod = DeviceRule { allow: true, kind, major: None, minor: None, access: "m".into() };
+        resources.devices.push(mknod);
     }
-    resources.devices.push(DeviceRule::allow_char(136, None));
-    for device in devices.iter().filter(|d| d.kind != nix::sys::stat::SFlag::S_IFIFO) {
-        let mut rule = DeviceRule::allow_char(device.major as i64, Some(device.minor as i64));
-        if device.kind == nix::sys::stat::SFlag::S_IFBLK {
-            rule.kind = 'b';
+    let defaults = [
+        (Some("/dev/null"), 1, Some(3)),
+        (Some("/dev/random"), 1, Some(8)),
+        (Some("/dev/full"), 1, Some(7)),
+        (Some("/dev/tty"), 5, Some(0)),
+        (Some("/dev/zero"), 1, Some(5)),
+        (Some("/dev/urandom"), 1, Some(9)),
+        // The ptys, /dev/ptmx and tun/tap: rules without a node of their own.
+        (None, 136, None),
+        (None, 5, Some(2)),
+        (None, 10, Some(200)),
+    ];
+    for (path, major, minor) in defaults {
+        if path.is_some_and(|path| devices.iter().any(|device| device.path == Path::new(path))) {
+            continue;
         }
-        resources.devices.push(rule);
+        resources.devices.push(DeviceRule::allow_char(major, minor));
     }
 }
 
