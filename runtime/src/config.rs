@@ -71,6 +71,23 @@ pub struct NamespaceConfig {
     pub path: Option<PathBuf>,
 }
 
+impl NamespaceConfig {
+    /// Whether joining `path` would leave the container in the runtime's
+    /// own namespace of this kind (the host's, as far as the container is
+    /// concerned): a setting made there changes the host.
+    pub fn is_runtimes_own(&self) -> Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(path) = &self.path else { return Ok(false) };
+        let field = format!("linux.namespaces ({})", self.kind.proc_name());
+        let joined = std::fs::metadata(path)
+            .map_err(|err| Error::invalid(&field, format!("{}: {err}", path.display())))?;
+        let own_path = format!("/proc/self/ns/{}", self.kind.proc_name());
+        let own = std::fs::metadata(&own_path)
+            .map_err(|err| Error::invalid(&field, format!("{own_path}: {err}")))?;
+        Ok((joined.dev(), joined.ino()) == (own.dev(), own.ino()))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MountKind {
     /// A bind mount of `source` (a host path).
@@ -178,14 +195,12 @@ impl ContainerConfig {
         let has_new = |kind| namespaces.iter().any(|ns| ns.kind == kind && ns.path.is_none());
         let has = |kind| namespaces.iter().any(|ns| ns.kind == kind);
         if !has(NamespaceKind::Mount) {
-            return Err(Error::unsupported(
-                "linux.namespaces",
-                "a mount namespace is required, so that the container's mounts stay off the host",
-            ));
+            check_shared_mount_namespace(spec, &linux, root.readonly().unwrap_or(false))?;
         }
-        if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has_new(NamespaceKind::Uts)
-        {
-            return Err(Error::invalid("hostname", "needs a new uts namespace"));
+        for (field, value) in [("hostname", spec.hostname()), ("domainname", spec.domainname())] {
+            if value.as_deref().is_some_and(|v| !v.is_empty()) {
+                check_own_uts(field, &namespaces)?;
+            }
         }
         let mounts = spec
             .mounts()
@@ -239,9 +254,61 @@ impl ContainerConfig {
         })
     }
 
+    /// A namespace of its own, new or joined; without one the container
+    /// shares the runtime's (the spec's rule).
+    pub fn has_namespace(&self, kind: NamespaceKind) -> bool {
+        self.namespaces.iter().any(|ns| ns.kind == kind)
+    }
+
     pub fn has_new_namespace(&self, kind: NamespaceKind) -> bool {
         self.namespaces.iter().any(|ns| ns.kind == kind && ns.path.is_none())
     }
+}
+
+/// Without a mount namespace the container shares the host's, as the spec
+/// says it must: allowed, loudly, except for what cannot be done without
+/// changing the host for everyone. runc refuses masked and read-only
+/// paths there too; a read-only root it ignores, and cradle refuses it
+/// rather than run something else than what was asked.
+fn check_shared_mount_namespace(spec: &Spec, linux: &Linux, readonly_root: bool) -> Result<()> {
+    let present = [
+        ("linux.maskedPaths", linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty())),
+        ("linux.readonlyPaths", linux.readonly_paths().as_ref().is_some_and(|p| !p.is_empty())),
+        ("root.readonly", readonly_root),
+    ];
+    if let Some((field, _)) = present.iter().find(|(_, set)| *set) {
+        return Err(Error::invalid(
+            *field,
+            "needs a mount namespace of the container's own (linux.namespaces has no \"mount\" \
+             entry): it cannot be applied in the host's without changing it for the host",
+        ));
+    }
+    let mounts = spec.mounts().as_ref().map_or(0, Vec::len);
+    tracing::warn!(
+        "linux.namespaces has no mount namespace: the container shares the host's, as the OCI \
+         spec says; it is confined to its root by chroot only, and its {mounts} mounts are made \
+         in the host's mount table (removed on delete)"
+    );
+    Ok(())
+}
+
+/// A hostname or domainname is set in the container's UTS namespace, new
+/// or joined (as runc does), but never in the runtime's own: that would
+/// rename the host.
+fn check_own_uts(field: &str, namespaces: &[NamespaceConfig]) -> Result<()> {
+    let Some(uts) = namespaces.iter().find(|ns| ns.kind == NamespaceKind::Uts) else {
+        return Err(Error::invalid(field, "needs a uts namespace (new or joined by path)"));
+    };
+    if uts.is_runtimes_own()? {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "the uts namespace {} is the runtime's own: setting it would change the host's",
+                uts.path.as_deref().unwrap_or(Path::new("")).display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Fields that would change what the container is, which cradle does not
@@ -578,10 +645,25 @@ mod tests {
     }
 
     #[test]
-    fn requires_a_mount_namespace() {
-        let err = load(&format!(r#"{{{BASE},"linux":{{"namespaces":[{{"type":"pid"}}]}}}}"#))
-            .unwrap_err();
-        assert!(err.to_string().contains("mount namespace"), "{err}");
+    fn shares_the_hosts_mount_namespace_when_none_is_listed() {
+        let config =
+            load(&format!(r#"{{{BASE},"linux":{{"namespaces":[{{"type":"pid"}}]}}}}"#)).unwrap();
+        assert!(!config.has_namespace(NamespaceKind::Mount));
+        for (field, json) in [
+            ("linux.maskedPaths", r#""maskedPaths":["/proc/kcore"]"#),
+            ("linux.readonlyPaths", r#""readonlyPaths":["/proc/sys"]"#),
+        ] {
+            let err =
+                load(&format!(r#"{{{BASE},"linux":{{"namespaces":[{{"type":"pid"}}],{json}}}}}"#))
+                    .unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let err = load(
+            r#"{"root":{"path":"rootfs","readonly":true},"process":{"args":["sh"],"cwd":"/",
+            "user":{"uid":0,"gid":0}},"linux":{"namespaces":[{"type":"pid"}]}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("root.readonly"), "{err}");
     }
 
     #[test]
@@ -608,5 +690,35 @@ mod tests {
         ))
         .unwrap_err();
         assert!(err.to_string().contains("hostname"), "{err}");
+    }
+
+    #[test]
+    fn a_hostname_goes_to_a_joined_uts_namespace_but_never_the_hosts() {
+        let joined = |path: &str| {
+            load(&format!(
+                r#"{{{BASE},"hostname":"h","linux":{{"namespaces":[{{"type":"mount"}},
+                {{"type":"uts","path":"{path}"}}]}}}}"#
+            ))
+        };
+        let err = joined("/proc/self/ns/uts").unwrap_err();
+        assert!(err.to_string().contains("runtime's own"), "{err}");
+        // Another process's uts namespace, which is not this one: a child in
+        // a new one.
+        let mut child = std::process::Command::new("unshare")
+            .args(["--uts", "sleep", "30"])
+            .spawn()
+            .expect("unshare");
+        let path = format!("/proc/{}/ns/uts", child.id());
+        let own = std::fs::read_link("/proc/self/ns/uts").unwrap();
+        for _ in 0..200 {
+            if std::fs::read_link(&path).is_ok_and(|ns| ns != own) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let config = joined(&path);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(config.unwrap().hostname.as_deref(), Some("h"));
     }
 }

@@ -7,10 +7,16 @@
 //! The child joins the container's cgroup first, and takes the container's
 //! capabilities, no_new_privileges and seccomp filter last, as the init does.
 
-use std::{convert::Infallible, os::fd::OwnedFd, path::PathBuf};
+use std::{
+    convert::Infallible,
+    os::fd::{AsFd, OwnedFd},
+    path::{Path, PathBuf},
+};
 
 use nix::{
+    fcntl::{OFlag, open},
     sched::{CloneFlags, setns},
+    sys::stat::Mode,
     unistd::{ForkResult, chdir, fork},
 };
 
@@ -28,6 +34,7 @@ use crate::{
         wait::wait_forwarding,
     },
     state::{Status, write_atomic},
+    syscall::{LinuxSyscall, Syscall},
 };
 
 #[derive(Clone, Debug, Default)]
@@ -59,6 +66,21 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
             join.push(open_namespace(*kind, &path)?);
         }
     }
+    // A container in the host's mount namespace is jailed by chroot only:
+    // the process enters the init's root the same way.
+    let jail = if state.namespaces.contains(&NamespaceKind::Mount) {
+        None
+    } else {
+        let root = format!("/proc/{}/root", state.pid);
+        Some(
+            open(
+                root.as_str(),
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .context(|| format!("opening the container's root {root}"))?,
+        )
+    };
     let (console_child, console_ours) = match (options.tty, &options.console_socket) {
         (false, _) => (None, None),
         (true, Some(path)) => (Some(console::connect(path)?), None),
@@ -83,7 +105,7 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
     let pid = match unsafe { fork() }.context(|| "fork".to_owned())? {
         ForkResult::Child => {
             drop(receiver);
-            child(&state.cgroup, &join, console_child, &process, sender)
+            child(&state.cgroup, &join, jail.as_ref(), console_child, &process, sender)
         }
         ForkResult::Parent { child } => child,
     };
@@ -130,11 +152,12 @@ fn exec_process(base: &ProcessConfig, options: &ExecOptions) -> Result<ProcessCo
 fn child(
     cgroup: &[CgroupDir],
     join: &[NamespaceFd],
+    jail: Option<&OwnedFd>,
     console: Option<OwnedFd>,
     process: &ProcessConfig,
     mut sender: Sender,
 ) -> ! {
-    let error = match enter_and_exec(cgroup, join, console, process) {
+    let error = match enter_and_exec(cgroup, join, jail, console, process) {
         Ok(never) => match never {},
         Err(error) => error,
     };
@@ -146,6 +169,7 @@ fn child(
 fn enter_and_exec(
     cgroup: &[CgroupDir],
     join: &[NamespaceFd],
+    jail: Option<&OwnedFd>,
     console: Option<OwnedFd>,
     process: &ProcessConfig,
 ) -> Result<Infallible> {
@@ -153,6 +177,11 @@ fn enter_and_exec(
     // While the host's cgroup filesystems are still in view.
     cgroups::attach(cgroup, 0)?;
     join_all(join)?;
+    if let Some(root) = jail {
+        let sys = LinuxSyscall;
+        sys.fchdir(root.as_fd()).context(|| "entering the container's root".to_owned())?;
+        sys.chroot(Path::new(".")).context(|| "chroot into the container's root".to_owned())?;
+    }
     if let Some(socket) = &console {
         console::become_console_owner(socket, false)?;
     }

@@ -35,6 +35,7 @@ use crate::{
         signals::BlockedSignals,
         wait::wait_forwarding,
     },
+    rootfs::shared::{HostMounts, HostMountsGuard},
     state::{
         ContainerState, EXEC_FIFO, StateRoot, Status, StoredState, oci_state_as,
         process_start_time, write_atomic,
@@ -181,6 +182,13 @@ impl Runtime {
             };
             serde_json::to_string(&state).expect("state serializes")
         };
+        // Without a mount namespace the init's mounts land in the host's
+        // table: a failed create removes them once the init is gone.
+        let host_mounts = HostMountsGuard::new(if config.has_namespace(NamespaceKind::Mount) {
+            None
+        } else {
+            Some(HostMounts::snapshot(&config.rootfs)?)
+        });
         let birth_cgroup = cgroup.open_v2()?;
         let mut placement = CreatePlacement {
             config: &config,
@@ -220,6 +228,7 @@ impl Runtime {
             cgroup: cgroup.dirs().to_vec(),
             network: network.0.clone(),
             hooks: config.hooks.clone(),
+            host_mounts: host_mounts.mounts().cloned(),
         };
         self.states.save(&state)?;
         if let Some(pid_file) = &options.pid_file {
@@ -228,6 +237,7 @@ impl Runtime {
         // From here the container exists: its init and state outlive us.
         reserved.keep();
         cgroup.keep();
+        host_mounts.keep();
         network.0 = None;
         init.release();
         tracing::debug!(id, pid, "created");
@@ -325,6 +335,9 @@ impl Runtime {
             Status::Created | Status::Creating | Status::Running => kill_and_wait(&state)?,
         }
         cgroups::remove(&state.cgroup)?;
+        if let Some(mounts) = &state.host_mounts {
+            mounts.remove_added()?;
+        }
         if let Some(attachment) = &state.network {
             network::detach(attachment)?;
         }

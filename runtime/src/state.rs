@@ -19,6 +19,7 @@ use crate::{
     hooks::Hooks,
     id,
     network::Attachment,
+    rootfs::shared::HostMounts,
 };
 
 pub const STATE_FILE: &str = "state.json";
@@ -73,6 +74,10 @@ pub struct StoredState {
     /// For `start` (poststart) and `delete` (poststop).
     #[serde(default)]
     pub hooks: Hooks,
+    /// A container in the host's mount namespace: the mounts `delete`
+    /// removes from the host's table.
+    #[serde(default)]
+    pub host_mounts: Option<HostMounts>,
 }
 
 /// The OCI state, as `state` prints it.

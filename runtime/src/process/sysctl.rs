@@ -44,10 +44,22 @@ pub fn validate(sysctl: &BTreeMap<String, String>, namespaces: &[NamespaceConfig
         let Some(kind) = owning_namespace(key) else {
             return Err(Error::invalid(field, "is not namespaced: it would change the host"));
         };
-        if !namespaces.iter().any(|ns| ns.kind == kind) {
+        let Some(namespace) = namespaces.iter().find(|ns| ns.kind == kind) else {
             return Err(Error::invalid(
                 field,
                 format!("needs the container to have a {} namespace", kind.proc_name()),
+            ));
+        };
+        // A joined namespace counts only if it is not the host's (runc's
+        // checkHostNs).
+        if namespace.is_runtimes_own()? {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "the {} namespace it would be set in is the runtime's own: it would change \
+                     the host",
+                    kind.proc_name()
+                ),
             ));
         }
     }
@@ -77,6 +89,12 @@ mod tests {
         assert!(err.to_string().contains("ipc namespace"), "{err}");
         let err = validate(&one("vm.swappiness"), &net).unwrap_err();
         assert!(err.to_string().contains("not namespaced"), "{err}");
+        let host_net = [NamespaceConfig {
+            kind: NamespaceKind::Network,
+            path: Some("/proc/self/ns/net".into()),
+        }];
+        let err = validate(&one("net.ipv4.ip_forward"), &host_net).unwrap_err();
+        assert!(err.to_string().contains("runtime's own"), "{err}");
         let err = validate(&one("net/../x"), &net).unwrap_err();
         assert!(err.to_string().contains("not a sysctl name"), "{err}");
     }

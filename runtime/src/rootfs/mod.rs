@@ -8,6 +8,7 @@ pub mod mounts;
 pub mod paths;
 pub mod pivot;
 pub mod resolve;
+pub mod shared;
 
 use std::{os::fd::AsFd, path::Path};
 
@@ -18,7 +19,7 @@ use nix::{
 };
 
 use crate::{
-    config::{ContainerConfig, MountKind},
+    config::{ContainerConfig, MountKind, NamespaceKind},
     error::{Context, Result},
     syscall::Syscall,
 };
@@ -35,11 +36,16 @@ pub fn prepare(
     before_switch: &dyn Fn() -> Result<()>,
 ) -> Result<()> {
     let rootfs = &config.rootfs;
-    sys.mount(None, Path::new("/"), None, config.rootfs_propagation, None)
-        .context(|| format!("setting propagation {:?} on /", config.rootfs_propagation))?;
-    make_parent_mount_private(sys, rootfs)?;
-    sys.mount(Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
-        .context(|| format!("bind-mounting the rootfs {} onto itself", rootfs.display()))?;
+    // In the host's mount namespace (see `shared`), the host's tree is
+    // left as it is.
+    let own_mount_namespace = config.has_namespace(NamespaceKind::Mount);
+    if own_mount_namespace {
+        sys.mount(None, Path::new("/"), None, config.rootfs_propagation, None)
+            .context(|| format!("setting propagation {:?} on /", config.rootfs_propagation))?;
+        make_parent_mount_private(sys, rootfs)?;
+        sys.mount(Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+            .context(|| format!("bind-mounting the rootfs {} onto itself", rootfs.display()))?;
+    }
     let root = open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .context(|| format!("opening the rootfs {}", rootfs.display()))?;
     for mount in &config.mounts {
@@ -60,6 +66,9 @@ pub fn prepare(
     devices::create_symlinks(root.as_fd())?;
     drop(root);
     before_switch()?;
+    if !own_mount_namespace {
+        return pivot::chroot_only(sys, rootfs);
+    }
     pivot::switch_root(sys, rootfs, no_pivot)?;
     if config.rootfs_readonly {
         sys.mount(

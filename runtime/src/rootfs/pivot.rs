@@ -82,6 +82,15 @@ fn pivot_root(sys: &dyn Syscall, rootfs: &Path) -> Result<(), PivotError> {
     Ok(())
 }
 
+/// The jail of a container in the host's mount namespace: the rootfs is
+/// neither pivoted to nor moved, both of which would change the host's
+/// root.
+pub fn chroot_only(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
+    sys.chdir(rootfs).context(|| format!("entering {}", rootfs.display()))?;
+    sys.chroot(Path::new(".")).context(|| "chroot".to_owned())?;
+    sys.chdir(Path::new("/")).context(|| "entering the new root".to_owned())
+}
+
 fn move_and_chroot(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
     sys.chdir(rootfs).context(|| format!("entering {}", rootfs.display()))?;
     sys.mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
