@@ -102,22 +102,20 @@ fn missing_program() {
     assert_rejected(&sandbox, &bundle, &sandbox.id("noprog"), "executable file not found");
 }
 
+/// A syscall name this machine does not know is skipped, as runc (through
+/// libseccomp) does: podman's default profile names some.
 #[test]
-fn unknown_syscall_in_seccomp() {
+fn unknown_syscall_in_seccomp_is_skipped() {
     let sandbox = Sandbox::new();
     let bundle = sandbox.bundle("b", &["true"]);
     sandbox.edit_config(&bundle, |config| {
-        config["linux"]["seccomp"]["syscalls"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({"names": ["no_such_syscall"], "action": "SCMP_ACT_ERRNO"}));
+        config["linux"]["seccomp"]["syscalls"].as_array_mut().unwrap().push(
+            serde_json::json!({"names": ["no_such_syscall", "pciconfig_iobase"], "action": "SCMP_ACT_ERRNO"}),
+        );
     });
-    assert_rejected(
-        &sandbox,
-        &bundle,
-        &sandbox.id("badseccomp"),
-        "unknown syscall \"no_such_syscall\"",
-    );
+    let id = sandbox.id("skipseccomp");
+    let out = sandbox.output(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]

@@ -95,8 +95,9 @@ pub enum MountKind {
     /// A fresh filesystem of this type.
     Filesystem { fstype: String, source: String },
     /// runc's `cgroup` type: the host's cgroup hierarchies, seen through
-    /// the container's cgroup namespace.
-    Cgroup,
+    /// the container's cgroup namespace; without one (docker's default),
+    /// the container's own cgroup directories bound in, as runc does.
+    Cgroup { own_namespace: bool },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,20 +203,17 @@ impl ContainerConfig {
                 check_own_uts(field, &namespaces)?;
             }
         }
+        let own_cgroup_namespace = has_new(NamespaceKind::Cgroup);
         let mounts = spec
             .mounts()
             .as_deref()
             .unwrap_or_default()
             .iter()
             .enumerate()
-            .map(|(index, mount)| mount_config(index, mount, bundle, filesystems))
+            .map(|(index, mount)| {
+                mount_config(index, mount, bundle, filesystems, own_cgroup_namespace)
+            })
             .collect::<Result<Vec<_>>>()?;
-        if mounts.iter().any(|m| m.kind == MountKind::Cgroup) && !has_new(NamespaceKind::Cgroup) {
-            return Err(Error::unsupported(
-                "mounts (type cgroup)",
-                "cradle mounts cgroup filesystems only inside a new cgroup namespace",
-            ));
-        }
         let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
             None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
             Some(value) => propagation_option(value).ok_or_else(|| {
@@ -443,6 +441,7 @@ fn mount_config(
     mount: &Mount,
     bundle: &Path,
     filesystems: &HashSet<String>,
+    own_cgroup_namespace: bool,
 ) -> Result<MountConfig> {
     let destination = mount.destination().clone();
     let field = format!("mounts[{index}] ({})", destination.display());
@@ -465,7 +464,7 @@ fn mount_config(
         }
         MountKind::Bind { source }
     } else if fstype == "cgroup" {
-        MountKind::Cgroup
+        MountKind::Cgroup { own_namespace: own_cgroup_namespace }
     } else if fstype.is_empty() || fstype == "none" {
         return Err(Error::invalid(field, "has no type and is not a bind mount"));
     } else if !filesystems.contains(&fstype) {

@@ -52,43 +52,54 @@ impl DeviceRule {
 
 impl Resources {
     pub fn from_spec(spec: &LinuxResources) -> Result<Self> {
+        let (resources, ignored) = Self::read(spec)?;
+        if !ignored.is_empty() {
+            tracing::warn!(fields = ?ignored, "config.json fields accepted but NOT applied");
+        }
+        Ok(resources)
+    }
+
+    /// The limits, and the fields that ask for something cradle does not
+    /// apply.
+    fn read(spec: &LinuxResources) -> Result<(Self, Vec<&'static str>)> {
         let mut resources = Resources::default();
         let mut ignored = Vec::new();
         if let Some(memory) = spec.memory() {
-            resources.memory_limit = memory.limit();
-            resources.memory_reservation = memory.reservation();
-            resources.memory_swap = memory.swap();
+            resources.memory_limit = set(memory.limit());
+            resources.memory_reservation = set(memory.reservation());
+            resources.memory_swap = set(memory.swap());
             if memory.swappiness().is_some() {
                 ignored.push("linux.resources.memory.swappiness");
             }
-            if memory.disable_oom_killer().is_some() {
+            // `false` asks for the default, which needs no write.
+            if memory.disable_oom_killer() == Some(true) {
                 ignored.push("linux.resources.memory.disableOOMKiller");
             }
         }
         if let Some(cpu) = spec.cpu() {
-            resources.cpu_shares = cpu.shares();
-            resources.cpu_quota = cpu.quota();
-            resources.cpu_period = cpu.period();
+            resources.cpu_shares = set(cpu.shares());
+            resources.cpu_quota = set(cpu.quota());
+            resources.cpu_period = set(cpu.period());
             resources.cpuset_cpus = cpu.cpus().clone().filter(|cpus| !cpus.is_empty());
             resources.cpuset_mems = cpu.mems().clone().filter(|mems| !mems.is_empty());
-            if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
+            if set(cpu.realtime_runtime()).is_some() || set(cpu.realtime_period()).is_some() {
                 ignored.push("linux.resources.cpu.realtime*");
             }
-            if cpu.idle().is_some() || cpu.burst().is_some() {
+            if set(cpu.idle()).is_some() || set(cpu.burst()).is_some() {
                 ignored.push("linux.resources.cpu.idle/burst");
             }
         }
         if let Some(pids) = spec.pids() {
-            resources.pids_limit = Some(pids.limit());
+            resources.pids_limit = set(Some(pids.limit()));
         }
         if let Some(block_io) = spec.block_io() {
-            resources.blkio_weight = block_io.weight();
-            if block_io.weight_device().is_some()
-                || block_io.leaf_weight().is_some()
-                || block_io.throttle_read_bps_device().is_some()
-                || block_io.throttle_write_bps_device().is_some()
-                || block_io.throttle_read_iops_device().is_some()
-                || block_io.throttle_write_iops_device().is_some()
+            resources.blkio_weight = set(block_io.weight());
+            if listed(block_io.weight_device())
+                || set(block_io.leaf_weight()).is_some()
+                || listed(block_io.throttle_read_bps_device())
+                || listed(block_io.throttle_write_bps_device())
+                || listed(block_io.throttle_read_iops_device())
+                || listed(block_io.throttle_write_iops_device())
             {
                 ignored.push("linux.resources.blockIO (per-device)");
             }
@@ -118,17 +129,28 @@ impl Resources {
             });
         }
         let present = [
-            ("linux.resources.hugepageLimits", spec.hugepage_limits().is_some()),
+            (
+                "linux.resources.hugepageLimits",
+                spec.hugepage_limits().as_ref().is_some_and(|l| !l.is_empty()),
+            ),
             ("linux.resources.network", spec.network().is_some()),
-            ("linux.resources.rdma", spec.rdma().is_some()),
-            ("linux.resources.unified", spec.unified().is_some()),
+            ("linux.resources.rdma", spec.rdma().as_ref().is_some_and(|r| !r.is_empty())),
+            ("linux.resources.unified", spec.unified().as_ref().is_some_and(|u| !u.is_empty())),
         ];
         ignored.extend(present.iter().filter(|(_, set)| *set).map(|(field, _)| *field));
-        if !ignored.is_empty() {
-            tracing::warn!(fields = ?ignored, "config.json fields accepted but NOT applied");
-        }
-        Ok(resources)
+        Ok((resources, ignored))
     }
+}
+
+/// A per-device list with entries (docker writes empty ones).
+fn listed<T>(devices: &Option<Vec<T>>) -> bool {
+    devices.as_ref().is_some_and(|devices| !devices.is_empty())
+}
+
+/// A limit as runc reads it: zero means "not set" (docker writes
+/// `"shares": 0` and `"weight": 0` for limits nobody asked for).
+fn set<T: Default + PartialEq>(value: Option<T>) -> Option<T> {
+    value.filter(|value| *value != T::default())
 }
 
 /// cgroup v2's `cpu.weight` for v1's `cpu.shares` (runc's formula).
@@ -173,5 +195,23 @@ mod tests {
         .unwrap();
         let err = Resources::from_spec(&spec).unwrap_err();
         assert!(err.to_string().contains("devices[0]"), "{err}");
+    }
+
+    /// What docker 20.10 writes for a container with no limits: every
+    /// zero is "unset", as in runc, so nothing is written.
+    #[test]
+    fn zero_means_unset_as_in_runc() {
+        let spec: LinuxResources = serde_json::from_value(serde_json::json!({
+            "memory": {"limit": 0, "reservation": 0, "swap": 0, "disableOOMKiller": false},
+            "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0,
+                    "realtimePeriod": 0, "cpus": "", "mems": ""},
+            "pids": {"limit": 0},
+            "blockIO": {"weight": 0, "leafWeight": 0, "weightDevice": []},
+            "hugepageLimits": [],
+        }))
+        .unwrap();
+        let (resources, not_applied) = Resources::read(&spec).unwrap();
+        assert_eq!(resources, Resources::default());
+        assert!(not_applied.is_empty(), "no warning: {not_applied:?}");
     }
 }

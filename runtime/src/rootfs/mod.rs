@@ -51,7 +51,7 @@ pub fn prepare(
     for mount in &config.mounts {
         // cgroupfs shows the cgroup namespace's root: the container's cgroup.
         let cgroupfs = match &mount.kind {
-            MountKind::Cgroup => true,
+            MountKind::Cgroup { .. } => true,
             MountKind::Filesystem { fstype, .. } => fstype.starts_with("cgroup"),
             MountKind::Bind { .. } => false,
         };

@@ -53,7 +53,8 @@ pub fn mount_one(sys: &dyn Syscall, root: BorrowedFd<'_>, mount: &MountConfig) -
             )
             .context(|| format!("{} (type {fstype}, options {data:?})", describe()))?;
         }
-        MountKind::Cgroup => cgroup::mount_cgroups(sys, root, mount)?,
+        MountKind::Cgroup { own_namespace: true } => cgroup::mount_cgroups(sys, root, mount)?,
+        MountKind::Cgroup { own_namespace: false } => cgroup::bind_own_cgroups(sys, root, mount)?,
     }
     for propagation in &mount.options.propagation {
         let mounted = reopen(root, destination)?;
