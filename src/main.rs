@@ -70,7 +70,9 @@ fn main() -> ExitCode {
             if logs == logging::Destination::File {
                 tracing::error!("{err:#}");
             }
-            eprintln!("cradle: {err:#}");
+            // An error may quote a trace file or a process's name.
+            let message = format!("{err:#}");
+            eprintln!("cradle: {}", cradle_probes::printable::printable_lines(&message));
             ExitCode::FAILURE
         }
     }

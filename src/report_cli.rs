@@ -61,7 +61,8 @@ impl FailOn {
 fn exit_2_on_error(run: impl FnOnce() -> anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
     run().or_else(|err| {
         tracing::error!("{err:#}");
-        eprintln!("cradle: {err:#}");
+        let message = format!("{err:#}");
+        eprintln!("cradle: {}", cradle_probes::printable::printable_lines(&message));
         Ok(ExitCode::from(ERROR))
     })
 }

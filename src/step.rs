@@ -18,6 +18,7 @@ use cradle_probes::{
     abi::EventKind,
     collector::{Collector, Phase, Role},
     explain,
+    printable::printable,
 };
 use nix::{
     errno::Errno,
@@ -160,12 +161,12 @@ impl Stepper {
     fn pause_lines(&self, event: &Event, begins_phase: bool) -> Vec<String> {
         let mut lines = vec![format!(
             "paused: {}[{}] is stopped after {}",
-            event.comm,
+            printable(&event.comm),
             event.tgid,
             event.detail.describe()
         )];
         if let Some(owner) = event.owner.as_ref().filter(|_| begins_phase) {
-            lines.push(format!("{}: {} has begun.", owner.id, owner.phase.title()));
+            lines.push(format!("{}: {} has begun.", printable(&owner.id), owner.phase.title()));
             if let Some(next) = Phase::ALL.into_iter().find(|phase| *phase > owner.phase) {
                 lines.push(format!("Next: {}.", next.title()));
                 if self.explain {

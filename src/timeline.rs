@@ -14,6 +14,7 @@ use cradle_probes::{
     collector::{Collector, Container, Phase},
     describe::Category,
     explain::{self, Explanation},
+    printable::printable,
     trace_file::{Header, Trailer},
 };
 
@@ -123,7 +124,10 @@ impl Timeline {
         Ok(())
     }
 
+    /// Every line goes out here, escaped: its ids, comms and paths came
+    /// from the kernel or a trace file.
     fn paint(&mut self, colour: &str, line: &str) -> std::io::Result<()> {
+        let line = printable(line);
         if self.colour {
             writeln!(self.out, "{colour}{line}{RESET}")?;
         } else {

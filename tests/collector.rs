@@ -9,13 +9,13 @@ mod common;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::PathBuf,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use common::runtime::Sandbox;
-use common::{RuncBundle, assert_phases_in_order, cradle, json_lines, output};
+use common::{RuncBundle, assert_phases_in_order, cradle, json_lines, output, watch::Watch};
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
@@ -26,46 +26,6 @@ use serde_json::Value;
 const NAMESPACES: [&str; 5] = ["mnt", "uts", "ipc", "pid", "net"];
 const PRINT_NAMESPACES: &str =
     "for ns in mnt uts ipc pid net; do readlink /proc/self/ns/$ns; done; sleep 3";
-
-/// `cradle watch --out FILE`, stopped with SIGINT.
-struct Watch {
-    child: Child,
-    out: PathBuf,
-}
-
-impl Watch {
-    fn start(dir: &Path) -> Watch {
-        let out = dir.join("watch.jsonl");
-        let child = cradle()
-            .args(["watch", "--out"])
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("watch.err")).unwrap())
-            .spawn()
-            .expect("start cradle watch");
-        // The header is written once the probes are attached.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::fs::read_to_string(&out).map_or(true, |text| !text.contains('\n')) {
-            assert!(Instant::now() < deadline, "cradle watch never started");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Watch { child, out }
-    }
-
-    fn stop(mut self) -> Vec<Value> {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT).unwrap();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "cradle watch: {status:?}");
-        json_lines(&self.out)
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A container run to completion: its id, its runtime's pid and the
 /// namespace inode numbers its workload printed.

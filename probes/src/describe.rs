@@ -3,13 +3,14 @@
 //! text only; colour, layout and terminals belong to the presentations that
 //! share this (the `cradle` binary's timeline, the TUI, reports).
 
-use std::fmt::Write as _;
+use std::{borrow::Cow, fmt::Write as _};
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
     event::{Detail, Event, LinkPlacement, Name},
     names,
+    printable::{printable, quote},
 };
 
 /// What part of a container's birth an event is about.
@@ -136,7 +137,12 @@ impl Detail {
         let mut line = String::new();
         // Writing to a String cannot fail.
         let _ = self.write_call(&mut line);
-        line
+        // Strings are quoted where they are written; this catches a string
+        // written bare (a hostname, an interface name).
+        match printable(&line) {
+            Cow::Borrowed(_) => line,
+            Cow::Owned(escaped) => escaped,
+        }
     }
 
     fn write_call(&self, out: &mut String) -> std::fmt::Result {
@@ -373,7 +379,7 @@ impl Detail {
 impl Event {
     /// `comm[tgid]` followed by the call: `runc[812] mount(...) = 0`.
     pub fn describe(&self) -> String {
-        format!("{}[{}] {}", self.comm, self.tgid, self.detail.describe())
+        format!("{}[{}] {}", printable(&self.comm), self.tgid, self.detail.describe())
     }
 }
 
@@ -493,10 +499,6 @@ fn flags_text<S: AsRef<str>>(names: &[S]) -> String {
 
 fn opt(value: &Option<String>) -> String {
     value.as_deref().map_or("NULL".into(), quote)
-}
-
-fn quote(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod layout;
 pub mod loader;
 pub mod names;
 mod netlink;
+pub mod printable;
 pub mod programs;
 pub mod recording;
 pub mod schema_file;

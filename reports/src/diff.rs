@@ -681,6 +681,11 @@ fn temporary_component(component: &str) -> Option<String> {
 
 /// The diff for people.
 pub fn render_text(report: &DiffReport) -> String {
+    // Every line escaped: names and calls come from the trace files.
+    cradle_probes::printable::printable_lines(&render_text_raw(report)).into_owned()
+}
+
+fn render_text_raw(report: &DiffReport) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(out, "--- A {}\n+++ B {}", report.a, report.b);

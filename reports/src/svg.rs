@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use cradle_probes::{collector::Phase, describe::Category};
+use cradle_probes::{collector::Phase, describe::Category, printable::printable};
 
 use crate::load::LoadedTrace;
 
@@ -42,8 +42,15 @@ fn category_colour(category: Category) -> &'static str {
     }
 }
 
+/// Text from the trace made valid XML: controls escaped as for a
+/// terminal (C0 characters are not allowed in XML 1.0), then the markup
+/// characters as entities.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    printable(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 pub fn render(trace: &LoadedTrace) -> String {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use cradle_probes::collector::Phase;
+use cradle_probes::{collector::Phase, printable::printable_lines};
 
 use crate::{
     model::{ContainerReport, EventRef, MountOperation, Report},
@@ -17,7 +17,13 @@ fn at(evidence: &EventRef) -> String {
     format!("line {}", evidence.line)
 }
 
+/// The report as text; every line escaped (ids, comms, paths and
+/// arguments come from the trace file).
 pub fn render(report: &Report) -> String {
+    printable_lines(&render_raw(report)).into_owned()
+}
+
+fn render_raw(report: &Report) -> String {
     let mut out = String::new();
     let trace = &report.trace;
     let _ = writeln!(

@@ -5,7 +5,7 @@
 //! the trace.
 //!
 //! `probe_actions mount DIR | files DIR | namespaces | privileges | cgroup | storm COUNT |
-//! calls COUNT`
+//! calls COUNT | hostile-names DIR`
 
 use std::{
     ffi::CString,
@@ -64,6 +64,7 @@ fn main() {
         Some("cgroup") => cgroup(),
         Some("storm") => storm(args.get(2).and_then(|n| n.parse().ok()).expect("COUNT")),
         Some("calls") => calls(args.get(2).and_then(|n| n.parse().ok()).expect("COUNT")),
+        Some("hostile-names") => hostile_names(args.get(2).expect("DIR")),
         other => panic!("unknown action {other:?}"),
     };
     println!("{report}");
@@ -403,3 +404,28 @@ fn calls(count: u32) -> Value {
     }
     json!({ "pid": std::process::id(), "calls": count })
 }
+
+/// What an unprivileged user can put in front of the tracer: a comm with
+/// terminal escapes (prctl(PR_SET_NAME)), then a file created under a name
+/// with escapes (C0 and C1), recorded with that comm.
+fn hostile_names(dir: &str) -> Value {
+    let comm = c(HOSTILE_COMM);
+    let path = format!("{dir}/{HOSTILE_FILE}");
+    let file = c(&path);
+    // SAFETY: valid NUL-terminated strings that outlive the calls.
+    unsafe {
+        check("prctl(PR_SET_NAME)", libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) as i64);
+        let fd = check(
+            "open O_CREAT",
+            libc::open(file.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o600)
+                as i64,
+        );
+        libc::close(fd as i32);
+    }
+    json!({ "pid": std::process::id(), "path": path })
+}
+
+/// Sets the window title and clears the screen, if printed raw.
+const HOSTILE_COMM: &str = "\u{1b}]0;pw\u{7}\u{1b}[2J";
+/// ESC, BEL and a C1 CSI (U+009B) in a file name.
+const HOSTILE_FILE: &str = "f\u{1b}[31mred\u{7}\u{9b}2J";

@@ -12,6 +12,7 @@ use serde_json::Value;
 pub mod probes;
 pub mod runtime;
 pub mod tmux;
+pub mod watch;
 
 /// The cradle binary under test.
 pub fn cradle() -> Command {

@@ -8,6 +8,7 @@ use cradle_probes::{
     collector::{Container, Phase, Role},
     describe::{Category, wait_status},
     explain,
+    printable::printable,
 };
 use ratatui::{
     Frame,
@@ -118,7 +119,9 @@ fn pane(title: Line<'static>, focused: bool) -> Block<'static> {
 
 fn subject_name(app: &App, subject: Subject) -> String {
     match app.model.container(subject) {
-        Some(container) => format!("{} ({})", container.id, container.runtime),
+        Some(container) => {
+            format!("{} ({})", printable(&container.id), printable(&container.runtime))
+        }
         None => "host".to_string(),
     }
 }
@@ -138,7 +141,9 @@ impl Widget for ContainerList<'_> {
         let first = selected.saturating_sub(rows.saturating_sub(1));
         for (row, subject) in subjects.iter().enumerate().skip(first).take(rows) {
             let (name, state) = match app.model.container(*subject) {
-                Some(container) => (container.id.to_string(), phase_label(container.phase())),
+                Some(container) => {
+                    (printable(&container.id).into_owned(), phase_label(container.phase()))
+                }
                 None => ("(host)".to_string(), ""),
             };
             let count = app.model.indices(*subject).len();
@@ -454,13 +459,16 @@ fn event_detail(app: &App, event: &Event) -> Text<'static> {
         )),
         Line::from(format!(
             "{}[{}] thread {}  parent {}",
-            event.comm, event.tgid, event.pid, event.ppid
+            printable(&event.comm),
+            event.tgid,
+            event.pid,
+            event.ppid
         )),
     ];
     match &event.owner {
         Some(owner) => lines.push(Line::from(format!(
             "container {}  role {}  phase {}",
-            owner.id,
+            printable(&owner.id),
             role_label(owner.role),
             owner.phase.title()
         ))),
@@ -515,9 +523,10 @@ fn subject_detail(app: &App) -> Text<'static> {
 }
 
 fn container_detail(container: &Container) -> Text<'static> {
-    let mut lines = vec![heading(format!("{} ({})", container.id, container.runtime))];
+    let mut lines =
+        vec![heading(format!("{} ({})", printable(&container.id), printable(&container.runtime)))];
     if let Some(bundle) = &container.bundle {
-        lines.push(Line::from(format!("bundle {bundle}")));
+        lines.push(Line::from(format!("bundle {}", printable(bundle))));
     }
     let init = container.init_pid.map_or("-".to_string(), |pid| pid.to_string());
     let exit = container.exit_code.map_or("still running".to_string(), wait_status);
@@ -741,7 +750,7 @@ impl Widget for InfoOverlay<'_> {
         let mut lines = vec![
             Line::from(format!("host {}  kernel {}", header.host, header.kernel)),
             Line::from(format!("mode {:?}  ring {} bytes", header.mode, header.ring_bytes)),
-            Line::from(format!("command {}", header.command.join(" "))),
+            Line::from(format!("command {}", printable(&header.command.join(" ")))),
         ];
         if let Some(trailer) = &app.trailer {
             lines.push(Line::from(format!(
