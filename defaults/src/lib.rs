@@ -50,13 +50,16 @@ const fn char_device(path: &'static str, major: u32, minor: u32) -> CharDevice {
 
 /// The device nodes a runtime creates in every container (the OCI
 /// runtime spec's default devices, as runc and crun make them).
+///
+/// In runc's order (libcontainer/specconv's AllowedDevices): where nodes
+/// are bind mounts (in a user namespace), the order shows in mountinfo.
 pub const DEFAULT_DEVICES: [CharDevice; 6] = [
     char_device("/dev/null", 1, 3),
-    char_device("/dev/zero", 1, 5),
-    char_device("/dev/full", 1, 7),
     char_device("/dev/random", 1, 8),
-    char_device("/dev/urandom", 1, 9),
+    char_device("/dev/full", 1, 7),
     char_device("/dev/tty", 5, 0),
+    char_device("/dev/zero", 1, 5),
+    char_device("/dev/urandom", 1, 9),
 ];
 
 /// The console and the pty multiplexer: every container has them too, but

@@ -30,6 +30,8 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NamespaceKind {
+    /// Listed first: the others are created owned by it, and joined after it.
+    User,
     Mount,
     Uts,
     Ipc,
@@ -42,6 +44,7 @@ impl NamespaceKind {
     pub fn clone_flag(self) -> nix::sched::CloneFlags {
         use nix::sched::CloneFlags as F;
         match self {
+            NamespaceKind::User => F::CLONE_NEWUSER,
             NamespaceKind::Mount => F::CLONE_NEWNS,
             NamespaceKind::Uts => F::CLONE_NEWUTS,
             NamespaceKind::Ipc => F::CLONE_NEWIPC,
@@ -54,6 +57,7 @@ impl NamespaceKind {
     /// The name under `/proc/PID/ns/`.
     pub fn proc_name(self) -> &'static str {
         match self {
+            NamespaceKind::User => "user",
             NamespaceKind::Mount => "mnt",
             NamespaceKind::Uts => "uts",
             NamespaceKind::Ipc => "ipc",
@@ -86,6 +90,103 @@ impl NamespaceConfig {
             .map_err(|err| Error::invalid(&field, format!("{own_path}: {err}")))?;
         Ok((joined.dev(), joined.ino()) == (own.dev(), own.ino()))
     }
+}
+
+/// One line of `/proc/PID/uid_map` or `gid_map`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMapping {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub size: u32,
+}
+
+/// `linux.uidMappings` and `linux.gidMappings` of a new user namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMappings {
+    pub uids: Vec<IdMapping>,
+    pub gids: Vec<IdMapping>,
+}
+
+impl IdMappings {
+    /// runc's rules: mappings go with a new user namespace and only with
+    /// one, and the init must be able to become root inside it.
+    fn from_spec(linux: &Linux, namespaces: &[NamespaceConfig]) -> Result<Option<Self>> {
+        let convert = |field: &str, mappings: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+            let mappings: Vec<IdMapping> = mappings
+                .iter()
+                .flatten()
+                .map(|m| IdMapping {
+                    container_id: m.container_id(),
+                    host_id: m.host_id(),
+                    size: m.size(),
+                })
+                .collect();
+            for (index, mapping) in mappings.iter().enumerate() {
+                let end = |start: u32| start.checked_add(mapping.size);
+                if mapping.size == 0
+                    || end(mapping.container_id).is_none()
+                    || end(mapping.host_id).is_none()
+                {
+                    return Err(Error::invalid(
+                        format!("{field}[{index}]"),
+                        format!("the range {mapping:?} is empty or overflows"),
+                    ));
+                }
+            }
+            Ok(mappings)
+        };
+        let uids = convert("linux.uidMappings", linux.uid_mappings())?;
+        let gids = convert("linux.gidMappings", linux.gid_mappings())?;
+        let user = namespaces.iter().find(|ns| ns.kind == NamespaceKind::User);
+        match user {
+            None if uids.is_empty() && gids.is_empty() => return Ok(None),
+            None => {
+                return Err(Error::invalid(
+                    "linux.uidMappings",
+                    "mappings are given but linux.namespaces has no user namespace",
+                ));
+            }
+            Some(NamespaceConfig { path: Some(path), .. }) => {
+                if !uids.is_empty() || !gids.is_empty() {
+                    return Err(Error::invalid(
+                        "linux.uidMappings",
+                        format!(
+                            "the user namespace is joined ({}), and has its mappings already",
+                            path.display()
+                        ),
+                    ));
+                }
+                return Ok(None);
+            }
+            Some(NamespaceConfig { path: None, .. }) => {}
+        }
+        for (field, mappings) in [("linux.uidMappings", &uids), ("linux.gidMappings", &gids)] {
+            if !mappings.iter().any(|m| m.container_id == 0) {
+                return Err(Error::invalid(
+                    field,
+                    "must map id 0: the init becomes root in the user namespace to build the \
+                     container",
+                ));
+            }
+        }
+        Ok(Some(IdMappings { uids, gids }))
+    }
+
+    /// The host id that container id `id` maps to.
+    pub fn host_uid(&self, id: u32) -> Option<u32> {
+        map_id(&self.uids, id)
+    }
+
+    pub fn host_gid(&self, id: u32) -> Option<u32> {
+        map_id(&self.gids, id)
+    }
+}
+
+fn map_id(mappings: &[IdMapping], id: u32) -> Option<u32> {
+    mappings.iter().find_map(|m| {
+        (id >= m.container_id && id - m.container_id < m.size)
+            .then(|| m.host_id + (id - m.container_id))
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +248,8 @@ pub struct ContainerConfig {
     pub hostname: Option<String>,
     pub domainname: Option<String>,
     pub namespaces: Vec<NamespaceConfig>,
+    /// The id mappings of a new user namespace.
+    pub id_mappings: Option<IdMappings>,
     pub mounts: Vec<MountConfig>,
     pub devices: Vec<DeviceConfig>,
     /// Applied recursively to `/` before the root filesystem is built.
@@ -193,7 +296,16 @@ impl ContainerConfig {
         }
         let linux = spec.linux().clone().unwrap_or_default();
         let namespaces = namespaces(linux.namespaces().as_deref().unwrap_or_default())?;
+        let id_mappings = IdMappings::from_spec(&linux, &namespaces)?;
         let has_new = |kind| namespaces.iter().any(|ns| ns.kind == kind && ns.path.is_none());
+        let joined = |kind| namespaces.iter().any(|ns| ns.kind == kind && ns.path.is_some());
+        if joined(NamespaceKind::User) && has_new(NamespaceKind::Pid) {
+            return Err(Error::unsupported(
+                "linux.namespaces",
+                "a new pid namespace inside a user namespace joined by path is not implemented \
+                 (join the pid namespace too, or create the user namespace)",
+            ));
+        }
         let has = |kind| namespaces.iter().any(|ns| ns.kind == kind);
         if !has(NamespaceKind::Mount) {
             check_shared_mount_namespace(spec, &linux, root.readonly().unwrap_or(false))?;
@@ -238,6 +350,7 @@ impl ContainerConfig {
             hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
             domainname: spec.domainname().clone().filter(|d| !d.is_empty()),
             namespaces,
+            id_mappings,
             mounts,
             devices,
             rootfs_propagation,
@@ -314,8 +427,6 @@ fn check_own_uts(field: &str, namespaces: &[NamespaceConfig]) -> Result<()> {
 fn reject_unsupported(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else { return Ok(()) };
     let present = [
-        ("linux.uidMappings", linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())),
-        ("linux.gidMappings", linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())),
         ("linux.personality", linux.personality().is_some()),
         ("linux.intelRdt", linux.intel_rdt().is_some()),
         ("linux.memoryPolicy", linux.memory_policy().is_some()),
@@ -409,7 +520,8 @@ fn namespaces(specified: &[oci_spec::runtime::LinuxNamespace]) -> Result<Vec<Nam
             LinuxNamespaceType::Pid => NamespaceKind::Pid,
             LinuxNamespaceType::Network => NamespaceKind::Network,
             LinuxNamespaceType::Cgroup => NamespaceKind::Cgroup,
-            other @ (LinuxNamespaceType::User | LinuxNamespaceType::Time) => {
+            LinuxNamespaceType::User => NamespaceKind::User,
+            other @ LinuxNamespaceType::Time => {
                 return Err(Error::unsupported(
                     "linux.namespaces",
                     format!("namespace type {other:?} is not implemented"),
@@ -635,12 +747,32 @@ mod tests {
     }
 
     #[test]
-    fn rejects_user_namespace_by_name() {
-        let err = load(&format!(
-            r#"{{{BASE},"linux":{{"namespaces":[{{"type":"mount"}},{{"type":"user"}}]}}}}"#
-        ))
-        .unwrap_err();
-        assert!(err.to_string().contains("User"), "{err}");
+    fn user_namespace_mappings_follow_runcs_rules() {
+        let with = |namespaces: &str, mappings: &str| {
+            load(&format!(
+                r#"{{{BASE},"linux":{{"namespaces":[{{"type":"mount"}},{namespaces}]{mappings}}}}}"#
+            ))
+        };
+        let maps = r#","uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
+            "gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]"#;
+        let config = with(r#"{"type":"user"}"#, maps).unwrap();
+        let mappings = config.id_mappings.unwrap();
+        assert_eq!(mappings.host_uid(0), Some(100000));
+        assert_eq!(mappings.host_uid(1000), Some(101000));
+        assert_eq!(mappings.host_gid(65536), None);
+        let err = with(r#"{"type":"pid"}"#, maps).unwrap_err();
+        assert!(err.to_string().contains("no user namespace"), "{err}");
+        let err = with(r#"{"type":"user"}"#, "").unwrap_err();
+        assert!(err.to_string().contains("linux.uidMappings"), "{err}");
+        let no_root = r#","uidMappings":[{"containerID":1,"hostID":100000,"size":10}],
+            "gidMappings":[{"containerID":0,"hostID":100000,"size":10}]"#;
+        let err = with(r#"{"type":"user"}"#, no_root).unwrap_err();
+        assert!(err.to_string().contains("must map id 0"), "{err}");
+        let err = with(r#"{"type":"user","path":"/proc/self/ns/user"}"#, maps).unwrap_err();
+        assert!(err.to_string().contains("joined"), "{err}");
+        let err =
+            with(r#"{"type":"user","path":"/proc/self/ns/user"},{"type":"pid"}"#, "").unwrap_err();
+        assert!(err.to_string().contains("new pid namespace"), "{err}");
     }
 
     #[test]

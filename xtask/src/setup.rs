@@ -19,6 +19,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("strace", "cross-checking what the probes report"),
     ("tmux", "end-to-end tests of the terminal UI"),
     ("iproute2", "network namespaces and veths in tests"),
+    ("uidmap", "newuidmap/newgidmap: multi-id user namespace maps for rootless containers"),
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";

@@ -15,6 +15,7 @@ use super::{
     signals::reset_in_child,
     sysctl,
     user::{Executable, apply_rlimits, apply_umask, close_inherited_fds, switch_user},
+    user_namespace::become_root,
 };
 use crate::{
     config::{ContainerConfig, NamespaceKind},
@@ -57,6 +58,12 @@ fn setup_and_exec(
         }
     };
     join_all(&context.join)?;
+    if !context.unshare.is_empty() {
+        unshare(context.unshare).context(|| format!("unsharing {:?}", context.unshare))?;
+    }
+    if config.has_namespace(NamespaceKind::User) {
+        become_root()?;
+    }
     if config.has_new_namespace(NamespaceKind::Network) {
         bring_up_loopback()?;
     }

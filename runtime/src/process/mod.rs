@@ -6,6 +6,8 @@
 //! - [`init`]: the container's init, from the clone to `execve`.
 //! - [`channel`]: the typed messages the init sends back.
 //! - [`namespaces`] and [`signals`]: shared by `init` and `exec`.
+//! - [`user_namespace`]: the id maps of a new user namespace, and becoming
+//!   root inside it.
 
 pub mod channel;
 pub mod init;
@@ -14,4 +16,5 @@ pub mod parent;
 pub mod signals;
 pub mod sysctl;
 pub mod user;
+pub mod user_namespace;
 pub mod wait;

@@ -25,14 +25,18 @@ pub fn open_namespace(kind: NamespaceKind, path: &std::path::Path) -> Result<Nam
     Ok(NamespaceFd { kind, fd })
 }
 
-/// Joins each namespace, the mount namespace last: joining it changes the
-/// root and the working directory.
+/// Joins each namespace: the user namespace first (it grants the
+/// capabilities to join the others it owns), the mount namespace last
+/// (joining it changes the root and the working directory).
 pub fn join_all(namespaces: &[NamespaceFd]) -> Result<()> {
-    let mount_last = namespaces
-        .iter()
-        .filter(|ns| ns.kind != NamespaceKind::Mount)
-        .chain(namespaces.iter().filter(|ns| ns.kind == NamespaceKind::Mount));
-    for namespace in mount_last {
+    let rank = |kind| match kind {
+        NamespaceKind::User => 0,
+        NamespaceKind::Mount => 2,
+        _ => 1,
+    };
+    let mut ordered: Vec<&NamespaceFd> = namespaces.iter().collect();
+    ordered.sort_by_key(|ns| rank(ns.kind));
+    for namespace in ordered {
         setns(&namespace.fd, namespace.kind.clone_flag())
             .context(|| format!("joining the {} namespace", namespace.kind.proc_name()))?;
     }

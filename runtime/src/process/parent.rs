@@ -29,6 +29,7 @@ use super::{
     channel::{self, InitMessage, ParentMessage, Receiver},
     init,
     namespaces::{NamespaceFd, open_namespace},
+    user_namespace::write_id_maps,
 };
 use crate::{
     config::{ContainerConfig, NamespaceKind},
@@ -49,6 +50,8 @@ pub struct InitContext<'a> {
     pub exec_fifo: OwnedFd,
     pub console_socket: Option<OwnedFd>,
     pub join: Vec<NamespaceFd>,
+    /// New namespaces the init unshares after joining (see `spawn`).
+    pub unshare: CloneFlags,
     pub no_pivot: bool,
     pub from_parent: Receiver<ParentMessage>,
 }
@@ -108,6 +111,13 @@ pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<
             (None, kind) => clone_flags |= kind.clone_flag(),
         }
     }
+    // Namespaces the init creates owned by a user namespace it joins must
+    // be made after the join, by the init itself (a new pid namespace
+    // cannot be: refused by the config).
+    let mut unshare_in_init = CloneFlags::empty();
+    if join.iter().any(|ns| ns.kind == NamespaceKind::User) {
+        std::mem::swap(&mut clone_flags, &mut unshare_in_init);
+    }
     // Joining a pid namespace only applies to children: do it here, so the
     // init is born inside it.
     if let Some(position) = join.iter().position(|ns| ns.kind == NamespaceKind::Pid) {
@@ -122,6 +132,7 @@ pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<
         exec_fifo,
         console_socket: request.console_socket,
         join,
+        unshare: unshare_in_init,
         no_pivot: request.no_pivot,
         from_parent,
     };
@@ -138,6 +149,11 @@ pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<
     let init = InitProcess { pid: Some(Pid::from_raw(raw)) };
     let pid = init.pid();
     let (creating, created) = placement.states(pid);
+    // The init waits for Begin before anything: its user namespace has
+    // its maps by then.
+    if let Some(mappings) = &config.id_mappings {
+        write_id_maps(pid, mappings)?;
+    }
     let placed = to_init
         .send(&ParentMessage::Begin { creating: creating.clone(), created })
         .and_then(|()| placement.place(pid, born_in_cgroup, &creating))

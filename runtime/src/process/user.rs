@@ -36,7 +36,12 @@ pub fn apply_rlimits(process: &ProcessConfig) -> Result<()> {
 /// Groups, then gid, then uid: after setuid the rest would be refused.
 pub fn switch_user(process: &ProcessConfig) -> Result<()> {
     let groups: Vec<Gid> = process.additional_gids.iter().copied().map(Gid::from_raw).collect();
-    setgroups(&groups).context(|| format!("setgroups {:?}", process.additional_gids))?;
+    // A user namespace whose gid map an unprivileged runtime wrote denies
+    // setgroups; with no group to set there is nothing to refuse.
+    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|p| p.trim() == "deny");
+    if !(denied && groups.is_empty()) {
+        setgroups(&groups).context(|| format!("setgroups {:?}", process.additional_gids))?;
+    }
     setgid(Gid::from_raw(process.gid)).context(|| format!("setgid {}", process.gid))?;
     setuid(Uid::from_raw(process.uid)).context(|| format!("setuid {}", process.uid))?;
     Ok(())

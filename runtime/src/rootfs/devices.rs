@@ -9,14 +9,16 @@ use std::{
 use nix::{
     errno::Errno,
     fcntl::AtFlags,
+    mount::MsFlags,
     sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, makedev, mknodat},
     unistd::{Gid, Uid, fchownat, symlinkat},
 };
 
-use super::resolve::{Leaf, create_in_root};
+use super::resolve::{Leaf, create_in_root, fd_path};
 use crate::{
     config::DeviceConfig,
     error::{Context, Result},
+    syscall::Syscall,
 };
 
 const SYMLINKS: [(&str, &str); 5] = [
@@ -27,7 +29,22 @@ const SYMLINKS: [(&str, &str); 5] = [
     ("pts/ptmx", "ptmx"),
 ];
 
-pub fn create_devices(root: BorrowedFd<'_>, extra: &[DeviceConfig]) -> Result<()> {
+/// How device nodes come into the container's /dev.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceNodes {
+    /// mknod, then chown and chmod as the spec says.
+    Create,
+    /// In a user namespace mknod is refused: the host's node of the same
+    /// path is bound onto an empty file instead, as runc does.
+    BindFromHost,
+}
+
+pub fn create_devices(
+    sys: &dyn Syscall,
+    root: BorrowedFd<'_>,
+    extra: &[DeviceConfig],
+    nodes: DeviceNodes,
+) -> Result<()> {
     // The character devices every container gets, unless the spec lists
     // one of the same path itself.
     let defaults = cradle_defaults::DEFAULT_DEVICES
@@ -43,9 +60,18 @@ pub fn create_devices(root: BorrowedFd<'_>, extra: &[DeviceConfig]) -> Result<()
             gid: 0,
         });
     for device in defaults.chain(extra.iter().cloned()) {
-        create_device(root, &device)?;
+        match nodes {
+            DeviceNodes::Create => create_device(root, &device)?,
+            DeviceNodes::BindFromHost => bind_device(sys, root, &device)?,
+        }
     }
     Ok(())
+}
+
+fn bind_device(sys: &dyn Syscall, root: BorrowedFd<'_>, device: &DeviceConfig) -> Result<()> {
+    let target = create_in_root(root, &device.path, Leaf::File)?;
+    sys.mount(Some(&device.path), &fd_path(&target), None, MsFlags::MS_BIND, None)
+        .context(|| format!("binding the host's {} into the container", device.path.display()))
 }
 
 fn create_device(root: BorrowedFd<'_>, device: &DeviceConfig) -> Result<()> {

@@ -62,7 +62,12 @@ pub fn prepare(
     }
     // The devices cgroup decides which nodes may be made.
     until_placed()?;
-    devices::create_devices(root.as_fd(), &config.devices)?;
+    let nodes = if config.has_namespace(NamespaceKind::User) {
+        devices::DeviceNodes::BindFromHost
+    } else {
+        devices::DeviceNodes::Create
+    };
+    devices::create_devices(sys, root.as_fd(), &config.devices, nodes)?;
     devices::create_symlinks(root.as_fd())?;
     drop(root);
     before_switch()?;

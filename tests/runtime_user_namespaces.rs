@@ -1,0 +1,216 @@
+//! User namespaces: a mapped container is root inside and the mapped uid
+//! outside, passes the same pid-1, hostname, mounts, devices and masked
+//! paths checks as runc's container of the same bundle, writes files owned
+//! by the mapped uid, and `exec` joins it; a user namespace joined by path;
+//! nothing is left behind.
+
+#[path = "common/runtime.rs"]
+mod runtime;
+
+use std::{
+    os::unix::fs::{MetadataExt, PermissionsExt},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+use runtime::{
+    Sandbox, cgroups_mentioning, host_mounts_mentioning, stderr, stdout, wait_for_status,
+};
+
+const HOST_ID: u32 = 200_000;
+const RANGE: u32 = 65_536;
+
+/// The init runs as a host uid that owns nothing on the host: every
+/// directory on the way to the bundle must let others search it.
+fn searchable(sandbox: &Sandbox) {
+    std::fs::set_permissions(sandbox.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn user_namespace_bundle(sandbox: &Sandbox, name: &str, args: &[&str]) -> PathBuf {
+    searchable(sandbox);
+    let bundle = sandbox.bundle(name, args);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        let mapping = serde_json::json!([{"containerID": 0, "hostID": HOST_ID, "size": RANGE}]);
+        config["linux"]["uidMappings"] = mapping.clone();
+        config["linux"]["gidMappings"] = mapping;
+    });
+    bundle
+}
+
+/// A directory the container's root (host uid HOST_ID) may write, bound at
+/// /data.
+fn with_data_mount(sandbox: &Sandbox, bundle: &Path) -> PathBuf {
+    let data =
+        sandbox.dir.path().join(format!("data-{}", bundle.file_name().unwrap().to_string_lossy()));
+    std::fs::create_dir(&data).unwrap();
+    // The container's root owns nothing in the rootfs, and cannot make the
+    // mount point itself (nor can runc's).
+    std::fs::create_dir_all(bundle.join("rootfs/data")).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    sandbox.edit_config(bundle, |config| {
+        config["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/data", "type": "bind", "source": data, "options": ["rbind", "rw"]
+        }));
+    });
+    data
+}
+
+/// The checks the runc parity test makes, plus the maps and pid 1.
+const VIEW: &str = "echo pid=$$; hostname; id; cat /proc/self/uid_map /proc/self/gid_map; \
+    cut -d' ' -f5 /proc/self/mountinfo; ls /dev; echo x > /dev/null && echo null-writable; \
+    wc -c < /proc/kcore 2>/dev/null || wc -c < /proc/keys; \
+    grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status";
+
+fn run_with(runtime: &str, root: &Path, bundle: &Path, id: &str) -> std::process::Output {
+    let binary = if runtime == "cradle" { runtime::cradle_bin() } else { runtime };
+    Command::new(binary)
+        .arg("--root")
+        .arg(root)
+        .args(["run", "--bundle", bundle.to_str().unwrap(), id])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_mapped_container_sees_what_runcs_does_and_is_root_only_inside() {
+    let sandbox = Sandbox::new();
+    let bundle = user_namespace_bundle(&sandbox, "userns", &["sh", "-c", VIEW]);
+    let runc_id = sandbox.id("usernsrunc");
+    let runc = run_with("runc", &sandbox.dir.path().join("runc-state"), &bundle, &runc_id);
+    assert!(runc.status.success(), "runc: {}", stderr(&runc));
+    let id = sandbox.id("userns");
+    let cradle = run_with("cradle", &sandbox.root, &bundle, &id);
+    assert!(cradle.status.success(), "cradle: {}", stderr(&cradle));
+    let view = squeeze(&stdout(&cradle));
+    assert!(view.starts_with("pid=1\n"), "{view}");
+    assert!(view.contains("uid=0(root) gid=0(root)"), "{view}");
+    assert!(view.contains(&format!("0 {HOST_ID} {RANGE}")), "{view}");
+    assert!(view.contains("null-writable"), "{view}");
+    let runc_view = squeeze(&stdout(&runc));
+    let differing: Vec<(&str, &str)> =
+        view.lines().zip(runc_view.lines()).filter(|(ours, theirs)| ours != theirs).collect();
+    assert_eq!(view, runc_view, "lines that differ (cradle, runc): {differing:#?}");
+    let rootfs = std::fs::canonicalize(bundle.join("rootfs")).unwrap();
+    assert_eq!(host_mounts_mentioning(&rootfs), Vec::<String>::new());
+    assert_eq!(cgroups_mentioning(&id), Vec::<PathBuf>::new());
+}
+
+/// Runs of blanks as one space: /proc's maps are column-aligned.
+fn squeeze(text: &str) -> String {
+    text.lines().map(|line| line.split_whitespace().collect::<Vec<_>>().join(" ") + "\n").collect()
+}
+
+/// `Uid:` of /proc/PID/status: real, effective, saved, filesystem.
+fn host_uids(pid: i64) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn files_and_processes_of_a_mapped_container_belong_to_the_mapped_uid_on_the_host() {
+    let sandbox = Sandbox::new();
+    let bundle = user_namespace_bundle(
+        &sandbox,
+        "userns-owner",
+        &["sh", "-c", "touch /data/by-init; sleep 60"],
+    );
+    let data = with_data_mount(&sandbox, &bundle);
+    let id = sandbox.id("usernsowner");
+    let created = sandbox.create(&bundle, &id);
+    assert!(created.status.success(), "create: {}", stderr(&created));
+    let started = sandbox.output(&["start", &id]);
+    assert!(started.status.success(), "start: {}", stderr(&started));
+    wait_for_status(&sandbox, &id, "running");
+    let pid = sandbox.state(&id)["pid"].as_i64().unwrap();
+    let mapped = format!("{HOST_ID} {HOST_ID} {HOST_ID} {HOST_ID}");
+    for _ in 0..500 {
+        if host_uids(pid) == mapped && data.join("by-init").exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(host_uids(pid), mapped, "the init's uids seen from the host");
+    assert_eq!(std::fs::metadata(data.join("by-init")).unwrap().uid(), HOST_ID);
+
+    // exec joins the user namespace: root inside, the mapped uid outside.
+    let exec = sandbox.output(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; touch /data/by-exec; grep ^Uid: /proc/self/status",
+    ]);
+    assert!(exec.status.success(), "exec: {}", stderr(&exec));
+    let out = squeeze(&stdout(&exec));
+    assert!(out.starts_with("0\n"), "{out}");
+    assert!(out.contains(&format!("0 {HOST_ID} {RANGE}")), "{out}");
+    assert_eq!(std::fs::metadata(data.join("by-exec")).unwrap().uid(), HOST_ID);
+
+    let deleted = sandbox.output(&["delete", "--force", &id]);
+    assert!(deleted.status.success(), "delete: {}", stderr(&deleted));
+    let rootfs = std::fs::canonicalize(bundle.join("rootfs")).unwrap();
+    assert_eq!(host_mounts_mentioning(&rootfs), Vec::<String>::new());
+    assert!(!sandbox.root.join(&id).exists(), "state directory left");
+}
+
+#[test]
+fn a_user_namespace_joined_by_path_is_the_containers() {
+    let sandbox = Sandbox::new();
+    // Holds a user namespace with a map of its own.
+    // A user namespace and a pid namespace it owns (unshare makes the user
+    // one first): mounting /proc needs the latter.
+    let mut holder = Command::new("unshare")
+        .args(["--user", "--pid", "--fork", "sleep", "60"])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("unshare --user");
+    let path = format!("/proc/{}/ns/user", holder.id());
+    let pid_path = format!("/proc/{}/ns/pid_for_children", holder.id());
+    let own = std::fs::read_link("/proc/self/ns/user").unwrap();
+    let mut ready = false;
+    for _ in 0..500 {
+        if std::fs::read_link(&path).is_ok_and(|ns| ns != own) {
+            // As root, this test writes the holder's maps itself.
+            for file in ["uid_map", "gid_map"] {
+                std::fs::write(format!("/proc/{}/{file}", holder.id()), "0 300000 1000\n").unwrap();
+            }
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    searchable(&sandbox);
+    let bundle = sandbox.bundle(
+        "joined-userns",
+        &["sh", "-c", "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user"],
+    );
+    sandbox.edit_config(&bundle, |config| {
+        let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+        // A new pid namespace in a joined user namespace is refused (see
+        // the README): the container joins the holder's.
+        namespaces.retain(|ns| ns["type"] != "pid");
+        namespaces.push(serde_json::json!({"type": "user", "path": path}));
+        namespaces.push(serde_json::json!({"type": "pid", "path": pid_path}));
+    });
+    let id = sandbox.id("usernsjoined");
+    let out = sandbox.output(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+    let holder_ns = std::fs::read_link(&path).map(|ns| ns.display().to_string());
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(ready, "the holder never got its user namespace");
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    let lines: Vec<String> =
+        stdout(&out).lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(lines, ["0".to_owned(), "0 300000 1000".to_owned(), holder_ns.unwrap()]);
+}
