@@ -4,11 +4,15 @@
 //! default it pauses where a container enters a new phase and lets every
 //! other stop through at once; `--step=pivot_root,mount` pauses after each
 //! call of those kinds instead.
+//!
+//! Signals go through pidfds, never to a bare pid: a process is opened at
+//! first sight (its parent's `task_new` record) and closed at its exit, so
+//! a stop or a resume cannot reach an unrelated process that got its pid.
 
 use std::{
     collections::HashMap,
     io::{IsTerminal, Write},
-    os::fd::AsFd,
+    os::fd::{AsFd, OwnedFd},
     sync::atomic::{AtomicBool, Ordering},
 };
 
@@ -23,8 +27,7 @@ use cradle_probes::{
 use nix::{
     errno::Errno,
     poll::{PollFd, PollFlags, PollTimeout, poll},
-    sys::signal::{Signal, kill},
-    unistd::Pid,
+    sys::signal::Signal,
 };
 
 /// The calls after which a phase can begin.
@@ -56,6 +59,8 @@ pub struct Stepper {
     phases: HashMap<usize, Phase>,
     /// Stdin ended: run through without pausing.
     through: bool,
+    /// A pidfd for each live process of a container, by tgid.
+    pidfds: HashMap<u32, OwnedFd>,
 }
 
 impl Stepper {
@@ -76,7 +81,14 @@ impl Stepper {
         if !every_stop {
             kinds = PHASE_CALLS.to_vec();
         }
-        Ok(Stepper { kinds, every_stop, explain, phases: HashMap::new(), through: false })
+        Ok(Stepper {
+            kinds,
+            every_stop,
+            explain,
+            phases: HashMap::new(),
+            through: false,
+            pidfds: HashMap::new(),
+        })
     }
 
     /// What the kernel is to stop after.
@@ -94,6 +106,7 @@ impl Stepper {
         collector: &Collector,
         ask: impl FnOnce(Vec<String>) -> anyhow::Result<bool>,
     ) -> anyhow::Result<()> {
+        self.follow_processes(event, collector);
         let before =
             event.owner.as_ref().and_then(|owner| self.phases.get(&owner.container)).copied();
         if let Some(owner) = &event.owner {
@@ -114,6 +127,13 @@ impl Stepper {
             None => false,
         };
         let pause = !self.through && (self.every_stop || begins_phase);
+        // The kernel stopped this task as it sent the record: until it is
+        // resumed it cannot exit, so its pid is still its own.
+        if !self.pidfds.contains_key(&event.tgid)
+            && let Some(pidfd) = open_pidfd(event.tgid)
+        {
+            self.pidfds.insert(event.tgid, pidfd);
+        }
         let mut frozen = vec![event.tgid];
         if pause {
             // The record arrives as the call returns; the stop lands a
@@ -127,7 +147,10 @@ impl Stepper {
             // the runtime mostly waits on it.
             if let Some(owner) = &event.owner {
                 for (pid, role) in collector.processes_of(owner.container) {
-                    if pid != event.tgid && role != Role::Runtime && signal(pid, Signal::SIGSTOP) {
+                    if pid != event.tgid
+                        && role != Role::Runtime
+                        && self.signal(pid, Signal::SIGSTOP)
+                    {
                         frozen.push(pid);
                     }
                 }
@@ -135,9 +158,44 @@ impl Stepper {
             self.through = !ask(self.pause_lines(event, begins_phase))?;
         }
         for pid in frozen {
-            signal(pid, Signal::SIGCONT);
+            self.signal(pid, Signal::SIGCONT);
+        }
+        if !collector.knows(event.tgid) {
+            self.pidfds.remove(&event.tgid);
         }
         Ok(())
+    }
+
+    /// Opens a new process of a container at its parent's `task_new`
+    /// record, and closes a process's pidfd once it exited.
+    fn follow_processes(&mut self, event: &Event, collector: &Collector) {
+        match &event.detail {
+            Detail::TaskNew { child_tgid, .. }
+                if *child_tgid != event.tgid && collector.knows(*child_tgid) =>
+            {
+                // A pidfd left from an earlier process under this pid is stale.
+                self.pidfds.remove(child_tgid);
+                if let Some(pidfd) = open_pidfd(*child_tgid)
+                    .filter(|_| child_of(*child_tgid, &[event.tgid, event.ppid]))
+                {
+                    self.pidfds.insert(*child_tgid, pidfd);
+                }
+            }
+            Detail::TaskExit { .. } if !collector.knows(event.tgid) => {
+                self.pidfds.remove(&event.tgid);
+            }
+            _ => {}
+        }
+    }
+
+    /// Signals process `tgid` through its pidfd; false if there is none
+    /// or the process is gone.
+    fn signal(&self, tgid: u32, signal: Signal) -> bool {
+        let Some(pidfd) = self.pidfds.get(&tgid) else { return false };
+        let Some(signal) = rustix::process::Signal::from_named_raw(signal as i32) else {
+            return false;
+        };
+        rustix::process::pidfd_send_signal(pidfd, signal).is_ok()
     }
 
     /// Whether the kernel should have stopped the task after this event
@@ -269,7 +327,22 @@ fn wait_until_stopped(pid: u32) {
     tracing::warn!(pid, "the stopped process did not stop within a second");
 }
 
-/// Sends a signal; false if the process is gone.
-fn signal(pid: u32, signal: Signal) -> bool {
-    kill(Pid::from_raw(pid as i32), signal).is_ok()
+/// A pidfd for the process that has pid `tgid` now.
+fn open_pidfd(tgid: u32) -> Option<OwnedFd> {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(tgid).ok()?)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+}
+
+/// Whether the process at pid `tgid` was created by one of `parents`
+/// (runc's init stages are made with CLONE_PARENT: their parent is the
+/// creator's). Read after its pidfd was opened: if it holds, the pidfd is
+/// the child the `task_new` record named and not a later process that got
+/// its pid once it exited, for a stranger has a parent of its own.
+fn child_of(tgid: u32, parents: &[u32]) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{tgid}/stat")) else { return false };
+    let ppid = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|ppid| ppid.parse::<u32>().ok());
+    ppid.is_some_and(|ppid| parents.contains(&ppid))
 }

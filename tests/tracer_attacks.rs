@@ -172,3 +172,98 @@ fn hostile_names_never_reach_a_terminal_or_svg_raw() {
     let diff = run(&["diff".as_ref(), names.as_os_str(), t]);
     assert_escaped("diff", &diff, &[ID]);
 }
+
+/// Starts `program args` as the process with pid `pid`: writes the pid
+/// before it to `/proc/sys/kernel/ns_last_pid` and forks a gate that execs
+/// the program once it got that pid. The host's other processes may take
+/// the pid first: then the gate is killed (before its exec, so it never
+/// ran the program) and the forcing is tried again.
+fn spawn_at_pid(pid: u32, program: &str, args: &[&std::ffi::OsStr]) -> std::process::Child {
+    for _ in 0..500 {
+        let mut gate = Command::new("sh");
+        gate.args(["-c", "read go && exec \"$@\"", "gate", program]).args(args);
+        gate.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+            .expect("write ns_last_pid (needs root)");
+        let mut child = gate.spawn().expect("start the gate");
+        if child.id() == pid {
+            child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+            return child;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("the host never let pid {pid} be taken again");
+}
+
+/// Issue 17's pid reuse: a container's runtime exits, and the next
+/// `runc run` gets its pid (forced through ns_last_pid). Under `watch`
+/// they are two containers, and every event of the second runtime is the
+/// second container's. Before the collector forgot exited processes, the
+/// second `runc run` was taken for the first one re-executing itself: one
+/// container, and the new one's events given to the old.
+#[test]
+fn a_recycled_runtime_pid_is_a_new_container() {
+    let bundle = common::RuncBundle::new(&["true"]);
+    let dir = tempfile::tempdir().unwrap();
+    let watch = common::watch::Watch::start(dir.path());
+    let root = bundle.runc_root();
+    let (old_id, new_id) =
+        (format!("st-old-{}", std::process::id()), format!("st-new-{}", std::process::id()));
+    let run_args = |id: &str| -> Vec<std::ffi::OsString> {
+        vec![
+            "--root".into(),
+            root.clone().into(),
+            "run".into(),
+            "--bundle".into(),
+            bundle.path().into(),
+            id.into(),
+        ]
+    };
+    let old = Command::new("runc").args(run_args(&old_id)).spawn().unwrap();
+    let old_pid = old.id();
+    let old = old.wait_with_output().unwrap();
+    assert!(old.status.success(), "{old:?}");
+    let new_args = run_args(&new_id);
+    let new_args: Vec<&std::ffi::OsStr> = new_args.iter().map(|a| a.as_os_str()).collect();
+    let new = spawn_at_pid(old_pid, "runc", &new_args).wait_with_output().unwrap();
+    assert!(new.status.success(), "{new:?}");
+    let lines = watch.stop();
+
+    let containers: Vec<&serde_json::Value> =
+        lines.iter().filter_map(|l| l.get("container").filter(|c| c.is_object())).collect();
+    let ids: Vec<&str> = containers.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert!(
+        ids.contains(&old_id.as_str()) && ids.contains(&new_id.as_str()),
+        "two containers: {ids:?}"
+    );
+    // Other runtimes on the host are watched too: only ours are checked.
+    for container in
+        containers.iter().filter(|c| c["id"] == old_id.as_str() || c["id"] == new_id.as_str())
+    {
+        assert_eq!(container["runtime_pid"], old_pid, "both runtimes had pid {old_pid}");
+        common::assert_phases_in_order(container);
+    }
+    let of_pid: Vec<&serde_json::Value> = lines.iter().filter(|l| l["tgid"] == old_pid).collect();
+    let second = of_pid
+        .iter()
+        .position(|l| {
+            l["kind"] == "exec"
+                && l["ret"] == 0
+                && common::exec_argv(l).is_some_and(|a| a.contains(&new_id))
+        })
+        .expect("the second runtime's exec");
+    // Before it: the old runtime's events, and the gate's exec attempts
+    // along PATH (failed, no container's).
+    assert!(of_pid[..second].iter().all(|l| l["container"] != new_id.as_str()));
+    assert!(of_pid[..second].iter().any(|l| l["container"] == old_id.as_str()));
+    assert!(
+        of_pid[second..].iter().all(|l| l["container"] == new_id.as_str()),
+        "every event of the new runtime is the new container's: {:?}",
+        of_pid[second..]
+            .iter()
+            .filter(|l| l["container"] != new_id.as_str())
+            .map(|l| (&l["kind"], &l["container"], &l["tid"], &l["pid"]))
+            .collect::<Vec<_>>()
+    );
+}

@@ -7,6 +7,12 @@
 //! every process that invocation creates belongs to it. So the runtime's
 //! early events count, before any namespace exists, and containers started
 //! at the same moment never mix.
+//!
+//! A process is known from the record that begins it (its parent's
+//! `task_new`, or the exec that makes a runtime a tracked root) to the exit
+//! of its last thread, and forgotten then: the kernel frees a pid only
+//! after its task's exit record is in the ring, and the ring keeps the
+//! kernel's order, so a recycled pid always arrives as a new process.
 
 mod invocation;
 
@@ -142,6 +148,9 @@ pub struct PhaseMark {
 struct Process {
     container: ContainerKey,
     role: Role,
+    /// Threads alive: the process ends with the exit of its last one (its
+    /// leader may exit before its other threads).
+    threads: u32,
 }
 
 /// Builds the container model from events in arrival order.
@@ -162,6 +171,12 @@ impl Collector {
             .iter()
             .filter(move |(_, p)| p.container == key)
             .map(|(pid, p)| (*pid, p.role))
+    }
+
+    /// Whether process `tgid` is alive and belongs to a container, as far
+    /// as the events so far tell.
+    pub fn knows(&self, tgid: u32) -> bool {
+        self.processes.contains_key(&tgid)
     }
 
     /// Takes one event into the model and records in it where it belongs.
@@ -214,7 +229,8 @@ impl Collector {
             exit_code: None,
         });
         let key = self.containers.len() - 1;
-        self.processes.insert(event.tgid, Process { container: key, role: Role::Runtime });
+        self.processes
+            .insert(event.tgid, Process { container: key, role: Role::Runtime, threads: 1 });
         Some(key)
     }
 
@@ -230,7 +246,14 @@ impl Collector {
                     Role::Runtime | Role::Intermediate => Role::Intermediate,
                     Role::Init | Role::Workload => Role::Workload,
                 };
-                self.processes.insert(*child_tgid, Process { container: key, role: child_role });
+                // A new process: whatever was known under its pid is gone.
+                self.processes
+                    .insert(*child_tgid, Process { container: key, role: child_role, threads: 1 });
+            }
+            Detail::TaskNew { .. } => {
+                if let Some(process) = self.processes.get_mut(&event.tgid) {
+                    process.threads += 1;
+                }
             }
             Detail::Namespaces { namespaces, ret: 0.., .. } => {
                 container.namespaces = Some(*namespaces);
@@ -277,18 +300,29 @@ impl Collector {
                 container.advance(Phase::WorkloadExec, ts);
             }
             Detail::Exec { .. } | Detail::ExecResult { .. } | Detail::ProcessExec { .. } => {}
-            Detail::TaskExit { exit_code }
-                if event.pid == event.tgid && container.init_pid == Some(event.tgid) =>
-            {
-                container.exit_code = Some(*exit_code);
-                container.advance(Phase::Exit, ts);
+            Detail::TaskExit { exit_code } => {
+                if event.pid == event.tgid && container.init_pid == Some(event.tgid) {
+                    container.exit_code = Some(*exit_code);
+                    container.advance(Phase::Exit, ts);
+                } else if role == Role::Workload && container.phase() == Phase::WorkloadExec {
+                    container.advance(Phase::Running, ts);
+                }
+                if let Some(process) = self.processes.get_mut(&event.tgid) {
+                    process.threads = process.threads.saturating_sub(1);
+                    if process.threads == 0 {
+                        self.processes.remove(&event.tgid);
+                    }
+                }
+                return role;
             }
             _ if role == Role::Workload && container.phase() == Phase::WorkloadExec => {
                 container.advance(Phase::Running, ts);
             }
             _ => {}
         }
-        self.processes.insert(event.tgid, Process { container: key, role });
+        if let Some(process) = self.processes.get_mut(&event.tgid) {
+            process.role = role;
+        }
         role
     }
 }

@@ -155,10 +155,11 @@ fn phases_never_go_back() {
     let mut script = Script::new();
     runc_run(&mut script, 10, "c");
     // A late mount after the workload started stays in the current phase.
+    script.events.pop();
     script.push(12, mount());
     let mut collector = Collector::default();
     let last = script.events.iter().map(|e| collector.observe(e)).last().unwrap();
-    assert_eq!(last.phase, Some(Phase::Exit));
+    assert_eq!(last.phase, Some(Phase::Running));
 }
 
 #[test]
@@ -172,4 +173,48 @@ fn a_failed_runtime_exec_starts_nothing() {
     let mut collector = Collector::default();
     assert_eq!(collector.observe(&script.events[0]).container, None);
     assert!(collector.containers().is_empty());
+}
+
+fn exit() -> Detail {
+    Detail::TaskExit { exit_code: 0 }
+}
+
+/// Issue 17's pid reuse: every process of container "old" exits, and a new
+/// `runc run` gets the same pids. Before processes were forgotten on exit,
+/// "new" was taken for a re-exec inside "old" and all of its events went
+/// to "old".
+#[test]
+fn a_recycled_pid_is_a_new_process_of_a_new_container() {
+    let mut script = Script::new();
+    runc_run(&mut script, 10, "old");
+    script.push(11, exit()).push(10, exit());
+    let old_end = script.events.len();
+    runc_run(&mut script, 10, "new");
+    let mut collector = Collector::default();
+    let owners: Vec<Option<usize>> =
+        script.events.iter().map(|e| collector.observe(e).container).collect();
+    let ids: Vec<&str> = collector.containers().iter().map(|c| &*c.id).collect();
+    assert_eq!(ids, ["old", "new"]);
+    assert!(owners[..old_end].iter().all(|o| *o == Some(0)));
+    assert!(owners[old_end..].iter().all(|o| *o == Some(1)), "{owners:?}");
+    assert!(collector.containers().iter().all(|c| c.phase() == Phase::Exit));
+    assert!(!collector.knows(12), "the new init exited too");
+}
+
+#[test]
+fn a_process_ends_with_its_last_thread_not_its_leader() {
+    let mut script = Script::new();
+    script
+        .push(10, exec("runc run c"))
+        .push(10, Detail::TaskNew { child_pid: 15, child_tgid: 10, clone_flags: 0x10000 });
+    let mut collector = Collector::default();
+    script.events.iter().for_each(|e| _ = collector.observe(e));
+    let mut leader_exit = Event::of_task(10, 10, "runc", exit());
+    assert_eq!(collector.observe(&leader_exit).container, Some(0));
+    assert!(collector.knows(10), "thread 15 still runs");
+    let thread_call = Event::of_task(15, 10, "runc", mount());
+    assert_eq!(collector.observe(&thread_call).container, Some(0));
+    leader_exit.pid = 15;
+    collector.observe(&leader_exit);
+    assert!(!collector.knows(10), "forgotten once its last thread exited");
 }
