@@ -107,6 +107,11 @@ pub struct OutputArgs {
     /// traced command's output is discarded).
     #[arg(long, conflicts_with_all = ["json", "explain"])]
     pub tui: bool,
+    /// Do not hook kernel functions by this path (`fexit`, `fentry` or
+    /// `kprobe`; repeatable), as if the kernel refused it: the next path
+    /// serves, down to the tracepoints. The header records the path taken.
+    #[arg(long = "no-hook", value_name = "PATH")]
+    pub no_hook: Vec<String>,
 }
 
 impl OutputArgs {

@@ -52,6 +52,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         // The container's output goes between the timeline's lines, not
         // into them.
         capture_output: true,
+        refuse_hooks: Vec::new(),
     };
     let code = session.run()?;
     // The runtime deleted the container when it exited; the bundle and the

@@ -55,6 +55,8 @@ pub struct Session {
     /// Read the command's stdout and stderr and print them as lines of the
     /// timeline, so that neither cuts into the other's lines.
     pub capture_output: bool,
+    /// Kernel-function hook paths not to take (`fexit`, `kprobe`, ...).
+    pub refuse_hooks: Vec<String>,
 }
 
 impl Session {
@@ -75,7 +77,12 @@ impl Session {
             TraceMode::Watch => TrackMode::Runtimes,
             TraceMode::Trace | TraceMode::Run => TrackMode::Tree,
         };
-        let mut config = ProbeConfig { track, ring_bytes: self.ring_bytes, ..Default::default() };
+        let mut config = ProbeConfig {
+            track,
+            ring_bytes: self.ring_bytes,
+            refuse_paths: self.refuse_hooks.clone(),
+            ..Default::default()
+        };
         if !self.runtimes.is_empty() {
             config.runtimes = self.runtimes.clone();
         }
@@ -214,6 +221,7 @@ impl Session {
             origin_ns: monotonic_ns(),
             ring_bytes: self.ring_bytes,
             probes: probes.attached().iter().map(ProbeUse::from).collect(),
+            hooks: probes.hooks().to_vec(),
         })
     }
 }

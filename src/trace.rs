@@ -45,7 +45,14 @@ pub fn run_traced(
             .filter(|arg| !["--trace", "--explain", "--tui", "--step"].contains(&arg.as_str()))
             .filter(|arg| !arg.starts_with("--trace=")),
     );
-    let output = OutputArgs { json: false, out, ring_size: OutputArgs::DEFAULT_RING, explain, tui };
+    let output = OutputArgs {
+        json: false,
+        out,
+        ring_size: OutputArgs::DEFAULT_RING,
+        explain,
+        tui,
+        no_hook: Vec::new(),
+    };
     let mut session = session(TraceMode::Run, command, output, false);
     session.step = step.then(|| Stepper::new("", explain)).transpose()?;
     session.run()
@@ -63,5 +70,6 @@ fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bo
         timeline: TimelineOptions { explain: output.explain, stdout },
         step: None,
         capture_output: false,
+        refuse_hooks: output.no_hook,
     }
 }

@@ -44,7 +44,7 @@ pub const EXEC_AT: u32 = 1 << 2;
 /// [`TaskNewEvent`], [`TaskExitEvent`], [`ProcessExecEvent`],
 /// [`NamespacesEvent`], [`CgroupEvent`] (both cgroup kinds),
 /// [`CapCapableEvent`], [`NetlinkEvent`], [`NetlinkAnswerEvent`], [`OpenEvent`],
-/// [`MknodEvent`]; every syscall kind from [`EventKind::Mount`] to
+/// [`MknodEvent`], [`VethEvent`]; every syscall kind from [`EventKind::Mount`] to
 /// [`EventKind::Sethostname`] is a [`CallEvent`].
 #[repr(u16)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -106,11 +106,13 @@ pub enum EventKind {
     Open = 26,
     /// mknod/mknodat.
     Mknod = 27,
+    /// The kernel made a veth pair (`veth_newlink` returned), whoever asked.
+    Veth = 28,
 }
 
 impl EventKind {
     /// Every kind, in discriminant order.
-    pub const ALL: [EventKind; 28] = [
+    pub const ALL: [EventKind; 29] = [
         EventKind::Exec,
         EventKind::ExecResult,
         EventKind::TaskNew,
@@ -139,6 +141,7 @@ impl EventKind {
         EventKind::NetlinkAnswer,
         EventKind::Open,
         EventKind::Mknod,
+        EventKind::Veth,
     ];
     /// Number of kinds: the length of the per-kind loss counter array.
     pub const COUNT: u32 = Self::ALL.len() as u32;
@@ -179,6 +182,7 @@ impl EventKind {
             EventKind::NetlinkAnswer => "new_link_answer",
             EventKind::Open => "open",
             EventKind::Mknod => "mknod",
+            EventKind::Veth => "veth",
         }
     }
 }
@@ -337,6 +341,14 @@ pub const NS_SOURCE_TASK_NEWTASK: u32 = 1;
 /// caller.
 pub const NS_SOURCE_UNSHARE: u32 = 2;
 
+/// `NamespacesEvent::hook`: the inode numbers were read from the task
+/// once the call made its namespaces (the tracepoint path).
+pub const NS_HOOK_TRACEPOINT: u32 = 0;
+/// `NamespacesEvent::hook`: the namespaces of the nsproxy were read where
+/// `create_new_namespaces` returned it (its fexit or kretprobe); the task's
+/// own pid and user namespaces still come from the task.
+pub const NS_HOOK_CREATE_NEW_NAMESPACES: u32 = 1;
+
 /// [`EventKind::Namespaces`]: the namespaces a task has once a
 /// namespace-creating clone or unshare is done.
 #[repr(C)]
@@ -347,11 +359,15 @@ pub struct NamespacesEvent {
     pub ret: i64,
     /// The clone or unshare flags.
     pub flags: u64,
-    /// `NS_SOURCE_*`: which kernel path produced the record.
+    /// `NS_SOURCE_*`: which call made the namespaces (the record is sent
+    /// where that call is seen, whichever hook read the inode numbers).
     pub source: u32,
     /// Kernel pid of the task the namespaces belong to.
     pub target_pid: u32,
     pub namespaces: NamespaceSet,
+    /// `NS_HOOK_*`: where the inode numbers were read.
+    pub hook: u32,
+    pub _pad: u32,
 }
 
 /// Arguments a syscall record carries (the syscall ABI's maximum).
@@ -546,6 +562,36 @@ pub struct MknodEvent {
     pub path: [u8; USER_PATH_MAX],
 }
 
+/// Bytes of an interface name, NUL included (`IFNAMSIZ`).
+pub const IFNAMSIZ: usize = 16;
+
+/// One end of a veth pair as the kernel made it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VethEnd {
+    /// The interface name, NUL-padded.
+    pub name: [u8; IFNAMSIZ],
+    /// The interface index in its network namespace (0: unread).
+    pub ifindex: u32,
+    /// Inode number of the network namespace the end is in (0: unread).
+    pub net_ns: u32,
+}
+
+/// [`EventKind::Veth`]: `veth_newlink` returned. The header's task is the
+/// one that asked (`ip`, dockerd, netavark...), tracked or not.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VethEvent {
+    pub header: EventHeader,
+    /// `veth_newlink`'s result: 0, or a negative errno.
+    pub ret: i32,
+    pub _pad: u32,
+    /// The end the request named first (`ip link add A ...`: A).
+    pub link: VethEnd,
+    /// Its peer (`... peer name B`).
+    pub peer: VethEnd,
+}
+
 /// Byte offsets of the kernel structure members the programs read, found in
 /// the running kernel's BTF at load time. Rust eBPF has no CO-RE
 /// relocations, so nothing here may be a compile-time constant.
@@ -602,6 +648,20 @@ pub struct KernelLayout {
     pub inode_i_ino: u32,
     /// `inode.i_mode`: the type of an opened file.
     pub inode_i_mode: u32,
+    /// Where a `struct net_device`'s private area starts (`netdev_priv`):
+    /// its size rounded up to `NETDEV_ALIGN`.
+    pub net_device_priv: u32,
+    pub net_device_name: u32,
+    pub net_device_ifindex: u32,
+    /// `net_device.nd_net`: a `possible_net_t`, whose first member is the
+    /// `struct net *`.
+    pub net_device_nd_net: u32,
+    /// `veth_priv.peer` ([`LAYOUT_ABSENT`] when the kernel's BTF, or the
+    /// veth module's, has no `struct veth_priv`).
+    pub veth_priv_peer: u32,
+    /// Which argument of `veth_newlink` is the new `struct net_device *`
+    /// (1 before Linux 6.15, 0 since; [`LAYOUT_ABSENT`]: unknown).
+    pub veth_newlink_dev_arg: u32,
     pub _pad: u32,
 }
 
@@ -663,6 +723,17 @@ pub const TRACKED_MAX: u32 = 65536;
 pub const SYS_ENTER_HANDLERS_MAP: &str = "SYS_ENTER_HANDLERS";
 /// The same for the raw `sys_exit` program and the calls' exits.
 pub const SYS_EXIT_HANDLERS_MAP: &str = "SYS_EXIT_HANDLERS";
+/// Name of the array the programs read to know which of the kernel-function
+/// hooks userspace attached: slot [`HOOK_NAMESPACES`] or [`HOOK_VETH`],
+/// nonzero once attached.
+pub const HOOKS_MAP: &str = "HOOKS";
+/// [`HOOKS_MAP`] slot: `create_new_namespaces` is hooked, so namespace
+/// records take their inode numbers from the nsproxy it returned.
+pub const HOOK_NAMESPACES: u32 = 0;
+/// [`HOOKS_MAP`] slot: `veth_newlink` is hooked.
+pub const HOOK_VETH: u32 = 1;
+/// Slots of [`HOOKS_MAP`].
+pub const HOOKS_MAX: u32 = 2;
 /// Slots of each handler array: above every x86_64 syscall number (the
 /// highest is below 500; x32 numbers, with bit 30 set, fall outside).
 pub const SYSCALL_HANDLERS_MAX: u32 = 512;
@@ -700,7 +771,8 @@ mod tests {
         assert_eq!(size_of::<TaskNewEvent>(), 88);
         assert_eq!(size_of::<TaskExitEvent>(), 80);
         assert_eq!(size_of::<NamespaceSet>(), 40);
-        assert_eq!(size_of::<NamespacesEvent>(), 72 + 24 + 40);
+        assert_eq!(size_of::<NamespacesEvent>(), 72 + 24 + 40 + 8);
+        assert_eq!(size_of::<VethEvent>(), 72 + 8 + 2 * 24);
         assert_eq!(size_of::<CallEvent>(), 72 + 8 + 48 + 16 + 40 + CALL_SLOTS * CALL_SLOT_MAX);
         assert_eq!(size_of::<ProcessExecEvent>(), 72 + 8 + KERNEL_PATH_MAX);
         assert_eq!(size_of::<CgroupEvent>(), 72 + 24 + KERNEL_PATH_MAX);
@@ -709,6 +781,7 @@ mod tests {
         assert_eq!(size_of::<NetlinkAnswerEvent>(), 80);
         assert_eq!(size_of::<OpenEvent>(), 72 + 56 + USER_PATH_MAX);
         assert_eq!(size_of::<MknodEvent>(), 72 + 32 + USER_PATH_MAX);
+        assert_eq!(size_of::<KernelLayout>() % 8, 0);
         // The kernel aligns ring-buffer records to 8 bytes.
         assert!(align_of::<EventHeader>() <= 8);
     }

@@ -15,6 +15,7 @@ use crate::{
     emit::{
         count_lost, current_is_tracked, current_pid, header, send_then_stop, stop_if_asked, wakeup,
     },
+    hooks::created_namespaces,
     kernel::Task,
     maps::{EVENTS, PENDING, PendingCall},
     syscall::{copy_user_bytes, copy_user_str, enter_args, syscall_ret},
@@ -309,7 +310,7 @@ pub fn sys_exit_unshare(ctx: RawTracePointContext) -> i32 {
     }
     let ret = syscall_ret(&ctx);
     let target_pid = current_pid();
-    let namespaces = Task::current().namespaces();
+    let (namespaces, hook) = created_namespaces(Task::current());
     send_then_stop(EventKind::Namespaces, true, |header| NamespacesEvent {
         header,
         ret,
@@ -317,6 +318,8 @@ pub fn sys_exit_unshare(ctx: RawTracePointContext) -> i32 {
         source: NS_SOURCE_UNSHARE,
         target_pid,
         namespaces,
+        hook,
+        _pad: 0,
     });
     0
 }

@@ -46,6 +46,35 @@ fn nsproxy_inum(nsproxy: *const u8, member: u32, ns_offset: u32) -> u32 {
     ns_inum(read_ptr(nsproxy, member), ns_offset)
 }
 
+/// The namespaces a `struct nsproxy *` holds; `pid` and `user` (not
+/// nsproxy members) are left 0.
+#[inline(always)]
+pub fn nsproxy_namespaces(nsproxy: *const u8) -> NamespaceSet {
+    let l = layout();
+    NamespaceSet {
+        mnt: nsproxy_inum(nsproxy, l.nsproxy_mnt_ns, l.mnt_namespace_ns),
+        uts: nsproxy_inum(nsproxy, l.nsproxy_uts_ns, l.uts_namespace_ns),
+        ipc: nsproxy_inum(nsproxy, l.nsproxy_ipc_ns, l.ipc_namespace_ns),
+        pid: 0,
+        pid_for_children: nsproxy_inum(nsproxy, l.nsproxy_pid_ns_for_children, l.pid_namespace_ns),
+        net: nsproxy_inum(nsproxy, l.nsproxy_net_ns, l.net_ns),
+        cgroup: nsproxy_inum(nsproxy, l.nsproxy_cgroup_ns, l.cgroup_namespace_ns),
+        time: nsproxy_inum(nsproxy, l.nsproxy_time_ns, l.time_namespace_ns),
+        time_for_children: nsproxy_inum(
+            nsproxy,
+            l.nsproxy_time_ns_for_children,
+            l.time_namespace_ns,
+        ),
+        user: 0,
+    }
+}
+
+/// Inode number of the network namespace a `struct net *` is.
+#[inline(always)]
+pub fn net_inum(net: *const u8) -> u32 {
+    ns_inum(net, layout().net_ns)
+}
+
 impl Task {
     #[inline(always)]
     pub fn current() -> Task {
@@ -110,27 +139,18 @@ impl Task {
     #[inline(always)]
     pub fn namespaces(self) -> NamespaceSet {
         let l = layout();
-        let nsproxy = read_ptr(self.0, l.task_nsproxy);
-        let cred = read_ptr(self.0, l.task_cred);
+        self.with_own(nsproxy_namespaces(read_ptr(self.0, l.task_nsproxy)))
+    }
+
+    /// `set` with the namespaces no nsproxy holds filled in from the task:
+    /// the pid namespace its own pid lives in, and its user namespace.
+    #[inline(always)]
+    pub fn with_own(self, set: NamespaceSet) -> NamespaceSet {
+        let cred = read_ptr(self.0, layout().task_cred);
         NamespaceSet {
-            mnt: nsproxy_inum(nsproxy, l.nsproxy_mnt_ns, l.mnt_namespace_ns),
-            uts: nsproxy_inum(nsproxy, l.nsproxy_uts_ns, l.uts_namespace_ns),
-            ipc: nsproxy_inum(nsproxy, l.nsproxy_ipc_ns, l.ipc_namespace_ns),
             pid: self.pid_ns(),
-            pid_for_children: nsproxy_inum(
-                nsproxy,
-                l.nsproxy_pid_ns_for_children,
-                l.pid_namespace_ns,
-            ),
-            net: nsproxy_inum(nsproxy, l.nsproxy_net_ns, l.net_ns),
-            cgroup: nsproxy_inum(nsproxy, l.nsproxy_cgroup_ns, l.cgroup_namespace_ns),
-            time: nsproxy_inum(nsproxy, l.nsproxy_time_ns, l.time_namespace_ns),
-            time_for_children: nsproxy_inum(
-                nsproxy,
-                l.nsproxy_time_ns_for_children,
-                l.time_namespace_ns,
-            ),
-            user: ns_inum(read_ptr(cred, l.cred_user_ns), l.user_namespace_ns),
+            user: ns_inum(read_ptr(cred, layout().cred_user_ns), layout().user_namespace_ns),
+            ..set
         }
     }
 

@@ -21,6 +21,7 @@ mod emit;
 mod exec;
 mod files;
 mod globals;
+mod hooks;
 mod kernel;
 mod maps;
 mod netlink;

@@ -2,10 +2,11 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use cradle_probes_common::{
-    CALL_ARGS, EXEC_ARGV_MAX, EXEC_RECORD_MAX, EventKind, TRACKED_MAX, TrackedTask,
+    CALL_ARGS, EXEC_ARGV_MAX, EXEC_RECORD_MAX, EventKind, HOOKS_MAX, NamespaceSet, TRACKED_MAX,
+    TrackedTask,
 };
 
 /// Event records. Userspace sets the real size at load time.
@@ -49,3 +50,20 @@ pub struct PendingCall {
 /// (a task killed in the call) cannot fill the map for good.
 #[map]
 pub static PENDING: LruHashMap<u32, PendingCall> = LruHashMap::with_max_entries(TRACKED_MAX, 0);
+
+/// Which kernel-function hooks userspace attached (`HOOK_*` slots,
+/// nonzero once attached): the tracepoint programs defer to them.
+#[map]
+pub static HOOKS: Array<u32> = Array::with_max_entries(HOOKS_MAX, 0);
+
+/// The namespaces of the nsproxy `create_new_namespaces` last returned to
+/// a tracked thread, by kernel pid, until the clone or unshare that asked
+/// for it sends its record. LRU: a call that failed after the nsproxy was
+/// made leaves its entry behind.
+#[map]
+pub static NS_CREATED: LruHashMap<u32, NamespaceSet> = LruHashMap::with_max_entries(TRACKED_MAX, 0);
+
+/// The `struct net_device *` a thread's `veth_newlink` call got, from the
+/// kprobe to the kretprobe, by kernel pid.
+#[map]
+pub static VETH_PENDING: LruHashMap<u32, u64> = LruHashMap::with_max_entries(1024, 0);

@@ -11,6 +11,7 @@ use cradle_probes_common::{
 use crate::{
     emit::{count_lost, current_is_tracked, current_pid, header, send, send_then_stop},
     globals::{layout, track_all},
+    hooks::created_namespaces,
     kernel::{Task, read},
     maps::{EVENTS, PENDING, TRACKED},
 };
@@ -37,10 +38,10 @@ pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
     let child_tgid = child.tgid();
     send(EventKind::TaskNew, |header| TaskNewEvent { header, child_pid, child_tgid, clone_flags });
     // The tracepoint runs after copy_namespaces and copy_creds: the child's
-    // nsproxy and credentials are its own by now. This is the
-    // create_new_namespaces probe on kernels without kprobes and fentry.
+    // nsproxy and credentials are its own by now. Without the
+    // create_new_namespaces hook, they are read here.
     if clone_flags & CLONE_NEW_MASK != 0 {
-        let namespaces = child.namespaces();
+        let (namespaces, hook) = created_namespaces(child);
         // The parent stops once clone returns; its new child runs on, and
         // userspace stops it too when it pauses.
         send_then_stop(EventKind::Namespaces, true, |header| NamespacesEvent {
@@ -50,6 +51,8 @@ pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
             source: NS_SOURCE_TASK_NEWTASK,
             target_pid: child_pid,
             namespaces,
+            hook,
+            _pad: 0,
         });
     }
     0

@@ -7,13 +7,14 @@ use std::mem::size_of;
 use cradle_probes_common::{
     CALL_SLOT_MAX, CALL_SLOTS, CallEvent, CapCapableEvent, CgroupEvent, EXEC_ARGV_TRUNCATED,
     EXEC_AT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, EventHeader, EventKind, ExecEvent,
-    ExecResultEvent, HEADER_STOPPED, MKNOD_CALL_MKNODAT, MknodEvent, NS_SOURCE_TASK_NEWTASK,
-    NS_SOURCE_UNSHARE, NamespacesEvent, NetlinkAnswerEvent, NetlinkEvent, OPEN_CALL_OPEN,
-    OPEN_CALL_OPENAT, OPEN_CALL_OPENAT2, OpenEvent, ProcessExecEvent, TaskExitEvent, TaskNewEvent,
+    ExecResultEvent, HEADER_STOPPED, MKNOD_CALL_MKNODAT, MknodEvent, NS_HOOK_CREATE_NEW_NAMESPACES,
+    NS_SOURCE_TASK_NEWTASK, NS_SOURCE_UNSHARE, NamespacesEvent, NetlinkAnswerEvent, NetlinkEvent,
+    OPEN_CALL_OPEN, OPEN_CALL_OPENAT, OPEN_CALL_OPENAT2, OpenEvent, ProcessExecEvent,
+    TaskExitEvent, TaskNewEvent, VethEnd, VethEvent,
 };
 
 use crate::{
-    event::{Detail, Event, Name, NamespaceSource},
+    event::{Detail, Event, Name, NamespaceHook, NamespaceSource, VethEndpoint},
     names, netlink, syscalls,
 };
 
@@ -47,6 +48,8 @@ unsafe impl Plain for TaskNewEvent {}
 unsafe impl Plain for TaskExitEvent {}
 // SAFETY: as above.
 unsafe impl Plain for NamespacesEvent {}
+// SAFETY: as above.
+unsafe impl Plain for VethEvent {}
 // SAFETY: as above.
 unsafe impl Plain for CallEvent {}
 // SAFETY: as above.
@@ -121,7 +124,20 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
                 target_pid: record.target_pid,
                 namespaces: record.namespaces,
                 ret: record.ret,
+                hook: match record.hook {
+                    NS_HOOK_CREATE_NEW_NAMESPACES => NamespaceHook::CreateNewNamespaces,
+                    _ => NamespaceHook::Tracepoint,
+                },
             }
+        }
+        EventKind::Veth => {
+            let record: VethEvent = read(bytes)?;
+            let end = |end: &VethEnd| VethEndpoint {
+                name: c_string(&end.name),
+                ifindex: end.ifindex,
+                netns: end.net_ns,
+            };
+            Detail::Veth { link: end(&record.link), peer: end(&record.peer), ret: record.ret }
         }
         EventKind::CgroupMkdir | EventKind::CgroupAttach => {
             let record: CgroupEvent = read(bytes)?;

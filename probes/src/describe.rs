@@ -86,7 +86,9 @@ impl Detail {
             | Detail::Seccomp { .. }
             | Detail::CapCapable { .. } => Category::Privileges,
             Detail::CgroupMkdir { .. } | Detail::CgroupAttach { .. } => Category::Cgroups,
-            Detail::NewLink { .. } | Detail::NewLinkAnswer { .. } => Category::Network,
+            Detail::NewLink { .. } | Detail::NewLinkAnswer { .. } | Detail::Veth { .. } => {
+                Category::Network
+            }
             Detail::Sethostname { .. } => Category::Host,
             Detail::Open { .. } | Detail::Mknod { .. } => Category::Files,
         }
@@ -121,7 +123,9 @@ impl Detail {
             Detail::NewLink { ret, answer, .. } => {
                 Some(if *ret < 0 { *ret } else { answer.map_or(*ret, i64::from) })
             }
-            Detail::NewLinkAnswer { error, .. } => Some(i64::from(*error)),
+            Detail::NewLinkAnswer { error, .. } | Detail::Veth { ret: error, .. } => {
+                Some(i64::from(*error))
+            }
             _ => None,
         }
     }
@@ -315,6 +319,18 @@ impl Detail {
             }
             Detail::NewLinkAnswer { seq, error } => {
                 write!(out, "netlink answer to seq {seq} = {}", result(i64::from(*error)))
+            }
+            Detail::Veth { link, peer, ret } => {
+                let end = |end: &crate::VethEndpoint| {
+                    format!("{} (ifindex {}, net:[{}])", quote(&end.name), end.ifindex, end.netns)
+                };
+                write!(
+                    out,
+                    "veth_newlink {} peer {} = {}",
+                    end(link),
+                    end(peer),
+                    result(i64::from(*ret))
+                )
             }
             Detail::Open {
                 call,

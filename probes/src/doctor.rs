@@ -12,14 +12,13 @@ use serde::Serialize;
 
 use crate::{
     layout::VMLINUX_BTF,
-    loader::{ProbeConfig, load_object},
+    loader::{ProbeConfig, chain, load_object},
     programs::{Mechanism, PROGRAMS},
     tracefs::{TRACEFS, Tracefs, ensure_tracefs},
 };
 
-/// The kernel function the namespace probe wants where kprobes or fentry
-/// work; also the target the doctor tries them on.
-pub const NAMESPACE_FUNCTION: &str = "create_new_namespaces";
+/// The target the doctor tries kprobes and fentry on.
+pub use crate::programs::NAMESPACE_FUNCTION;
 
 /// The outcome of trying one mechanism.
 #[derive(Clone, Debug, Serialize)]
@@ -137,8 +136,10 @@ fn try_mechanism(ebpf: &mut Ebpf, mechanism: Mechanism) -> MechanismCheck {
     let (target, result) = match mechanism {
         Mechanism::Tracepoint => ("syscalls/sys_enter_getpid".to_string(), try_tracepoint(ebpf)),
         Mechanism::RawTracepoint => ("sched_process_fork".to_string(), try_raw_tracepoint(ebpf)),
-        Mechanism::Kprobe => (NAMESPACE_FUNCTION.to_string(), try_kprobe(ebpf)),
-        Mechanism::Fentry => (NAMESPACE_FUNCTION.to_string(), try_fentry(ebpf)),
+        Mechanism::Kprobe | Mechanism::Kretprobe => {
+            (NAMESPACE_FUNCTION.to_string(), try_kprobe(ebpf))
+        }
+        Mechanism::Fentry | Mechanism::Fexit => (NAMESPACE_FUNCTION.to_string(), try_fentry(ebpf)),
     };
     MechanismCheck { mechanism, target, usable: result.is_ok(), error: result.err() }
 }
@@ -149,18 +150,6 @@ where
 {
     let program = ebpf.program_mut(name).ok_or_else(|| format!("no program {name}"))?;
     program.try_into().map_err(|err| format!("{name}: {err}"))
-}
-
-/// The error and its causes on one line: aya's errors wrap the errno.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 // Each attempt detaches by dropping the link with the program when `ebpf`

@@ -99,6 +99,30 @@ pub enum NamespaceSource {
     Unknown,
 }
 
+/// Where a [`Detail::Namespaces`] event's inode numbers were read: the
+/// same event, whichever the kernel allowed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NamespaceHook {
+    /// From the task, once the call made its namespaces (the tracepoint
+    /// path).
+    #[default]
+    Tracepoint,
+    /// From the nsproxy `create_new_namespaces` returned (its fexit or
+    /// kretprobe; the trace header says which).
+    CreateNewNamespaces,
+}
+
+/// One end of a veth pair, as the kernel made it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VethEndpoint {
+    pub name: String,
+    /// The interface index in its network namespace.
+    pub ifindex: u32,
+    /// Inode number of the network namespace the end is in (0: unread).
+    pub netns: u32,
+}
+
 /// Where one end of a new link goes, as the request says.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LinkPlacement {
@@ -159,6 +183,10 @@ pub enum Detail {
         target_pid: u32,
         namespaces: Namespaces,
         ret: i64,
+        /// Where the inode numbers were read. (Absent from traces written
+        /// before the hook: the tracepoint.)
+        #[serde(default)]
+        hook: NamespaceHook,
     },
     Mount {
         source: Option<String>,
@@ -314,6 +342,16 @@ pub enum Detail {
         /// when it refused; `None` when no answer was seen.
         answer: Option<i32>,
     },
+    /// The kernel made a veth pair (`veth_newlink`), whoever asked: the
+    /// acting task is the one that asked (`ip`, dockerd, netavark...).
+    Veth {
+        /// The end the request named first (`ip link add A ...`: A).
+        link: VethEndpoint,
+        /// Its peer (`... peer name B`).
+        peer: VethEndpoint,
+        /// 0, or a negative errno.
+        ret: i32,
+    },
     /// open/openat/openat2 that may write, create, or hand out a path or
     /// directory descriptor (O_PATH, O_DIRECTORY). Opens that only read
     /// are not recorded: see `probes-ebpf/src/files.rs`.
@@ -409,6 +447,7 @@ impl Detail {
             Detail::NewLinkAnswer { .. } => "new_link_answer",
             Detail::Open { .. } => "open",
             Detail::Mknod { .. } => "mknod",
+            Detail::Veth { .. } => "veth",
         }
     }
 }

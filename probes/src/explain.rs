@@ -273,7 +273,7 @@ pub const EVENT_KINDS: &[Explanation] = &[
     },
     Explanation {
         name: "new_link",
-        title: "new network link (veth_newlink)",
+        title: "new network link request (RTM_NEWLINK)",
         what: "An RTM_NEWLINK request over rtnetlink: here, typically a veth pair, two virtual \
                interfaces connected back to back.",
         why: "One end of the veth goes into the container's network namespace as eth0, the \
@@ -288,6 +288,18 @@ pub const EVENT_KINDS: &[Explanation] = &[
                it could not be paired with the request.",
         why: "A request the socket accepted can still be refused: the answer says whether the \
               link was made.",
+    },
+    Explanation {
+        name: "veth",
+        title: "veth pair made (veth_newlink)",
+        what: "The kernel made a pair of virtual interfaces connected back to back, with both \
+               ends' names, interface indexes and network namespaces, whoever asked for it: \
+               `ip`, dockerd, podman's netavark or a CNI plugin. Seen where the kernel allows a \
+               kprobe on veth_newlink.",
+        why: "One end goes into the container's network namespace as eth0, the other stays on \
+              the host, usually on a bridge: the container's only way out. The daemon that \
+              makes it is not the runtime, so the link is the container's because its \
+              namespace receives an end.",
     },
     Explanation {
         name: "open",

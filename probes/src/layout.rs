@@ -31,6 +31,7 @@ pub fn kernel_layout(path: &Path) -> Result<KernelLayout, LayoutError> {
     let bytes = std::fs::read(path).map_err(|err| read_error(err.to_string()))?;
     let btf = Btf::from_bytes(&bytes).map_err(|err| read_error(err.to_string()))?;
     let finder = Finder { btf: &btf };
+    let veth = veth_layout(&finder, path.parent().unwrap_or(Path::new("/")))?;
     Ok(KernelLayout {
         task_pid: finder.offset("task_struct", "pid")?,
         task_tgid: finder.offset("task_struct", "tgid")?,
@@ -74,9 +75,52 @@ pub fn kernel_layout(path: &Path) -> Result<KernelLayout, LayoutError> {
         file_f_inode: finder.offset("file", "f_inode")?,
         inode_i_ino: finder.offset("inode", "i_ino")?,
         inode_i_mode: finder.offset("inode", "i_mode")?,
+        net_device_priv: finder.net_device_priv()?,
+        net_device_name: finder.offset("net_device", "name")?,
+        net_device_ifindex: finder.offset("net_device", "ifindex")?,
+        net_device_nd_net: finder.offset("net_device", "nd_net")?,
+        veth_priv_peer: veth.peer,
+        veth_newlink_dev_arg: veth.dev_arg,
         _pad: 0,
     })
 }
+
+/// Where the veth driver keeps what its hook reads.
+struct VethLayout {
+    peer: u32,
+    dev_arg: u32,
+}
+
+/// The veth driver's layout: from the kernel's BTF when veth is built in,
+/// else from the veth module's split BTF next to it (present once the
+/// module is loaded). Absent members make the veth hook unavailable, not
+/// the tracer.
+fn veth_layout(vmlinux: &Finder, btf_dir: &Path) -> Result<VethLayout, LayoutError> {
+    let from = |finder: &Finder| -> Result<Option<VethLayout>, LayoutError> {
+        let peer = finder.optional("veth_priv", "peer")?;
+        let dev_arg = finder.parameter("veth_newlink", "dev");
+        Ok((peer != LAYOUT_ABSENT && dev_arg != LAYOUT_ABSENT)
+            .then_some(VethLayout { peer, dev_arg }))
+    };
+    if let Some(found) = from(vmlinux)? {
+        return Ok(found);
+    }
+    let absent = VethLayout { peer: LAYOUT_ABSENT, dev_arg: LAYOUT_ABSENT };
+    let Ok(bytes) = std::fs::read(btf_dir.join(VETH_MODULE)) else {
+        return Ok(absent);
+    };
+    match Btf::from_split_bytes(&bytes, vmlinux.btf) {
+        Ok(module) => Ok(from(&Finder { btf: &module })?.unwrap_or(absent)),
+        Err(err) => {
+            tracing::debug!("the {VETH_MODULE} module's BTF does not parse: {err}");
+            Ok(absent)
+        }
+    }
+}
+
+/// The module the veth driver is built as, where it is not built in; its
+/// BTF is `/sys/kernel/btf/veth` once loaded.
+pub const VETH_MODULE: &str = "veth";
 
 struct Finder<'a> {
     btf: &'a Btf,
@@ -118,6 +162,38 @@ impl Finder<'_> {
             Err(LayoutError::NoStruct(_) | LayoutError::NoMember { .. }) => Ok(LAYOUT_ABSENT),
             other => other,
         }
+    }
+
+    /// `netdev_priv(dev)`: the private area is the flexible `priv` member
+    /// where the kernel has one (6.12 on), else what follows the struct,
+    /// aligned to `NETDEV_ALIGN` (32).
+    fn net_device_priv(&self) -> Result<u32, LayoutError> {
+        match self.optional("net_device", "priv")? {
+            LAYOUT_ABSENT => Ok(self.size("net_device")?.next_multiple_of(32)),
+            offset => Ok(offset),
+        }
+    }
+
+    /// The index of parameter `name` of function `function`, or
+    /// [`LAYOUT_ABSENT`].
+    fn parameter(&self, function: &str, name: &str) -> u32 {
+        let Ok(types) = self.btf.resolve_types_by_name(function) else {
+            return LAYOUT_ABSENT;
+        };
+        for ty in types {
+            let Type::Func(func) = ty else { continue };
+            let Ok(Type::FuncProto(proto)) = self.btf.resolve_chained_type(&func) else {
+                continue;
+            };
+            if let Some(index) = proto
+                .parameters
+                .iter()
+                .position(|p| self.btf.resolve_name(p).is_ok_and(|n| n == name))
+            {
+                return index as u32;
+            }
+        }
+        LAYOUT_ABSENT
     }
 
     fn find_member(
@@ -163,6 +239,8 @@ mod tests {
         // Every namespace struct embeds an ns_common; net's is not first.
         assert_ne!(layout.net_ns, LAYOUT_ABSENT);
         assert!(layout.nsproxy_cgroup_ns > layout.nsproxy_uts_ns);
+        // The name is an array of IFNAMSIZ bytes, before the private area.
+        assert!(layout.net_device_priv > layout.net_device_name + 16);
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub mod trace_file;
 pub mod tracefs;
 
 pub use cradle_probes_common as abi;
-pub use event::{Detail, Event, LinkPlacement, NamespaceSource, Namespaces};
+pub use event::{
+    Detail, Event, LinkPlacement, NamespaceHook, NamespaceSource, Namespaces, VethEndpoint,
+};
 pub use join::Joiner;
 pub use loader::{DEFAULT_RUNTIMES, ProbeConfig, ProbeError, Probes, SelfRegistrar, TrackMode};
 pub use stream::EventStream;

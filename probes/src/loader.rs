@@ -10,19 +10,22 @@ use aya::{
     Ebpf, EbpfLoader,
     maps::{HashMap, IterableMap, MapData, PerCpuArray, ProgramArray, RingBuf},
     programs::{
-        ProgramError, RawTracePoint, TracePoint, raw_trace_point::RawTracePointLink,
+        FEntry, FExit, KProbe, ProgramError, RawTracePoint, TracePoint, fentry::FEntryLink,
+        fexit::FExitLink, kprobe::KProbeLink, raw_trace_point::RawTracePointLink,
         trace_point::TracePointLink,
     },
 };
 use cradle_probes_common::{
-    EVENTS_MAP, EventKind, GLOBALS_SYMBOL, LOST_MAP, ProbeGlobals, RUNTIME_NAMES_MAX,
-    TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES, TRACK_TREE, TRACKED_MAP, TraceConfig, TrackedTask,
+    EVENTS_MAP, EventKind, GLOBALS_SYMBOL, HOOKS_MAP, KernelLayout, LAYOUT_ABSENT, LOST_MAP,
+    ProbeGlobals, RUNTIME_NAMES_MAX, TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES, TRACK_TREE,
+    TRACKED_MAP, TraceConfig, TrackedTask,
 };
 
 use crate::{
     layout::{LayoutError, VMLINUX_BTF, kernel_layout},
-    programs::{Mechanism, PROGRAMS, ProgramSpec, TailCall},
+    programs::{HOOKS, HookSpec, Mechanism, PROGRAMS, ProgramSpec, TailCall, VETH_FUNCTION},
     stream::EventStream,
+    trace_file::{HookRefusal, HookUse},
     tracefs::{TracefsError, ensure_tracefs},
 };
 
@@ -62,8 +65,12 @@ pub enum ProbeError {
         #[source]
         source: aya::maps::MapError,
     },
-    #[error("program {program}: attaching by {mechanism} is not implemented")]
-    UnsupportedMechanism { program: &'static str, mechanism: &'static str },
+    #[error("kernel BTF, for program {program}: {source}")]
+    KernelBtf {
+        program: &'static str,
+        #[source]
+        source: aya::BtfError,
+    },
     #[error("attaching program {program} to {target}: {source}")]
     Attach {
         program: &'static str,
@@ -114,6 +121,10 @@ pub struct ProbeConfig {
     /// Step mode: tracked tasks are stopped (SIGSTOP) right after sending
     /// a record of one of these kinds; the caller resumes them.
     pub stop_after: Vec<EventKind>,
+    /// Hook paths not to try (`fexit`, `kprobe`, ...), as if the kernel
+    /// refused them: to take a chosen path, or the tracepoint path, on a
+    /// kernel that allows more.
+    pub refuse_paths: Vec<String>,
 }
 
 impl Default for ProbeConfig {
@@ -123,6 +134,7 @@ impl Default for ProbeConfig {
             ring_bytes: 8 << 20,
             runtimes: DEFAULT_RUNTIMES.iter().map(|name| name.to_string()).collect(),
             stop_after: Vec::new(),
+            refuse_paths: Vec::new(),
         }
     }
 }
@@ -134,17 +146,23 @@ pub struct Probes {
     tracked: HashMap<MapData, u32, TrackedTask>,
     lost: PerCpuArray<MapData, u64>,
     attached: Vec<ProgramSpec>,
+    hooks: Vec<HookUse>,
 }
 
 /// Loads the embedded object with this kernel's layout and `config`,
 /// without attaching anything.
 pub(crate) fn load_object(config: &ProbeConfig) -> Result<Ebpf, ProbeError> {
+    load_object_with(config, kernel_layout(Path::new(VMLINUX_BTF))?)
+}
+
+/// [`load_object`] with the layout already read.
+fn load_object_with(config: &ProbeConfig, layout: KernelLayout) -> Result<Ebpf, ProbeError> {
     let page = page_size();
     if !config.ring_bytes.is_power_of_two() || config.ring_bytes < page {
         return Err(ProbeError::RingSize(config.ring_bytes));
     }
     let globals = ProbeGlobals {
-        layout: kernel_layout(Path::new(VMLINUX_BTF))?,
+        layout,
         config: TraceConfig {
             mode: match config.track {
                 TrackMode::Tree => TRACK_TREE,
@@ -199,6 +217,9 @@ fn runtime_lens(names: &[String]) -> [u8; RUNTIME_NAMES_MAX] {
 pub(crate) enum Link {
     Tracepoint { _attached: TracePointLink },
     RawTracepoint { _attached: RawTracePointLink },
+    Kprobe { _attached: KProbeLink },
+    Fentry { _attached: FEntryLink },
+    Fexit { _attached: FExitLink },
 }
 
 /// Loads and attaches one program as its spec says; a tail-called program
@@ -229,14 +250,156 @@ pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<Option<Link>
             let id = tp.attach(spec.target).map_err(attach_err)?;
             Ok(Some(Link::RawTracepoint { _attached: tp.take_link(id).map_err(attach_err)? }))
         }
-        // Only `doctor` tries these (its own probing programs): the
-        // tracing programs are all tracepoints, which every kernel cradle
-        // supports allows.
-        Mechanism::Kprobe | Mechanism::Fentry => Err(ProbeError::UnsupportedMechanism {
-            program: spec.program,
-            mechanism: spec.mechanism.name(),
-        }),
+        Mechanism::Kprobe | Mechanism::Kretprobe => {
+            // The program's section says entry or return.
+            let kp: &mut KProbe = program.try_into().map_err(load_err)?;
+            kp.load().map_err(load_err)?;
+            let id = kp.attach(spec.target, 0).map_err(attach_err)?;
+            Ok(Some(Link::Kprobe { _attached: kp.take_link(id).map_err(attach_err)? }))
+        }
+        Mechanism::Fentry | Mechanism::Fexit => {
+            let btf = aya::Btf::from_sys_fs()
+                .map_err(|source| ProbeError::KernelBtf { program: spec.program, source })?;
+            if spec.mechanism == Mechanism::Fentry {
+                let fentry: &mut FEntry = program.try_into().map_err(load_err)?;
+                fentry.load(spec.target, &btf).map_err(load_err)?;
+                let id = fentry.attach().map_err(attach_err)?;
+                Ok(Some(Link::Fentry { _attached: fentry.take_link(id).map_err(attach_err)? }))
+            } else {
+                let fexit: &mut FExit = program.try_into().map_err(load_err)?;
+                fexit.load(spec.target, &btf).map_err(load_err)?;
+                let id = fexit.attach().map_err(attach_err)?;
+                Ok(Some(Link::Fexit { _attached: fexit.take_link(id).map_err(attach_err)? }))
+            }
+        }
     }
+}
+
+/// Attaches `hook` by the first of its paths that this kernel allows and
+/// `refused` does not exclude, and tells the programs through the hooks
+/// array. Never fails: a hook that cannot attach leaves its probe to the
+/// fallback path, and the record says why.
+fn attach_hook(
+    ebpf: &mut Ebpf,
+    hook: &HookSpec,
+    layout_ready: bool,
+    refused: &[String],
+    links: &mut Vec<Link>,
+    attached: &mut Vec<ProgramSpec>,
+) -> HookUse {
+    let mut refusals = Vec::new();
+    let mut refuse =
+        |path: &str, reason: String| refusals.push(HookRefusal { path: path.into(), reason });
+    for path in hook.paths {
+        if refused.iter().any(|name| name == path.name) {
+            refuse(path.name, "refused by configuration".into());
+            continue;
+        }
+        if let Some(why) = path.unsupported {
+            refuse(path.name, why.into());
+            continue;
+        }
+        if !layout_ready {
+            refuse(path.name, format!("the kernel's BTF does not describe {}", hook.function));
+            continue;
+        }
+        let mut path_links = Vec::new();
+        let result = path.programs.iter().try_for_each(|spec| {
+            path_links.extend(attach(ebpf, spec)?);
+            Ok::<(), ProbeError>(())
+        });
+        let result = result.and_then(|()| set_hook(ebpf, hook.slot));
+        match result {
+            Ok(()) => {
+                links.extend(path_links);
+                attached.extend_from_slice(path.programs);
+                return HookUse {
+                    probe: hook.probe.into(),
+                    function: hook.function.into(),
+                    path: path.name.into(),
+                    refused: refusals,
+                };
+            }
+            Err(err) => {
+                detach_all(path_links);
+                refuse(path.name, short_reason(&chain(&err)));
+            }
+        }
+    }
+    tracing::debug!(
+        "probe {}: {} is not hooked, the {} path serves",
+        hook.probe,
+        hook.function,
+        hook.fallback
+    );
+    HookUse {
+        probe: hook.probe.into(),
+        function: hook.function.into(),
+        path: hook.fallback.into(),
+        refused: refusals,
+    }
+}
+
+/// A refusal as the header keeps it: aya repeats the verifier's log in
+/// each error of the chain; its verdict (the line before the statistics)
+/// is kept, not the walk.
+fn short_reason(chain: &str) -> String {
+    const LOG: &str = ". Verifier output: ";
+    let Some(start) = chain.find(LOG) else {
+        return chain.to_string();
+    };
+    let log = &chain[start + LOG.len()..];
+    let verdict = log
+        .lines()
+        .take_while(|line| !line.starts_with("verification time"))
+        .filter(|line| !line.trim().trim_start_matches(':').trim().is_empty())
+        .last()
+        .unwrap_or("");
+    if verdict.is_empty() || log.lines().count() <= 1 {
+        chain[..start].to_string()
+    } else {
+        format!("{}: {verdict}", &chain[..start])
+    }
+}
+
+/// Where veth is a module that is not loaded yet, loads it, as the kernel
+/// itself would on the first veth request: its BTF (for the hook's
+/// offsets) and its `veth_newlink` (for the kprobe) exist only once it is,
+/// and the first veth made is often the one that matters.
+fn load_veth_module() {
+    let loaded = Path::new("/sys/module").join(crate::layout::VETH_MODULE).exists();
+    if loaded {
+        return;
+    }
+    match std::process::Command::new("modprobe")
+        .args(["-q", crate::layout::VETH_MODULE])
+        .stderr(std::process::Stdio::null())
+        .status()
+    {
+        Ok(status) if status.success() => {}
+        Ok(status) => tracing::debug!("modprobe veth: {status}"),
+        Err(err) => tracing::debug!("modprobe veth: {err}"),
+    }
+}
+
+/// Marks `slot` of the hooks array attached.
+fn set_hook(ebpf: &mut Ebpf, slot: u32) -> Result<(), ProbeError> {
+    let map = ebpf.map_mut(HOOKS_MAP).ok_or(ProbeError::MissingMap(HOOKS_MAP))?;
+    let mut hooks: aya::maps::Array<&mut MapData, u32> = aya::maps::Array::try_from(map)
+        .map_err(|source| ProbeError::Map { map: HOOKS_MAP, source })?;
+    hooks.set(slot, 1, 0).map_err(|source| ProbeError::Map { map: HOOKS_MAP, source })
+}
+
+/// An error and its causes on one line: aya's errors wrap the errno.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Puts `program` in its slot of a program array, which stays in `ebpf`:
@@ -286,7 +449,9 @@ impl Probes {
     /// stream of their events.
     pub fn load(config: &ProbeConfig) -> Result<(Probes, EventStream), ProbeError> {
         ensure_tracefs()?;
-        let mut ebpf = load_object(config)?;
+        load_veth_module();
+        let layout = kernel_layout(Path::new(VMLINUX_BTF))?;
+        let mut ebpf = load_object_with(config, layout)?;
         let take = |ebpf: &mut Ebpf, name: &'static str| {
             ebpf.take_map(name).ok_or(ProbeError::MissingMap(name))
         };
@@ -307,14 +472,38 @@ impl Probes {
                 }
             }
         }
+        let mut attached = wanted;
+        let hooks = HOOKS
+            .iter()
+            .map(|hook| {
+                // The veth hook reads the driver's structures: only where
+                // BTF (the kernel's or the veth module's) describes them.
+                let layout_ready = hook.function != VETH_FUNCTION
+                    || (layout.veth_priv_peer != LAYOUT_ABSENT
+                        && layout.veth_newlink_dev_arg != LAYOUT_ABSENT);
+                attach_hook(
+                    &mut ebpf,
+                    hook,
+                    layout_ready,
+                    &config.refuse_paths,
+                    &mut links,
+                    &mut attached,
+                )
+            })
+            .collect();
         let stream = EventStream::new(ring)?;
-        let probes = Probes { links, _ebpf: ebpf, tracked, lost, attached: wanted };
+        let probes = Probes { links, _ebpf: ebpf, tracked, lost, attached, hooks };
         Ok((probes, stream))
     }
 
     /// The programs attached, for trace headers.
     pub fn attached(&self) -> &[ProgramSpec] {
         &self.attached
+    }
+
+    /// The path each kernel-function hook took, for trace headers.
+    pub fn hooks(&self) -> &[HookUse] {
+        &self.hooks
     }
 
     /// Starts tracking `pid` and, from then on, every task it creates.

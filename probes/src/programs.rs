@@ -11,9 +11,15 @@ pub enum Mechanism {
     RawTracepoint,
     Kprobe,
     Fentry,
+    /// A kprobe on a function's return.
+    Kretprobe,
+    /// fentry's counterpart on a function's return.
+    Fexit,
 }
 
 impl Mechanism {
+    /// The mechanisms `doctor` checks (a return probe works where its
+    /// entry probe does).
     pub const ALL: [Mechanism; 4] =
         [Mechanism::Tracepoint, Mechanism::RawTracepoint, Mechanism::Kprobe, Mechanism::Fentry];
 
@@ -23,6 +29,8 @@ impl Mechanism {
             Mechanism::RawTracepoint => "raw_tracepoint",
             Mechanism::Kprobe => "kprobe",
             Mechanism::Fentry => "fentry",
+            Mechanism::Kretprobe => "kretprobe",
+            Mechanism::Fexit => "fexit",
         }
     }
 }
@@ -202,6 +210,121 @@ pub const PROGRAMS: &[ProgramSpec] = &[
     on_exit(&["devices"], "sys_exit_mknod", "mknodat", libc::SYS_mknodat),
     raw_tp(SYSCALL_PROBES, SYS_ENTER),
     raw_tp(SYSCALL_PROBES, SYS_EXIT),
+];
+
+/// A probe that hooks a kernel function where the kernel allows it: its
+/// paths are tried in order at load time, and the first whose programs all
+/// load and attach is used. When none does, the probe's tracepoint path
+/// (programs in [`PROGRAMS`]) serves alone.
+#[derive(Clone, Copy, Debug)]
+pub struct HookSpec {
+    /// The probe (event family) it serves.
+    pub probe: &'static str,
+    /// The kernel function hooked.
+    pub function: &'static str,
+    /// The `HOOK_*` slot of the hooks array set once it is attached.
+    pub slot: u32,
+    /// The alternatives, best first; each is the programs that make it.
+    pub paths: &'static [HookPath],
+    /// What serves the probe when no path attaches.
+    pub fallback: &'static str,
+}
+
+/// One way to attach a [`HookSpec`].
+#[derive(Clone, Copy, Debug)]
+pub struct HookPath {
+    /// `fexit`, `kprobe`: what the trace header records.
+    pub name: &'static str,
+    pub programs: &'static [ProgramSpec],
+    /// Set when this build cannot try the path here: why.
+    pub unsupported: Option<&'static str>,
+}
+
+const fn on_function(
+    probes: &'static [&'static str],
+    program: &'static str,
+    mechanism: Mechanism,
+    function: &'static str,
+) -> ProgramSpec {
+    ProgramSpec {
+        probes,
+        program,
+        mechanism,
+        category: "",
+        target: function,
+        optional: true,
+        tail_call: None,
+    }
+}
+
+/// The kernel function whose return gives the nsproxy a clone, unshare or
+/// setns made.
+pub const NAMESPACE_FUNCTION: &str = "create_new_namespaces";
+/// The veth driver's function that makes a pair.
+pub const VETH_FUNCTION: &str = "veth_newlink";
+
+/// The seed's hooks: fentry/fexit first, then kprobes; the tracepoint
+/// path (see [`PROGRAMS`]) where neither is allowed, as on kernels built
+/// without kprobes and with tracing programs refused.
+pub const HOOKS: &[HookSpec] = &[
+    HookSpec {
+        probe: "namespaces",
+        function: NAMESPACE_FUNCTION,
+        slot: cradle_probes_common::HOOK_NAMESPACES,
+        paths: &[
+            HookPath {
+                name: "fexit",
+                programs: &[on_function(
+                    &["namespaces"],
+                    "create_new_namespaces_fexit",
+                    Mechanism::Fexit,
+                    NAMESPACE_FUNCTION,
+                )],
+                unsupported: None,
+            },
+            HookPath {
+                name: "kprobe",
+                programs: &[on_function(
+                    &["namespaces"],
+                    "create_new_namespaces_kretprobe",
+                    Mechanism::Kretprobe,
+                    NAMESPACE_FUNCTION,
+                )],
+                unsupported: None,
+            },
+        ],
+        fallback: "tracepoint",
+    },
+    HookSpec {
+        probe: "veth",
+        function: VETH_FUNCTION,
+        slot: cradle_probes_common::HOOK_VETH,
+        paths: &[
+            HookPath {
+                name: "fentry",
+                programs: &[],
+                unsupported: Some(
+                    "veth_newlink is in the veth module where veth is not built in, and aya 0.14 \
+                     loads fentry/fexit programs against the kernel's own BTF only",
+                ),
+            },
+            HookPath {
+                name: "kprobe",
+                programs: &[
+                    on_function(&["veth"], "veth_newlink_kprobe", Mechanism::Kprobe, VETH_FUNCTION),
+                    on_function(
+                        &["veth"],
+                        "veth_newlink_kretprobe",
+                        Mechanism::Kretprobe,
+                        VETH_FUNCTION,
+                    ),
+                ],
+                unsupported: None,
+            },
+        ],
+        // The new-link requests tracked tasks send (probes-ebpf/src/netlink.rs).
+        fallback: "netlink",
+    },
 ];
 
 impl ProgramSpec {

@@ -65,6 +65,33 @@ pub struct Header {
     pub ring_bytes: u32,
     /// Every attached program and the mechanism it uses on this kernel.
     pub probes: Vec<ProbeUse>,
+    /// For each probe that hooks a kernel function where the kernel allows
+    /// it, the path it took here. (Absent from traces written before
+    /// hooks: empty.)
+    #[serde(default)]
+    pub hooks: Vec<HookUse>,
+}
+
+/// The path a kernel-function hook took on the traced kernel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HookUse {
+    /// The probe served: `namespaces`, `veth`.
+    pub probe: String,
+    /// The kernel function hooked where the kernel allows it.
+    pub function: String,
+    /// `fexit`, `fentry` or `kprobe` when hooked; else the path that
+    /// serves the probe instead (`tracepoint`, `netlink`).
+    pub path: String,
+    /// The better paths tried first, and why each was not taken.
+    pub refused: Vec<HookRefusal>,
+}
+
+/// A hook path not taken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HookRefusal {
+    pub path: String,
+    /// The kernel's refusal, or why the path was not tried.
+    pub reason: String,
 }
 
 /// How the trace chose what to follow.

@@ -487,8 +487,10 @@ const PID_FIELDS: &[&str] = &["child_pid", "child_tgid", "target_pid", "netns_pi
 /// Fields holding a file descriptor: numbered by what else the process
 /// holds open, which differs between runs (a Go runtime's threads).
 const FD_FIELDS: &[&str] = &["dirfd"];
-/// Fields dropped: they differ on every run.
-const DROPPED_FIELDS: &[&str] = &["new_cgroup_id", "dst_cgroup_id"];
+/// Fields dropped: they differ on every run (cgroup ids, interface
+/// indexes), or with what the kernel allows rather than with what the
+/// bundle does (which hook read a namespace record).
+const DROPPED_FIELDS: &[&str] = &["new_cgroup_id", "dst_cgroup_id", "ifindex", "hook"];
 
 impl Normaliser<'_> {
     /// Event `index` normalised, its key interned in `keys` (`bytes` is

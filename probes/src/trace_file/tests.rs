@@ -23,6 +23,12 @@ fn header() -> Header {
             attach: "tracepoint:syscalls/sys_enter_mount".into(),
             probes: vec!["mount".into()],
         }],
+        hooks: vec![HookUse {
+            probe: "namespaces".into(),
+            function: "create_new_namespaces".into(),
+            path: "tracepoint".into(),
+            refused: vec![HookRefusal { path: "fexit".into(), reason: "EPERM".into() }],
+        }],
     }
 }
 
