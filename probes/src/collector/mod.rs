@@ -158,7 +158,14 @@ struct Process {
 pub struct Collector {
     containers: Vec<Container>,
     processes: HashMap<u32, Process>,
+    /// Network namespaces containers created (inode number -> container):
+    /// a link that a process outside any container puts there is the
+    /// container's.
+    created_netns: HashMap<u32, ContainerKey>,
 }
+
+/// `CLONE_NEWNET`.
+const CLONE_NEWNET: u64 = 0x4000_0000;
 
 impl Collector {
     pub fn containers(&self) -> &[Container] {
@@ -196,11 +203,28 @@ impl Collector {
             return self.attribution(Some(key), Some(Role::Runtime));
         }
         let Some(process) = self.processes.get(&event.tgid).copied() else {
+            // A daemon (dockerd, netavark) makes a container's link; it
+            // acts for the runtime, without becoming the container's.
+            if let Some(key) = self.link_destination(event) {
+                return self.attribution(Some(key), Some(Role::Runtime));
+            }
             return Attribution { container: None, role: None, phase: None };
         };
         let key = process.container;
         let role = self.update(key, process.role, event);
         self.attribution(Some(key), Some(role))
+    }
+
+    /// The container whose network namespace a link event puts an end in.
+    fn link_destination(&self, event: &Event) -> Option<ContainerKey> {
+        let netns: Vec<Option<u32>> = match &event.detail {
+            Detail::Veth { link, peer, ret: 0 } => vec![Some(link.netns), Some(peer.netns)],
+            Detail::NewLink { link, peer, ret: 0.., answer: None | Some(0), .. } => {
+                vec![link.netns, peer.as_ref().and_then(|peer| peer.netns)]
+            }
+            _ => return None,
+        };
+        netns.into_iter().flatten().find_map(|inum| self.created_netns.get(&inum).copied())
     }
 
     fn attribution(&self, container: Option<ContainerKey>, role: Option<Role>) -> Attribution {
@@ -255,7 +279,10 @@ impl Collector {
                     process.threads += 1;
                 }
             }
-            Detail::Namespaces { namespaces, ret: 0.., .. } => {
+            Detail::Namespaces { namespaces, flags, ret: 0.., .. } => {
+                if flags & CLONE_NEWNET != 0 && namespaces.net != 0 {
+                    self.created_netns.insert(namespaces.net, key);
+                }
                 container.namespaces = Some(*namespaces);
                 container.advance(Phase::NamespaceCreation, ts);
             }

@@ -45,6 +45,7 @@ fn unshare() -> Detail {
         target_pid: 0,
         namespaces: Namespaces { mnt: 7, ..Default::default() },
         ret: 0,
+        hook: Default::default(),
     }
 }
 
@@ -148,6 +149,51 @@ fn concurrent_containers_never_mix() {
     let ids: Vec<&str> = collector.containers().iter().map(|c| &*c.id).collect();
     assert_eq!(ids, ["a", "b"]);
     assert!(collector.containers().iter().all(|c| c.phase() == Phase::Exit));
+}
+
+fn veth(link_netns: u32, peer_netns: u32) -> Detail {
+    let end =
+        |name: &str, netns| crate::event::VethEndpoint { name: name.into(), ifindex: 9, netns };
+    Detail::Veth { link: end("veth0", link_netns), peer: end("eth0", peer_netns), ret: 0 }
+}
+
+#[test]
+fn a_link_a_daemon_puts_in_a_containers_new_netns_is_the_containers() {
+    const CLONE_NEWNET: u64 = 0x4000_0000;
+    let mut script = Script::new();
+    script.push(10, exec("runc run c1"));
+    script.push(
+        10,
+        Detail::Namespaces {
+            source: NamespaceSource::Unshare,
+            flags: CLONE_NEWNET,
+            created: vec!["net".into()],
+            target_pid: 10,
+            namespaces: Namespaces { net: 4026532999, ..Default::default() },
+            ret: 0,
+            hook: Default::default(),
+        },
+    );
+    // dockerd (pid 3), tracked by nobody: a host-only pair, then the pair
+    // whose peer lands in the container's namespace.
+    script.push(3, veth(4026531840, 4026531840));
+    script.push(3, veth(4026531840, 4026532999));
+    let mut collector = Collector::default();
+    let owners: Vec<Attribution> = script.events.iter().map(|e| collector.observe(e)).collect();
+    assert_eq!(owners[2].container, None, "a pair left on the host is the host's");
+    assert_eq!((owners[3].container, owners[3].role), (Some(0), Some(Role::Runtime)));
+    // The daemon did not become a process of the container.
+    assert_eq!(collector.processes_of(0).count(), 1);
+}
+
+#[test]
+fn a_container_without_a_netns_of_its_own_claims_no_host_link() {
+    let mut script = Script::new();
+    runc_run(&mut script, 10, "c1");
+    script.push(3, veth(4026531840, 4026531840));
+    let mut collector = Collector::default();
+    let last = script.events.iter().map(|e| collector.observe(e)).last().unwrap();
+    assert_eq!(last.container, None);
 }
 
 #[test]
