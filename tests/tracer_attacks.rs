@@ -267,3 +267,91 @@ fn a_recycled_runtime_pid_is_a_new_container() {
             .collect::<Vec<_>>()
     );
 }
+
+/// The pid of the process whose successful exec had `marker` among its
+/// arguments, in a trace being written (its last line may be cut).
+fn exec_pid(trace: &Path, marker: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(trace).ok()?;
+    let complete = &text[..text.rfind('\n')? + 1];
+    complete.lines().find_map(|line| {
+        let record: serde_json::Value = serde_json::from_str(line).ok()?;
+        let exec = &record["event"]["detail"]["exec"];
+        let named = exec["argv"].as_array()?.iter().any(|arg| arg == marker);
+        (named && exec["ret"] == 0).then(|| record["event"]["tgid"].as_u64())?.map(|p| p as u32)
+    })
+}
+
+/// Issue 14 item 7 and issue 17: in step mode, a prestart hook runs and
+/// exits before the root switch; at that pause an unrelated `sleep` is
+/// given the hook's pid (ns_last_pid). The pauses after it freeze the
+/// container's processes, and must not stop the sleep. Before, the
+/// collector still listed the hook's pid and step mode sent it SIGSTOP.
+#[test]
+fn step_mode_never_stops_a_process_that_got_a_hook_s_recycled_pid() {
+    let bundle = common::RuncBundle::new(&["true"]);
+    let marker = format!("st-hook-{}", std::process::id());
+    let config_path = bundle.path().join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    config["hooks"] = serde_json::json!({
+        "prestart": [{ "path": "/bin/sh", "args": ["sh", "-c", "exit 0", marker] }]
+    });
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let trace = bundle.path().join("step.jsonl");
+    let mut child = cradle()
+        .args(["trace", "--step", "--out"])
+        .arg(&trace)
+        .args(["--", "runc", "--root"])
+        .arg(bundle.runc_root())
+        .args(["run", "--bundle"])
+        .arg(bundle.path())
+        .arg(format!("st-step-{}", std::process::id()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cradle --step");
+    let cradle_pid = child.id() as i32;
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(90));
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(cradle_pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut transcript = String::new();
+    let mut sleeper: Option<std::process::Child> = None;
+    let mut pauses_after = 0;
+    for line in std::io::BufRead::lines(stderr) {
+        let line = line.unwrap();
+        transcript.push_str(&line);
+        transcript.push('\n');
+        if !line.trim().ends_with(" has begun.") {
+            continue;
+        }
+        if let Some(sleep) = &sleeper {
+            pauses_after += 1;
+            assert_ne!(
+                common::process_state(sleep.id()),
+                Some('T'),
+                "the sleep that got the hook's pid was stopped:\n{transcript}"
+            );
+        } else if let Some(hook) = exec_pid(&trace, &marker) {
+            // The hook has run; once it is gone, its pid goes to a stranger.
+            while common::process_state(hook).is_some() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let sleep: &std::ffi::OsStr = "300".as_ref();
+            sleeper = Some(spawn_at_pid(hook, "sleep", &[sleep]));
+        }
+        stdin.write_all(b"\n").unwrap();
+    }
+    let status = child.wait().unwrap();
+    let mut sleep = sleeper.expect("the hook ran before a pause");
+    let _ = sleep.kill();
+    let _ = sleep.wait();
+    assert!(status.success(), "{status:?}\n{transcript}");
+    assert!(pauses_after > 0, "a pause came after the pid was recycled:\n{transcript}");
+}
