@@ -29,9 +29,19 @@ pub struct GlobalArgs {
     /// Log debug messages.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Directory of the runtime's container state (runc's `--root`).
-    #[arg(long, global = true, value_name = "DIR", default_value = "/run/cradle")]
+    /// Directory of the runtime's container state (runc's `--root`);
+    /// `$XDG_RUNTIME_DIR/cradle` by default when not run as root.
+    #[arg(long, global = true, value_name = "DIR", default_value_os_t = default_state_root())]
     pub root: PathBuf,
+}
+
+/// runc's choice: root's state under /run; an unprivileged user's under
+/// its own runtime directory.
+fn default_state_root() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !nix::unistd::geteuid().is_root() => PathBuf::from(dir).join("cradle"),
+        _ => PathBuf::from(cradle_runtime::lifecycle::DEFAULT_ROOT),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

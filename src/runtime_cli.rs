@@ -136,6 +136,10 @@ pub struct SpecArgs {
     /// Where to write config.json.
     #[arg(long, short = 'b', default_value = ".", value_name = "DIR")]
     pub bundle: PathBuf,
+    /// A config for an unprivileged user (runc's `spec --rootless`): a user
+    /// namespace mapping only the caller, and no cgroup settings.
+    #[arg(long)]
+    pub rootless: bool,
 }
 
 #[derive(Debug, Args)]
@@ -236,7 +240,7 @@ pub fn exec_in(root: PathBuf, args: ExecArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn spec(args: SpecArgs) -> anyhow::Result<ExitCode> {
-    bundle::write_default_spec(&args.bundle)?;
+    bundle::write_default_spec(&args.bundle, args.rootless)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -214,3 +214,64 @@ fn a_user_namespace_joined_by_path_is_the_containers() {
         stdout(&out).lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     assert_eq!(lines, ["0".to_owned(), "0 300000 1000".to_owned(), holder_ns.unwrap()]);
 }
+
+/// `COMMAND...` as uid/gid 65534 with no group and no capability, with
+/// `XDG_RUNTIME_DIR` set as a login session would.
+fn as_nobody(runtime_dir: &Path, command: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--"])
+        .args(["env", &format!("XDG_RUNTIME_DIR={}", runtime_dir.display())])
+        .args(command)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_rootless_container_runs_as_an_unprivileged_user_as_runcs_does() {
+    let sandbox = Sandbox::new();
+    searchable(&sandbox);
+    let bundle = sandbox.bundle("rootless", &["true"]);
+    std::fs::remove_file(bundle.join("config.json")).unwrap();
+    std::fs::set_permissions(&bundle, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let runtime_dir = sandbox.dir.path().join("xdg");
+    std::fs::create_dir(&runtime_dir).unwrap();
+    std::os::unix::fs::chown(&runtime_dir, Some(65534), Some(65534)).unwrap();
+    let cradle = runtime::cradle_bin();
+    let spec =
+        as_nobody(&runtime_dir, &[cradle, "spec", "--rootless", "-b", bundle.to_str().unwrap()]);
+    assert!(spec.status.success(), "spec --rootless: {}", stderr(&spec));
+    sandbox.edit_config(&bundle, |config| {
+        config["process"]["terminal"] = serde_json::json!(false);
+        config["process"]["args"] = serde_json::json!(["sh", "-c", VIEW]);
+    });
+    let id = sandbox.id("rootless");
+    let ours = as_nobody(&runtime_dir, &[cradle, "run", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert!(ours.status.success(), "cradle as nobody: {}", stderr(&ours));
+    let view = squeeze(&stdout(&ours));
+    assert!(
+        view.starts_with("pid=1\ncradle\nuid=0(root) gid=0(root)\n0 65534 1\n0 65534 1\n"),
+        "{view}"
+    );
+    assert!(view.contains("null-writable"), "{view}");
+    let theirs = as_nobody(
+        &runtime_dir,
+        &["runc", "run", "--bundle", bundle.to_str().unwrap(), &format!("{id}-runc")],
+    );
+    assert!(theirs.status.success(), "runc as nobody: {}", stderr(&theirs));
+    assert_eq!(view, squeeze(&stdout(&theirs)));
+    assert!(!runtime_dir.join("cradle").join(&id).exists(), "state directory left");
+    let rootfs = std::fs::canonicalize(bundle.join("rootfs")).unwrap();
+    assert_eq!(host_mounts_mentioning(&rootfs), Vec::<String>::new());
+
+    // A limit it cannot apply is refused, not silently dropped.
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"] = serde_json::json!({"pids": {"limit": 5}});
+    });
+    let limited = sandbox.id("rootlesslimit");
+    let refused =
+        as_nobody(&runtime_dir, &[cradle, "run", "--bundle", bundle.to_str().unwrap(), &limited]);
+    assert!(!refused.status.success(), "ran without its limit");
+    assert!(stderr(&refused).contains("linux.resources"), "{}", stderr(&refused));
+    assert!(!runtime_dir.join("cradle").join(&limited).exists(), "state directory left");
+}

@@ -76,13 +76,44 @@ pub fn default_spec(terminal: bool, args: &[&str]) -> Spec {
     serde_json::from_value(value).expect("the default spec is valid")
 }
 
-/// Writes `DIR/config.json` (runc's `spec`), refusing to overwrite one.
-pub fn write_default_spec(dir: &Path) -> Result<PathBuf> {
+/// runc's `spec --rootless`: the default spec for an unprivileged user
+/// `uid`/`gid`, who is root inside a user namespace that maps only them.
+/// No cgroup settings (an unprivileged runtime cannot create cgroups), and
+/// no `gid=` on devpts (gid 5 is not mapped). Unlike runc's, the network
+/// namespace stays: the container has a loopback of its own rather than
+/// the host's network.
+pub fn rootless_spec(spec: &Spec, uid: u32, gid: u32) -> Spec {
+    let mut value = serde_json::to_value(spec).expect("spec serializes");
+    let linux = &mut value["linux"];
+    linux["namespaces"].as_array_mut().expect("namespaces").push(json!({ "type": "user" }));
+    linux["uidMappings"] = json!([{ "containerID": 0, "hostID": uid, "size": 1 }]);
+    linux["gidMappings"] = json!([{ "containerID": 0, "hostID": gid, "size": 1 }]);
+    if let Some(linux) = linux.as_object_mut() {
+        linux.remove("resources");
+    }
+    for mount in value["mounts"].as_array_mut().expect("mounts") {
+        if let Some(options) = mount["options"].as_array_mut() {
+            options.retain(|option| {
+                !option.as_str().is_some_and(|o| o.starts_with("gid=") || o.starts_with("uid="))
+            });
+        }
+    }
+    serde_json::from_value(value).expect("the rootless spec is valid")
+}
+
+/// Writes `DIR/config.json` (runc's `spec`), refusing to overwrite one;
+/// `rootless` for the calling user.
+pub fn write_default_spec(dir: &Path, rootless: bool) -> Result<PathBuf> {
     let path = dir.join("config.json");
     if path.exists() {
         return Err(Error::invalid("spec", format!("{} exists, remove it first", path.display())));
     }
-    save_spec(&default_spec(true, &["sh"]), &path)?;
+    let mut spec = default_spec(true, &["sh"]);
+    if rootless {
+        let (uid, gid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+        spec = rootless_spec(&spec, uid, gid);
+    }
+    save_spec(&spec, &path)?;
     Ok(path)
 }
 

@@ -100,6 +100,28 @@ impl Placement for CreatePlacement<'_> {
     }
 }
 
+/// An unprivileged runtime cannot create cgroups: a config that asks for
+/// none runs in the runtime's own (as runc's rootless mode does without a
+/// delegated cgroup); one that asks for limits is refused, not run
+/// without them.
+fn rootless_cgroup(config: &ContainerConfig) -> Result<Cgroup> {
+    let asked = if config.cgroups.path.is_some() {
+        Some("linux.cgroupsPath")
+    } else if config.cgroups.resources != cgroups::resources::Resources::default() {
+        Some("linux.resources")
+    } else {
+        None
+    };
+    match asked {
+        None => Ok(Cgroup::none()),
+        Some(field) => Err(Error::unsupported(
+            field,
+            "an unprivileged (rootless) runtime cannot create cgroups; remove it (`cradle spec \
+             --rootless` writes a config without one)",
+        )),
+    }
+}
+
 /// Which processes `kill` signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KillTarget {
@@ -166,7 +188,11 @@ impl Runtime {
             .context(|| format!("chmod {}", fifo.display()))?;
         // Declared before the init, so dropped after it: a failed create
         // kills the init first, then removes its cgroup.
-        let cgroup = Cgroup::create(&config.cgroups, id)?;
+        let cgroup = if nix::unistd::geteuid().is_root() {
+            Cgroup::create(&config.cgroups, id)?
+        } else {
+            rootless_cgroup(&config)?
+        };
         let mut network = NetworkGuard::default();
         let created = rfc3339_now();
         let hook_state = |pid: i32, status: Status| {

@@ -111,6 +111,12 @@ struct Hierarchy {
 }
 
 impl Cgroup {
+    /// No cgroup of its own: a rootless container that asks for no limit
+    /// stays in its runtime's cgroup, which it may not write to.
+    pub fn none() -> Self {
+        Cgroup { dirs: Vec::new(), v2: None, keep: false }
+    }
+
     /// Creates the directories and writes the limits.
     pub fn create(config: &CgroupConfig, id: &str) -> Result<Self> {
         let relative = config.path.clone().unwrap_or_else(|| Path::new("cradle").join(id));
