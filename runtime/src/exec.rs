@@ -30,7 +30,7 @@ use crate::{
         channel::{self, InitMessage, Sender},
         namespaces::{NamespaceFd, differs_from_own, join_all, open_namespace},
         signals::{BlockedSignals, reset_in_child},
-        user::{Executable, apply_umask, close_inherited_fds, switch_user},
+        user::{Executable, apply_umask, close_inherited_fds, give_stdio_to, switch_user},
         wait::wait_forwarding,
     },
     state::{Status, write_atomic},
@@ -186,6 +186,7 @@ fn enter_and_exec(
         console::become_console_owner(socket, false)?;
     }
     process.security.before_user_switch(process.uid)?;
+    give_stdio_to(process.uid)?;
     switch_user(process)?;
     chdir(&process.cwd).context(|| format!("entering {}", process.cwd.display()))?;
     apply_umask(process);

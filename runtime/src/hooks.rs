@@ -6,10 +6,15 @@
 //! the user's program; `poststart` in `start`; `poststop` in `delete`.
 //! A failing hook of the first four fails the operation (the container is
 //! stopped and removed); `poststart` and `poststop` failures are warnings.
+//!
+//! Working directory, as runc's: the bundle for the hooks the runtime
+//! runs while it creates, starts or runs a container (runc works from the
+//! bundle then), the rootfs for `createContainer`, the process's `cwd` for
+//! `startContainer`; `delete`'s `poststop` keeps the caller's.
 
 use std::{
     io::Write,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -81,11 +86,11 @@ impl Hooks {
     }
 }
 
-/// Runs `hooks` in order with `state` (OCI state JSON) on stdin; stops
-/// at the first failure.
-pub fn run(stage: &str, hooks: &[Hook], state: &str) -> Result<()> {
+/// Runs `hooks` in order with `state` (OCI state JSON) on stdin, in
+/// `dir` (or the current directory); stops at the first failure.
+pub fn run(stage: &str, hooks: &[Hook], state: &str, dir: Option<&Path>) -> Result<()> {
     for (index, hook) in hooks.iter().enumerate() {
-        run_one(hook, state).map_err(|reason| {
+        run_one(hook, state, dir).map_err(|reason| {
             Error::Init(format!("{stage} hook {index} ({}): {reason}", hook.path.display()))
         })?;
     }
@@ -93,16 +98,19 @@ pub fn run(stage: &str, hooks: &[Hook], state: &str) -> Result<()> {
 }
 
 /// Like [`run`], but a failure is only a warning (poststart, poststop).
-pub fn run_warning(stage: &str, hooks: &[Hook], state: &str) {
+pub fn run_warning(stage: &str, hooks: &[Hook], state: &str, dir: Option<&Path>) {
     for (index, hook) in hooks.iter().enumerate() {
-        if let Err(reason) = run_one(hook, state) {
+        if let Err(reason) = run_one(hook, state, dir) {
             tracing::warn!("{stage} hook {index} ({}): {reason}", hook.path.display());
         }
     }
 }
 
-fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
+fn run_one(hook: &Hook, state: &str, dir: Option<&Path>) -> std::result::Result<(), String> {
     let mut command = Command::new(&hook.path);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
     if let Some((arg0, rest)) = hook.args.split_first() {
         std::os::unix::process::CommandExt::arg0(&mut command, arg0);
         command.args(rest);

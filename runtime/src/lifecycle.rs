@@ -95,8 +95,9 @@ impl Placement for CreatePlacement<'_> {
         if let Some(bridge) = self.bridge {
             self.network.0 = Some(network::attach(bridge, self.id, pid.as_raw())?);
         }
-        hooks::run("prestart", &self.config.hooks.prestart, creating)?;
-        hooks::run("createRuntime", &self.config.hooks.create_runtime, creating)
+        let bundle = Some(self.config.bundle.as_path());
+        hooks::run("prestart", &self.config.hooks.prestart, creating, bundle)?;
+        hooks::run("createRuntime", &self.config.hooks.create_runtime, creating, bundle)
     }
 }
 
@@ -236,7 +237,8 @@ impl Runtime {
         );
         // A failed create continues with the end of the lifecycle.
         let init = spawned.inspect_err(|_| {
-            hooks::run_warning("poststop", &config.hooks.poststop, &hook_state(0, Status::Stopped));
+            let stopped = hook_state(0, Status::Stopped);
+            hooks::run_warning("poststop", &config.hooks.poststop, &stopped, Some(&config.bundle));
         })?;
         let pid = init.pid().as_raw();
         let state = StoredState {
@@ -324,7 +326,7 @@ impl Runtime {
         std::fs::remove_file(&fifo_path).context(|| format!("removing {}", fifo_path.display()))?;
         let running = oci_state_as(&state, Status::Running);
         let running = serde_json::to_string(&running).expect("state serializes");
-        hooks::run_warning("poststart", &state.hooks.poststart, &running);
+        hooks::run_warning("poststart", &state.hooks.poststart, &running, Some(&state.bundle));
         tracing::debug!(id, "started");
         Ok(())
     }
@@ -345,6 +347,11 @@ impl Runtime {
 
     /// Removes a stopped (or created) container; `force` kills a running one first.
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        self.delete_with_hooks_in(id, force, None)
+    }
+
+    /// `delete`, with the poststop hooks run in `hook_dir`.
+    fn delete_with_hooks_in(&self, id: &str, force: bool, hook_dir: Option<&Path>) -> Result<()> {
         let state = match self.states.load(id) {
             Ok(state) => state,
             // A directory without state is a create that never finished.
@@ -370,7 +377,7 @@ impl Runtime {
         self.states.remove(id)?;
         let stopped = serde_json::to_string(&oci_state_as(&state, Status::Stopped))
             .expect("state serializes");
-        hooks::run_warning("poststop", &state.hooks.poststop, &stopped);
+        hooks::run_warning("poststop", &state.hooks.poststop, &stopped, hook_dir);
         tracing::debug!(id, "deleted");
         Ok(())
     }
@@ -422,7 +429,7 @@ impl Runtime {
             return Err(err);
         }
         let status = wait_forwarding(Pid::from_raw(state.pid), &signals, master);
-        let removed = self.delete(id, true);
+        let removed = self.delete_with_hooks_in(id, true, Some(&state.bundle));
         let status = status?;
         removed?;
         Ok(status)

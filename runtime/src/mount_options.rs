@@ -1,6 +1,8 @@
 //! A mount's `options` as the kernel wants them: flags for `mount(2)`,
-//! propagation changes (applied by a second call), and the rest as the
-//! filesystem's data string. The table follows runc's.
+//! propagation changes (applied by a second call), recursive attributes
+//! (`rro`, `rnosuid`, ...: `mount_setattr(2)` with `AT_RECURSIVE`, so they
+//! reach every submount too), and the rest as the filesystem's data
+//! string. The tables follow runc's.
 
 use nix::mount::MsFlags;
 
@@ -14,7 +16,35 @@ pub struct MountOptions {
     pub propagation: Vec<MsFlags>,
     /// Filesystem-specific options, comma-joined for `mount(2)`'s data.
     pub data: Vec<String>,
+    /// `MOUNT_ATTR_*` to set and to clear on the mount and every submount.
+    pub recursive: RecursiveAttributes,
 }
+
+/// `struct mount_attr`'s `attr_set` and `attr_clr`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecursiveAttributes {
+    pub set: u64,
+    pub clear: u64,
+}
+
+impl RecursiveAttributes {
+    pub fn is_empty(&self) -> bool {
+        self.set == 0 && self.clear == 0
+    }
+}
+
+// linux/mount.h; libc does not export them.
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// The access-time field: one of relatime (0), noatime, strictatime.
+pub const MOUNT_ATTR_ATIME_MASK: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
 
 impl Default for MountOptions {
     fn default() -> Self {
@@ -23,6 +53,7 @@ impl Default for MountOptions {
             bind: false,
             propagation: Vec::new(),
             data: Vec::new(),
+            recursive: RecursiveAttributes::default(),
         }
     }
 }
@@ -40,6 +71,17 @@ impl MountOptions {
                 }
             } else if let Some(propagation) = propagation_option(option) {
                 parsed.propagation.push(propagation);
+            } else if let Some((set, attribute)) = recursive_option(option) {
+                if set {
+                    parsed.recursive.set |= attribute;
+                    // mount_setattr(2): an access time is set by clearing
+                    // the whole field along with it.
+                    if attribute & MOUNT_ATTR_ATIME_MASK == attribute {
+                        parsed.recursive.clear |= MOUNT_ATTR_ATIME_MASK;
+                    }
+                } else {
+                    parsed.recursive.clear |= attribute;
+                }
             } else if option == "bind" {
                 parsed.bind = true;
                 parsed.flags |= MsFlags::MS_BIND;
@@ -88,6 +130,31 @@ fn flag_option(option: &str) -> Option<(bool, MsFlags)> {
     })
 }
 
+/// `(set, attribute)` for the recursive options.
+fn recursive_option(option: &str) -> Option<(bool, u64)> {
+    Some(match option {
+        "rro" => (true, MOUNT_ATTR_RDONLY),
+        "rrw" => (false, MOUNT_ATTR_RDONLY),
+        "rnosuid" => (true, MOUNT_ATTR_NOSUID),
+        "rsuid" => (false, MOUNT_ATTR_NOSUID),
+        "rnodev" => (true, MOUNT_ATTR_NODEV),
+        "rdev" => (false, MOUNT_ATTR_NODEV),
+        "rnoexec" => (true, MOUNT_ATTR_NOEXEC),
+        "rexec" => (false, MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => (true, MOUNT_ATTR_NODIRATIME),
+        "rdiratime" => (false, MOUNT_ATTR_NODIRATIME),
+        "rrelatime" => (true, MOUNT_ATTR_RELATIME),
+        "rnorelatime" => (false, MOUNT_ATTR_RELATIME),
+        "rnoatime" => (true, MOUNT_ATTR_NOATIME),
+        "ratime" => (false, MOUNT_ATTR_NOATIME),
+        "rstrictatime" => (true, MOUNT_ATTR_STRICTATIME),
+        "rnostrictatime" => (false, MOUNT_ATTR_STRICTATIME),
+        "rnosymfollow" => (true, MOUNT_ATTR_NOSYMFOLLOW),
+        "rsymfollow" => (false, MOUNT_ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
+}
+
 pub fn propagation_option(option: &str) -> Option<MsFlags> {
     Some(match option {
         "private" => MsFlags::MS_PRIVATE,
@@ -126,6 +193,18 @@ mod tests {
     fn later_options_override_earlier_ones() {
         let parsed = MountOptions::parse(&["ro", "rw", "nodev", "dev"]);
         assert_eq!(parsed.flags, MsFlags::empty());
+    }
+
+    #[test]
+    fn recursive_options_are_attributes_not_data() {
+        let parsed = MountOptions::parse(&["rbind", "rro", "rnosuid", "rdev", "rnoatime"]);
+        assert_eq!(
+            parsed.recursive.set,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(parsed.recursive.clear, MOUNT_ATTR_NODEV | MOUNT_ATTR_ATIME_MASK);
+        assert_eq!(parsed.data_string(), None);
+        assert!(!parsed.flags.contains(MsFlags::MS_RDONLY));
     }
 
     #[test]

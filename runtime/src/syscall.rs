@@ -7,6 +7,8 @@ use std::{os::fd::BorrowedFd, path::Path};
 
 use nix::mount::{MntFlags, MsFlags};
 
+use crate::mount_options::RecursiveAttributes;
+
 pub trait Syscall {
     fn mount(
         &self,
@@ -21,6 +23,21 @@ pub trait Syscall {
     fn fchdir(&self, dir: BorrowedFd<'_>) -> nix::Result<()>;
     fn chdir(&self, path: &Path) -> nix::Result<()>;
     fn chroot(&self, path: &Path) -> nix::Result<()>;
+    /// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {set, clear})`.
+    fn mount_setattr_recursive(
+        &self,
+        mount: BorrowedFd<'_>,
+        attributes: RecursiveAttributes,
+    ) -> nix::Result<()>;
+}
+
+/// `struct mount_attr` (linux/mount.h).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
 }
 
 /// The real kernel.
@@ -56,6 +73,33 @@ impl Syscall for LinuxSyscall {
 
     fn chroot(&self, path: &Path) -> nix::Result<()> {
         nix::unistd::chroot(path)
+    }
+
+    fn mount_setattr_recursive(
+        &self,
+        mount: BorrowedFd<'_>,
+        attributes: RecursiveAttributes,
+    ) -> nix::Result<()> {
+        let attr = MountAttr {
+            attr_set: attributes.set,
+            attr_clr: attributes.clear,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        // SAFETY: mount_setattr reads `size` bytes of `attr`, alive for the
+        // call, and an empty NUL-terminated path; `mount` is a descriptor
+        // we borrow for the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                std::os::fd::AsRawFd::as_raw_fd(&mount),
+                c"".as_ptr(),
+                (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        nix::errno::Errno::result(rc).map(drop)
     }
 }
 
@@ -124,6 +168,21 @@ pub mod recorder {
 
         fn chroot(&self, path: &Path) -> nix::Result<()> {
             self.record(format!("chroot {}", path.display()));
+            Ok(())
+        }
+
+        fn mount_setattr_recursive(
+            &self,
+            mount: BorrowedFd<'_>,
+            attributes: RecursiveAttributes,
+        ) -> nix::Result<()> {
+            let target = std::fs::read_link(format!("/proc/self/fd/{}", mount.as_raw_fd()))
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            self.record(format!(
+                "mount_setattr {target} set {:#x} clear {:#x}",
+                attributes.set, attributes.clear
+            ));
             Ok(())
         }
     }

@@ -20,6 +20,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("tmux", "end-to-end tests of the terminal UI"),
     ("iproute2", "network namespaces and veths in tests"),
     ("uidmap", "newuidmap/newgidmap: multi-id user namespace maps for rootless containers"),
+    ("gcc", "static C test programs run inside containers (seccomp parity)"),
+    ("libc6-dev", "static C test programs run inside containers (seccomp parity)"),
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";

@@ -106,9 +106,15 @@ impl Resources {
         }
         for (index, rule) in spec.devices().iter().flatten().enumerate() {
             let field = format!("linux.resources.devices[{index}]");
-            let access = rule.access().clone().unwrap_or_else(|| "rwm".to_owned());
-            if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
-                return Err(Error::invalid(field, format!("access {access:?} is not made of rwm")));
+            let given = rule.access().clone().unwrap_or_else(|| "rwm".to_owned());
+            // As runc: the kernel knows r, w and m; other letters ("rwa")
+            // are dropped, with a warning. Nothing left is no rule at all.
+            let access: String = "rwm".chars().filter(|c| given.contains(*c)).collect();
+            if access.is_empty() {
+                return Err(Error::invalid(field, format!("access {given:?} has none of r, w, m")));
+            }
+            if given.chars().any(|c| !"rwm".contains(c)) {
+                tracing::warn!("{field}: access {given:?}: only {access:?} applies (r, w, m)");
             }
             let kind = match rule.typ().unwrap_or(LinuxDeviceType::A) {
                 LinuxDeviceType::A => 'a',
@@ -190,7 +196,13 @@ mod tests {
         let lines: Vec<_> = resources.devices.iter().map(DeviceRule::v1_line).collect();
         assert_eq!(lines, ["a *:* rwm", "c 1:3 rw"]);
         let spec: LinuxResources = serde_json::from_value(
-            serde_json::json!({"devices": [{"allow": true, "access": "rx"}]}),
+            serde_json::json!({"devices": [{"allow": true, "access": "amr"}]}),
+        )
+        .unwrap();
+        let resources = Resources::from_spec(&spec).unwrap();
+        assert_eq!(resources.devices[0].v1_line(), "a *:* rm");
+        let spec: LinuxResources = serde_json::from_value(
+            serde_json::json!({"devices": [{"allow": true, "access": "x"}]}),
         )
         .unwrap();
         let err = Resources::from_spec(&spec).unwrap_err();

@@ -14,7 +14,9 @@ use super::{
     parent::InitContext,
     signals::reset_in_child,
     sysctl,
-    user::{Executable, apply_rlimits, apply_umask, close_inherited_fds, switch_user},
+    user::{
+        Executable, apply_rlimits, apply_umask, close_inherited_fds, give_stdio_to, switch_user,
+    },
     user_namespace::become_root,
 };
 use crate::{
@@ -87,19 +89,25 @@ fn setup_and_exec(
         Ok(())
     };
     rootfs::prepare(&LinuxSyscall, config, context.no_pivot, &mut wait_until_placed, &|| {
-        hooks::run("createContainer", &config.hooks.create_container, &creating)
+        // runc runs them from the rootfs, before the root switch.
+        let rootfs = Some(config.rootfs.as_path());
+        hooks::run("createContainer", &config.hooks.create_container, &creating, rootfs)
     })?;
     wait_until_placed()?;
-    sysctl::apply(&config.sysctl)?;
-    rootfs::protect_paths(&LinuxSyscall, config)?;
+    // runc's order: the console while /dev is still writable, then what
+    // is read-only, then sysctl and the protected paths.
     match &context.console_socket {
         Some(socket) if config.process.terminal => console::become_console_owner(socket, true)?,
         _ => {
             setsid().context(|| "setsid".to_owned())?;
         }
     }
+    rootfs::finalize(&LinuxSyscall, config)?;
+    sysctl::apply(&config.sysctl)?;
+    rootfs::protect_paths(&LinuxSyscall, config)?;
     apply_rlimits(&config.process)?;
     config.process.security.before_user_switch(config.process.uid)?;
+    give_stdio_to(config.process.uid)?;
     switch_user(&config.process)?;
     chdir(&config.process.cwd)
         .context(|| format!("entering process.cwd {}", config.process.cwd.display()))?;
@@ -108,9 +116,11 @@ fn setup_and_exec(
     if let Some(mut ready) = sender.take() {
         ready.send(&InitMessage::Ready)?;
     }
-    wait_for_start(context, &created)?;
     close_inherited_fds()?;
+    // As runc: the filter is in place before `start` is awaited, so the
+    // startContainer hooks run under it, with the process's privileges.
     config.process.security.finish()?;
+    wait_for_start(context, &created)?;
     Err(executable.exec())
 }
 
@@ -143,7 +153,7 @@ fn wait_for_start(context: &InitContext<'_>, created: &str) -> Result<()> {
         .write(true)
         .open(&path)
         .context(|| "opening the exec fifo (is /proc mounted in the container?)".to_owned())?;
-    hooks::run("startContainer", &context.config.hooks.start_container, created)?;
+    hooks::run("startContainer", &context.config.hooks.start_container, created, None)?;
     fifo.write_all(b"0").context(|| "writing the exec fifo".to_owned())
 }
 

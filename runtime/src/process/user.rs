@@ -3,13 +3,14 @@
 
 use std::{
     ffi::CString,
-    os::unix::ffi::OsStrExt,
+    os::{fd::BorrowedFd, unix::ffi::OsStrExt},
     path::{Path, PathBuf},
 };
 
 use nix::{
+    errno::Errno,
     sys::stat::Mode,
-    unistd::{AccessFlags, Gid, Uid, access, setgid, setgroups, setuid},
+    unistd::{AccessFlags, Gid, Uid, access, fchown, setgid, setgroups, setuid},
 };
 
 use crate::{
@@ -28,6 +29,27 @@ pub fn apply_rlimits(process: &ProcessConfig) -> Result<()> {
         if unsafe { libc::setrlimit(resource as libc::__rlimit_resource_t, &limit) } < 0 {
             return Err(std::io::Error::last_os_error())
                 .context(|| format!("setrlimit {resource} to {soft}/{hard}"));
+        }
+    }
+    Ok(())
+}
+
+/// As runc, before the switch to `uid`: stdin, stdout and stderr become
+/// the process's (their group kept), so that a process that is not root
+/// can use its terminal. `/dev/null` is left alone, and so is what cannot
+/// be changed (a read-only `/dev`, an owner from another namespace).
+pub fn give_stdio_to(uid: u32) -> Result<()> {
+    let null = nix::sys::stat::stat("/dev/null").ok().map(|null| null.st_rdev);
+    for fd in [libc::STDIN_FILENO, libc::STDOUT_FILENO, libc::STDERR_FILENO] {
+        // SAFETY: the standard descriptors stay open for this call.
+        let stdio = unsafe { BorrowedFd::borrow_raw(fd) };
+        let Ok(stat) = nix::sys::stat::fstat(stdio) else { continue };
+        if stat.st_uid == uid || Some(stat.st_rdev) == null {
+            continue;
+        }
+        match fchown(stdio, Some(Uid::from_raw(uid)), Some(Gid::from_raw(stat.st_gid))) {
+            Ok(()) | Err(Errno::EINVAL | Errno::EPERM | Errno::EROFS) => {}
+            Err(err) => return Err(err).context(|| format!("giving fd {fd} to uid {uid}")),
         }
     }
     Ok(())

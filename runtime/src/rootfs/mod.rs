@@ -1,6 +1,7 @@
 //! The container's root filesystem, built inside the init's private mount
 //! namespace: propagation of `/`, the rootfs bind-mounted onto itself, the
-//! spec's mounts, `/dev`, the root switch, and a read-only root.
+//! spec's mounts, `/dev`, the root switch, and (in [`finalize`]) what is
+//! made read-only last.
 
 pub mod cgroup;
 pub mod devices;
@@ -75,6 +76,18 @@ pub fn prepare(
         return pivot::chroot_only(sys, rootfs);
     }
     pivot::switch_root(sys, rootfs, no_pivot)?;
+    Ok(())
+}
+
+/// Inside the new root, once the console is made (runc's
+/// finalizeRootfs): a read-only tmpfs or `/dev` becomes read-only now,
+/// keeping its other flags, then the root itself.
+pub fn finalize(sys: &dyn Syscall, config: &ContainerConfig) -> Result<()> {
+    for mount in config.mounts.iter().filter(|mount| mounts::read_only_later(mount)) {
+        let flags = mount.options.flags | MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
+        sys.mount(None, &mount.destination, None, flags, None)
+            .context(|| format!("making {} read-only", mount.destination.display()))?;
+    }
     if config.rootfs_readonly {
         sys.mount(
             None,

@@ -1,4 +1,9 @@
 //! One spec mount onto its destination inside the rootfs.
+//!
+//! As runc: a tmpfs or `/dev` asked to be read-only is mounted writable,
+//! so that its devices and the console can be made there, and made
+//! read-only at the end ([`super::finalize`]); recursive attributes
+//! (`rro`, ...) are applied to the mount and everything under it last.
 
 use std::{
     os::fd::{AsFd, BorrowedFd},
@@ -17,18 +22,29 @@ use crate::{
     syscall::Syscall,
 };
 
+/// Whether the mount is made read-only only by [`super::finalize`].
+pub fn read_only_later(mount: &MountConfig) -> bool {
+    let tmpfs = matches!(&mount.kind, MountKind::Filesystem { fstype, .. } if fstype == "tmpfs");
+    mount.options.flags.contains(MsFlags::MS_RDONLY)
+        && (tmpfs || mount.destination == Path::new("/dev"))
+}
+
 pub fn mount_one(sys: &dyn Syscall, root: BorrowedFd<'_>, mount: &MountConfig) -> Result<()> {
     let destination = &mount.destination;
     let describe = || format!("mount on {}", destination.display());
+    let mut flags = mount.options.flags;
+    if read_only_later(mount) {
+        flags -= MsFlags::MS_RDONLY;
+    }
     match &mount.kind {
         MountKind::Bind { source } => {
             let leaf = if source.is_dir() { Leaf::Directory } else { Leaf::File };
             let target = create_in_root(root, destination, leaf)?;
-            let recursive = mount.options.flags & MsFlags::MS_REC;
+            let recursive = flags & MsFlags::MS_REC;
             sys.mount(Some(source), &fd_path(&target), None, MsFlags::MS_BIND | recursive, None)
                 .context(|| format!("bind {} ({})", describe(), source.display()))?;
             // Flags other than bind only take effect on a remount.
-            let extra = mount.options.flags - (MsFlags::MS_BIND | MsFlags::MS_REC);
+            let extra = flags - (MsFlags::MS_BIND | MsFlags::MS_REC);
             if !extra.is_empty() {
                 let mounted = reopen(root, destination)?;
                 sys.mount(
@@ -48,7 +64,7 @@ pub fn mount_one(sys: &dyn Syscall, root: BorrowedFd<'_>, mount: &MountConfig) -
                 Some(Path::new(source)),
                 &fd_path(&target),
                 Some(fstype),
-                mount.options.flags,
+                flags,
                 data.as_deref(),
             )
             .context(|| format!("{} (type {fstype}, options {data:?})", describe()))?;
@@ -60,6 +76,18 @@ pub fn mount_one(sys: &dyn Syscall, root: BorrowedFd<'_>, mount: &MountConfig) -
         let mounted = reopen(root, destination)?;
         sys.mount(None, &fd_path(&mounted), None, *propagation, None)
             .context(|| format!("propagation {propagation:?} of {}", describe()))?;
+    }
+    let attributes = mount.options.recursive;
+    if !attributes.is_empty() {
+        let mounted = reopen(root, destination)?;
+        sys.mount_setattr_recursive(mounted.as_fd(), attributes).context(|| {
+            format!(
+                "recursive attributes (set {:#x}, clear {:#x}) of {}",
+                attributes.set,
+                attributes.clear,
+                describe()
+            )
+        })?;
     }
     Ok(())
 }

@@ -5,8 +5,11 @@
 //! moved onto `/` and chrooted into instead.
 
 use std::{
-    os::fd::{AsFd, OwnedFd},
-    path::Path,
+    os::{
+        fd::{AsFd, OwnedFd},
+        unix::ffi::OsStringExt,
+    },
+    path::{Path, PathBuf},
 };
 
 use nix::{
@@ -93,10 +96,71 @@ pub fn chroot_only(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
 
 fn move_and_chroot(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
     sys.chdir(rootfs).context(|| format!("entering {}", rootfs.display()))?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .context(|| "reading /proc/self/mountinfo".to_owned())?;
+    for point in full_proc_and_sys_mounts(&mountinfo, rootfs) {
+        // A slave first, so that the detach cannot reach the host.
+        match sys.mount(None, &point, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None) {
+            Ok(()) => {}
+            // Gone with a parent detached before it.
+            Err(Errno::ENOENT) => continue,
+            Err(err) => {
+                return Err(err).context(|| format!("making {} a slave", point.display()));
+            }
+        }
+        match sys.umount2(&point, MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            Err(Errno::EINVAL | Errno::EPERM) => {
+                sys.mount(Some(Path::new("tmpfs")), &point, Some("tmpfs"), MsFlags::empty(), None)
+                    .context(|| format!("covering {}", point.display()))?;
+            }
+            Err(err) => return Err(err).context(|| format!("detaching {}", point.display())),
+        }
+    }
     sys.mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
         .context(|| format!("moving {} onto /", rootfs.display()))?;
     sys.chroot(Path::new(".")).context(|| "chroot".to_owned())?;
     sys.chdir(Path::new("/")).context(|| "entering the new root".to_owned())
+}
+
+/// Mount points, in mount table order, of the procfs and sysfs mounts
+/// that show their filesystem's root and lie outside `rootfs`.
+fn full_proc_and_sys_mounts(mountinfo: &str, rootfs: &Path) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (fields, filesystem) = line.split_once(" - ")?;
+            let fields: Vec<&str> = fields.split(' ').collect();
+            let fstype = filesystem.split(' ').next()?;
+            let (root, point) = (*fields.get(3)?, unescape(fields.get(4)?));
+            let full = root == "/" && (fstype == "proc" || fstype == "sysfs");
+            (full && !point.starts_with(rootfs)).then_some(point)
+        })
+        .collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo`.
+fn unescape(field: &str) -> PathBuf {
+    let mut bytes = Vec::with_capacity(field.len());
+    let raw = field.as_bytes();
+    let mut at = 0;
+    while at < raw.len() {
+        let octal = raw.get(at + 1..at + 4).and_then(|digits| {
+            let digits = std::str::from_utf8(digits).ok()?;
+            u8::from_str_radix(digits, 8).ok()
+        });
+        match (raw[at], octal) {
+            (b'\\', Some(byte)) => {
+                bytes.push(byte);
+                at += 4;
+            }
+            (byte, _) => {
+                bytes.push(byte);
+                at += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
 }
 
 #[cfg(test)]
@@ -132,7 +196,28 @@ mod tests {
         let calls = sys.calls.borrow();
         assert_eq!(calls[1], "pivot_root . .");
         assert!(calls[2].starts_with("chdir "));
-        assert!(calls[3].contains("MS_MOVE"));
-        assert_eq!(calls[4], "chroot .");
+        let moved = calls.iter().position(|call| call.contains("MS_MOVE")).unwrap();
+        assert_eq!(calls[moved + 1], "chroot .");
+        // Between them, this host's /proc and /sys are detached as slaves.
+        let between = &calls[3..moved];
+        assert!(between.iter().any(|call| call == "umount2 /proc MntFlags(MNT_DETACH)"));
+        for (at, call) in between.iter().enumerate().filter(|(_, c)| c.starts_with("umount2")) {
+            assert!(between[at - 1].contains("MS_REC | MS_SLAVE"), "{call} not after a slave");
+        }
+    }
+
+    #[test]
+    fn finds_full_proc_and_sysfs_outside_the_rootfs() {
+        let mountinfo = "\
+22 1 0:21 / /proc rw,nosuid - proc proc rw
+23 1 0:22 / /sys rw - sysfs sysfs rw
+24 23 0:6 / /sys/kernel/security rw - securityfs securityfs rw
+25 22 0:21 /sys /mnt/proc\\040sys ro - proc proc rw
+26 1 0:21 / /run/a\\040b rw - proc proc rw
+27 1 0:23 / /bundle/rootfs/proc rw - proc proc rw";
+        assert_eq!(
+            full_proc_and_sys_mounts(mountinfo, Path::new("/bundle/rootfs")),
+            [Path::new("/proc"), Path::new("/sys"), Path::new("/run/a b")]
+        );
     }
 }

@@ -9,6 +9,15 @@
 //! Names are resolved against the built-in tables ([`tables`]); a name that
 //! is no syscall anywhere is an error naming it. A name that exists only
 //! on other architectures matches nothing here, as with libseccomp.
+//!
+//! Two of runc's own rules on top of libseccomp's:
+//! - conditions of one rule that test the same argument twice are
+//!   alternatives (each becomes a rule of its own), not all required;
+//! - unless the default action lets calls through (allow, log, trace) or
+//!   already returns ENOSYS, a syscall number above the highest one the
+//!   profile names gets ENOSYS for each listed architecture, so that a
+//!   program can tell a syscall newer than the profile from a forbidden
+//!   one and fall back (glibc does, for clone3 and others).
 
 mod bpf;
 pub mod docker;
@@ -27,6 +36,7 @@ const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 
 // Offsets in `struct seccomp_data`.
 const OFFSET_NR: u32 = 0;
@@ -94,6 +104,7 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
         }
     }
     let rules = rules(spec, default)?;
+    let newer_than_profile = enosys_thresholds(spec);
     let mut asm = Assembler::default();
     let kill = asm.label();
     let x86_64 = asm.label();
@@ -127,6 +138,13 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
             Section::X32 => asm.place(x32),
         }
         emit_section(&mut asm, *section, &rules)?;
+        if let Some((_, highest)) = newer_than_profile.iter().find(|(s, _)| s == section) {
+            let known = asm.label();
+            asm.load(OFFSET_NR);
+            asm.jump(JMP_JGT_K, *highest, Target::Next, Target::To(known));
+            asm.ret(SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
+            asm.place(known);
+        }
         asm.ret(default);
     }
     asm.place(kill);
@@ -150,6 +168,34 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
     Ok(Filter { instructions, flags })
 }
 
+/// runc's ENOSYS stub: for each architecture the spec lists, the highest
+/// syscall number its rules name there; calls above it get ENOSYS.
+fn enosys_thresholds(spec: &LinuxSeccomp) -> Vec<(Section, u32)> {
+    use LinuxSeccompAction as A;
+    let lets_through =
+        matches!(spec.default_action(), A::ScmpActAllow | A::ScmpActLog | A::ScmpActTrace);
+    if lets_through || spec.default_errno_ret() == Some(libc::ENOSYS as u32) {
+        return Vec::new();
+    }
+    let mut thresholds: Vec<(Section, u32)> = Vec::new();
+    for arch in spec.architectures().as_deref().unwrap_or_default() {
+        let section = match arch {
+            Arch::ScmpArchNative | Arch::ScmpArchX86_64 => Section::X86_64,
+            Arch::ScmpArchX86 => Section::I386,
+            Arch::ScmpArchX32 => Section::X32,
+            _ => continue,
+        };
+        if thresholds.iter().any(|(known, _)| *known == section) {
+            continue;
+        }
+        let names = spec.syscalls().iter().flatten().flat_map(|rule| rule.names());
+        if let Some(highest) = names.filter_map(|name| section.number(name)).max() {
+            thresholds.push((section, highest));
+        }
+    }
+    thresholds
+}
+
 /// One spec rule, for one syscall name.
 struct Rule {
     name: String,
@@ -171,7 +217,7 @@ fn rules(spec: &LinuxSeccomp, default: u32) -> Result<Vec<Rule>> {
         let field = format!("linux.seccomp.syscalls[{index}]");
         let action = action_value(syscall.action(), syscall.errno_ret())
             .map_err(|reason| Error::invalid(&field, reason))?;
-        let mut conditions = Vec::new();
+        let mut conditions: Vec<Condition> = Vec::new();
         for arg in syscall.args().as_deref().unwrap_or_default() {
             if arg.index() > 5 {
                 return Err(Error::invalid(
@@ -202,7 +248,19 @@ fn rules(spec: &LinuxSeccomp, default: u32) -> Result<Vec<Rule>> {
             if action == default && conditions.is_empty() {
                 continue;
             }
-            out.push(Rule { name: name.clone(), action, conditions: conditions.clone() });
+            // Two tests of one argument cannot both hold (`arg0 == 1337`,
+            // `arg0 == 2020`): runc makes each a rule of its own.
+            let repeats_an_argument = conditions
+                .iter()
+                .enumerate()
+                .any(|(at, c)| conditions[..at].iter().any(|earlier| earlier.index == c.index));
+            if repeats_an_argument {
+                for condition in &conditions {
+                    out.push(Rule { name: name.clone(), action, conditions: vec![*condition] });
+                }
+            } else {
+                out.push(Rule { name: name.clone(), action, conditions: conditions.clone() });
+            }
         }
     }
     Ok(out)
@@ -513,6 +571,46 @@ mod tests {
             "syscalls": [{"names": ["cacheflush"], "action": "SCMP_ACT_ERRNO"}]
         }))
         .unwrap();
+    }
+
+    #[test]
+    fn tests_of_one_argument_are_alternatives() {
+        let f = filter(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["process_vm_writev"], "action": "SCMP_ACT_ERRNO", "errnoRet": 55,
+                          "args": [{"index": 0, "value": 1337, "op": "SCMP_CMP_EQ"},
+                                   {"index": 0, "value": 2020, "op": "SCMP_CMP_EQ"}]}]
+        }))
+        .unwrap();
+        for (pid, expected) in [(1337, 0x0005_0000 | 55), (2020, 0x0005_0000 | 55), (7, ALLOW)] {
+            assert_eq!(run(&f, "process_vm_writev", [pid, 0, 0, 0, 0, 0]), expected, "pid {pid}");
+        }
+    }
+
+    #[test]
+    fn numbers_above_the_profile_get_enosys_on_listed_architectures() {
+        let profile = |default: &str, architectures: &[&str]| {
+            filter(serde_json::json!({
+                "defaultAction": default,
+                "architectures": architectures,
+                "syscalls": [{"names": ["read", "getpid"], "action": "SCMP_ACT_ALLOW"}]
+            }))
+            .unwrap()
+        };
+        let enosys = 0x0005_0000 | libc::ENOSYS as u32;
+        let f = profile("SCMP_ACT_ERRNO", &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]);
+        assert_eq!(bpf::run(&f.instructions, 1000, AUDIT_ARCH_X86_64, [0; 6]), enosys);
+        assert_eq!(run(&f, "getpid", [0; 6]), ALLOW);
+        // Below the highest named: the default still decides.
+        assert_eq!(run(&f, "write", [0; 6]), 0x0005_0000 | 1);
+        assert_eq!(bpf::run(&f.instructions, 1000, AUDIT_ARCH_I386, [0; 6]), enosys);
+        // No stub where the default lets calls through, nor for an
+        // architecture the spec does not list.
+        let f = profile("SCMP_ACT_LOG", &["SCMP_ARCH_X86_64"]);
+        assert_eq!(bpf::run(&f.instructions, 1000, AUDIT_ARCH_X86_64, [0; 6]), 0x7ffc_0000);
+        let f = profile("SCMP_ACT_KILL_PROCESS", &["SCMP_ARCH_X86"]);
+        let kill = bpf::run(&f.instructions, 1000, AUDIT_ARCH_X86_64, [0; 6]);
+        assert_eq!(kill, SECCOMP_RET_KILL_PROCESS);
     }
 
     #[test]

@@ -1,0 +1,492 @@
+//! runc's edge cases, as parity tests: each runs one bundle under runc
+//! (1.1.5 here) and under cradle and asserts that both give the same
+//! result, plus what that result is, so that a change on either side shows.
+//! Where cradle differs on purpose, the test says so and asserts the
+//! difference (README, "Differences from runc").
+
+#[path = "common/runtime.rs"]
+mod runtime;
+
+use std::{
+    cell::RefCell,
+    fs::File,
+    io::{IoSliceMut, Read},
+    os::{
+        fd::{FromRawFd, OwnedFd},
+        unix::net::UnixListener,
+    },
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use runtime::{Sandbox, stderr, stdout};
+use serde_json::json;
+
+/// runc with its own state root in the sandbox; deletes what it made.
+struct Runc<'a> {
+    sandbox: &'a Sandbox,
+    ids: RefCell<Vec<String>>,
+}
+
+impl<'a> Runc<'a> {
+    fn new(sandbox: &'a Sandbox) -> Self {
+        assert!(Command::new("runc").arg("--version").output().is_ok(), "runc is required");
+        Runc { sandbox, ids: RefCell::new(Vec::new()) }
+    }
+
+    fn id(&self, name: &str) -> String {
+        let id = self.sandbox.id(&format!("{name}-runc"));
+        self.ids.borrow_mut().push(id.clone());
+        id
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("runc");
+        command
+            .arg("--root")
+            .arg(self.sandbox.dir.path().join("runc-state"))
+            .args(args)
+            .stdin(Stdio::null());
+        command
+    }
+}
+
+impl Drop for Runc<'_> {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            let _ = self.command(&["delete", "--force", id]).output();
+        }
+    }
+}
+
+/// `run FLAGS --bundle BUNDLE ID` under runc, then under cradle.
+fn run_both(sandbox: &Sandbox, bundle: &Path, flags: &[&str]) -> (Output, Output) {
+    let runc = Runc::new(sandbox);
+    let bundle = bundle.to_str().unwrap();
+    let mut args = vec!["run"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["--bundle", bundle]);
+    let runc_id = runc.id("edge");
+    let runc_out = runc.command(&[&args[..], &[runc_id.as_str()]].concat()).output().unwrap();
+    let id = sandbox.id("edge");
+    let cradle_out = sandbox.output(&[&args[..], &[id.as_str()]].concat());
+    (runc_out, cradle_out)
+}
+
+/// Same exit status and same output; returns the output.
+fn assert_same(runc: &Output, cradle: &Output) -> String {
+    assert_eq!(
+        cradle.status.code(),
+        runc.status.code(),
+        "exit status differs\nrunc: {}{}\ncradle: {}{}",
+        stdout(runc),
+        stderr(runc),
+        stdout(cradle),
+        stderr(cradle)
+    );
+    assert_eq!(stdout(cradle), stdout(runc), "cradle's stderr: {}", stderr(cradle));
+    stdout(runc)
+}
+
+/// A bundle whose process runs `script` with stderr on stdout, without
+/// the default seccomp profile (its rules are not what these tests are about).
+fn script_bundle(sandbox: &Sandbox, name: &str, script: &str) -> PathBuf {
+    let bundle = sandbox.bundle(name, &["sh", "-c", &format!("exec 2>&1; {script}")]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"].as_object_mut().unwrap().remove("seccomp");
+    });
+    bundle
+}
+
+/// A tmpfs mounted on the host for the test's length.
+struct HostMount(PathBuf);
+
+impl HostMount {
+    fn tmpfs(at: PathBuf) -> Self {
+        std::fs::create_dir_all(&at).unwrap();
+        let status = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&at).status();
+        assert!(status.unwrap().success(), "mount tmpfs on {}", at.display());
+        HostMount(at)
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Item 4: `rro` makes a bind mount read-only with everything mounted
+/// under it (mount_setattr with AT_RECURSIVE), not only its top.
+#[test]
+fn recursive_read_only_bind_reaches_submounts() {
+    let sandbox = Sandbox::new();
+    let source = sandbox.dir.path().join("shared");
+    let _submount = HostMount::tmpfs(source.join("sub"));
+    let bundle = script_bundle(
+        &sandbox,
+        "rro",
+        "touch /mnt/x; touch /mnt/sub/x; grep ' /mnt' /proc/self/mountinfo | cut -d' ' -f5,6",
+    );
+    sandbox.edit_config(&bundle, |config| {
+        config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "bind", "source": source,
+            "options": ["rbind", "rro"]
+        }));
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    let output = assert_same(&runc, &cradle);
+    assert!(output.contains("/mnt/sub/x: Read-only file system"), "{output}");
+    assert!(output.contains("/mnt/sub ro,"), "{output}");
+    assert!(!source.join("sub/x").exists());
+}
+
+/// Item 5: a read-only `/dev` is mounted writable, filled, then made
+/// read-only, keeping its other flags.
+#[test]
+fn read_only_dev_is_filled_first() {
+    let sandbox = Sandbox::new();
+    let bundle = script_bundle(
+        &sandbox,
+        "rodev",
+        "ls /dev; touch /dev/x; echo hi > /dev/null && echo null works; \
+         grep ' /dev ' /proc/self/mountinfo | cut -d' ' -f5,6",
+    );
+    sandbox.edit_config(&bundle, |config| {
+        let dev = config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|mount| mount["destination"] == "/dev")
+            .unwrap();
+        dev["options"].as_array_mut().unwrap().push(json!("ro"));
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    let output = assert_same(&runc, &cradle);
+    assert!(output.contains("/dev/x: Read-only file system"), "{output}");
+    assert!(output.contains("null works") && output.contains("/dev ro,nosuid"), "{output}");
+}
+
+/// Item 6: a masked file is covered by /dev/null, a masked directory by a
+/// read-only tmpfs: writes fail with EROFS, removals with EBUSY.
+#[test]
+fn masked_paths_are_masked_as_runc_masks_them() {
+    let sandbox = Sandbox::new();
+    let bundle = script_bundle(
+        &sandbox,
+        "mask",
+        "cat /secret-file; ls /secret-dir; touch /secret-dir/x; echo x > /secret-file; \
+         rm /secret-file; rm -rf /secret-dir; \
+         grep secret /proc/self/mountinfo | cut -d' ' -f4,5,6,9",
+    );
+    std::fs::write(bundle.join("rootfs/secret-file"), "secret\n").unwrap();
+    std::fs::create_dir(bundle.join("rootfs/secret-dir")).unwrap();
+    std::fs::write(bundle.join("rootfs/secret-dir/inside"), "secret\n").unwrap();
+    sandbox.edit_config(&bundle, |config| {
+        let masked = config["linux"]["maskedPaths"].as_array_mut().unwrap();
+        masked.extend([json!("/secret-file"), json!("/secret-dir")]);
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    let output = assert_same(&runc, &cradle);
+    assert!(!output.contains("secret\n") && !output.contains("inside"), "{output}");
+    assert!(output.contains("/secret-dir/x: Read-only file system"), "{output}");
+    assert!(output.contains("/secret-dir ro,relatime tmpfs"), "{output}");
+    assert!(bundle.join("rootfs/secret-dir/inside").exists());
+}
+
+/// Receives the terminal master sent to `listener`.
+fn receive_terminal(listener: &UnixListener) -> File {
+    let (stream, _) = listener.accept().unwrap();
+    let mut name = [0u8; 256];
+    let mut payload = [IoSliceMut::new(&mut name)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let message = nix::sys::socket::recvmsg::<()>(
+        std::os::fd::AsRawFd::as_raw_fd(&stream),
+        &mut payload,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
+    let fd = message
+        .cmsgs()
+        .unwrap()
+        .find_map(|cmsg| match cmsg {
+            nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        })
+        .expect("a terminal");
+    // SAFETY: SCM_RIGHTS gave us this descriptor; nothing else owns it.
+    File::from(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads the terminal until `lines` lines came, or the other side hung up.
+fn read_lines(master: &File, lines: usize) -> String {
+    let mut master = master.try_clone().unwrap();
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let mut buffer = [0u8; 4096];
+        // EIO once the last process holding the terminal is gone.
+        while text.matches('\n').count() < lines {
+            match master.read(&mut buffer) {
+                Ok(n @ 1..) => {
+                    text.push_str(&String::from_utf8_lossy(&buffer[..n]).replace('\r', ""))
+                }
+                _ => break,
+            }
+        }
+        let _ = done.send(text);
+    });
+    // A guard against a hang, not a timing assertion.
+    result.recv_timeout(std::time::Duration::from_secs(60)).expect("the terminal stayed silent")
+}
+
+/// The owner of the process's terminal, as the process sees it.
+const TERMINAL_OWNER: &str = "stat -c '%u:%g %a' $(readlink /proc/self/fd/0); id -u";
+
+/// Item 7: a process that runs as uid 1000 owns its terminal, started by
+/// `create` + `start` and by `exec --tty`.
+#[test]
+fn terminal_belongs_to_the_process_user() {
+    let sandbox = Sandbox::new();
+    let runc = Runc::new(&sandbox);
+    let bundle = script_bundle(&sandbox, "tty", &format!("{TERMINAL_OWNER}; sleep 60"));
+    sandbox.edit_config(&bundle, |config| {
+        config["process"]["terminal"] = json!(true);
+        config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    });
+    let bundle_arg = bundle.to_str().unwrap();
+    let mut seen = Vec::new();
+    for (name, id) in [("runc", runc.id("tty")), ("cradle", sandbox.id("tty"))] {
+        let socket = sandbox.dir.path().join(format!("{name}.sock"));
+        let listener = UnixListener::bind(&socket).unwrap();
+        let socket_arg = socket.to_str().unwrap();
+        let command = |args: &[&str]| {
+            if name == "runc" { runc.command(args) } else { sandbox.cradle(args) }
+        };
+        let create = ["create", "--bundle", bundle_arg, "--console-socket", socket_arg, &id];
+        let out = command(&create).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+        assert!(out.success(), "{name} create");
+        let init_terminal = receive_terminal(&listener);
+        assert!(command(&["start", &id]).status().unwrap().success(), "{name} start");
+        let init_view = read_lines(&init_terminal, 2);
+        let exec = [
+            "exec",
+            "--tty",
+            "--detach",
+            "--console-socket",
+            socket_arg,
+            &id,
+            "sh",
+            "-c",
+            TERMINAL_OWNER,
+        ];
+        let out = command(&exec).output().unwrap();
+        assert!(out.status.success(), "{name} exec: {}", stderr(&out));
+        let exec_view = read_lines(&receive_terminal(&listener), 2);
+        seen.push((init_view, exec_view));
+        let _ = command(&["delete", "--force", &id]).output();
+    }
+    assert_eq!(seen[1], seen[0], "cradle, then runc: (init's view, exec's view)");
+    assert_eq!(seen[0].0, "1000:5 620\n1000\n");
+    assert_eq!(seen[0].1, "1000:5 620\n1000\n");
+}
+
+/// Item 8: each hook kind runs in runc's directory: the bundle for those
+/// the runtime runs, the rootfs for createContainer, the process's cwd for
+/// startContainer. A hook's relative path works as it does with runc.
+#[test]
+fn hooks_run_in_runc_directories() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("hooks", &["true"]);
+    let log = sandbox.dir.path().join("hooks.log");
+    let hook = |stage: &str, log: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {stage} $(pwd) >> {log}")]});
+    let host = log.to_str().unwrap();
+    sandbox.edit_config(&bundle, |config| {
+        config["process"]["cwd"] = json!("/tmp");
+        config["hooks"] = json!({
+            "prestart": [hook("prestart", host)],
+            "createRuntime": [hook("createRuntime", host)],
+            "createContainer": [hook("createContainer", host),
+                {"path": "/bin/touch", "args": ["touch", "./lib/created-by-hook"]}],
+            "startContainer": [hook("startContainer", "/hooks.log")],
+            "poststart": [hook("poststart", host)],
+            "poststop": [hook("poststop", host)]
+        });
+    });
+    // runc's busybox has a /lib; this one has not.
+    std::fs::create_dir_all(bundle.join("rootfs/lib")).unwrap();
+    let runc = Runc::new(&sandbox);
+    let mut seen = Vec::new();
+    for name in ["runc", "cradle"] {
+        let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(bundle.join("rootfs/hooks.log"));
+        let _ = std::fs::remove_file(bundle.join("rootfs/lib/created-by-hook"));
+        // From another directory than the bundle.
+        let args = ["run", "--bundle", bundle.to_str().unwrap()];
+        let mut command = if name == "runc" {
+            runc.command(&[&args[..], &[runc.id("hooks").as_str()]].concat())
+        } else {
+            sandbox.cradle(&[&args[..], &[sandbox.id("hooks").as_str()]].concat())
+        };
+        let out = command.current_dir("/").output().unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert!(bundle.join("rootfs/lib/created-by-hook").exists(), "{name}");
+        // runc 1.1 runs poststart during create: compare per stage.
+        let mut lines: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .chain(std::fs::read_to_string(bundle.join("rootfs/hooks.log")).unwrap().lines())
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        seen.push(lines);
+    }
+    assert_eq!(seen[1], seen[0], "cradle, then runc");
+    let bundle = std::fs::canonicalize(&bundle).unwrap();
+    let bundle = bundle.display();
+    assert!(seen[0].contains(&format!("createContainer {bundle}/rootfs")), "{:?}", seen[0]);
+    assert!(seen[0].contains(&format!("prestart {bundle}")), "{:?}", seen[0]);
+    assert!(seen[0].contains(&"startContainer /tmp".to_owned()), "{:?}", seen[0]);
+}
+
+/// Item 9: defaultErrnoRet, runc's OR of two tests of one argument, and
+/// ENOSYS for syscall numbers above the profile's highest, on a static
+/// test program under Docker's default profile.
+#[test]
+fn seccomp_errno_values_match_runc() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("seccomp", &["/seccomp_errno"]);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/seccomp_errno.c");
+    let built = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(bundle.join("rootfs/seccomp_errno"))
+        .arg(&source)
+        .output()
+        .expect("gcc (cargo xtask setup installs it)");
+    assert!(built.status.success(), "gcc: {}", stderr(&built));
+    sandbox.edit_config(&bundle, |config| {
+        config["process"]["noNewPrivileges"] = json!(true);
+        let seccomp = &mut config["linux"]["seccomp"];
+        seccomp["defaultErrnoRet"] = json!(libc::ENOANO);
+        for rule in seccomp["syscalls"].as_array_mut().unwrap() {
+            rule["names"].as_array_mut().unwrap().retain(|name| name != "process_vm_writev");
+        }
+        seccomp["syscalls"].as_array_mut().unwrap().push(json!({
+            "names": ["process_vm_writev"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EXFULL,
+            "args": [{"index": 0, "value": 1337, "op": "SCMP_CMP_EQ"},
+                     {"index": 0, "value": 2020, "op": "SCMP_CMP_EQ"}]
+        }));
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    let output = assert_same(&runc, &cradle);
+    let expected = format!(
+        "nr-1000 -{}\nacct -{}\nprocess_vm_writev(1337) -{}\nprocess_vm_writev(2020) -{}\n\
+         process_vm_writev(7) -{}\ngetppid 0\n",
+        libc::ENOSYS,
+        libc::ENOANO,
+        libc::EXFULL,
+        libc::EXFULL,
+        libc::ENOANO
+    );
+    assert_eq!(output, expected);
+}
+
+/// Item 9: the filter is in place when the startContainer hooks run, so
+/// a hook that makes a forbidden call fails the run.
+#[test]
+fn start_container_hooks_run_under_seccomp() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("hookseccomp", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL"}]
+        });
+        config["hooks"] = json!({"startContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "mkdir -p /tmp/made-by-hook"]}
+        ]});
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    assert!(!runc.status.success(), "runc: {}", stderr(&runc));
+    assert!(!cradle.status.success(), "cradle: {}", stderr(&cradle));
+    assert!(stderr(&cradle).contains("startContainer hook 0"), "{}", stderr(&cradle));
+    assert!(!bundle.join("rootfs/tmp/made-by-hook").exists());
+    // The same hook without the rule succeeds under both.
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["seccomp"]["syscalls"] = json!([]);
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    assert!(runc.status.success() && cradle.status.success(), "{}", stderr(&cradle));
+}
+
+/// Item 10: with `--no-pivot` the host's procfs is detached before the
+/// chroot, so a new procfs cannot be mounted from inside (runc's
+/// no_pivot.bats).
+#[test]
+fn no_pivot_hides_the_host_procfs() {
+    let sandbox = Sandbox::new();
+    let bundle = script_bundle(
+        &sandbox,
+        "nopivot",
+        "unshare -mrpf sh -euc 'mount -t proc none /proc && echo h > /proc/sysrq-trigger'; \
+         echo exit $?",
+    );
+    let (runc, cradle) = run_both(&sandbox, &bundle, &["--no-pivot"]);
+    let output = assert_same(&runc, &cradle);
+    assert!(output.contains("mount: permission denied"), "{output}");
+    assert!(output.ends_with("exit 1\n"), "{output}");
+}
+
+/// Item 11: a namespace listed twice is an error for both (the runtime
+/// spec says so); a nested cgroupsPath is created level by level.
+#[test]
+fn duplicate_namespace_and_nested_cgroups_path() {
+    let sandbox = Sandbox::new();
+    let bundle = script_bundle(&sandbox, "dupns", "true");
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "ipc"}));
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    assert!(!runc.status.success() && stderr(&runc).contains("duplicated ns"));
+    assert!(!cradle.status.success(), "cradle accepted a duplicate namespace");
+    assert!(stderr(&cradle).contains("linux.namespaces: namespace type ipc is listed twice"));
+
+    let parent = format!("cradle-edge-{}", std::process::id());
+    let bundle = script_bundle(&sandbox, "nested", "grep -E ':(pids|memory):' /proc/self/cgroup");
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["cgroupsPath"] = json!(format!("/{parent}/sub/leaf"));
+        // Without a cgroup namespace, to see the path; so no cgroupfs.
+        let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|ns| ns["type"] != "cgroup");
+        let mounts = config["mounts"].as_array_mut().unwrap();
+        mounts.retain(|mount| mount["type"] != "cgroup");
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    // runc leaves the levels above the leaf behind: so do we, then tidy.
+    for level in ["sub/leaf", "sub", ""] {
+        for dir in runtime::cgroups_mentioning(&parent) {
+            let _ = std::fs::remove_dir(dir.join(level));
+        }
+    }
+    let output = assert_same(&runc, &cradle);
+    assert!(output.contains(&format!(":pids:/{parent}/sub/leaf")), "{output}");
+}
+
+/// Item 12: device access letters other than r, w and m are ignored, as
+/// runc ignores them (the kernel knows only those three).
+#[test]
+fn device_access_letters_beyond_rwm_are_ignored() {
+    let sandbox = Sandbox::new();
+    let bundle = script_bundle(&sandbox, "rwa", "head -c 3 /dev/zero | wc -c");
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"]["devices"] = json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwa"}
+        ]);
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    let output = assert_same(&runc, &cradle);
+    assert_eq!(output, "3\n");
+}
