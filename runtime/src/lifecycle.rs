@@ -321,6 +321,11 @@ impl Runtime {
         let mut byte = [0u8; 1];
         let read = File::from(fifo).read(&mut byte).unwrap_or(0);
         if read != 1 {
+            // The init closed the fifo on a failure (a startContainer
+            // hook): let it finish saying why on its stderr before the
+            // caller cleans up, which kills it.
+            let mut exited = [PollFd::new(init.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut exited, PollTimeout::from(10_000u16));
             return Err(Error::Init("exited before it could be started".to_owned()));
         }
         std::fs::remove_file(&fifo_path).context(|| format!("removing {}", fifo_path.display()))?;
