@@ -9,7 +9,7 @@
 
 use std::{
     convert::Infallible,
-    os::fd::{AsFd, OwnedFd},
+    os::fd::{AsFd, AsRawFd, OwnedFd},
     path::{Path, PathBuf},
 };
 
@@ -30,7 +30,10 @@ use crate::{
         channel::{self, InitMessage, Sender},
         namespaces::{NamespaceFd, differs_from_own, join_all, open_namespace},
         signals::{BlockedSignals, reset_in_child},
-        user::{Executable, apply_umask, close_inherited_fds, give_stdio_to, switch_user},
+        user::{
+            Executable, apply_umask, close_fds_except, close_inherited_fds, give_stdio_to,
+            switch_user, verify_cwd,
+        },
         wait::wait_forwarding,
     },
     state::{Status, write_atomic},
@@ -157,7 +160,7 @@ fn child(
     process: &ProcessConfig,
     mut sender: Sender,
 ) -> ! {
-    let error = match enter_and_exec(cgroup, join, jail, console, process) {
+    let error = match enter_and_exec(cgroup, join, jail, console, process, &sender) {
         Ok(never) => match never {},
         Err(error) => error,
     };
@@ -172,7 +175,15 @@ fn enter_and_exec(
     jail: Option<&OwnedFd>,
     console: Option<OwnedFd>,
     process: &ProcessConfig,
+    report: &Sender,
 ) -> Result<Infallible> {
+    // Nothing of the host's but what this protocol needs (see
+    // close_fds_except): the caller may have leaked a directory.
+    let mut needed = vec![report.as_fd().as_raw_fd()];
+    needed.extend(console.as_ref().map(AsRawFd::as_raw_fd));
+    needed.extend(jail.map(AsRawFd::as_raw_fd));
+    needed.extend(join.iter().map(|namespace| namespace.fd.as_raw_fd()));
+    close_fds_except(&needed)?;
     reset_in_child()?;
     // While the host's cgroup filesystems are still in view.
     cgroups::attach(cgroup, 0)?;
@@ -188,7 +199,11 @@ fn enter_and_exec(
     process.security.before_user_switch(process.uid)?;
     give_stdio_to(process.uid)?;
     switch_user(process)?;
+    drop(console);
+    // Joined and entered: only the report pipe is left open.
+    close_fds_except(&[report.as_fd().as_raw_fd()])?;
     chdir(&process.cwd).context(|| format!("entering {}", process.cwd.display()))?;
+    verify_cwd(&process.cwd)?;
     apply_umask(process);
     let executable = Executable::resolve(process)?;
     close_inherited_fds()?;

@@ -8,7 +8,7 @@ use std::{
     fs::File,
     io::{ErrorKind, Read, Write},
     marker::PhantomData,
-    os::fd::OwnedFd,
+    os::fd::{AsFd, BorrowedFd, OwnedFd},
 };
 
 use nix::{fcntl::OFlag, unistd::pipe2};
@@ -43,6 +43,18 @@ pub fn channel<M>() -> Result<(Sender<M>, Receiver<M>)> {
     let (read, write): (OwnedFd, OwnedFd) =
         pipe2(OFlag::O_CLOEXEC).context(|| "creating the init pipe".to_owned())?;
     Ok((Sender(File::from(write), PhantomData), Receiver(File::from(read), PhantomData)))
+}
+
+impl<M> AsFd for Sender<M> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl<M> AsFd for Receiver<M> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
 }
 
 impl<M: Serialize> Sender<M> {

@@ -1,7 +1,12 @@
 //! The container's init, from the clone to `execve`. Runs in the cloned
 //! child; every error is reported to the parent, then the child exits.
 
-use std::{convert::Infallible, fs::OpenOptions, io::Write, os::fd::AsRawFd};
+use std::{
+    convert::Infallible,
+    fs::OpenOptions,
+    io::Write,
+    os::fd::{AsFd, AsRawFd, RawFd},
+};
 
 use nix::{
     sched::{CloneFlags, unshare},
@@ -15,7 +20,8 @@ use super::{
     signals::reset_in_child,
     sysctl,
     user::{
-        Executable, apply_rlimits, apply_umask, close_inherited_fds, give_stdio_to, switch_user,
+        Executable, apply_rlimits, apply_umask, close_fds_except, close_inherited_fds,
+        give_stdio_to, switch_user, verify_cwd,
     },
     user_namespace::become_root,
 };
@@ -28,6 +34,9 @@ use crate::{
 };
 
 pub fn run(mut context: InitContext<'_>, sender: Sender) -> ! {
+    // The runtime's log may be a descriptor closed below, whose number a
+    // file of the container could take: the init logs nothing, it reports.
+    let _no_log = tracing::dispatcher::set_default(&tracing::Dispatch::none());
     let mut sender = Some(sender);
     let error = match setup_and_exec(&mut context, &mut sender) {
         Ok(never) => match never {},
@@ -51,6 +60,13 @@ fn setup_and_exec(
     sender: &mut Option<Sender>,
 ) -> Result<Infallible> {
     let config = context.config;
+    // Nothing of the host's but what the init protocol needs: not the
+    // cgroup directory it was cloned into, nor what the caller leaked.
+    let mut protocol = vec![context.exec_fifo.as_raw_fd(), context.from_parent.as_fd().as_raw_fd()];
+    protocol.extend(sender.as_ref().map(|sender| sender.as_fd().as_raw_fd()));
+    protocol.extend(context.console_socket.as_ref().map(AsRawFd::as_raw_fd));
+    protocol.extend(context.join.iter().map(|namespace| namespace.fd.as_raw_fd()));
+    close_fds_except(&protocol)?;
     reset_in_child()?;
     let (creating, created) = match context.from_parent.recv()? {
         Some(ParentMessage::Begin { creating, created }) => (creating, created),
@@ -109,8 +125,17 @@ fn setup_and_exec(
     config.process.security.before_user_switch(config.process.uid)?;
     give_stdio_to(config.process.uid)?;
     switch_user(&config.process)?;
+    // Joined, and handed over: no longer needed, and not to be named by
+    // the cwd.
+    context.join.clear();
+    context.console_socket.take();
+    let mut needed: Vec<RawFd> =
+        vec![context.exec_fifo.as_raw_fd(), context.from_parent.as_fd().as_raw_fd()];
+    needed.extend(sender.as_ref().map(|sender| sender.as_fd().as_raw_fd()));
+    close_fds_except(&needed)?;
     chdir(&config.process.cwd)
         .context(|| format!("entering process.cwd {}", config.process.cwd.display()))?;
+    verify_cwd(&config.process.cwd)?;
     apply_umask(&config.process);
     let executable = Executable::resolve(&config.process)?;
     if let Some(mut ready) = sender.take() {

@@ -3,7 +3,10 @@
 
 use std::{
     ffi::CString,
-    os::{fd::BorrowedFd, unix::ffi::OsStrExt},
+    os::{
+        fd::{BorrowedFd, RawFd},
+        unix::ffi::OsStrExt,
+    },
     path::{Path, PathBuf},
 };
 
@@ -133,4 +136,56 @@ pub fn close_inherited_fds() -> Result<()> {
         return Err(std::io::Error::last_os_error()).context(|| "close_range".to_owned());
     }
     Ok(())
+}
+
+/// Closes every descriptor above stderr except `keep`. A process entering
+/// the container must hold no descriptor of the host's that the workload
+/// could name: a cwd of `/proc/self/fd/N` on a host directory (the
+/// cgroup's, or one a caller leaked) is outside the container's root
+/// (CVE-2024-21626). Close-on-exec is not enough, since the cwd is
+/// resolved before `execve`.
+pub fn close_fds_except(keep: &[RawFd]) -> Result<()> {
+    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut first = 3u32;
+    for kept in keep.into_iter().filter(|&fd| fd >= 3).chain([u32::MAX]) {
+        if kept > first {
+            close_range(first, kept - 1)?;
+        }
+        first = kept.saturating_add(1);
+    }
+    Ok(())
+}
+
+fn close_range(first: u32, last: u32) -> Result<()> {
+    // SAFETY: close_range closes descriptors of this process only; the
+    // callers own none in that range that they will use again.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error())
+            .context(|| format!("closing descriptors {first}..={last}"));
+    }
+    Ok(())
+}
+
+/// After the chdir: the working directory must lie under the process's
+/// root, as runc checks since 1.1.12. Outside it, getcwd(3) fails with
+/// ENOENT (the kernel says "(unreachable)"), or the path is not absolute.
+pub fn verify_cwd(cwd: &Path) -> Result<()> {
+    match nix::unistd::getcwd() {
+        Ok(path) if path.is_absolute() => Ok(()),
+        Ok(path) => Err(outside_root(cwd, &format!("it resolved to {}", path.display()))),
+        Err(nix::errno::Errno::ENOENT) => Err(outside_root(cwd, "it is unreachable from there")),
+        Err(err) => {
+            Err(Error::Sys { context: format!("checking the cwd {}", cwd.display()), cause: err })
+        }
+    }
+}
+
+fn outside_root(cwd: &Path, how: &str) -> Error {
+    Error::Init(format!(
+        "process.cwd {}: outside the container's root ({how}); refused",
+        cwd.display()
+    ))
 }
