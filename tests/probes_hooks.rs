@@ -19,6 +19,13 @@ fn kprobes_here() -> bool {
     Path::new("/sys/bus/event_source/devices/kprobe").exists()
 }
 
+/// Whether the veth driver is in this kernel (built in, or its module
+/// loaded: cradle loads it before hooking). Under vmtest the guest may
+/// lack the kernel's modules; then neither `ip` nor the hook has veth.
+fn veth_here() -> bool {
+    Path::new("/sys/module/veth").exists()
+}
+
 /// The container prints its namespace links, one `name name:[inode]` per line.
 const NAMESPACES: [&str; 8] = ["mnt", "uts", "ipc", "pid", "net", "cgroup", "user", "time"];
 const PRINT_NS: &str = "for n in mnt uts ipc pid net cgroup user time; do \
@@ -50,8 +57,12 @@ fn assert_paths_recorded(lines: &[Value]) {
         assert!(["fexit", "kprobe"].contains(&path), "{namespaces}");
         let program = if path == "fexit" { "fexit" } else { "kretprobe" };
         assert!(attached.contains(&format!("{program}:create_new_namespaces")), "{attached:?}");
-        assert_eq!(veth["path"], "kprobe", "{veth}");
-        assert!(attached.contains(&"kretprobe:veth_newlink".to_string()), "{attached:?}");
+        if veth_here() {
+            assert_eq!(veth["path"], "kprobe", "{veth}");
+            assert!(attached.contains(&"kretprobe:veth_newlink".to_string()), "{attached:?}");
+        } else {
+            assert_eq!(veth["path"], "netlink", "{veth}");
+        }
     } else {
         assert_eq!(namespaces["path"], "tracepoint", "{namespaces}");
         assert_eq!(veth["path"], "netlink", "{veth}");
@@ -151,6 +162,11 @@ fn watch_records_how_a_veth_made_by_an_untracked_shell_was_seen() {
     // Names unique to this test run (IFNAMSIZ: at most 15 bytes).
     let (a, b) = (format!("kh{}a", std::process::id()), format!("kh{}b", std::process::id()));
     let watch = Watch::start(dir.path());
+    if !veth_here() {
+        eprintln!("no veth driver in this kernel: only the recorded paths are checked");
+        assert_paths_recorded(&watch.stop());
+        return;
+    }
     let added = output(
         std::process::Command::new("sh")
             .args(["-c", &format!("ip link add {a} type veth peer name {b} && ip link del {a}")]),
