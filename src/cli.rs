@@ -5,13 +5,27 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `cradle --version` / `-v`: runc's block (`runc version X`, `spec: Y`),
+/// then cradle's own lines; scripts parse the first two.
+pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "version {}\nspec: {}\ncommand line: runc 1.1\nseccomp: built-in compiler (x86_64, x86, x32)",
+        env!("CARGO_PKG_VERSION"),
+        cradle_runtime::bundle::SPEC_VERSION
+    )
+});
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cradle",
-    version,
+    version = VERSION.as_str(),
+    disable_version_flag = true,
     about = "Shows, proves and audits how a Linux container is born"
 )]
 pub struct Cli {
+    /// Print the version.
+    #[arg(short = 'v', long, action = clap::ArgAction::Version)]
+    pub version: (),
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]

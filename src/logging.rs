@@ -3,7 +3,9 @@
 //!
 //! The JSON lines are runc's (logrus's) shape, `{"level":"error",
 //! "msg":"...","time":"RFC 3339"}`, because containerd's shim reads the
-//! last `error` line back and shows its `msg` to the user.
+//! last `error` line back and shows its `msg` to the user. Text lines are
+//! logrus's text shape too, `time="..." level=debug msg="..." key=value`,
+//! for the tools and people that grep runc's logs.
 
 use std::{ffi::OsString, fs::OpenOptions, path::PathBuf};
 
@@ -76,7 +78,7 @@ fn init_with(log: Option<&PathBuf>, format: LogFormat, debug: bool) -> anyhow::R
             let builder = builder.with_writer(std::sync::Mutex::new(file)).with_ansi(false);
             match format {
                 LogFormat::Json => builder.event_format(RuncJson).init(),
-                LogFormat::Text => builder.init(),
+                LogFormat::Text => builder.event_format(RuncText).init(),
             }
             Ok(Destination::File)
         }
@@ -85,7 +87,7 @@ fn init_with(log: Option<&PathBuf>, format: LogFormat, debug: bool) -> anyhow::R
             Ok(Destination::Stderr)
         }
         (None, LogFormat::Text) => {
-            builder.with_writer(std::io::stderr).init();
+            builder.event_format(RuncText).with_writer(std::io::stderr).init();
             Ok(Destination::Stderr)
         }
     }
@@ -118,6 +120,45 @@ fn runc_json_line(event: &Event<'_>, time: &str) -> Value {
     line.insert("msg".into(), fields.message.into());
     line.insert("time".into(), time.into());
     Value::Object(line)
+}
+
+/// logrus's TextFormatter without a terminal: `time`, `level`, `msg`,
+/// then the other fields sorted by name; a value is quoted unless it is
+/// made only of letters, digits and `-._/@^+`.
+struct RuncText;
+
+impl<S, N> FormatEvent<S, N> for RuncText
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        writeln!(writer, "{}", runc_text_line(event, &cradle_runtime::rfc3339_now()))
+    }
+}
+
+fn runc_text_line(event: &Event<'_>, time: &str) -> String {
+    let mut fields = JsonFields::default();
+    event.record(&mut fields);
+    let level = logrus_level(*event.metadata().level());
+    let mut line =
+        format!("time={} level={level} msg={}", logrus_value(time), logrus_value(&fields.message));
+    for (key, value) in &fields.others {
+        let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+        line.push_str(&format!(" {key}={}", logrus_value(&value)));
+    }
+    line
+}
+
+fn logrus_value(value: &str) -> String {
+    let bare = !value.is_empty()
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "-._/@^+".contains(c));
+    if bare { value.to_owned() } else { format!("{value:?}") }
 }
 
 fn logrus_level(level: Level) -> &'static str {

@@ -26,6 +26,9 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let raw_args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = unknown_help_topic(&raw_args) {
+        return code;
+    }
     let cli = match Cli::try_parse_from(&raw_args) {
         Ok(cli) => cli,
         Err(err) => return refuse_arguments(&raw_args, err),
@@ -37,6 +40,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // runc exits 255 when exec fails, so its callers can tell that from
+    // the process's own status.
+    let failure = if matches!(cli.command, Command::Exec(_)) { 255 } else { 1 };
     let result = match cli.command {
         Command::Trace(args) => trace::trace(args),
         Command::Watch(args) => trace::watch(args),
@@ -73,9 +79,39 @@ fn main() -> ExitCode {
             // An error may quote a trace file or a process's name.
             let message = format!("{err:#}");
             eprintln!("cradle: {}", cradle_probes::printable::printable_lines(&message));
-            ExitCode::FAILURE
+            ExitCode::from(failure)
         }
     }
+}
+
+/// `cradle help TOPIC` for a command that does not exist: runc's words
+/// and exit status (3), which scripts check; clap's help is kept otherwise.
+fn unknown_help_topic(raw_args: &[std::ffi::OsString]) -> Option<ExitCode> {
+    // The words after the global flags (and their values).
+    let mut words = raw_args.iter().skip(1).map(|arg| arg.to_string_lossy());
+    let mut positional = Vec::new();
+    while let Some(word) = words.next() {
+        match word.as_ref() {
+            "--root" | "--log" | "--log-format" => {
+                words.next();
+            }
+            flag if flag.starts_with('-') => {}
+            _ => positional.push(word),
+        }
+        if positional.len() == 2 {
+            break;
+        }
+    }
+    let [help, topic] = positional.as_slice() else { return None };
+    if help != "help" {
+        return None;
+    }
+    let known = <Cli as clap::CommandFactory>::command().find_subcommand(topic.as_ref()).is_some();
+    if known || topic.starts_with('-') {
+        return None;
+    }
+    eprintln!("No help topic for '{}'", cradle_probes::printable::printable_lines(topic));
+    Some(ExitCode::from(3))
 }
 
 /// A command line clap refused: said on stderr as clap says it, and, like

@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// Return once the container is running instead of waiting for it.
     #[arg(long, short = 'd')]
     pub detach: bool,
+    /// Keep the stopped container (its state and cgroup) after it exits,
+    /// for `state` and `delete` (runc's `--keep`).
+    #[arg(long, conflicts_with = "detach")]
+    pub keep: bool,
     /// Trace the run from the runtime's first syscall and show the
     /// container's birth; with `=FILE`, also save the trace there.
     #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
@@ -173,8 +177,12 @@ pub fn start(root: PathBuf, args: IdArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run(root: PathBuf, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let status =
-        Runtime::new(root).run(&args.create.id, &create_options(&args.create)?, args.detach)?;
+    let status = Runtime::new(root).run(
+        &args.create.id,
+        &create_options(&args.create)?,
+        args.detach,
+        args.keep,
+    )?;
     Ok(exit_code(status))
 }
 
@@ -198,7 +206,7 @@ pub fn delete(root: PathBuf, args: DeleteArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn list(root: PathBuf, args: ListArgs) -> anyhow::Result<ExitCode> {
-    let states = Runtime::new(root).list()?;
+    let states = Runtime::new(&root).list()?;
     let mut out = std::io::stdout().lock();
     if args.quiet {
         for state in &states {
@@ -206,24 +214,92 @@ pub fn list(root: PathBuf, args: ListArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let entries: Vec<ListEntry> = states.iter().map(|state| ListEntry::new(&root, state)).collect();
     match args.format {
-        ListFormat::Json => writeln!(out, "{}", serde_json::to_string(&states)?)?,
+        ListFormat::Json => writeln!(out, "{}", serde_json::to_string(&entries)?)?,
         ListFormat::Table => {
-            writeln!(out, "{:<12} {:<10} {:<10} {:<40} CREATED", "ID", "PID", "STATUS", "BUNDLE")?;
-            for state in &states {
-                writeln!(
-                    out,
-                    "{:<12} {:<10} {:<10} {:<40} {}",
-                    state.id,
-                    state.pid,
-                    state.status,
-                    state.bundle.display(),
-                    state.created
-                )?;
-            }
+            let mut rows =
+                vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
+            rows.extend(entries.iter().map(|entry| {
+                [
+                    entry.id.clone(),
+                    entry.pid.to_string(),
+                    entry.status.to_string(),
+                    entry.bundle.display().to_string(),
+                    entry.created.clone(),
+                    entry.owner.clone(),
+                ]
+            }));
+            write!(out, "{}", aligned(&rows))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One container as `runc list` shows it, fields in runc's order.
+#[derive(serde::Serialize)]
+struct ListEntry {
+    #[serde(rename = "ociVersion")]
+    oci_version: String,
+    id: String,
+    pid: i32,
+    status: cradle_runtime::Status,
+    bundle: PathBuf,
+    rootfs: PathBuf,
+    created: String,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    annotations: std::collections::BTreeMap<String, String>,
+    /// The user owning the container's state directory.
+    owner: String,
+}
+
+impl ListEntry {
+    fn new(root: &std::path::Path, state: &cradle_runtime::ContainerState) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let owner = match std::fs::metadata(root.join(&state.id)) {
+            Ok(metadata) => {
+                let uid = nix::unistd::Uid::from_raw(metadata.uid());
+                match nix::unistd::User::from_uid(uid) {
+                    Ok(Some(user)) => user.name,
+                    _ => format!("#{uid}"),
+                }
+            }
+            Err(_) => String::new(),
+        };
+        ListEntry {
+            oci_version: state.oci_version.clone(),
+            id: state.id.clone(),
+            pid: state.pid,
+            status: state.status,
+            bundle: state.bundle.clone(),
+            rootfs: state.rootfs.clone(),
+            created: state.created.clone(),
+            annotations: state.annotations.clone(),
+            owner,
+        }
+    }
+}
+
+/// Columns as runc's tabwriter lays them out: each at least 12 wide, and
+/// 3 wider than its widest cell; the last one unpadded.
+fn aligned(rows: &[[String; 6]]) -> String {
+    let widths: Vec<usize> = (0..6)
+        .map(|column| {
+            rows.iter().map(|row| row[column].chars().count() + 3).max().unwrap_or(0).max(12)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        for (column, cell) in row.iter().enumerate() {
+            if column == 5 {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}", width = widths[column]));
+            }
+        }
+        out.push('\n');
+    }
+    out
 }
 
 pub fn exec_in(root: PathBuf, args: ExecArgs) -> anyhow::Result<ExitCode> {

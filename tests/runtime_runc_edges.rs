@@ -490,3 +490,155 @@ fn device_access_letters_beyond_rwm_are_ignored() {
     let output = assert_same(&runc, &cradle);
     assert_eq!(output, "3\n");
 }
+
+/// `time="..." level=LEVEL msg=MSG ...`: the level and the message of a
+/// logrus text line, or None if the line has another shape.
+fn logrus_text(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix("time=\"")?;
+    let (time, rest) = rest.split_once("\" level=")?;
+    if !time.contains('T') {
+        return None;
+    }
+    let (level, message) = rest.split_once(" msg=")?;
+    Some((level, message))
+}
+
+/// Output rule: `--log FILE` and `--debug` write logrus text lines.
+#[test]
+fn log_lines_are_logrus_text() {
+    let sandbox = Sandbox::new();
+    let runc = Runc::new(&sandbox);
+    let bundle = script_bundle(&sandbox, "log", "true");
+    for (name, log_run, mut debug_run) in [
+        (
+            "runc",
+            runc.command(&["--log", "LOG", "state", "no-such-container"]),
+            runc.command(&[
+                "--debug",
+                "run",
+                "--bundle",
+                bundle.to_str().unwrap(),
+                &runc.id("log"),
+            ]),
+        ),
+        (
+            "cradle",
+            sandbox.cradle(&["--log", "LOG", "state", "no-such-container"]),
+            sandbox.cradle(&[
+                "--debug",
+                "run",
+                "--bundle",
+                bundle.to_str().unwrap(),
+                &sandbox.id("log"),
+            ]),
+        ),
+    ] {
+        let log = sandbox.dir.path().join(format!("{name}.log"));
+        let args: Vec<_> = log_run
+            .get_args()
+            .map(|arg| if arg == "LOG" { log.as_os_str().to_owned() } else { arg.to_owned() })
+            .collect();
+        let out = Command::new(log_run.get_program()).args(args).output().unwrap();
+        assert!(!out.status.success());
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<_> = text.lines().map(|line| (line, logrus_text(line))).collect();
+        assert!(lines.iter().all(|(_, parsed)| parsed.is_some()), "{name}: {text}");
+        assert!(
+            lines.iter().any(|(_, parsed)| {
+                parsed
+                    .is_some_and(|(level, msg)| level == "error" && msg.contains("does not exist"))
+            }),
+            "{name}: {text}"
+        );
+        let out = debug_run.output().unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let text = stderr(&out);
+        assert!(text.lines().all(|line| logrus_text(line).is_some()), "{name}: {text}");
+        assert!(text.lines().any(|line| logrus_text(line).unwrap().0 == "debug"), "{name}: {text}");
+    }
+}
+
+/// Output rule: `--version` and `-v` print runc's block: `NAME version X`
+/// then `spec: Y`.
+#[test]
+fn version_block_is_runc_shaped() {
+    let sandbox = Sandbox::new();
+    let runc = Runc::new(&sandbox);
+    for flag in ["--version", "-v"] {
+        for (name, out) in
+            [("runc", runc.command(&[flag]).output().unwrap()), ("cradle", sandbox.output(&[flag]))]
+        {
+            assert!(out.status.success(), "{name} {flag}");
+            let text = stdout(&out);
+            let lines: Vec<&str> = text.lines().collect();
+            assert!(lines[0].starts_with(&format!("{name} version ")), "{name}: {text}");
+            assert!(lines.iter().any(|line| line.starts_with("spec: 1.")), "{name}: {text}");
+        }
+    }
+}
+
+/// Output rule: `help` of an unknown command says runc's words with
+/// runc's status; a known command's help is clap's (README).
+#[test]
+fn help_for_an_unknown_command() {
+    let sandbox = Sandbox::new();
+    let runc = Runc::new(&sandbox);
+    let (runc_out, cradle_out) =
+        (runc.command(&["help", "nosuch"]).output().unwrap(), sandbox.output(&["help", "nosuch"]));
+    assert_eq!(cradle_out.status.code(), runc_out.status.code());
+    assert_eq!(cradle_out.status.code(), Some(3));
+    assert!(stderr(&runc_out).contains("No help topic for 'nosuch'"));
+    assert!(stderr(&cradle_out).contains("No help topic for 'nosuch'"), "{}", stderr(&cradle_out));
+    let help = sandbox.output(&["help", "run"]);
+    assert!(help.status.success() && stdout(&help).contains("Usage: cradle run"));
+}
+
+/// Output rules: `list` (table, `--format json` in runc's field order,
+/// `-q`), exec with a missing working directory (255), `run --keep`.
+#[test]
+fn list_exec_and_keep_as_runc() {
+    let sandbox = Sandbox::new();
+    let runc = Runc::new(&sandbox);
+    let bundle = script_bundle(&sandbox, "list", "sleep 60");
+    let kept = script_bundle(&sandbox, "kept", "exit 3");
+    let mut seen = Vec::new();
+    for name in ["runc", "cradle"] {
+        let (id, kept_id) = if name == "runc" {
+            (runc.id("list"), runc.id("kept"))
+        } else {
+            (sandbox.id("list"), sandbox.id("kept"))
+        };
+        let command = |args: &[&str]| {
+            let mut command =
+                if name == "runc" { runc.command(args) } else { sandbox.cradle(args) };
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+            command.output().unwrap()
+        };
+        // The detached init keeps its stdio: not a pipe we would wait on.
+        let detached = ["run", "--detach", "--bundle", bundle.to_str().unwrap(), &id];
+        let mut run =
+            if name == "runc" { runc.command(&detached) } else { sandbox.cradle(&detached) };
+        let status = run.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+        assert!(status.success(), "{name} run --detach");
+        let json: serde_json::Value =
+            serde_json::from_slice(&command(&["list", "--format", "json"]).stdout).unwrap();
+        let keys: Vec<String> = json[0].as_object().unwrap().keys().cloned().collect();
+        let table = stdout(&command(&["list"]));
+        let header: Vec<String> =
+            table.lines().next().unwrap().split_whitespace().map(String::from).collect();
+        let quiet = stdout(&command(&["list", "-q"]));
+        assert_eq!(quiet, format!("{id}\n"), "{name}");
+        let missing_cwd = command(&["exec", "--cwd", "/no/such/dir", &id, "true"]);
+        let out = command(&["run", "--keep", "--bundle", kept.to_str().unwrap(), &kept_id]);
+        assert_eq!(out.status.code(), Some(3), "{name} run --keep: {}", stderr(&out));
+        let state: serde_json::Value =
+            serde_json::from_slice(&command(&["state", &kept_id]).stdout)
+                .unwrap_or_else(|_| panic!("{name}: the kept container has no state"));
+        assert!(command(&["delete", &kept_id]).status.success(), "{name} delete of the kept one");
+        seen.push((keys, header, missing_cwd.status.code(), state["status"].clone()));
+        let _ = command(&["delete", "--force", &id]);
+    }
+    assert_eq!(seen[1], seen[0], "cradle, then runc");
+    assert_eq!(seen[0].2, Some(255));
+    assert_eq!(seen[0].3, "stopped");
+}

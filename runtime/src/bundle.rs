@@ -18,6 +18,9 @@ use crate::{
 
 pub const HOST_BUSYBOX: &str = "/bin/busybox";
 
+/// The runtime spec version cradle writes and reports (`cradle --version`).
+pub const SPEC_VERSION: &str = "1.0.2";
+
 /// A config.json close to what Docker generates, with Docker's default
 /// hardening: its 14 capabilities (bounding, effective, permitted), its
 /// masked and read-only paths, and its default seccomp profile.
@@ -25,7 +28,7 @@ pub fn default_spec(terminal: bool, args: &[&str]) -> Spec {
     let capabilities = json!(DEFAULT_CAPABILITIES);
     let seccomp = docker::default_profile(&DEFAULT_CAPABILITIES);
     let value = json!({
-        "ociVersion": "1.0.2",
+        "ociVersion": SPEC_VERSION,
         "process": {
             "terminal": terminal,
             "user": { "uid": 0, "gid": 0 },

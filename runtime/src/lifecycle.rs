@@ -399,9 +399,9 @@ impl Runtime {
     }
 
     /// create + start + wait, forwarding signals; returns the workload's
-    /// exit status and removes the container. With `detach`, returns 0
-    /// once the container is running.
-    pub fn run(&self, id: &str, options: &CreateOptions, detach: bool) -> Result<i32> {
+    /// exit status and removes the container, unless `keep`. With
+    /// `detach`, returns 0 once the container is running.
+    pub fn run(&self, id: &str, options: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
         if detach {
             self.create(id, options)?;
             return self.start(id).map(|()| 0).inspect_err(|_| {
@@ -434,6 +434,9 @@ impl Runtime {
             return Err(err);
         }
         let status = wait_forwarding(Pid::from_raw(state.pid), &signals, master);
+        if keep {
+            return status;
+        }
         let removed = self.delete_with_hooks_in(id, true, Some(&state.bundle));
         let status = status?;
         removed?;
