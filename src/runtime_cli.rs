@@ -129,6 +129,10 @@ pub struct ExecArgs {
     pub pid_file: Option<PathBuf>,
     #[arg(long, value_name = "SOCK")]
     pub console_socket: Option<PathBuf>,
+    /// Run in an existing sub-cgroup of the container's (repeatable, as
+    /// runc: `[CONTROLLER[,CONTROLLER]:]PATH`).
+    #[arg(long, value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
     pub id: String,
     /// The command and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
@@ -311,6 +315,7 @@ pub fn exec_in(root: PathBuf, args: ExecArgs) -> anyhow::Result<ExitCode> {
         detach: args.detach,
         pid_file: args.pid_file,
         console_socket: args.console_socket,
+        cgroup: args.cgroup,
     };
     Ok(exit_code(exec(&Runtime::new(root), &args.id, &options)?))
 }

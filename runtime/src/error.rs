@@ -21,6 +21,9 @@ pub enum Error {
     ConfigLoad { path: PathBuf, reason: String },
     #[error("config.json: {field}: {reason}")]
     InvalidConfig { field: String, reason: String },
+    /// A command-line argument that cannot be used, named as given.
+    #[error("invalid {flag} argument: {reason}")]
+    InvalidArgument { flag: String, reason: String },
     #[error("config.json: {field} is not supported by cradle: {reason}")]
     Unsupported { field: String, reason: String },
     // The cause is part of the message and deliberately not a `source`:

@@ -50,6 +50,9 @@ pub struct ExecOptions {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// runc's `--cgroup [CONTROLLER:]PATH`: an existing sub-cgroup of the
+    /// container's to run in.
+    pub cgroup: Vec<String>,
 }
 
 /// Runs the process; returns its exit status, or 0 once started if detached.
@@ -62,6 +65,11 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
         return Err(Error::invalid("exec", "no command given"));
     }
     let process = exec_process(&state.process, options)?;
+    let cgroup = CgroupJoin {
+        dirs: cgroups::sub_cgroups(&state.cgroup, &options.cgroup)?,
+        init_pid: state.pid,
+        chosen_sub_cgroup: !options.cgroup.is_empty(),
+    };
     let mut join = Vec::new();
     for kind in &state.namespaces {
         if differs_from_own(state.pid, *kind) {
@@ -108,7 +116,7 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
     let pid = match unsafe { fork() }.context(|| "fork".to_owned())? {
         ForkResult::Child => {
             drop(receiver);
-            child(&state.cgroup, &join, jail.as_ref(), console_child, &process, sender)
+            child(&cgroup, &join, jail.as_ref(), console_child, &process, sender)
         }
         ForkResult::Parent { child } => child,
     };
@@ -152,8 +160,15 @@ fn exec_process(base: &ProcessConfig, options: &ExecOptions) -> Result<ProcessCo
     Ok(process)
 }
 
+/// The cgroup directories the exec'd process joins.
+struct CgroupJoin {
+    dirs: Vec<CgroupDir>,
+    init_pid: i32,
+    chosen_sub_cgroup: bool,
+}
+
 fn child(
-    cgroup: &[CgroupDir],
+    cgroup: &CgroupJoin,
     join: &[NamespaceFd],
     jail: Option<&OwnedFd>,
     console: Option<OwnedFd>,
@@ -170,7 +185,7 @@ fn child(
 }
 
 fn enter_and_exec(
-    cgroup: &[CgroupDir],
+    cgroup: &CgroupJoin,
     join: &[NamespaceFd],
     jail: Option<&OwnedFd>,
     console: Option<OwnedFd>,
@@ -185,8 +200,9 @@ fn enter_and_exec(
     needed.extend(join.iter().map(|namespace| namespace.fd.as_raw_fd()));
     close_fds_except(&needed)?;
     reset_in_child()?;
-    // While the host's cgroup filesystems are still in view.
-    cgroups::attach(cgroup, 0)?;
+    // While the host's cgroup filesystems are still in view, and before
+    // anything of the user's runs: every hierarchy the container is in.
+    cgroups::join_for_exec(&cgroup.dirs, cgroup.init_pid, cgroup.chosen_sub_cgroup)?;
     join_all(join)?;
     if let Some(root) = jail {
         let sys = LinuxSyscall;

@@ -65,14 +65,27 @@ impl CgroupConfig {
                 ));
             }
             Some(path) => {
-                let path = path.to_path_buf();
                 if path.components().any(|c| matches!(c, Component::ParentDir)) {
                     return Err(Error::invalid(
                         "linux.cgroupsPath",
                         format!("{} leaves the hierarchy with ..", path.display()),
                     ));
                 }
-                Some(path)
+                // A path naming no cgroup below its base ("/", "//", ".")
+                // would put the container in a hierarchy's root (or the
+                // runtime's own cgroup), shared with the host's processes.
+                let named: PathBuf =
+                    path.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+                if named.as_os_str().is_empty() {
+                    return Err(Error::invalid(
+                        "linux.cgroupsPath",
+                        format!(
+                            "{path:?} resolves to the root of the cgroup hierarchy (or the \
+                             runtime's own cgroup); a container needs a cgroup of its own"
+                        ),
+                    ));
+                }
+                Some(if path.is_absolute() { Path::new("/").join(named) } else { named })
             }
         };
         let resources = match resources {
@@ -90,6 +103,11 @@ pub struct CgroupDir {
     /// Controllers of its hierarchy (`cpu`, `memory`, ...; empty for a
     /// named or controller-less one); `None` on a pure v2 host.
     pub controllers: Option<Vec<String>>,
+    /// Made by cradle for this container. Only such a directory is
+    /// emptied (its processes killed) and removed: a cgroupsPath naming
+    /// an existing cgroup must not let a config kill what is not its own.
+    #[serde(default)]
+    pub created: bool,
 }
 
 /// The container's cgroup directories; removed on drop unless kept.
@@ -129,11 +147,15 @@ impl Cgroup {
                 hierarchy.mount.join(hierarchy.own.strip_prefix("/").unwrap_or(&hierarchy.own))
             };
             let path = base.join(relative.strip_prefix("/").unwrap_or(&relative));
-            create_dirs(&hierarchy.mount, &path, hierarchy.controllers.as_deref())?;
+            let created = create_dirs(&hierarchy.mount, &path, hierarchy.controllers.as_deref())?;
             if hierarchy.v2 {
                 cgroup.v2 = Some(cgroup.dirs.len());
             }
-            cgroup.dirs.push(CgroupDir { path, controllers: hierarchy.controllers.clone() });
+            let controllers = hierarchy.controllers.clone();
+            cgroup.dirs.push(CgroupDir { path, controllers, created });
+        }
+        for dir in &cgroup.dirs {
+            check_joinable(dir)?;
         }
         for dir in &cgroup.dirs {
             match &dir.controllers {
@@ -182,53 +204,210 @@ impl Drop for Cgroup {
 /// Writes `pid` (0: the caller) to each directory's `cgroup.procs`.
 pub fn attach<'a>(dirs: impl IntoIterator<Item = &'a CgroupDir>, pid: i32) -> Result<()> {
     for dir in dirs {
-        let procs = dir.path.join("cgroup.procs");
-        std::fs::write(&procs, pid.to_string())
-            .context(|| format!("moving {pid} into {}", procs.display()))?;
+        write_procs(&dir.path, pid)?;
     }
     Ok(())
 }
 
-/// Kills what is left inside, then removes the directories. The kernel
-/// may take a moment to release a process that has just died.
-pub fn remove(dirs: &[CgroupDir]) -> Result<()> {
+fn write_procs(dir: &Path, pid: i32) -> Result<()> {
+    let procs = dir.join("cgroup.procs");
+    std::fs::write(&procs, pid.to_string())
+        .context(|| format!("moving {pid} into {}", procs.display()))
+}
+
+/// Moves the calling process (an `exec`'d one, before it runs anything of
+/// the user's) into every directory of the container's cgroup. On a pure
+/// v2 host a container that made sub-cgroups with controllers of its own
+/// has no room for processes at its top (the no-internal-processes rule:
+/// EBUSY); then, as runc does, it joins the init's current cgroup instead,
+/// unless the caller chose a sub-cgroup (`exec --cgroup`).
+pub fn join_for_exec(dirs: &[CgroupDir], init_pid: i32, chosen_sub_cgroup: bool) -> Result<()> {
     for dir in dirs {
-        for attempt in 0.. {
-            match std::fs::remove_dir(&dir.path) {
-                Ok(()) => break,
-                Err(err) if err.kind() == ErrorKind::NotFound => break,
-                Err(err) if err.raw_os_error() == Some(libc::EBUSY) && attempt < 200 => {
-                    kill_all(&dir.path);
-                    std::thread::sleep(Duration::from_millis(5));
+        let Err(err) = write_procs(&dir.path, 0) else { continue };
+        let busy =
+            matches!(&err, Error::Io { cause, .. } if cause.raw_os_error() == Some(libc::EBUSY));
+        if !(busy && dir.controllers.is_none() && !chosen_sub_cgroup) {
+            return Err(err);
+        }
+        let Some(init_dir) = v2_cgroup_of(init_pid) else { return Err(err) };
+        tracing::debug!("{err}; joining the init's cgroup {} instead", init_dir.display());
+        write_procs(&init_dir, 0)?;
+    }
+    Ok(())
+}
+
+/// The cgroup v2 directory `pid` is in, from `/proc/PID/cgroup`'s `0::` line.
+fn v2_cgroup_of(pid: i32) -> Option<PathBuf> {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = own.lines().find_map(|line| line.strip_prefix("0::"))?;
+    Some(Path::new(CGROUP_ROOT).join(path.trim_start_matches('/')))
+}
+
+/// The directories an `exec --cgroup` process joins: each of `dirs`, or a
+/// sub-cgroup of it. Each argument is runc's `[CONTROLLER[,CONTROLLER]:]PATH`;
+/// one without a controller applies to every hierarchy and must be the
+/// only one. A path may not leave the container's cgroup.
+pub fn sub_cgroups(dirs: &[CgroupDir], args: &[String]) -> Result<Vec<CgroupDir>> {
+    const FLAG: &str = "--cgroup";
+    let invalid = |arg: &str, why: &str| Error::InvalidArgument {
+        flag: FLAG.to_owned(),
+        reason: format!("{arg:?}: {why}"),
+    };
+    let mut out = dirs.to_vec();
+    for arg in args {
+        let (controllers, sub) = match arg.split_once(':') {
+            Some((_, rest)) if rest.contains(':') => {
+                return Err(invalid(arg, "expected [CONTROLLER:]PATH"));
+            }
+            Some((controllers, sub)) => (Some(controllers), sub),
+            None if args.len() > 1 => {
+                return Err(invalid(
+                    arg,
+                    "missing the CONTROLLER: prefix (several --cgroup given)",
+                ));
+            }
+            None => (None, arg.as_str()),
+        };
+        let sub = Path::new(sub);
+        if sub.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(invalid(arg, "is not a sub-cgroup path (it uses ..)"));
+        }
+        let sub = sub.strip_prefix("/").unwrap_or(sub);
+        let Some(controllers) = controllers else {
+            for (dir, base) in out.iter_mut().zip(dirs) {
+                dir.path = base.path.join(sub);
+            }
+            continue;
+        };
+        for controller in controllers.split(',') {
+            let mut matched = false;
+            for (dir, base) in out.iter_mut().zip(dirs) {
+                if dir.controllers.iter().flatten().any(|name| name == controller) {
+                    dir.path = base.path.join(sub);
+                    matched = true;
                 }
-                Err(err) => {
-                    return Err(err).context(|| format!("removing {}", dir.path.display()));
-                }
+            }
+            if !matched {
+                return Err(invalid(arg, &format!("the container has no {controller} cgroup")));
             }
         }
     }
+    Ok(out)
+}
+
+/// Kills what is left inside the directories cradle made (and in the
+/// sub-cgroups the container made below them), then removes them, deepest
+/// first. A directory cradle did not make is left as it is, processes and
+/// all. The kernel may take a moment to release a process that has just
+/// died.
+pub fn remove(dirs: &[CgroupDir]) -> Result<()> {
+    for dir in dirs.iter().filter(|dir| dir.created) {
+        remove_tree(&dir.path)?;
+    }
     Ok(())
 }
 
+fn remove_tree(dir: &Path) -> Result<()> {
+    for attempt in 0.. {
+        let children = match std::fs::read_dir(dir) {
+            Ok(entries) => entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())),
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(err).context(|| format!("reading {}", dir.display())),
+        };
+        for child in children.collect::<Vec<_>>() {
+            remove_tree(&child.path())?;
+        }
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(err) if err.raw_os_error() == Some(libc::EBUSY) && attempt < 200 => {
+                kill_all(dir);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(err) => return Err(err).context(|| format!("removing {}", dir.display())),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// SIGKILLs the processes of `dir`, and lets them die if it is frozen.
 fn kill_all(dir: &Path) {
-    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-    for pid in procs.lines().filter_map(|line| line.trim().parse::<i32>().ok()) {
+    for pid in procs(dir) {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    if frozen(dir) {
+        let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+        let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
     }
 }
 
-/// Creates `path` and the missing directories above it, below `mount`.
+fn procs(dir: &Path) -> Vec<i32> {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    procs.lines().filter_map(|line| line.trim().parse().ok()).collect()
+}
+
+/// Processes in `dir` and every cgroup below it.
+fn procs_below(dir: &Path) -> usize {
+    let children = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    let below: usize = children
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|entry| procs_below(&entry.path()))
+        .sum();
+    procs(dir).len() + below
+}
+
+/// Frozen, or freezing, by itself or through a frozen ancestor: v1's
+/// `freezer.state`, v2's `cgroup.events`.
+fn frozen(dir: &Path) -> bool {
+    if let Ok(state) = std::fs::read_to_string(dir.join("freezer.state")) {
+        return state.trim() != "THAWED";
+    }
+    let events = std::fs::read_to_string(dir.join("cgroup.events")).unwrap_or_default();
+    events.lines().any(|line| line.trim() == "frozen 1")
+        || std::fs::read_to_string(dir.join("cgroup.freeze")).is_ok_and(|f| f.trim() == "1")
+}
+
+/// Refuses a cgroup the container must not be put in: one that already
+/// holds processes (a cgroupsPath naming someone else's cgroup would put
+/// the container's limits on them; runc 1.1 warns and 1.2 refuses, with
+/// this message), or a frozen one (the init would hang in it for good;
+/// runc refuses too).
+fn check_joinable(dir: &CgroupDir) -> Result<()> {
+    if !dir.created {
+        let found = procs_below(&dir.path);
+        if found > 0 {
+            return Err(Error::invalid(
+                "linux.cgroupsPath",
+                format!(
+                    "container's cgroup is not empty: {found} process(es) found in {}",
+                    dir.path.display()
+                ),
+            ));
+        }
+    }
+    if frozen(&dir.path) {
+        return Err(Error::invalid(
+            "linux.cgroupsPath",
+            format!("container's cgroup unexpectedly frozen: {}", dir.path.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates `path` and the missing directories above it, below `mount`;
+/// returns whether `path` itself was made here (rather than found).
 /// cpuset directories start with no CPUs: each gets its parent's.
-fn create_dirs(mount: &Path, path: &Path, controllers: Option<&[String]>) -> Result<()> {
+fn create_dirs(mount: &Path, path: &Path, controllers: Option<&[String]>) -> Result<bool> {
     let relative = path.strip_prefix(mount).unwrap_or(path);
     let mut current = mount.to_path_buf();
     let cpuset = controllers.is_some_and(|c| c.iter().any(|name| name == "cpuset"));
+    let mut created = false;
     for component in relative.components() {
         let parent = current.clone();
         current.push(component);
         match std::fs::create_dir(&current) {
-            Ok(()) => {}
-            Err(err) if err.kind() == ErrorKind::AlreadyExists => {}
+            Ok(()) => created = true,
+            Err(err) if err.kind() == ErrorKind::AlreadyExists => created = false,
             Err(err) => {
                 return Err(Error::Io {
                     context: format!("creating cgroup {}", current.display()),
@@ -246,7 +425,7 @@ fn create_dirs(mount: &Path, path: &Path, controllers: Option<&[String]>) -> Res
     if controllers.is_none() {
         v2::enable_controllers(mount)?;
     }
-    Ok(())
+    Ok(created)
 }
 
 fn hierarchies() -> Result<Vec<Hierarchy>> {
@@ -302,4 +481,58 @@ fn hierarchies() -> Result<Vec<Hierarchy>> {
         return Err(Error::Init(format!("no cgroup hierarchy is mounted under {CGROUP_ROOT}")));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(path: &str, controllers: Option<&[&str]>) -> CgroupDir {
+        CgroupDir {
+            path: PathBuf::from(path),
+            controllers: controllers.map(|c| c.iter().map(|s| (*s).to_owned()).collect()),
+            created: true,
+        }
+    }
+
+    #[test]
+    fn exec_sub_cgroups_as_runc_reads_them() {
+        let dirs =
+            [dir("/cg/memory/c", Some(&["memory"])), dir("/cg/cpu/c", Some(&["cpu", "cpuacct"]))];
+        let paths = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+            sub_cgroups(&dirs, &args)
+                .map(|dirs| dirs.into_iter().map(|d| d.path).collect::<Vec<_>>())
+        };
+        assert_eq!(paths(&[]).unwrap(), [Path::new("/cg/memory/c"), Path::new("/cg/cpu/c")]);
+        assert_eq!(
+            paths(&["s/t"]).unwrap(),
+            [Path::new("/cg/memory/c/s/t"), Path::new("/cg/cpu/c/s/t")]
+        );
+        assert_eq!(
+            paths(&["/s"]).unwrap(),
+            [Path::new("/cg/memory/c/s"), Path::new("/cg/cpu/c/s")]
+        );
+        assert_eq!(
+            paths(&["cpuacct:s"]).unwrap(),
+            [Path::new("/cg/memory/c"), Path::new("/cg/cpu/c/s")]
+        );
+        let err = |args: &[&str]| paths(args).unwrap_err().to_string();
+        assert!(err(&["../x"]).contains("not a sub-cgroup"), "{}", err(&["../x"]));
+        assert!(err(&["pids:x"]).contains("no pids cgroup"), "{}", err(&["pids:x"]));
+        assert!(err(&["a", "b"]).contains("CONTROLLER"), "{}", err(&["a", "b"]));
+        assert!(err(&["a:b:c"]).contains("[CONTROLLER:]PATH"), "{}", err(&["a:b:c"]));
+    }
+
+    #[test]
+    fn cgroups_path_naming_no_cgroup_is_refused() {
+        for path in ["/", "//", "/.", ".", "./", "/./."] {
+            let err = CgroupConfig::from_spec(Some(Path::new(path)), None).unwrap_err();
+            assert!(err.to_string().contains("root of the cgroup hierarchy"), "{path}: {err}");
+        }
+        let config = CgroupConfig::from_spec(Some(Path::new("//a/./b")), None).unwrap();
+        assert_eq!(config.path.as_deref(), Some(Path::new("/a/b")));
+        let config = CgroupConfig::from_spec(Some(Path::new("./a")), None).unwrap();
+        assert_eq!(config.path.as_deref(), Some(Path::new("a")));
+    }
 }
