@@ -1,12 +1,15 @@
 //! `cargo xtask`: cradle's automation. Owns installing prerequisites
 //! (`setup`), the project's test command (`test`, what CI runs), the
-//! newcomer's demo (`demo`) and the benchmarks (`bench`, not part of CI). It drives cargo and the system package manager;
+//! newcomer's demo (`demo`), the kernel matrix (`vmtest`, qemu guests of
+//! Debian's kernels) and the benchmarks (`bench`, not part of CI). It drives
+//! cargo, qemu and the system package manager;
 //! it must not contain product logic.
 
 mod bench;
 mod demo;
 mod setup;
 mod test;
+mod vmtest;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -44,6 +47,10 @@ enum Command {
         #[command(flatten)]
         args: bench::BenchArgs,
     },
+    /// Boot Debian's packaged kernels (6.1, 6.12) under qemu with this
+    /// machine's userspace (virtme-ng) and run the kernel-facing tests, or
+    /// the given tests or command, inside each.
+    Vmtest(vmtest::VmtestArgs),
     /// The bench's stopwatch: run a command, print `elapsed_ns N`.
     #[command(hide = true)]
     Stopwatch {
@@ -70,6 +77,26 @@ fn main() -> Result<()> {
                 setup::run()?;
             }
             bench::run(args)
+        }
+        Command::Vmtest(args) => {
+            setup::require_root()?;
+            let runs = vmtest::run(&args)?;
+            for run in &runs {
+                println!(
+                    "vmtest {} ({}): {} passed, {} failed{}",
+                    run.series,
+                    run.release,
+                    run.totals.passed,
+                    run.totals.failed,
+                    if run.success { "" } else { ", FAILED" }
+                );
+            }
+            let failed: Vec<&str> =
+                runs.iter().filter(|run| !run.success).map(|run| run.series).collect();
+            if !failed.is_empty() {
+                anyhow::bail!("vmtest failed on {}", failed.join(", "));
+            }
+            Ok(())
         }
         Command::Stopwatch { command } => bench::stopwatch(&command),
     }

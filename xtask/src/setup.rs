@@ -22,6 +22,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("uidmap", "newuidmap/newgidmap: multi-id user namespace maps for rootless containers"),
     ("gcc", "static C test programs run inside containers (seccomp parity)"),
     ("libc6-dev", "static C test programs run inside containers (seccomp parity)"),
+    ("qemu-system-x86", "vmtest: boots Debian's kernels to test cradle on them"),
+    ("python3-venv", "vmtest: virtme-ng's own Python environment"),
+    ("kmod", "vmtest: depmod for the unpacked kernels, modprobe in the guests"),
+    ("udev", "vmtest: names the guest's virtio ports, which carry a test's output and exit status"),
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";
@@ -33,11 +37,12 @@ pub fn run() -> Result<()> {
     install_packages()?;
     install_bpf_linker()?;
     install_cargo_fuzz()?;
+    crate::vmtest::install()?;
     println!("setup: everything cradle needs is installed");
     Ok(())
 }
 
-fn require_root() -> Result<()> {
+pub fn require_root() -> Result<()> {
     let uid = Command::new("id").arg("-u").output().context("running id -u")?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         bail!("cargo xtask setup installs system packages and must run as root");

@@ -71,9 +71,9 @@ fn fuzz_decode() -> Result<()> {
 }
 
 #[derive(Default)]
-struct Totals {
-    passed: u64,
-    failed: u64,
+pub struct Totals {
+    pub passed: u64,
+    pub failed: u64,
 }
 
 /// Runs a `cargo test` command, echoing its output while adding up the
@@ -81,20 +81,27 @@ struct Totals {
 fn run_tests(command: &mut Command) -> Result<Totals> {
     let mut child =
         command.stdout(Stdio::piped()).spawn().with_context(|| format!("running {command:?}"))?;
+    let stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let totals = count_results(stdout.lines().map_while(Result::ok));
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(totals)
+}
+
+/// Echoes cargo test's output lines while adding up their `test result:`
+/// lines (one per test binary).
+pub fn count_results(lines: impl Iterator<Item = String>) -> Totals {
     let mut totals = Totals::default();
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let line = line?;
+    for line in lines {
         println!("{line}");
         if let Some(result) = line.strip_prefix("test result: ") {
             totals.passed += count_before(result, " passed");
             totals.failed += count_before(result, " failed");
         }
     }
-    let status = child.wait()?;
-    if !status.success() {
-        bail!("{command:?} failed: {status}");
-    }
-    Ok(totals)
+    totals
 }
 
 /// The number just before `label` in "ok. 5 passed; 0 failed; ...".
