@@ -159,3 +159,63 @@ fn cwd_through_proc_self_fd_cannot_reach_the_host_in_exec() {
         "the workload read the host's secret with cwd /proc/self/fd/{escapes:?}"
     );
 }
+
+/// `create` fails naming `message`, and leaves no state directory, process
+/// or cgroup behind.
+fn assert_create_refused(sandbox: &Sandbox, bundle: &Path, message: &str) {
+    let id = sandbox.id("refused");
+    let out = sandbox.create(bundle, &id);
+    assert!(!out.status.success(), "create should fail");
+    assert!(stderr(&out).contains(message), "expected {message:?} in {}", stderr(&out));
+    assert!(!sandbox.root.join(&id).exists(), "state directory left");
+    assert!(runtime::processes_mentioning(&id).is_empty(), "process left");
+    assert!(runtime::cgroups_mentioning(&id).is_empty(), "cgroup left");
+}
+
+#[test]
+fn hook_timeout_covers_a_state_larger_than_the_pipe() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        // The state on the hook's stdin carries the annotations: 1 MiB
+        // fills the pipe, and the hook never reads it.
+        config["annotations"] = json!({"filler": "x".repeat(1 << 20)});
+        config["hooks"] =
+            json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
+    });
+    let began = std::time::Instant::now();
+    assert_create_refused(&sandbox, &bundle, "prestart hook 0 (/bin/sleep): timed out after 1s");
+    // Not a speed goal: the hook is killed at its timeout, not after its
+    // 30 s (before the fix, writing the state blocked until the hook ended).
+    assert!(began.elapsed() < std::time::Duration::from_secs(20), "took {:?}", began.elapsed());
+}
+
+#[test]
+fn umask_above_0o7777_is_refused() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox
+        .edit_config(&bundle, |config| config["process"]["user"]["umask"] = json!(4294967295u32));
+    assert_create_refused(&sandbox, &bundle, "process.user.umask: 4294967295");
+}
+
+#[test]
+fn device_path_leaving_dev_is_refused() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["devices"] = json!([{
+            "path": "/dev/../../tmp/escaped-node", "type": "c", "major": 1, "minor": 3
+        }]);
+    });
+    assert_create_refused(&sandbox, &bundle, "linux.devices[0] (/dev/../../tmp/escaped-node)");
+    assert!(!bundle.join("rootfs/tmp/escaped-node").exists(), "a node was made outside /dev");
+}
+
+#[test]
+fn oci_version_of_an_unknown_major_is_refused() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| config["ociVersion"] = json!("99.99"));
+    assert_create_refused(&sandbox, &bundle, "ociVersion: \"99.99\"");
+}

@@ -283,6 +283,7 @@ impl ContainerConfig {
     }
 
     pub fn from_spec(spec: &Spec, bundle: &Path, filesystems: &HashSet<String>) -> Result<Self> {
+        check_oci_version(spec.version())?;
         reject_unsupported(spec)?;
         let root = spec.root().as_ref().ok_or_else(|| Error::invalid("root", "is missing"))?;
         let rootfs = bundle.join(root.path());
@@ -597,6 +598,22 @@ fn mount_config(
     Ok(MountConfig { destination, kind, options })
 }
 
+/// The spec's major versions cradle reads; another major may change the
+/// meaning of fields cradle would read the old way.
+const KNOWN_OCI_MAJOR: &str = "1";
+
+/// A missing ociVersion (read as empty) passes, as with runc.
+fn check_oci_version(version: &str) -> Result<()> {
+    let major = version.split(['.', '-', '+']).next().unwrap_or_default();
+    if version.is_empty() || major == KNOWN_OCI_MAJOR {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "ociVersion",
+        format!("{version:?}: cradle reads version {KNOWN_OCI_MAJOR}.x of the runtime spec"),
+    ))
+}
+
 fn devices(specified: &[oci_spec::runtime::LinuxDevice]) -> Result<Vec<DeviceConfig>> {
     use nix::sys::stat::SFlag;
     specified
@@ -604,8 +621,22 @@ fn devices(specified: &[oci_spec::runtime::LinuxDevice]) -> Result<Vec<DeviceCon
         .enumerate()
         .map(|(index, device)| {
             let field = format!("linux.devices[{index}] ({})", device.path().display());
-            if !device.path().is_absolute() || !device.path().starts_with("/dev") {
-                return Err(Error::invalid(field, "path must be absolute and under /dev"));
+            // `..` would take the node out of /dev (and, where the host's
+            // node is bound instead, name any host file).
+            let plain = device
+                .path()
+                .components()
+                .skip(1)
+                .all(|part| matches!(part, std::path::Component::Normal(_)));
+            if !device.path().is_absolute()
+                || !plain
+                || !device.path().starts_with("/dev")
+                || device.path() == Path::new("/dev")
+            {
+                return Err(Error::invalid(
+                    field,
+                    "path must be absolute, under /dev, without \"..\" or \".\"",
+                ));
             }
             let kind = match device.typ() {
                 LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
@@ -670,6 +701,14 @@ fn process_config(process: &Process, linux: Option<&Linux>) -> Result<ProcessCon
         .map(|limit| Ok((rlimit_resource(limit.typ()), limit.soft(), limit.hard())))
         .collect::<Result<Vec<_>>>()?;
     let user = process.user();
+    if let Some(umask) = user.umask()
+        && umask > 0o7777
+    {
+        return Err(Error::invalid(
+            "process.user.umask",
+            format!("{umask} ({umask:#o}) is above 0o7777"),
+        ));
+    }
     Ok(ProcessConfig {
         args,
         env,

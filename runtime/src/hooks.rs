@@ -13,10 +13,17 @@
 //! `startContainer`; `delete`'s `poststop` keeps the caller's.
 
 use std::{
-    io::Write,
+    io::{ErrorKind, Write},
+    os::fd::AsFd,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::{ChildStdin, Command, Stdio},
     time::{Duration, Instant},
+};
+
+use nix::{
+    fcntl::{FcntlArg, OFlag, fcntl},
+    poll::{PollFd, PollFlags, PollTimeout, poll},
+    sys::signal::{SigHandler, Signal, signal},
 };
 
 use serde::{Deserialize, Serialize};
@@ -123,12 +130,18 @@ fn run_one(hook: &Hook, state: &str, dir: Option<&Path>) -> std::result::Result<
     }
     let mut child =
         command.stdin(Stdio::piped()).spawn().map_err(|err| format!("cannot run: {err}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is no failure.
-        let _ = stdin.write_all(state.as_bytes());
-    }
+    // The timeout covers writing the state too: a state larger than the
+    // pipe (big annotations) would block a plain write until the hook ends.
     let deadline = hook.timeout.map(|timeout| Instant::now() + timeout);
+    let mut stdin = child.stdin.take().map(|pipe| StateWriter::new(pipe, state.as_bytes()));
+    // A hook that exits without reading must not kill the writer with
+    // SIGPIPE (in the init its disposition is the default again).
+    let _sigpipe = IgnoredSigpipe::new();
+    let poll_interval = Duration::from_millis(5);
     loop {
+        if stdin.as_mut().is_some_and(StateWriter::write_some) {
+            stdin = None;
+        }
         match child.try_wait().map_err(|err| format!("waiting: {err}"))? {
             Some(status) if status.success() => return Ok(()),
             Some(status) => return Err(format!("failed with {status}")),
@@ -139,6 +152,66 @@ fn run_one(hook: &Hook, state: &str, dir: Option<&Path>) -> std::result::Result<
             let _ = child.wait();
             return Err(format!("timed out after {}s", hook.timeout.unwrap_or_default().as_secs()));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        match &stdin {
+            Some(writer) => writer.wait_writable(poll_interval),
+            None => std::thread::sleep(poll_interval),
+        }
+    }
+}
+
+/// The state, written to the hook's stdin without ever blocking.
+struct StateWriter<'a> {
+    pipe: ChildStdin,
+    rest: &'a [u8],
+}
+
+impl<'a> StateWriter<'a> {
+    fn new(pipe: ChildStdin, state: &'a [u8]) -> Self {
+        let flags = fcntl(&pipe, FcntlArg::F_GETFL).unwrap_or(0);
+        let nonblocking = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+        // Should this fail, writes block as before, still bounded by the
+        // hook's exit.
+        let _ = fcntl(&pipe, FcntlArg::F_SETFL(nonblocking));
+        StateWriter { pipe, rest: state }
+    }
+
+    /// Writes what the pipe takes; true once done: all written, or the
+    /// hook closed its stdin (a hook that does not read is no failure).
+    fn write_some(&mut self) -> bool {
+        while !self.rest.is_empty() {
+            match self.pipe.write(self.rest) {
+                Ok(0) => return true,
+                Ok(written) => self.rest = &self.rest[written..],
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return false,
+                Err(_) => return true,
+            }
+        }
+        true
+    }
+
+    fn wait_writable(&self, at_most: Duration) {
+        let timeout = PollTimeout::try_from(at_most).unwrap_or(PollTimeout::ZERO);
+        let _ = poll(&mut [PollFd::new(self.pipe.as_fd(), PollFlags::POLLOUT)], timeout);
+    }
+}
+
+/// SIGPIPE ignored while alive, the previous disposition restored after.
+struct IgnoredSigpipe(Option<SigHandler>);
+
+impl IgnoredSigpipe {
+    fn new() -> Self {
+        // SAFETY: SIG_IGN runs no code in the signal's context.
+        IgnoredSigpipe(unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) }.ok())
+    }
+}
+
+impl Drop for IgnoredSigpipe {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0 {
+            // SAFETY: restores the disposition in place before (SIG_DFL or
+            // SIG_IGN in this runtime, which installs no SIGPIPE handler).
+            let _ = unsafe { signal(Signal::SIGPIPE, previous) };
+        }
     }
 }
