@@ -8,10 +8,12 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use cradle_runtime::{
     CreateOptions, KillTarget, Runtime, bundle,
+    config::ProcessConfig,
     exec::{ExecOptions, exec},
     network::{self, BridgeOptions},
     process::signals::parse_signal,
 };
+use oci_spec::runtime::Capability;
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
@@ -113,6 +115,10 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
+    /// A process.json (runc's): the whole process to run; the flags that
+    /// describe a process are then ignored, as by runc.
+    #[arg(long, short = 'p', value_name = "FILE")]
+    pub process: Option<PathBuf>,
     /// Give the process a terminal.
     #[arg(long, short = 't')]
     pub tty: bool,
@@ -122,6 +128,22 @@ pub struct ExecArgs {
     /// Working directory inside the container.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+    /// Run as UID[:GID].
+    #[arg(long, short = 'u', value_name = "UID[:GID]", value_parser = parse_user)]
+    pub user: Option<(u32, Option<u32>)>,
+    /// An additional group id (repeatable).
+    #[arg(long, short = 'g', value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (CAP_NET_ADMIN) to the bounding, effective and
+    /// permitted sets (repeatable).
+    #[arg(long = "cap", short = 'c', value_name = "CAP", value_parser = parse_capability)]
+    pub capabilities: Vec<Capability>,
+    /// Set no_new_privileges for the process.
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// The AppArmor profile for the process.
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
     /// Return once the process is started.
     #[arg(long, short = 'd')]
     pub detach: bool,
@@ -133,10 +155,36 @@ pub struct ExecArgs {
     /// runc: `[CONTROLLER[,CONTROLLER]:]PATH`).
     #[arg(long, value_name = "[CONTROLLER:]PATH")]
     pub cgroup: Vec<String>,
+    /// Pass N more descriptors (3 .. 3+N) to the process.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Run in a paused container too (runc's flag).
+    #[arg(long)]
+    pub ignore_paused: bool,
     pub id: String,
-    /// The command and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    /// The command and its arguments (none with --process).
+    #[arg(
+        required_unless_present = "process",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
+}
+
+fn parse_user(value: &str) -> Result<(u32, Option<u32>), String> {
+    let number = |text: &str| text.parse::<u32>().map_err(|_| format!("{text:?} is not a number"));
+    match value.split_once(':') {
+        Some((uid, gid)) => Ok((number(uid)?, Some(number(gid)?))),
+        None => Ok((number(value)?, None)),
+    }
+}
+
+fn parse_capability(value: &str) -> Result<Capability, String> {
+    let name = value.to_ascii_uppercase();
+    let name = if name.starts_with("CAP_") { name } else { format!("CAP_{name}") };
+    // The spec's names are serde's.
+    serde_json::from_value(serde_json::Value::String(name))
+        .map_err(|_| format!("unknown capability {value:?}"))
 }
 
 #[derive(Debug, Args)]
@@ -307,15 +355,27 @@ fn aligned(rows: &[[String; 6]]) -> String {
 }
 
 pub fn exec_in(root: PathBuf, args: ExecArgs) -> anyhow::Result<ExitCode> {
+    let process = match &args.process {
+        Some(path) => Some(ProcessConfig::load(path)?),
+        None => None,
+    };
     let options = ExecOptions {
+        process,
         args: args.command,
         env: args.env,
         cwd: args.cwd,
         tty: args.tty,
+        user: args.user,
+        additional_gids: args.additional_gids,
+        capabilities: args.capabilities,
+        no_new_privileges: args.no_new_privs,
+        apparmor_profile: args.apparmor,
         detach: args.detach,
         pid_file: args.pid_file,
         console_socket: args.console_socket,
         cgroup: args.cgroup,
+        preserve_fds: args.preserve_fds,
+        ignore_paused: args.ignore_paused,
     };
     Ok(exit_code(exec(&Runtime::new(root), &args.id, &options)?))
 }

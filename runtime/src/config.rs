@@ -439,6 +439,13 @@ fn reject_unsupported(spec: &Spec) -> Result<()> {
         return Err(Error::unsupported(*field, "not implemented"));
     }
     if let Some(process) = spec.process() {
+        reject_unsupported_process(process)?;
+    }
+    Ok(())
+}
+
+fn reject_unsupported_process(process: &Process) -> Result<()> {
+    {
         let present = [
             ("process.ioPriority", process.io_priority().is_some()),
             ("process.scheduler", process.scheduler().is_some()),
@@ -676,6 +683,26 @@ fn container_paths(field: &str, paths: &Option<Vec<String>>) -> Result<Vec<PathB
             Ok(path)
         })
         .collect()
+}
+
+impl ProcessConfig {
+    /// A process given whole, as runc's `exec --process FILE` reads it; the
+    /// container's seccomp filter is the caller's to add.
+    pub fn load(path: &Path) -> Result<Self> {
+        let load_error = |reason: String| Error::ConfigLoad { path: path.to_path_buf(), reason };
+        let text = std::fs::read_to_string(path).map_err(|err| load_error(err.to_string()))?;
+        let process: Process =
+            serde_json::from_str(&text).map_err(|err| load_error(err.to_string()))?;
+        // Field errors name the file, not config.json.
+        let named = |err: Error| match err {
+            Error::InvalidConfig { field, reason } | Error::Unsupported { field, reason } => {
+                load_error(format!("{field}: {reason}"))
+            }
+            other => other,
+        };
+        reject_unsupported_process(&process).map_err(named)?;
+        process_config(&process, None).map_err(named)
+    }
 }
 
 fn process_config(process: &Process, linux: Option<&Linux>) -> Result<ProcessConfig> {

@@ -9,7 +9,7 @@
 
 use std::{
     convert::Infallible,
-    os::fd::{AsFd, AsRawFd, OwnedFd},
+    os::fd::{AsFd, AsRawFd, OwnedFd, RawFd},
     path::{Path, PathBuf},
 };
 
@@ -19,6 +19,8 @@ use nix::{
     sys::stat::Mode,
     unistd::{ForkResult, chdir, fork},
 };
+
+use oci_spec::runtime::Capability;
 
 use crate::{
     cgroups::{self, CgroupDir},
@@ -31,8 +33,8 @@ use crate::{
         namespaces::{NamespaceFd, differs_from_own, join_all, open_namespace},
         signals::{BlockedSignals, reset_in_child},
         user::{
-            Executable, apply_umask, close_fds_except, close_inherited_fds, give_stdio_to,
-            switch_user, verify_cwd,
+            Executable, apply_rlimits, apply_umask, close_fds_except, close_inherited_fds_from,
+            give_stdio_to, switch_user, verify_cwd,
         },
         wait::wait_forwarding,
     },
@@ -42,17 +44,34 @@ use crate::{
 
 #[derive(Clone, Debug, Default)]
 pub struct ExecOptions {
+    /// A whole process (runc's `--process FILE`, how containerd's shim
+    /// and conmon exec): it replaces the container's process, and the
+    /// fields below that describe a process are ignored, as by runc. The
+    /// container's seccomp filter still applies.
+    pub process: Option<ProcessConfig>,
     pub args: Vec<String>,
     /// `KEY=VALUE`, added to (or replacing in) the container's environment.
     pub env: Vec<String>,
     pub cwd: Option<PathBuf>,
     pub tty: bool,
+    /// `--user UID[:GID]`.
+    pub user: Option<(u32, Option<u32>)>,
+    pub additional_gids: Vec<u32>,
+    /// `--cap CAP_X`: added to the bounding, effective and permitted sets.
+    pub capabilities: Vec<Capability>,
+    /// `--no-new-privs`: turns no_new_privileges on.
+    pub no_new_privileges: bool,
+    pub apparmor_profile: Option<String>,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     /// runc's `--cgroup [CONTROLLER:]PATH`: an existing sub-cgroup of the
     /// container's to run in.
     pub cgroup: Vec<String>,
+    /// `--preserve-fds N`: descriptors 3..3+N reach the process.
+    pub preserve_fds: u32,
+    /// Exec in a paused container too.
+    pub ignore_paused: bool,
 }
 
 /// Runs the process; returns its exit status, or 0 once started if detached.
@@ -61,15 +80,13 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
     if runtime.states().status(&state) == Status::Stopped {
         return Err(Error::InvalidState("cannot exec in a stopped container".to_owned()));
     }
-    if options.args.is_empty() {
-        return Err(Error::invalid("exec", "no command given"));
-    }
     let process = exec_process(&state.process, options)?;
     let cgroup = CgroupJoin {
         dirs: cgroups::sub_cgroups(&state.cgroup, &options.cgroup)?,
         init_pid: state.pid,
         chosen_sub_cgroup: !options.cgroup.is_empty(),
     };
+    let tty = process.terminal;
     let mut join = Vec::new();
     for kind in &state.namespaces {
         if differs_from_own(state.pid, *kind) {
@@ -92,7 +109,7 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
             .context(|| format!("opening the container's root {root}"))?,
         )
     };
-    let (console_child, console_ours) = match (options.tty, &options.console_socket) {
+    let (console_child, console_ours) = match (tty, &options.console_socket) {
         (false, _) => (None, None),
         (true, Some(path)) => (Some(console::connect(path)?), None),
         (true, None) if options.detach => {
@@ -116,7 +133,8 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
     let pid = match unsafe { fork() }.context(|| "fork".to_owned())? {
         ForkResult::Child => {
             drop(receiver);
-            child(&cgroup, &join, jail.as_ref(), console_child, &process, sender)
+            let keep_fds = 3 + options.preserve_fds;
+            child(&cgroup, &join, jail.as_ref(), console_child, &process, keep_fds, sender)
         }
         ForkResult::Parent { child } => child,
     };
@@ -144,6 +162,14 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
 }
 
 fn exec_process(base: &ProcessConfig, options: &ExecOptions) -> Result<ProcessConfig> {
+    if let Some(given) = &options.process {
+        let mut process = given.clone();
+        process.security.seccomp = base.security.seccomp.clone();
+        return Ok(process);
+    }
+    if options.args.is_empty() {
+        return Err(Error::invalid("exec", "no command given"));
+    }
     let mut process = base.clone();
     process.args = options.args.clone();
     process.terminal = options.tty;
@@ -156,6 +182,25 @@ fn exec_process(base: &ProcessConfig, options: &ExecOptions) -> Result<ProcessCo
         };
         process.env.retain(|existing| existing.split_once('=').map(|(k, _)| k) != Some(key));
         process.env.push(entry.clone());
+    }
+    if let Some((uid, gid)) = options.user {
+        process.uid = uid;
+        if let Some(gid) = gid {
+            process.gid = gid;
+        }
+    }
+    process.additional_gids.extend(&options.additional_gids);
+    if !options.capabilities.is_empty() {
+        let sets = process.security.capabilities.get_or_insert_with(Default::default);
+        for cap in &options.capabilities {
+            sets.add(*cap)?;
+        }
+    }
+    if options.no_new_privileges {
+        process.security.no_new_privileges = true;
+    }
+    if let Some(profile) = &options.apparmor_profile {
+        process.security.apparmor_profile = Some(profile.clone());
     }
     Ok(process)
 }
@@ -173,9 +218,10 @@ fn child(
     jail: Option<&OwnedFd>,
     console: Option<OwnedFd>,
     process: &ProcessConfig,
+    keep_fds: u32,
     mut sender: Sender,
 ) -> ! {
-    let error = match enter_and_exec(cgroup, join, jail, console, process, &sender) {
+    let error = match enter_and_exec(cgroup, join, jail, console, process, keep_fds, &sender) {
         Ok(never) => match never {},
         Err(error) => error,
     };
@@ -190,11 +236,15 @@ fn enter_and_exec(
     jail: Option<&OwnedFd>,
     console: Option<OwnedFd>,
     process: &ProcessConfig,
+    keep_fds: u32,
     report: &Sender,
 ) -> Result<Infallible> {
     // Nothing of the host's but what this protocol needs (see
     // close_fds_except): the caller may have leaked a directory.
-    let mut needed = vec![report.as_fd().as_raw_fd()];
+    // And runc's --preserve-fds: 3..keep_fds, given on purpose.
+    let preserved = (3..keep_fds).filter_map(|fd| RawFd::try_from(fd).ok());
+    let mut needed: Vec<RawFd> = preserved.clone().collect();
+    needed.push(report.as_fd().as_raw_fd());
     needed.extend(console.as_ref().map(AsRawFd::as_raw_fd));
     needed.extend(jail.map(AsRawFd::as_raw_fd));
     needed.extend(join.iter().map(|namespace| namespace.fd.as_raw_fd()));
@@ -212,17 +262,20 @@ fn enter_and_exec(
     if let Some(socket) = &console {
         console::become_console_owner(socket, false)?;
     }
+    apply_rlimits(process)?;
     process.security.before_user_switch(process.uid)?;
     give_stdio_to(process.uid)?;
     switch_user(process)?;
     drop(console);
     // Joined and entered: only the report pipe is left open.
-    close_fds_except(&[report.as_fd().as_raw_fd()])?;
+    let mut needed: Vec<RawFd> = preserved.collect();
+    needed.push(report.as_fd().as_raw_fd());
+    close_fds_except(&needed)?;
     chdir(&process.cwd).context(|| format!("entering {}", process.cwd.display()))?;
     verify_cwd(&process.cwd)?;
     apply_umask(process);
     let executable = Executable::resolve(process)?;
-    close_inherited_fds()?;
+    close_inherited_fds_from(keep_fds)?;
     process.security.finish()?;
     Err(executable.exec())
 }

@@ -129,9 +129,15 @@ fn is_executable(path: &Path) -> bool {
 /// Marks every descriptor above stderr close-on-exec, so nothing the
 /// caller leaked reaches the workload.
 pub fn close_inherited_fds() -> Result<()> {
+    close_inherited_fds_from(3)
+}
+
+/// Marks every descriptor from `first` on close-on-exec (runc's
+/// `--preserve-fds N` keeps 3..3+N).
+pub fn close_inherited_fds_from(first: u32) -> Result<()> {
     // SAFETY: close_range only changes descriptor flags of this process.
     let rc =
-        unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+        unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if rc < 0 {
         return Err(std::io::Error::last_os_error()).context(|| "close_range".to_owned());
     }

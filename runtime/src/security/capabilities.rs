@@ -43,6 +43,23 @@ impl CapabilitySets {
         }
     }
 
+    /// Adds `cap` as runc's `exec --cap` does: to the bounding, effective
+    /// and permitted sets, and to ambient when the inheritable set is used.
+    pub fn add(&mut self, cap: Capability) -> Result<()> {
+        let number = number(cap);
+        if number > last_capability() {
+            return Err(Error::invalid("exec --cap", format!("{cap} is unknown to this kernel")));
+        }
+        let bit = 1 << number;
+        self.bounding |= bit;
+        self.effective |= bit;
+        self.permitted |= bit;
+        if self.inheritable != 0 {
+            self.ambient |= bit;
+        }
+        Ok(())
+    }
+
     /// Drops what the bounding set does not hold (needs CAP_SETPCAP).
     pub fn drop_bounding(&self) -> Result<()> {
         for cap in 0..=last_capability() {
