@@ -29,6 +29,9 @@ pub struct CreateArgs {
     /// Switch root with chroot instead of pivot_root.
     #[arg(long)]
     pub no_pivot: bool,
+    /// Keep the caller's session keyring (runc's `--no-new-keyring`).
+    #[arg(long)]
+    pub no_new_keyring: bool,
     /// Networking: `none` (loopback only, as runc) or `bridge` (a veth
     /// pair to a host bridge, an address, a default route).
     #[arg(long, value_enum, default_value_t = NetMode::None)]
@@ -214,6 +217,7 @@ fn create_options(args: &CreateArgs) -> anyhow::Result<CreateOptions> {
         pid_file: args.pid_file.clone(),
         console_socket: args.console_socket.clone(),
         no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
         network,
     })
 }

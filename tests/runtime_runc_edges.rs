@@ -642,3 +642,41 @@ fn list_exec_and_keep_as_runc() {
     assert_eq!(seen[0].2, Some(255));
     assert_eq!(seen[0].3, "stopped");
 }
+
+/// The session keyrings the host can see, by description.
+fn session_keyring(id: &str) -> Option<String> {
+    let keys = std::fs::read_to_string("/proc/keys").unwrap();
+    let line = keys.lines().find(|line| line.ends_with(&format!(" _ses.{id}: empty")))?;
+    // Its permissions: `... perm 3f1b0000 ...`.
+    line.split_whitespace().skip_while(|field| *field != "perm").nth(1).map(str::to_owned)
+}
+
+/// Output rule: a container gets a session keyring of its own, named
+/// `_ses.ID` and searchable by its user, unless `--no-new-keyring`.
+#[test]
+fn session_keyring_unless_no_new_keyring() {
+    let sandbox = Sandbox::new();
+    let runc = Runc::new(&sandbox);
+    let bundle = script_bundle(&sandbox, "keyring", "sleep 60");
+    let mut seen = Vec::new();
+    for name in ["runc", "cradle"] {
+        for flags in [&[][..], &["--no-new-keyring"][..]] {
+            let id = if name == "runc" { runc.id("keyring") } else { sandbox.id("keyring") };
+            let mut args = vec!["run", "--detach"];
+            args.extend_from_slice(flags);
+            args.extend_from_slice(&["--bundle", bundle.to_str().unwrap(), &id]);
+            let mut run = if name == "runc" { runc.command(&args) } else { sandbox.cradle(&args) };
+            let status = run.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+            assert!(status.success(), "{name} run {flags:?}");
+            seen.push(session_keyring(&id));
+            let mut delete = if name == "runc" {
+                runc.command(&["delete", "--force", &id])
+            } else {
+                sandbox.cradle(&["delete", "--force", &id])
+            };
+            assert!(delete.status().unwrap().success());
+        }
+    }
+    assert_eq!(seen[2..], seen[..2], "cradle, then runc");
+    assert!(seen[0].is_some() && seen[1].is_none(), "{seen:?}");
+}

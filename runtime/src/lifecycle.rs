@@ -51,6 +51,8 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new `_ses.ID` one.
+    pub no_new_keyring: bool,
     /// Connect the container to a bridge (`--net bridge`).
     pub network: Option<BridgeOptions>,
 }
@@ -232,6 +234,7 @@ impl Runtime {
                 exec_fifo: &fifo,
                 console_socket: console,
                 no_pivot: options.no_pivot,
+                session_keyring: (!options.no_new_keyring).then(|| format!("_ses.{id}")),
             },
             &mut placement,
         );

@@ -82,6 +82,9 @@ fn setup_and_exec(
     if config.has_namespace(NamespaceKind::User) {
         become_root()?;
     }
+    if let Some(name) = &context.session_keyring {
+        join_session_keyring(name, config.has_namespace(NamespaceKind::User))?;
+    }
     if config.has_new_namespace(NamespaceKind::Network) {
         bring_up_loopback()?;
     }
@@ -180,6 +183,57 @@ fn wait_for_start(context: &InitContext<'_>, created: &str) -> Result<()> {
         .context(|| "opening the exec fifo (is /proc mounted in the container?)".to_owned())?;
     hooks::run("startContainer", &context.config.hooks.start_container, created, None)?;
     fifo.write_all(b"0").context(|| "writing the exec fifo".to_owned())
+}
+
+/// As runc: a new session keyring, so that the container does not share
+/// the caller's keys, searchable by its user (by anyone inside a user
+/// namespace, whose ids the keyring's owner may not map). A kernel
+/// without keyrings is no error.
+fn join_session_keyring(name: &str, in_user_namespace: bool) -> Result<()> {
+    const KEYCTL_SETPERM: libc::c_int = 5;
+    const KEYCTL_DESCRIBE: libc::c_int = 6;
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    const KEY_OTH_SEARCH: u32 = 0x8;
+    const KEY_USR_SEARCH: u32 = 0x8_0000;
+    let context = || format!("joining the session keyring {name}");
+    let c_name = crate::util::cstring(name, "session keyring")?;
+    // SAFETY: keyctl reads the NUL-terminated name we own.
+    let serial =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c_name.as_ptr()) };
+    if serial < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ENOSYS) {
+            return Ok(());
+        }
+        return Err(err).context(context);
+    }
+    let mut description = [0u8; 512];
+    // SAFETY: keyctl writes at most `len` bytes into the buffer we own.
+    let len = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            serial,
+            description.as_mut_ptr(),
+            description.len(),
+        )
+    };
+    if len < 0 {
+        return Err(std::io::Error::last_os_error()).context(context);
+    }
+    // "type;uid;gid;perm;description", perm in hex.
+    let text = String::from_utf8_lossy(&description[..(len as usize).min(description.len())]);
+    let perm = text
+        .split(';')
+        .nth(3)
+        .and_then(|perm| u32::from_str_radix(perm.trim_end_matches('\0'), 16).ok())
+        .ok_or_else(|| Error::Init(format!("{}: unreadable description {text:?}", context())))?;
+    let search = if in_user_namespace { KEY_OTH_SEARCH } else { KEY_USR_SEARCH };
+    // SAFETY: keyctl with integer arguments only.
+    if unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm | search) } < 0 {
+        return Err(std::io::Error::last_os_error()).context(context);
+    }
+    Ok(())
 }
 
 fn set_domainname(name: &str) -> Result<()> {

@@ -42,6 +42,8 @@ pub struct InitRequest<'a> {
     /// A connected socket to send the terminal's master to.
     pub console_socket: Option<OwnedFd>,
     pub no_pivot: bool,
+    /// A session keyring of this name to join, as runc does.
+    pub session_keyring: Option<String>,
 }
 
 /// What the init gets across the clone: all descriptors are already open.
@@ -53,6 +55,7 @@ pub struct InitContext<'a> {
     /// New namespaces the init unshares after joining (see `spawn`).
     pub unshare: CloneFlags,
     pub no_pivot: bool,
+    pub session_keyring: Option<String>,
     pub from_parent: Receiver<ParentMessage>,
 }
 
@@ -134,6 +137,7 @@ pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<
         join,
         unshare: unshare_in_init,
         no_pivot: request.no_pivot,
+        session_keyring: request.session_keyring,
         from_parent,
     };
 
