@@ -222,8 +222,22 @@ impl Session {
             ring_bytes: self.ring_bytes,
             probes: probes.attached().iter().map(ProbeUse::from).collect(),
             hooks: probes.hooks().to_vec(),
+            host_namespaces: own_namespaces(),
         })
     }
+}
+
+/// This process's namespace inode numbers by kind (`mnt`, `net`, ...):
+/// the host's, for the containers traced from here.
+fn own_namespaces() -> std::collections::BTreeMap<String, u32> {
+    use std::os::unix::fs::MetadataExt;
+    cradle_probes::names::NAMESPACE_FLAGS
+        .iter()
+        .filter_map(|&(_, kind)| {
+            let inode = std::fs::metadata(format!("/proc/self/ns/{kind}")).ok()?.ino();
+            Some((kind.to_owned(), u32::try_from(inode).ok()?))
+        })
+        .collect()
 }
 
 /// Where the session's events go, attributed.

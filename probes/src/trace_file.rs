@@ -70,6 +70,12 @@ pub struct Header {
     /// hooks: empty.)
     #[serde(default)]
     pub hooks: Vec<HookUse>,
+    /// The tracer's own namespaces, kind (`mnt`, `net`, ...) to inode
+    /// number: the host's, as far as the traced containers go. Reports
+    /// judge "shares the host's namespace" against these. (Absent from
+    /// traces written before: inferred from the events then.)
+    #[serde(default)]
+    pub host_namespaces: std::collections::BTreeMap<String, u32>,
 }
 
 /// The path a kernel-function hook took on the traced kernel.

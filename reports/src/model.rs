@@ -797,11 +797,28 @@ impl<'a> ContainerBuilder<'a> {
     /// did not create.
     fn namespaces(&mut self, start: Option<usize>, workload: Option<usize>) -> NamespaceReport {
         let mut report = NamespaceReport::default();
+        // Host namespaces known from the header, cited by the runtime's
+        // exec until an event shows them.
+        let mut cited_by_exec_only: Vec<&str> = Vec::new();
         if let Some(i) = start {
             let event = self.event(i);
             self.host.insert("mnt", (event.mnt_ns, i));
             self.host.insert("pid", (event.pid_ns, i));
+            // The tracer's own namespaces, where the header has them: the
+            // surest source, whatever order the runtime joins and creates.
+            for kind in NAMESPACE_KINDS {
+                if let Some(&inum) = self.trace.header.host_namespaces.get(kind)
+                    && !self.host.contains_key(kind)
+                {
+                    self.host.insert(kind, (inum, i));
+                    cited_by_exec_only.push(kind);
+                }
+            }
         }
+        // Kinds joined by path before the first namespace change (runc
+        // joins, then unshares): that change's set holds the joined ones,
+        // not the host's.
+        let mut joined_first: Vec<&str> = Vec::new();
         // The namespaces the init lineage holds before the exec, and the
         // event that last set them.
         let mut current: Option<(Namespaces, usize)> = None;
@@ -813,10 +830,17 @@ impl<'a> ContainerBuilder<'a> {
                     if report.created.is_empty() {
                         for kind in NAMESPACE_KINDS {
                             let made = created.iter().any(|c| c == kind);
-                            if !made
-                                && !self.host.contains_key(kind)
-                                && let Some(inum) = inum_of(namespaces, kind)
-                            {
+                            if made || joined_first.contains(&kind) {
+                                continue;
+                            }
+                            let Some(inum) = inum_of(namespaces, kind) else { continue };
+                            let shows_host = match self.host.get(kind) {
+                                None => true,
+                                Some(&(host, _)) => {
+                                    host == inum && cited_by_exec_only.contains(&kind)
+                                }
+                            };
+                            if shows_host {
                                 self.host.insert(kind, (inum, i));
                             }
                         }
@@ -844,6 +868,9 @@ impl<'a> ContainerBuilder<'a> {
                     } else {
                         nstype_names.iter().map(|n| n.as_ref()).collect()
                     };
+                    if report.created.is_empty() {
+                        joined_first.extend(looked_at.iter().copied());
+                    }
                     let mut inums = BTreeMap::new();
                     let mut into_host = Vec::new();
                     for kind in looked_at {
@@ -964,6 +991,13 @@ impl<'a> ContainerBuilder<'a> {
         for &i in self.events {
             let event = self.event(i);
             let (role, phase) = self.owner(i);
+            // Before any namespace exists, a mount in the host's namespace
+            // is the runtime's own business, not the container's: runc
+            // seals its binary that way (a read-only bind of
+            // /proc/self/exe in its state directory, CVE-2019-5736).
+            if phase < Phase::NamespaceCreation && host_mnt == Some(event.mnt_ns) {
+                continue;
+            }
             let before_switch = phase < Phase::RootSwitch;
             let named = self.named(i);
             let source_path = named.and_then(|n| n.source.clone());

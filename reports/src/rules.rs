@@ -286,7 +286,11 @@ pub static RULES: &[Rule] = &[
         remediation: "Mount host paths read-only (OCI option `ro`), or use a volume owned by \
                       the container.",
         evidence: "the bind mount, with no read-only remount after it",
-        limits: "Binds of `/`, of device nodes and of engine sockets are their own rules.",
+        limits: "Binds of `/`, of device nodes and of engine sockets are their own rules. The \
+                 files docker and podman write for a container and bind into it (its hosts, \
+                 hostname, resolv.conf, .containerenv and shm, under a directory named by the \
+                 container's own id) are not reported: they are that container's, not the \
+                 host's.",
         check: check_host_path_rw,
     },
     Rule {
@@ -564,6 +568,29 @@ fn check_engine_socket(report: &ContainerReport) -> Vec<Hit> {
         .collect()
 }
 
+/// The files an engine writes for one container and binds into it
+/// read-write by design: docker's `DATA_ROOT/containers/ID/{hosts,
+/// hostname,resolv.conf}` and shm, podman's `.../overlay-containers/ID/
+/// userdata/{hosts,hostname,resolv.conf,.containerenv,shm}`. They hold
+/// nothing of the host's, only that container's own files, under a
+/// directory named by its own id: a bind of another container's (another
+/// id) is still reported.
+const ENGINE_CONTAINER_FILES: &[&str] =
+    &["hosts", "hostname", "resolv.conf", ".containerenv", "shm", "mounts/shm"];
+
+fn is_engine_container_file(source: &str, container_id: &str) -> bool {
+    if container_id.len() < 12 {
+        return false;
+    }
+    let Some((dir, _)) = source.split_once(&format!("/{container_id}/")) else { return false };
+    let file = &source[dir.len() + container_id.len() + 2..];
+    let file = file.strip_prefix("userdata/").unwrap_or(file);
+    // Docker's data root and podman's storage root are configurable: the
+    // directory that holds the id is what they always name so.
+    let engine_dir = dir.ends_with("/containers") || dir.ends_with("/overlay-containers");
+    engine_dir && ENGINE_CONTAINER_FILES.contains(&file)
+}
+
 fn check_host_path_rw(report: &ContainerReport) -> Vec<Hit> {
     host_binds(report)
         .filter(|(mount, source)| {
@@ -571,6 +598,7 @@ fn check_host_path_rw(report: &ContainerReport) -> Vec<Hit> {
                 && !source.trim_end_matches('/').is_empty()
                 && !is_engine_socket_path(source)
                 && !is_device(source)
+                && !is_engine_container_file(source, &report.id)
         })
         .map(|(mount, source)| Hit {
             message: format!("{source} is bind-mounted read-write at {}", where_to(mount)),
@@ -795,6 +823,24 @@ fn check_release_agent(report: &ContainerReport) -> Vec<Hit> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_engines_files_for_this_container_are_its_own_and_no_other_ones() {
+        let id = "a6d94302c0b577b38964e3161121591faab892f3414245a86abf6b30d639cee3";
+        let docker = format!("/var/lib/docker/containers/{id}/resolv.conf");
+        let podman = format!("/run/containers/storage/overlay-containers/{id}/userdata/hosts");
+        assert!(is_engine_container_file(&docker, id));
+        assert!(is_engine_container_file(&podman, id));
+        assert!(is_engine_container_file(&format!("/data/containers/{id}/mounts/shm"), id));
+        let other = "b".repeat(64);
+        assert!(!is_engine_container_file(&docker, &other), "another container's file");
+        assert!(!is_engine_container_file(
+            &format!("/var/lib/docker/containers/{id}/config.v2.json"),
+            id
+        ));
+        assert!(!is_engine_container_file(&format!("/home/{id}/hosts"), id));
+        assert!(!is_engine_container_file("/var/lib/docker/containers/x/hosts", "x"));
+    }
+
     use super::*;
 
     #[test]

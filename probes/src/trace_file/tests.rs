@@ -29,6 +29,7 @@ fn header() -> Header {
             path: "tracepoint".into(),
             refused: vec![HookRefusal { path: "fexit".into(), reason: "EPERM".into() }],
         }],
+        host_namespaces: [("net".to_owned(), 4026531840)].into(),
     }
 }
 
