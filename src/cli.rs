@@ -43,6 +43,24 @@ pub struct GlobalArgs {
     /// Log debug messages.
     #[arg(long, global = true)]
     pub debug: bool,
+    /// runc's flag for a cgroupsPath of the form `slice:prefix:name`,
+    /// managed through systemd; refused where systemd does not run.
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+    /// runc's `--rootless` (`auto`, `true`, `false`): accepted; cradle
+    /// decides from its own uid.
+    #[arg(
+        long,
+        global = true,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub rootless: Option<String>,
+    /// runc's path to criu: accepted; cradle has no checkpoint/restore.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub criu: Option<PathBuf>,
     /// Directory of the runtime's container state (runc's `--root`);
     /// `$XDG_RUNTIME_DIR/cradle` by default when not run as root.
     #[arg(long, global = true, value_name = "DIR", default_value_os_t = default_state_root())]
@@ -100,6 +118,18 @@ pub enum Command {
     List(crate::runtime_cli::ListArgs),
     /// Run a new process inside a running container.
     Exec(crate::runtime_cli::ExecArgs),
+    /// List a container's processes (`--format json`: their pids).
+    Ps(crate::runtime_cli::PsArgs),
+    /// Freeze every process of a container (cgroup freezer).
+    Pause(crate::runtime_cli::IdArgs),
+    /// Thaw a paused container.
+    Resume(crate::runtime_cli::IdArgs),
+    /// Change a running container's resource limits.
+    Update(crate::runtime_cli::UpdateArgs),
+    /// runc's event stream: refused, cradle collects no statistics.
+    Events(crate::runtime_cli::EventsArgs),
+    /// Print what this runtime supports (the OCI features document).
+    Features,
     /// Write a default config.json.
     Spec(crate::runtime_cli::SpecArgs),
     /// Create a ready bundle: a busybox rootfs and a Docker-like config.json.

@@ -43,6 +43,13 @@ fn main() -> ExitCode {
     // runc exits 255 when exec fails, so its callers can tell that from
     // the process's own status.
     let failure = if matches!(cli.command, Command::Exec(_)) { 255 } else { 1 };
+    if cli.global.systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
+        let err = anyhow::anyhow!(
+            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); \
+             run without it, with a cgroupfs cgroupsPath"
+        );
+        return fail(logs, &err, failure);
+    }
     let result = match cli.command {
         Command::Trace(args) => trace::trace(args),
         Command::Watch(args) => trace::watch(args),
@@ -63,6 +70,12 @@ fn main() -> ExitCode {
         Command::Delete(args) => runtime_cli::delete(cli.global.root, args),
         Command::List(args) => runtime_cli::list(cli.global.root, args),
         Command::Exec(args) => runtime_cli::exec_in(cli.global.root, args),
+        Command::Ps(args) => runtime_cli::ps(cli.global.root, args),
+        Command::Pause(args) => runtime_cli::pause(cli.global.root, args),
+        Command::Resume(args) => runtime_cli::resume(cli.global.root, args),
+        Command::Update(args) => runtime_cli::update(cli.global.root, args),
+        Command::Events(args) => runtime_cli::events(cli.global.root, args),
+        Command::Features => runtime_cli::features(),
         Command::Spec(args) => runtime_cli::spec(args),
         Command::Bundle(args) => runtime_cli::create_bundle(args),
         Command::Report(args) => report_cli::report(args),
@@ -71,17 +84,19 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(err) => {
-            // Once on stderr; also in the log file when there is one.
-            if logs == logging::Destination::File {
-                tracing::error!("{err:#}");
-            }
-            // An error may quote a trace file or a process's name.
-            let message = format!("{err:#}");
-            eprintln!("cradle: {}", cradle_probes::printable::printable_lines(&message));
-            ExitCode::from(failure)
-        }
+        Err(err) => fail(logs, &err, failure),
     }
+}
+
+fn fail(logs: logging::Destination, err: &anyhow::Error, failure: u8) -> ExitCode {
+    // Once on stderr; also in the log file when there is one.
+    if logs == logging::Destination::File {
+        tracing::error!("{err:#}");
+    }
+    // An error may quote a trace file or a process's name.
+    let message = format!("{err:#}");
+    eprintln!("cradle: {}", cradle_probes::printable::printable_lines(&message));
+    ExitCode::from(failure)
 }
 
 /// `cradle help TOPIC` for a command that does not exist: runc's words

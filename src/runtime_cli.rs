@@ -87,6 +87,9 @@ pub struct IdArgs {
 
 #[derive(Debug, Args)]
 pub struct KillArgs {
+    /// Signal every process in the container's cgroup, not only its init.
+    #[arg(long, short = 'a')]
+    pub all: bool,
     pub id: String,
     /// Signal name (TERM, SIGTERM) or number.
     #[arg(default_value = "SIGTERM")]
@@ -252,7 +255,8 @@ pub fn kill(root: PathBuf, args: KillArgs) -> anyhow::Result<ExitCode> {
     let Some(signal) = parse_signal(&args.signal) else {
         bail!("unknown signal {:?}", args.signal);
     };
-    Runtime::new(root).kill(&args.id, signal, KillTarget::Init)?;
+    let target = if args.all { KillTarget::All } else { KillTarget::Init };
+    Runtime::new(root).kill(&args.id, signal, target)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -398,4 +402,187 @@ pub fn create_bundle(args: BundleArgs) -> anyhow::Result<ExitCode> {
 
 fn exit_code(status: i32) -> ExitCode {
     ExitCode::from(u8::try_from(status).unwrap_or(255))
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    #[arg(long, short = 'f', value_enum, default_value_t = PsFormat::Table)]
+    pub format: PsFormat,
+    pub id: String,
+    /// Options for ps(1) with the table format (default `-ef`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_options: Vec<String>,
+}
+
+/// runc's `ps`: the container's pids as JSON, or ps(1)'s table cut down
+/// to the container's processes.
+pub fn ps(root: PathBuf, args: PsArgs) -> anyhow::Result<ExitCode> {
+    let pids = Runtime::new(root).processes(&args.id)?;
+    if let PsFormat::Json = args.format {
+        println!("{}", serde_json::to_string(&pids)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let options = if args.ps_options.is_empty() { vec!["-ef".to_owned()] } else { args.ps_options };
+    let output = std::process::Command::new("ps").args(&options).output().context("running ps")?;
+    if !output.status.success() {
+        bail!("ps {}: {}", options.join(" "), String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let Some(column) = header.split_whitespace().position(|title| title == "PID") else {
+        bail!("couldn't find PID field in ps output");
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{header}")?;
+    for line in lines {
+        let pid = line.split_whitespace().nth(column).and_then(|pid| pid.parse::<i32>().ok());
+        if pid.is_some_and(|pid| pids.contains(&pid)) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn pause(root: PathBuf, args: IdArgs) -> anyhow::Result<ExitCode> {
+    Runtime::new(root).pause(&args.id)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn resume(root: PathBuf, args: IdArgs) -> anyhow::Result<ExitCode> {
+    Runtime::new(root).resume(&args.id)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// runc's `update`: a `linux.resources` JSON (`-r FILE`, `-r -` for
+/// stdin), then each flag over it.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[arg(long, short = 'r', value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    #[arg(long, value_name = "WEIGHT")]
+    pub blkio_weight: Option<u16>,
+    #[arg(long, value_name = "US")]
+    pub cpu_period: Option<u64>,
+    #[arg(long, value_name = "US")]
+    pub cpu_quota: Option<i64>,
+    #[arg(long, value_name = "SHARES")]
+    pub cpu_share: Option<u64>,
+    #[arg(long, value_name = "US")]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long, value_name = "US")]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long, value_name = "CPUS")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long, value_name = "MEMS")]
+    pub cpuset_mems: Option<String>,
+    /// Bytes, or with a unit: 64m, 1g (-1: no limit).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, allow_hyphen_values = true)]
+    pub memory: Option<i64>,
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, allow_hyphen_values = true)]
+    pub memory_reservation: Option<i64>,
+    /// Memory plus swap (-1: unlimited swap).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, allow_hyphen_values = true)]
+    pub memory_swap: Option<i64>,
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    pub id: String,
+}
+
+/// docker's RAMInBytes: a number with an optional b, k, m, g, t, p unit
+/// (powers of 1024).
+fn parse_bytes(value: &str) -> Result<i64, String> {
+    if value == "-1" {
+        return Ok(-1);
+    }
+    let lower = value.trim().to_ascii_lowercase();
+    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &lower[digits.len()..];
+    let shift = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        "p" => 50,
+        _ => return Err(format!("invalid size {value:?}")),
+    };
+    let number: i64 = digits.parse().map_err(|_| format!("invalid size {value:?}"))?;
+    number.checked_mul(1 << shift).ok_or_else(|| format!("size {value:?} is too large"))
+}
+
+pub fn update(root: PathBuf, args: UpdateArgs) -> anyhow::Result<ExitCode> {
+    let mut resources: serde_json::Value = match &args.resources {
+        None => serde_json::json!({}),
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("reading resources from stdin")?
+            } else {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?
+            };
+            serde_json::from_str(&text).context("parsing the resources JSON")?
+        }
+    };
+    let mut set = |section: &str, field: &str, value: serde_json::Value| {
+        if !resources[section].is_object() {
+            resources[section] = serde_json::json!({});
+        }
+        resources[section][field] = value;
+    };
+    let flags = [
+        ("blockIO", "weight", args.blkio_weight.map(Into::into)),
+        ("cpu", "period", args.cpu_period.map(Into::into)),
+        ("cpu", "quota", args.cpu_quota.map(Into::into)),
+        ("cpu", "shares", args.cpu_share.map(Into::into)),
+        ("cpu", "realtimePeriod", args.cpu_rt_period.map(Into::into)),
+        ("cpu", "realtimeRuntime", args.cpu_rt_runtime.map(Into::into)),
+        ("cpu", "cpus", args.cpuset_cpus.map(Into::into)),
+        ("cpu", "mems", args.cpuset_mems.map(Into::into)),
+        ("memory", "limit", args.memory.map(Into::into)),
+        ("memory", "reservation", args.memory_reservation.map(Into::into)),
+        ("memory", "swap", args.memory_swap.map(Into::into)),
+        ("pids", "limit", args.pids_limit.map(Into::into)),
+    ];
+    for (section, field, value) in flags {
+        if let Some(value) = value {
+            set(section, field, value);
+        }
+    }
+    let spec: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(resources).context("the resources JSON")?;
+    let resources = cradle_runtime::cgroups::Resources::from_spec(&spec)?;
+    Runtime::new(root).update(&args.id, &resources)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Print the container's statistics once.
+    #[arg(long)]
+    pub stats: bool,
+    /// How often to report (runc's default 5s).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub interval: String,
+    pub id: String,
+}
+
+/// runc's `events` streams OOM notices and cgroup statistics; cradle
+/// collects neither, and says so rather than print something else.
+pub fn events(root: PathBuf, args: EventsArgs) -> anyhow::Result<ExitCode> {
+    // The container must exist, as with runc; then the refusal.
+    Runtime::new(root).state(&args.id)?;
+    bail!("events is not supported by cradle: it collects no cgroup statistics or OOM events")
+}
+
+/// runc's `features`: what this runtime accepts, as JSON.
+pub fn features() -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(&cradle_runtime::features::document())?);
+    Ok(ExitCode::SUCCESS)
 }

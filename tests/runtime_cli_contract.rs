@@ -136,3 +136,219 @@ fn exec_flags_change_the_process() {
     drop(sandbox);
     assert!(cgroups_mentioning("execflags").is_empty());
 }
+
+fn pids_of(sandbox: &Sandbox, id: &str) -> Vec<u32> {
+    let out = sandbox.output(&["ps", "--format", "json", id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("ps --format json is a JSON array of pids")
+}
+
+/// `ps` (docker top, through containerd), `pause`/`resume` (the freezer;
+/// the state says `paused`), `kill --all`.
+#[test]
+fn ps_pause_resume_and_kill_all() {
+    let sandbox = Sandbox::new();
+    let id = running(&sandbox, "pspause");
+    let init = sandbox.state(&id)["pid"].as_u64().unwrap() as u32;
+    let status = sandbox
+        .cradle(&["exec", "--detach", &id, "sleep", "999"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pids = pids_of(&sandbox, &id);
+    assert_eq!(pids.len(), 2, "the init and the exec'd sleep: {pids:?}");
+    assert!(pids.contains(&init));
+    let table = sandbox.output(&["ps", &id]);
+    let table = stdout(&table);
+    assert!(table.starts_with("UID"), "ps -ef's header: {table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
+
+    let out = sandbox.output(&["pause", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sandbox.state(&id)["status"], "paused");
+    for pid in &pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        // A frozen task sleeps in the freezer.
+        assert!(!status_field(&stat, "State").starts_with('R'), "{stat}");
+    }
+    let out = sandbox.output(&["exec", &id, "true"]);
+    assert!(stderr(&out).contains("paused"), "exec refuses: {}", stderr(&out));
+    let out = sandbox.output(&["resume", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sandbox.state(&id)["status"], "running");
+    let out = sandbox.output(&["resume", &id]);
+    assert!(stderr(&out).contains("not paused"), "{}", stderr(&out));
+
+    // kill --all reaches the exec'd process too; plain kill only the init.
+    let out = sandbox.output(&["kill", "--all", &id, "KILL"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    common::runtime::wait_for_status(&sandbox, &id, "stopped");
+    let exec_pid = pids.iter().find(|pid| **pid != init).unwrap();
+    let gone = (0..500).any(|_| {
+        let state = std::fs::read_to_string(format!("/proc/{exec_pid}/stat")).unwrap_or_default();
+        let dead = state.is_empty() || state.contains(") Z");
+        if !dead {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        dead
+    });
+    assert!(gone, "the exec'd process got the signal");
+    let out = sandbox.output(&["delete", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(cgroups_mentioning(&id).is_empty());
+}
+
+/// A paused container is deleted with --force: the frozen init is thawed
+/// so that SIGKILL reaches it.
+#[test]
+fn a_paused_container_is_force_deleted() {
+    let sandbox = Sandbox::new();
+    let id = running(&sandbox, "pausedel");
+    assert!(sandbox.output(&["pause", &id]).status.success());
+    let out = sandbox.output(&["delete", &id]);
+    assert!(stderr(&out).contains("paused"), "{}", stderr(&out));
+    let out = sandbox.output(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(cgroups_mentioning(&id).is_empty());
+}
+
+/// `update`: a resources JSON on stdin (`-r -`, as containerd passes it),
+/// or runc's flags; each lands in the cgroup.
+#[test]
+fn update_writes_new_limits() {
+    use std::io::Write;
+
+    let sandbox = Sandbox::new();
+    let id = running(&sandbox, "update");
+    let mut child = sandbox
+        .cradle(&["update", "-r", "-", &id])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"memory":{"limit":67108864},"pids":{"limit":77}}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cgroup = sandbox.state(&id);
+    let pid = cgroup["pid"].as_u64().unwrap();
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path_in = |controller: &str| {
+        membership
+            .lines()
+            .find_map(|line| {
+                let mut parts = line.splitn(3, ':');
+                let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
+                (names.split(',').any(|n| n == controller)).then(|| path.to_owned())
+            })
+            .unwrap_or_else(|| panic!("{controller} in {membership}"))
+    };
+    let host = |controller: &str, file: &str| {
+        let dir = Path::new("/sys/fs/cgroup").join(controller);
+        let path = dir.join(path_in(controller).trim_start_matches('/')).join(file);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    assert_eq!(host("memory", "memory.limit_in_bytes").trim(), "67108864");
+    assert_eq!(host("pids", "pids.max").trim(), "77");
+    let out = sandbox.output(&["update", "--memory", "32m", "--pids-limit", "-1", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(host("memory", "memory.limit_in_bytes").trim(), "33554432");
+    assert_eq!(host("pids", "pids.max").trim(), "max");
+    let out = sandbox.output(&["update", "--memory", "lots", &id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("lots"), "{}", stderr(&out));
+}
+
+/// `events` says it is not supported; the global flags clients pass are
+/// accepted, or refused with the reason.
+#[test]
+fn events_and_global_flags() {
+    let sandbox = Sandbox::new();
+    let id = running(&sandbox, "events");
+    let out = sandbox.output(&["events", "--stats", &id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not supported"), "{}", stderr(&out));
+    let out = sandbox.output(&["--rootless=false", "--criu", "/usr/sbin/criu", "state", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    if !Path::new("/run/systemd/system").exists() {
+        let out = sandbox.output(&["--systemd-cgroup", "state", &id]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("systemd is not running"), "{}", stderr(&out));
+    }
+}
+
+/// `features` parses, and each thing it claims works: every namespace in
+/// one container, every hook point, every seccomp action and operator.
+#[test]
+fn features_claims_hold() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.output(&["features"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let features: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(features["ociVersionMin"].is_string() && features["ociVersionMax"].is_string());
+    let strings = |value: &serde_json::Value| -> Vec<String> {
+        value.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    };
+    let namespaces = strings(&features["linux"]["namespaces"]);
+    let hooks = strings(&features["hooks"]);
+    let actions = strings(&features["linux"]["seccomp"]["actions"]);
+    let operators = strings(&features["linux"]["seccomp"]["operators"]);
+    assert_eq!(features["linux"]["cgroup"]["systemd"], false);
+
+    // Each hook appends its name; each namespace is a new one; a rule per
+    // seccomp action and per operator on syscalls `true` never makes.
+    let log = sandbox.dir.path().join("hooks.log");
+    let bundle = sandbox.bundle("features", &["sh", "-c", "ls -l /proc/self/ns/"]);
+    let unused = ["acct", "swapon", "swapoff", "syslog", "vhangup", "pivot_root", "iopl", "ioperm"];
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["namespaces"] =
+            namespaces.iter().map(|ns| serde_json::json!({"type": ns})).collect();
+        let hook = |name: &str| {
+            // startContainer runs inside the container's root.
+            let script = format!(
+                "echo {name} >> {} 2>/dev/null || echo {name} >> /hooks.log",
+                log.display()
+            );
+            serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", script]}])
+        };
+        config["hooks"] = hooks.iter().map(|name| (name.clone(), hook(name))).collect();
+        let mut rules = Vec::new();
+        for (index, action) in actions.iter().enumerate() {
+            rules.push(
+                serde_json::json!({"names": [unused[index % unused.len()]], "action": action}),
+            );
+        }
+        for operator in &operators {
+            rules.push(serde_json::json!({"names": ["reboot"], "action": "SCMP_ACT_ERRNO",
+                "args": [{"index": 0, "value": 1, "valueTwo": 1, "op": operator}]}));
+        }
+        config["linux"]["seccomp"] =
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules});
+    });
+    let id = sandbox.id("features");
+    let out = sandbox.output(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let inside = stdout(&out);
+    for ns in &namespaces {
+        let file = match ns.as_str() {
+            "mount" => "mnt",
+            "network" => "net",
+            other => other,
+        };
+        let own = std::fs::read_link(format!("/proc/self/ns/{file}")).unwrap();
+        let own = own.to_string_lossy();
+        assert!(inside.contains(&format!("{file} -> ")), "{inside}");
+        assert!(!inside.contains(&*own), "{ns} is a new namespace: {inside}");
+    }
+    let ran = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(bundle.join("rootfs/hooks.log")).unwrap_or_default();
+    for name in &hooks {
+        assert!(ran.lines().any(|line| line == name), "hook {name} ran: {ran}");
+    }
+}

@@ -77,8 +77,16 @@ pub struct ExecOptions {
 /// Runs the process; returns its exit status, or 0 once started if detached.
 pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
     let state = runtime.states().load(id)?;
-    if runtime.states().status(&state) == Status::Stopped {
-        return Err(Error::InvalidState("cannot exec in a stopped container".to_owned()));
+    match runtime.states().status(&state) {
+        Status::Stopped => {
+            return Err(Error::InvalidState("cannot exec in a stopped container".to_owned()));
+        }
+        Status::Paused if !options.ignore_paused => {
+            return Err(Error::InvalidState(
+                "cannot exec in a paused container (use --ignore-paused to override)".to_owned(),
+            ));
+        }
+        _ => {}
     }
     let process = exec_process(&state.process, options)?;
     let cgroup = CgroupJoin {

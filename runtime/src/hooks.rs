@@ -93,6 +93,10 @@ impl Hooks {
     }
 }
 
+/// The hook points cradle runs, in the spec's names.
+pub const HOOK_NAMES: [&str; 6] =
+    ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+
 /// Runs `hooks` in order with `state` (OCI state JSON) on stdin, in
 /// `dir` (or the current directory); stops at the first failure.
 pub fn run(stage: &str, hooks: &[Hook], state: &str, dir: Option<&Path>) -> Result<()> {

@@ -52,6 +52,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod exec;
+pub mod features;
 pub mod hooks;
 pub mod id;
 pub mod lifecycle;

@@ -24,7 +24,7 @@ use nix::{
 };
 
 use crate::{
-    cgroups::{self, Cgroup},
+    cgroups::{self, Cgroup, control},
     config::{ContainerConfig, NamespaceKind},
     console,
     error::{Context, Error, Result},
@@ -129,6 +129,8 @@ fn rootless_cgroup(config: &ContainerConfig) -> Result<Cgroup> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KillTarget {
     Init,
+    /// Every process in the container's cgroup (runc's `kill --all`).
+    All,
 }
 
 pub struct Runtime {
@@ -280,7 +282,7 @@ impl Runtime {
         let state = self.states.load(id)?;
         match self.states.status(&state) {
             Status::Created | Status::Creating => {}
-            Status::Running => {
+            Status::Running | Status::Paused => {
                 return Err(Error::InvalidState(
                     "cannot start an already running container".to_owned(),
                 ));
@@ -344,13 +346,64 @@ impl Runtime {
         Ok(self.states.oci_state(&state))
     }
 
-    pub fn kill(&self, id: &str, signal: Signal, _target: KillTarget) -> Result<()> {
+    pub fn kill(&self, id: &str, signal: Signal, target: KillTarget) -> Result<()> {
+        let state = self.states.load(id)?;
+        let status = self.states.status(&state);
+        if status == Status::Stopped {
+            return Err(Error::InvalidState("container not running".to_owned()));
+        }
+        kill(Pid::from_raw(state.pid), signal)
+            .context(|| format!("sending {signal} to {}", state.pid))?;
+        if target == KillTarget::All {
+            for pid in control::processes(&state.cgroup) {
+                // One that exits meanwhile is no error.
+                let _ = kill(Pid::from_raw(pid), signal);
+            }
+        }
+        // A frozen process only takes SIGKILL once thawed (cgroup v1).
+        if signal == Signal::SIGKILL && status == Status::Paused {
+            control::set_frozen(&state.cgroup, false)?;
+        }
+        Ok(())
+    }
+
+    /// Freezes a running container's processes (runc's `pause`).
+    pub fn pause(&self, id: &str) -> Result<()> {
+        let state = self.states.load(id)?;
+        match self.states.status(&state) {
+            Status::Running | Status::Created => control::set_frozen(&state.cgroup, true),
+            Status::Paused => Ok(()),
+            _ => Err(Error::InvalidState("container not running".to_owned())),
+        }
+    }
+
+    /// Thaws a paused container (runc's `resume`).
+    pub fn resume(&self, id: &str) -> Result<()> {
+        let state = self.states.load(id)?;
+        match self.states.status(&state) {
+            Status::Paused => control::set_frozen(&state.cgroup, false),
+            _ => Err(Error::InvalidState("container not paused".to_owned())),
+        }
+    }
+
+    /// The pids of the container's processes (runc's `ps`).
+    pub fn processes(&self, id: &str) -> Result<Vec<i32>> {
         let state = self.states.load(id)?;
         if self.states.status(&state) == Status::Stopped {
             return Err(Error::InvalidState("container not running".to_owned()));
         }
-        kill(Pid::from_raw(state.pid), signal)
-            .context(|| format!("sending {signal} to {}", state.pid))
+        Ok(control::processes(&state.cgroup))
+    }
+
+    /// New limits for a container's cgroup (runc's `update`). Device rules
+    /// are not changed.
+    pub fn update(&self, id: &str, resources: &cgroups::Resources) -> Result<()> {
+        let state = self.states.load(id)?;
+        if self.states.status(&state) == Status::Stopped {
+            return Err(Error::InvalidState("container not running".to_owned()));
+        }
+        let resources = cgroups::Resources { devices: Vec::new(), ..resources.clone() };
+        control::update(&state.cgroup, &resources)
     }
 
     /// Removes a stopped (or created) container; `force` kills a running one first.
@@ -368,10 +421,16 @@ impl Runtime {
         };
         match self.states.status(&state) {
             Status::Stopped => {}
-            Status::Running if !force => {
+            status @ (Status::Running | Status::Paused) if !force => {
                 return Err(Error::InvalidState(format!(
-                    "cannot delete container {id} that is not stopped: running"
+                    "cannot delete container {id} that is not stopped: {status}"
                 )));
+            }
+            Status::Paused => {
+                // SIGKILL reaches a frozen init once it is thawed.
+                let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
+                control::set_frozen(&state.cgroup, false)?;
+                kill_and_wait(&state)?;
             }
             Status::Created | Status::Creating | Status::Running => kill_and_wait(&state)?,
         }

@@ -32,6 +32,8 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    /// Running, with its cgroup frozen (`pause`).
+    Paused,
     Stopped,
 }
 
@@ -41,6 +43,7 @@ impl fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -185,6 +188,8 @@ impl StateRoot {
             Status::Stopped
         } else if self.root.join(&state.id).join(EXEC_FIFO).exists() {
             Status::Created
+        } else if crate::cgroups::control::is_paused(&state.cgroup) {
+            Status::Paused
         } else {
             Status::Running
         }

@@ -16,6 +16,7 @@
 //! rule forbids controllers below a cgroup that holds the runtime).
 
 mod bpf_syscall;
+pub mod control;
 pub mod devices;
 mod ebpf;
 pub mod resources;
