@@ -18,6 +18,7 @@ use anyhow::Context;
 use cradle_probes::{
     Event, Joiner, ProbeConfig, Probes, TrackMode,
     collector::Collector,
+    stream::LossTracker,
     trace_file::{FORMAT, Header, ProbeUse, TraceEnd, TraceMode, TraceWriter, Trailer, VERSION},
 };
 use nix::{
@@ -246,6 +247,8 @@ struct Outputs {
     /// Joined events on their way out, reused from batch to batch.
     ready: Vec<Event>,
     collector: Collector,
+    /// Where the kernel dropped records, to tie the loss to containers.
+    losses: LossTracker,
     file: Option<TraceWriter<BufWriter<File>>>,
     json: Option<TraceWriter<BufWriter<std::io::Stdout>>>,
     timeline: Option<Timeline>,
@@ -274,6 +277,7 @@ impl Outputs {
             joiner: Joiner::default(),
             ready: Vec::new(),
             collector: Collector::default(),
+            losses: LossTracker::default(),
             file,
             json,
             timeline,
@@ -300,6 +304,9 @@ impl Outputs {
     fn events(&mut self, events: impl Iterator<Item = Event>) -> anyhow::Result<()> {
         let mut ready = std::mem::take(&mut self.ready);
         for event in events {
+            if let Some(since_ns) = self.losses.observe(&event) {
+                self.collector.note_loss(since_ns);
+            }
             self.joiner.push_into(event, &mut ready);
             for mut joined in ready.drain(..) {
                 self.collector.attribute(&mut joined);

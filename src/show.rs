@@ -23,6 +23,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let mut collector = Collector::default();
     let mut trailer = None;
     let mut events = 0u64;
+    let mut recorded = 0;
     let path = args.trace.display();
     while let Some(record) = reader.next_record().with_context(|| format!("reading {path}"))? {
         match record {
@@ -32,7 +33,12 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 timeline.event(&event, &collector)?;
             }
             Record::Trailer(end) => trailer = Some(end),
-            Record::Header(_) | Record::Container(_) => {}
+            // What the events cannot tell again: where the tracer saw loss.
+            Record::Container(container) => {
+                collector.merge_recorded(recorded, &container);
+                recorded += 1;
+            }
+            Record::Header(_) => {}
         }
     }
     let truncation = reader.truncation().cloned();

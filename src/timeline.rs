@@ -14,7 +14,7 @@ use cradle_probes::{
     collector::{Collector, Container, Phase},
     describe::Category,
     explain::{self, Explanation},
-    printable::printable,
+    printable::{printable, printable_lines},
     trace_file::{Header, Trailer},
 };
 
@@ -75,7 +75,7 @@ impl Timeline {
                 format!(
                     "  {}  {:<12} {:<13} {}",
                     millis(since),
-                    owner.id,
+                    printable(&owner.id),
                     role_name(owner.role),
                     event.describe()
                 )
@@ -101,12 +101,16 @@ impl Timeline {
 
     /// A line the traced command wrote (`from`: stdout or stderr).
     pub fn command_output(&mut self, from: &str, line: &str) -> std::io::Result<()> {
-        self.paint(BOLD, &format!("  {from:>9} | {line}"))
+        self.paint(BOLD, &format!("  {from:>9} | {}", printable(line)))
     }
 
     fn heading(&mut self, container: &Container, phase: Phase) -> std::io::Result<()> {
-        let title =
-            format!("\n== {} ({}) -- {} ==", container.id, container.runtime, phase.title());
+        let title = format!(
+            "\n== {} ({}) -- {} ==",
+            printable(&container.id),
+            printable(&container.runtime),
+            phase.title()
+        );
         self.paint(BOLD, &title)?;
         if self.explain {
             let entry: &Explanation = explain::phase(phase);
@@ -125,9 +129,10 @@ impl Timeline {
     }
 
     /// Every line goes out here, escaped: its ids, comms and paths came
-    /// from the kernel or a trace file.
+    /// from the kernel or a trace file. The newlines are the timeline's own
+    /// (each string in it was escaped whole, newlines included).
     fn paint(&mut self, colour: &str, line: &str) -> std::io::Result<()> {
-        let line = printable(line);
+        let line = printable_lines(line);
         if self.colour {
             writeln!(self.out, "{colour}{line}{RESET}")?;
         } else {
@@ -146,9 +151,14 @@ impl Timeline {
                 .map_or("still running".to_string(), cradle_probes::describe::wait_status);
             let title = format!(
                 "\ncontainer {} ({}): runtime pid {}, init pid {init}, {exit}",
-                container.id, container.runtime, container.runtime_pid
+                printable(&container.id),
+                printable(&container.runtime),
+                container.runtime_pid
             );
             self.paint(BOLD, &title)?;
+            for caveat in container.caveats() {
+                self.paint(RED, &format!("  warning: {caveat}"))?;
+            }
             let start = start_ns(container);
             for (i, mark) in container.phases.iter().enumerate() {
                 let took = container

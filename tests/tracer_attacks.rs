@@ -355,3 +355,111 @@ fn step_mode_never_stops_a_process_that_got_a_hook_s_recycled_pid() {
     assert!(status.success(), "{status:?}\n{transcript}");
     assert!(pauses_after > 0, "a pause came after the pid was recycled:\n{transcript}");
 }
+
+/// Item 6: uid 65534 runs a file of its own named `runc` (a script, so the
+/// file the kernel runs is its interpreter) as `runc run --bundle /etc ID`
+/// with the id of a real container, and it floods with O_PATH opens while
+/// four real runc containers start; then it runs the real runc with a real
+/// container's id. The fake is flagged and not followed: no container,
+/// no event after its exec, so the real containers are all recorded whole;
+/// the real runc run by nobody is a container of its own, marked
+/// unprivileged, and both holders of the id are marked as duplicates.
+/// Before, the fake was a container with the real id, and its flood was
+/// traced (the issue saw 2 of 4 real containers vanish).
+#[test]
+fn an_unprivileged_fake_runtime_neither_floods_nor_spoofs_watch() {
+    use std::os::unix::fs::PermissionsExt;
+    let bundle = common::RuncBundle::new(&["true"]);
+    let dir = tempfile::tempdir().unwrap();
+    let nobody_dir = dir.path().join("nobody");
+    std::fs::create_dir(&nobody_dir).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&nobody_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let flooder = dir.path().join("flooder");
+    std::fs::copy(common::probes::helper(), &flooder).unwrap();
+    let fake = nobody_dir.join("runc");
+    std::fs::write(&fake, format!("#!/bin/sh\nexec {} flood 100000000\n", flooder.display()))
+        .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&fake, Some(65534), Some(65534)).unwrap();
+    let tag = std::process::id();
+    let real_ids: Vec<String> = (0..4).map(|n| format!("st-real{n}-{tag}")).collect();
+
+    let watch = common::watch::Watch::start(dir.path());
+    let fakes: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            as_nobody(&[fake.to_str().unwrap(), "run", "--bundle", "/etc", &real_ids[0]])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let reals: Vec<std::process::Child> = real_ids
+        .iter()
+        .map(|id| {
+            Command::new("runc")
+                .arg("--root")
+                .arg(bundle.runc_root())
+                .args(["run", "--bundle"])
+                .arg(bundle.path())
+                .arg(id)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for real in reals {
+        let out = real.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let fake_pids: Vec<u32> = fakes.iter().map(|f| f.id()).collect();
+    for mut fake in fakes {
+        let _ = fake.kill();
+        let _ = fake.wait();
+    }
+    let nobody_root = nobody_dir.join("runc-state");
+    let spoof = common::output(&mut as_nobody(&[
+        "runc",
+        "--root",
+        nobody_root.to_str().unwrap(),
+        "run",
+        "--bundle",
+        "/etc",
+        &real_ids[1],
+    ]));
+    assert!(!spoof.status.success());
+    let lines = watch.stop();
+
+    let containers: Vec<&serde_json::Value> =
+        lines.iter().filter_map(|l| l.get("container").filter(|c| c.is_object())).collect();
+    for (n, id) in real_ids.iter().enumerate() {
+        let mine: Vec<&&serde_json::Value> = containers.iter().filter(|c| c["id"] == *id).collect();
+        let real = mine
+            .iter()
+            .find(|c| c["unprivileged"].is_null())
+            .unwrap_or_else(|| panic!("{id} is recorded: {containers:?}"));
+        common::assert_phases_in_order(real);
+        assert!(real["events_may_be_missing"].is_null(), "{id} is whole: {real}");
+        let expected = if n == 1 { 2 } else { 1 };
+        assert_eq!(mine.len(), expected, "{id}: {mine:?}");
+        if n == 1 {
+            assert!(mine.iter().all(|c| c["duplicate_id"] == true), "{mine:?}");
+            assert!(mine.iter().any(|c| c["unprivileged"] == true), "{mine:?}");
+        }
+    }
+    for pid in fake_pids {
+        let of_fake: Vec<&serde_json::Value> = lines.iter().filter(|l| l["tgid"] == pid).collect();
+        let exec = of_fake
+            .iter()
+            .find(|l| l["kind"] == "exec" && l["ret"] == 0)
+            .expect("the fake runtime's exec is recorded");
+        assert_eq!(exec["untrusted_runtime"], true, "flagged: {exec}");
+        assert_eq!(exec["container"], serde_json::Value::Null, "never a container");
+        assert!(
+            of_fake.iter().all(|l| l["kind"] != "open"),
+            "the fake runtime is not followed: {} of its events recorded",
+            of_fake.len()
+        );
+    }
+}

@@ -193,6 +193,14 @@ impl EventKind {
 /// SIGCONT: one sent for a stop that was never made would cancel the
 /// task's next one.
 pub const HEADER_STOPPED: u16 = 1 << 0;
+/// [`EventHeader::flags`], `watch` only, on the result of the exec that
+/// made a task a tracked root: the file it runs is not owned by root, or is
+/// writable by its group or by others. Anyone could have put it there and
+/// named it like a runtime; the task is not followed past this record.
+pub const HEADER_UNTRUSTED_RUNTIME: u16 = 1 << 1;
+/// [`EventHeader::flags`], `watch` only, on the result of the exec that
+/// made a task a tracked root: the task's real uid is not 0.
+pub const HEADER_UNPRIVILEGED: u16 = 1 << 2;
 
 /// The first bytes of every ring-buffer record.
 #[repr(C)]
@@ -662,7 +670,15 @@ pub struct KernelLayout {
     /// Which argument of `veth_newlink` is the new `struct net_device *`
     /// (1 before Linux 6.15, 0 since; [`LAYOUT_ABSENT`]: unknown).
     pub veth_newlink_dev_arg: u32,
-    pub _pad: u32,
+    /// `linux_binprm.file`: the file an exec runs.
+    pub binprm_file: u32,
+    /// `inode.i_uid` (a `kuid_t`, whose first member is the uid).
+    pub inode_i_uid: u32,
+    /// `cred.uid`: a task's real uid.
+    pub cred_uid: u32,
+    /// `inode.i_sb` and `super_block.s_dev`: the device a file is on.
+    pub inode_i_sb: u32,
+    pub super_block_s_dev: u32,
 }
 
 /// A [`KernelLayout`] offset of a member this kernel does not have: the
@@ -686,7 +702,25 @@ pub struct TraceConfig {
     /// record of a kind set here is stopped (SIGSTOP) right after, so it
     /// pauses once the call returned; userspace resumes it with SIGCONT.
     pub stop_kinds: u64,
+    /// For [`TRACK_RUNTIMES`]: the files a runtime may run from (the
+    /// allow-list, each owned by root and writable by no one else). A task
+    /// that execs a file named like a runtime but not one of these is
+    /// judged untrusted, and not followed. Unused slots are all zero.
+    pub runtime_files: [RuntimeFile; RUNTIME_FILES_MAX],
 }
+
+/// A file, as the kernel names it: its device (the kernel's `dev_t`
+/// encoding, major << 20 | minor) and inode number.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuntimeFile {
+    pub dev: u32,
+    pub _pad: u32,
+    pub ino: u64,
+}
+
+/// Most files in [`TraceConfig::runtime_files`].
+pub const RUNTIME_FILES_MAX: usize = 16;
 
 /// Report only tasks in the tracked-task map (roots registered by userspace
 /// and their descendants, followed on fork).
@@ -744,8 +778,16 @@ pub const SYSCALL_HANDLERS_MAX: u32 = 512;
 pub struct TrackedTask {
     /// Kernel pid of the root this task descends from.
     pub root: u32,
-    pub _pad: u32,
+    /// For a root made by `watch` at its exec: [`TRACKED_EXEC_PENDING`]
+    /// until the exec succeeded, then the `HEADER_UNTRUSTED_RUNTIME` and
+    /// `HEADER_UNPRIVILEGED` bits its exec result carries; else 0.
+    pub flags: u32,
 }
+
+/// [`TrackedTask::flags`]: a task named a runtime in an exec that has not
+/// returned yet. Should the exec fail, the task is no runtime, and is
+/// not followed.
+pub const TRACKED_EXEC_PENDING: u32 = 1 << 16;
 
 /// Marks the records above as plain old data for aya's map and global APIs.
 #[cfg(feature = "user")]

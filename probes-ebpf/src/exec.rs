@@ -6,8 +6,8 @@ use aya_ebpf::{
 };
 use cradle_probes_common::{
     EXEC_ARGC_MAX, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_AT, EXEC_FILENAME_MAX,
-    EXEC_FILENAME_TRUNCATED, EventKind, ExecEvent, ExecResultEvent, RUNTIME_NAMES_MAX,
-    TASK_COMM_LEN, TrackedTask,
+    EXEC_FILENAME_TRUNCATED, EventKind, ExecEvent, ExecResultEvent, HEADER_UNPRIVILEGED,
+    HEADER_UNTRUSTED_RUNTIME, RUNTIME_NAMES_MAX, TASK_COMM_LEN, TRACKED_EXEC_PENDING, TrackedTask,
 };
 
 use crate::{
@@ -48,9 +48,27 @@ fn exec_returned(ctx: &RawTracePointContext) {
         return;
     }
     let ret = syscall_ret(ctx);
+    let pid = current_pid();
+    // A root `watch` made at this exec: what sched_process_exec found of it.
+    // SAFETY: the value is copied out at once.
+    let root_flags = match unsafe { TRACKED.get(&pid) } {
+        Some(tracked) if watch_runtimes() && tracked.root == pid => tracked.flags,
+        _ => 0,
+    };
+    let header_flags =
+        (root_flags & u32::from(HEADER_UNTRUSTED_RUNTIME | HEADER_UNPRIVILEGED)) as u16;
     // Only after a successful exec: a failed one (a PATH search) may be
     // made by a child whose parent is blocked until the exec succeeds.
-    send_then_stop(EventKind::ExecResult, ret == 0, |header| ExecResultEvent { header, ret });
+    send_then_stop(EventKind::ExecResult, ret == 0, |mut header| {
+        header.flags |= header_flags;
+        ExecResultEvent { header, ret }
+    });
+    // Not a runtime after all (the exec failed), or a file anyone could
+    // have named so: nothing more of it is reported, whatever it does.
+    let failed_root = ret != 0 && root_flags & TRACKED_EXEC_PENDING != 0;
+    if failed_root || header_flags & HEADER_UNTRUSTED_RUNTIME != 0 {
+        let _ = TRACKED.remove(&pid);
+    }
 }
 
 fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
@@ -84,7 +102,7 @@ fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
         }
         let pid = current_pid();
         // A full map leaves the runtime unseen, as in task_newtask.
-        let _ = TRACKED.insert(&pid, &TrackedTask { root: pid, _pad: 0 }, 0);
+        let _ = TRACKED.insert(&pid, &TrackedTask { root: pid, flags: TRACKED_EXEC_PENDING }, 0);
     }
 
     // Offsets are 64-bit: 32-bit arithmetic makes LLVM zero-extend copies,

@@ -1,7 +1,8 @@
 //! Read-only configuration written into `.rodata` by userspace at load time.
 
 use cradle_probes_common::{
-    KernelLayout, ProbeGlobals, RUNTIME_NAMES_MAX, TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES,
+    KernelLayout, ProbeGlobals, RUNTIME_FILES_MAX, RUNTIME_NAMES_MAX, RuntimeFile, TASK_COMM_LEN,
+    TRACK_ALL, TRACK_RUNTIMES,
 };
 
 /// Set by userspace through aya's `set_global` before the object is loaded.
@@ -50,6 +51,14 @@ pub fn runtime_len(n: usize) -> usize {
     usize::from(unsafe {
         core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.runtime_lens[n])
     })
+}
+
+/// The `n`th file a runtime may run from; an unused slot is all zero.
+#[inline(always)]
+pub fn runtime_file(n: usize) -> RuntimeFile {
+    let n = if n < RUNTIME_FILES_MAX { n } else { 0 };
+    // SAFETY: as in `layout`; `n` is in bounds.
+    unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.runtime_files[n]) }
 }
 
 /// Step mode's kinds to stop after, a bit per `EventKind`.

@@ -106,6 +106,12 @@ impl Task {
         }
     }
 
+    /// The task's real uid, as its credentials hold it.
+    #[inline(always)]
+    pub fn uid(self) -> Option<u32> {
+        read::<u32>(read_ptr(self.0, layout().task_cred), layout().cred_uid)
+    }
+
     /// The wait(2) status word of an exiting task.
     #[inline(always)]
     pub fn exit_code(self) -> u32 {

@@ -4,15 +4,16 @@
 use aya_ebpf::helpers::generated::bpf_probe_read_kernel_str;
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
 use cradle_probes_common::{
-    CLONE_NEW_MASK, EventKind, KERNEL_PATH_MAX, NS_SOURCE_TASK_NEWTASK, NamespacesEvent,
-    ProcessExecEvent, TaskExitEvent, TaskNewEvent,
+    CLONE_NEW_MASK, EventKind, HEADER_UNPRIVILEGED, HEADER_UNTRUSTED_RUNTIME, KERNEL_PATH_MAX,
+    NS_SOURCE_TASK_NEWTASK, NamespacesEvent, ProcessExecEvent, RUNTIME_FILES_MAX, TaskExitEvent,
+    TaskNewEvent, TrackedTask,
 };
 
 use crate::{
     emit::{count_lost, current_is_tracked, current_pid, header, send, send_then_stop},
-    globals::{layout, track_all},
+    globals::{layout, runtime_file, track_all, watch_runtimes},
     hooks::created_namespaces,
-    kernel::{Task, read},
+    kernel::{Task, read, read_ptr},
     maps::{EVENTS, PENDING, TRACKED},
 };
 
@@ -78,6 +79,47 @@ pub fn sched_process_exit(ctx: RawTracePointContext) -> i32 {
     0
 }
 
+/// `watch`: a task that became a tracked root by exec'ing a file named
+/// like a runtime is judged by the file it now runs, not by its name: one
+/// of the allow-listed runtime files (for a script, the file is its
+/// interpreter, which is never on the list), owned by root and writable by
+/// no one else. The verdict, and whether the caller is unprivileged, goes
+/// to its exec result.
+#[inline(always)]
+fn judge_runtime(bprm: *const u8) {
+    let pid = current_pid();
+    // SAFETY: the value is copied out at once.
+    let Some(tracked) = (unsafe { TRACKED.get(&pid) }).copied() else {
+        return;
+    };
+    if tracked.root != pid {
+        return;
+    }
+    let l = layout();
+    let inode = read_ptr(read_ptr(bprm, l.binprm_file), l.file_f_inode);
+    let owner = read::<u32>(inode, l.inode_i_uid);
+    let mode = read::<u16>(inode, l.inode_i_mode);
+    let ino = read::<u64>(inode, l.inode_i_ino).unwrap_or(0);
+    let dev = read::<u32>(read_ptr(inode, l.inode_i_sb), l.super_block_s_dev).unwrap_or(0);
+    let mut listed = false;
+    let mut n = 0;
+    while n < RUNTIME_FILES_MAX {
+        let file = runtime_file(n);
+        if file.ino != 0 && file.ino == ino && file.dev == dev {
+            listed = true;
+        }
+        n += 1;
+    }
+    let mut flags = 0u32;
+    if !listed || owner != Some(0) || mode.is_none_or(|mode| mode & 0o022 != 0) {
+        flags |= u32::from(HEADER_UNTRUSTED_RUNTIME);
+    }
+    if Task::current().uid() != Some(0) {
+        flags |= u32::from(HEADER_UNPRIVILEGED);
+    }
+    let _ = TRACKED.insert(&pid, &TrackedTask { root: pid, flags }, 0);
+}
+
 /// `sched_process_exec(struct task_struct *p, pid_t old_pid,
 /// struct linux_binprm *bprm)`, run by the task once the new image is in
 /// place: the exec has succeeded.
@@ -88,6 +130,9 @@ pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
     }
     let old_pid: u32 = ctx.arg::<u64>(1) as u32;
     let bprm: *const u8 = ctx.arg(2);
+    if watch_runtimes() {
+        judge_runtime(bprm);
+    }
     let filename = read::<*const u8>(bprm, layout().binprm_filename).unwrap_or(core::ptr::null());
     let header = header(EventKind::ProcessExec, core::mem::size_of::<ProcessExecEvent>());
     let Some(mut entry) = EVENTS.reserve::<ProcessExecEvent>(0) else {

@@ -7,10 +7,11 @@ use std::mem::size_of;
 use cradle_probes_common::{
     CALL_SLOT_MAX, CALL_SLOTS, CallEvent, CapCapableEvent, CgroupEvent, EXEC_ARGV_TRUNCATED,
     EXEC_AT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, EventHeader, EventKind, ExecEvent,
-    ExecResultEvent, HEADER_STOPPED, MKNOD_CALL_MKNODAT, MknodEvent, NS_HOOK_CREATE_NEW_NAMESPACES,
-    NS_SOURCE_TASK_NEWTASK, NS_SOURCE_UNSHARE, NamespacesEvent, NetlinkAnswerEvent, NetlinkEvent,
-    OPEN_CALL_OPEN, OPEN_CALL_OPENAT, OPEN_CALL_OPENAT2, OpenEvent, ProcessExecEvent,
-    TaskExitEvent, TaskNewEvent, VethEnd, VethEvent,
+    ExecResultEvent, HEADER_STOPPED, HEADER_UNPRIVILEGED, HEADER_UNTRUSTED_RUNTIME,
+    MKNOD_CALL_MKNODAT, MknodEvent, NS_HOOK_CREATE_NEW_NAMESPACES, NS_SOURCE_TASK_NEWTASK,
+    NS_SOURCE_UNSHARE, NamespacesEvent, NetlinkAnswerEvent, NetlinkEvent, OPEN_CALL_OPEN,
+    OPEN_CALL_OPENAT, OPEN_CALL_OPENAT2, OpenEvent, ProcessExecEvent, TaskExitEvent, TaskNewEvent,
+    VethEnd, VethEvent,
 };
 
 use crate::{
@@ -256,6 +257,8 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         pid_ns: header.pid_ns,
         truncated,
         stopped: header.flags & HEADER_STOPPED != 0,
+        untrusted_runtime: header.flags & HEADER_UNTRUSTED_RUNTIME != 0,
+        unprivileged: header.flags & HEADER_UNPRIVILEGED != 0,
         owner: None,
         detail,
     })

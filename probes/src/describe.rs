@@ -395,7 +395,12 @@ impl Detail {
 impl Event {
     /// `comm[tgid]` followed by the call: `runc[812] mount(...) = 0`.
     pub fn describe(&self) -> String {
-        format!("{}[{}] {}", printable(&self.comm), self.tgid, self.detail.describe())
+        let flagged = match (self.untrusted_runtime, self.unprivileged) {
+            (true, _) => " [untrusted runtime: its file is not root's alone; not followed]",
+            (false, true) => " [runtime run by an unprivileged user]",
+            (false, false) => "",
+        };
+        format!("{}[{}] {}{flagged}", printable(&self.comm), self.tgid, self.detail.describe())
     }
 }
 

@@ -38,6 +38,14 @@ pub struct Event {
     /// it waits for a SIGCONT.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
+    /// `watch`, on a runtime's exec: the file it runs is not owned by root
+    /// or is writable by others, so it is no trusted runtime whatever its
+    /// name. It starts no container, and nothing more of it is recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untrusted_runtime: bool,
+    /// `watch`, on a runtime's exec: made by a user other than root.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unprivileged: bool,
     /// The container the event belongs to; `None` for the host, and until
     /// the collector has attributed it.
     pub owner: Option<Owner>,
@@ -63,6 +71,8 @@ impl Event {
             pid_ns: 0,
             truncated: false,
             stopped: false,
+            untrusted_runtime: false,
+            unprivileged: false,
             owner: None,
             detail,
         }

@@ -128,6 +128,8 @@ impl ExecJoin {
                     // program's, which is the more useful name.
                     pending.entry.comm = event.comm;
                     pending.entry.stopped = event.stopped;
+                    pending.entry.untrusted_runtime = event.untrusted_runtime;
+                    pending.entry.unprivileged = event.unprivileged;
                     pending.append_to(ready);
                 }
                 None => ready.push(event),

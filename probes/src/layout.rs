@@ -75,13 +75,17 @@ pub fn kernel_layout(path: &Path) -> Result<KernelLayout, LayoutError> {
         file_f_inode: finder.offset("file", "f_inode")?,
         inode_i_ino: finder.offset("inode", "i_ino")?,
         inode_i_mode: finder.offset("inode", "i_mode")?,
+        binprm_file: finder.offset("linux_binprm", "file")?,
+        inode_i_uid: finder.offset("inode", "i_uid")?,
+        cred_uid: finder.offset("cred", "uid")?,
+        inode_i_sb: finder.offset("inode", "i_sb")?,
+        super_block_s_dev: finder.offset("super_block", "s_dev")?,
         net_device_priv: finder.net_device_priv()?,
         net_device_name: finder.offset("net_device", "name")?,
         net_device_ifindex: finder.offset("net_device", "ifindex")?,
         net_device_nd_net: finder.offset("net_device", "nd_net")?,
         veth_priv_peer: veth.peer,
         veth_newlink_dev_arg: veth.dev_arg,
-        _pad: 0,
     })
 }
 

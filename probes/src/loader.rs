@@ -3,7 +3,7 @@
 
 use std::{
     os::fd::{AsFd, AsRawFd, RawFd},
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 use aya::{
@@ -17,8 +17,8 @@ use aya::{
 };
 use cradle_probes_common::{
     EVENTS_MAP, EventKind, GLOBALS_SYMBOL, HOOKS_MAP, KernelLayout, LAYOUT_ABSENT, LOST_MAP,
-    ProbeGlobals, RUNTIME_NAMES_MAX, TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES, TRACK_TREE,
-    TRACKED_MAP, TraceConfig, TrackedTask,
+    ProbeGlobals, RUNTIME_FILES_MAX, RUNTIME_NAMES_MAX, RuntimeFile, TASK_COMM_LEN, TRACK_ALL,
+    TRACK_RUNTIMES, TRACK_TREE, TRACKED_MAP, TraceConfig, TrackedTask,
 };
 
 use crate::{
@@ -118,6 +118,10 @@ pub struct ProbeConfig {
     /// For [`TrackMode::Runtimes`]: executable names, at most
     /// [`RUNTIME_NAMES_MAX`] of at most 15 bytes.
     pub runtimes: Vec<String>,
+    /// For [`TrackMode::Runtimes`]: the files a runtime may run from.
+    /// Those owned by root and writable by no one else are trusted (see
+    /// [`trusted_runtime_files`]); at most [`RUNTIME_FILES_MAX`].
+    pub runtime_files: Vec<PathBuf>,
     /// Step mode: tracked tasks are stopped (SIGSTOP) right after sending
     /// a record of one of these kinds; the caller resumes them.
     pub stop_after: Vec<EventKind>,
@@ -133,6 +137,7 @@ impl Default for ProbeConfig {
             track: TrackMode::Tree,
             ring_bytes: 8 << 20,
             runtimes: DEFAULT_RUNTIMES.iter().map(|name| name.to_string()).collect(),
+            runtime_files: Vec::new(),
             stop_after: Vec::new(),
             refuse_paths: Vec::new(),
         }
@@ -174,6 +179,12 @@ fn load_object_with(config: &ProbeConfig, layout: KernelLayout) -> Result<Ebpf, 
             runtime_lens: runtime_lens(&config.runtimes),
             _pad2: 0,
             stop_kinds: config.stop_after.iter().fold(0, |bits, kind| bits | 1 << (*kind as u32)),
+            runtime_files: match (config.track, config.runtime_files.is_empty()) {
+                (TrackMode::Runtimes, true) => {
+                    runtime_files(&runtime_files_named(&config.runtimes))
+                }
+                _ => runtime_files(&config.runtime_files),
+            },
         },
     };
     EbpfLoader::new()
@@ -202,6 +213,61 @@ fn runtime_names(names: &[String]) -> Result<[[u8; TASK_COMM_LEN]; RUNTIME_NAMES
         slot[..name.len()].copy_from_slice(name.as_bytes());
     }
     Ok(table)
+}
+
+/// Where runtimes are installed, searched beside `PATH` for the default
+/// allow-list (a daemon's `PATH` is not ours).
+const RUNTIME_DIRS: &[&str] =
+    &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/// The default allow-list for `names`: each name found in `PATH` or
+/// [`RUNTIME_DIRS`], and this cradle itself.
+pub fn runtime_files_named(names: &[String]) -> Vec<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> =
+        std::env::split_paths(&path).chain(RUNTIME_DIRS.iter().map(PathBuf::from)).collect();
+    let mut files: Vec<PathBuf> = names
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |dir| dir.join(name)))
+        .filter(|file| file.is_file())
+        .collect();
+    files.extend(std::env::current_exe());
+    files
+}
+
+/// The files of `candidates` a runtime may run from: owned by root and
+/// writable by no one else (anything else could be anyone's program), by
+/// device and inode, at most [`RUNTIME_FILES_MAX`] distinct ones.
+pub fn trusted_runtime_files(candidates: &[PathBuf]) -> Vec<(PathBuf, RuntimeFile)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut trusted: Vec<(PathBuf, RuntimeFile)> = Vec::new();
+    for candidate in candidates {
+        let Ok(meta) = std::fs::metadata(candidate) else { continue };
+        if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+            tracing::warn!(file = %candidate.display(), "not a trusted runtime: not root's alone");
+            continue;
+        }
+        let dev = meta.dev();
+        let file = RuntimeFile {
+            // The kernel's dev_t: 12 bits of major, 20 of minor.
+            dev: ((libc::major(dev) & 0xfff) << 20) | (libc::minor(dev) & 0xf_ffff),
+            _pad: 0,
+            ino: meta.ino(),
+        };
+        if trusted.len() < RUNTIME_FILES_MAX && !trusted.iter().any(|(_, f)| *f == file) {
+            trusted.push((candidate.clone(), file));
+        }
+    }
+    trusted
+}
+
+fn runtime_files(candidates: &[PathBuf]) -> [RuntimeFile; RUNTIME_FILES_MAX] {
+    let mut table = [RuntimeFile::default(); RUNTIME_FILES_MAX];
+    for (slot, (path, file)) in table.iter_mut().zip(trusted_runtime_files(candidates)) {
+        tracing::debug!(file = %path.display(), "trusted runtime");
+        *slot = file;
+    }
+    table
 }
 
 fn runtime_lens(names: &[String]) -> [u8; RUNTIME_NAMES_MAX] {
@@ -509,7 +575,7 @@ impl Probes {
     /// Starts tracking `pid` and, from then on, every task it creates.
     pub fn track(&mut self, pid: u32) -> Result<(), ProbeError> {
         self.tracked
-            .insert(pid, TrackedTask { root: pid, _pad: 0 }, 0)
+            .insert(pid, TrackedTask { root: pid, flags: 0 }, 0)
             .map_err(|source| ProbeError::Map { map: TRACKED_MAP, source })
     }
 
@@ -563,7 +629,7 @@ impl SelfRegistrar {
     pub fn register_self(&self) -> std::io::Result<()> {
         // SAFETY: getpid has no preconditions.
         let pid = unsafe { libc::getpid() } as u32;
-        let value = TrackedTask { root: pid, _pad: 0 };
+        let value = TrackedTask { root: pid, flags: 0 };
         let attr = MapUpdateAttr {
             map_fd: self.map_fd as u32,
             _pad: 0,

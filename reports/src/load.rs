@@ -43,6 +43,7 @@ impl LoadedTrace {
         let mut collector = Collector::default();
         // The header is line 1 and every record is one line.
         let mut line = 1u64;
+        let mut recorded = 0;
         while let Some(record) = reader.next_record().map_err(error)? {
             line += 1;
             match record {
@@ -52,7 +53,11 @@ impl LoadedTrace {
                     lines.push(line);
                 }
                 Record::Trailer(end) => trailer = Some(end),
-                Record::Container(_) => {}
+                // What the events cannot tell again: where the tracer saw loss.
+                Record::Container(container) => {
+                    collector.merge_recorded(recorded, &container);
+                    recorded += 1;
+                }
                 Record::Header(_) => {
                     return Err(error(TraceFileError::Corrupt {
                         line,

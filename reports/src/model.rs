@@ -139,6 +139,11 @@ pub struct ContainerReport {
     pub processes: Vec<ProcessReport>,
     pub events: EventSummary,
     pub findings: Vec<Finding>,
+    /// Why this record may not be the whole story, or not what it seems:
+    /// events lost while it ran, an unprivileged starter, an id another
+    /// runtime invocation used too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caveats: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -764,6 +769,7 @@ impl<'a> ContainerBuilder<'a> {
             file_writes,
             device_nodes,
             findings: Vec::new(),
+            caveats: self.container.caveats().into_iter().map(String::from).collect(),
         }
     }
 

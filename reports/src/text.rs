@@ -55,6 +55,9 @@ fn render_raw(report: &Report) -> String {
 
 fn container_text(out: &mut String, c: &ContainerReport) {
     let _ = writeln!(out, "== container {} ({}) ==", c.id, c.runtime.name);
+    for caveat in &c.caveats {
+        let _ = writeln!(out, "warning: {caveat}");
+    }
     if let Some(bundle) = &c.runtime.bundle {
         let _ = writeln!(out, "bundle: {bundle}");
     }

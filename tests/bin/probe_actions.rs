@@ -5,7 +5,7 @@
 //! the trace.
 //!
 //! `probe_actions mount DIR | files DIR | namespaces | privileges | cgroup | storm COUNT |
-//! calls COUNT | hostile-names DIR`
+//! calls COUNT | hostile-names DIR | flood COUNT`
 
 use std::{
     ffi::CString,
@@ -65,6 +65,7 @@ fn main() {
         Some("storm") => storm(args.get(2).and_then(|n| n.parse().ok()).expect("COUNT")),
         Some("calls") => calls(args.get(2).and_then(|n| n.parse().ok()).expect("COUNT")),
         Some("hostile-names") => hostile_names(args.get(2).expect("DIR")),
+        Some("flood") => flood(args.get(2).and_then(|n| n.parse().ok()).expect("COUNT")),
         other => panic!("unknown action {other:?}"),
     };
     println!("{report}");
@@ -429,3 +430,18 @@ fn hostile_names(dir: &str) -> Value {
 const HOSTILE_COMM: &str = "\u{1b}]0;pw\u{7}\u{1b}[2J";
 /// ESC, BEL and a C1 CSI (U+009B) in a file name.
 const HOSTILE_FILE: &str = "f\u{1b}[31mred\u{7}\u{9b}2J";
+
+/// What floods a tracer that follows it: O_PATH opens (recorded, for they
+/// hand out a descriptor) of a path as long as a record holds.
+fn flood(count: u32) -> Value {
+    let path = c(&format!("/tmp{}", "/.".repeat(120)));
+    for _ in 0..count {
+        // SAFETY: a valid NUL-terminated path that outlives the call.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            // SAFETY: the descriptor was just opened and is ours.
+            unsafe { libc::close(fd) };
+        }
+    }
+    json!({ "pid": std::process::id(), "opens": count })
+}

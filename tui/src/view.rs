@@ -525,6 +525,9 @@ fn subject_detail(app: &App) -> Text<'static> {
 fn container_detail(container: &Container) -> Text<'static> {
     let mut lines =
         vec![heading(format!("{} ({})", printable(&container.id), printable(&container.runtime)))];
+    for caveat in container.caveats() {
+        lines.push(Line::styled(format!("warning: {caveat}"), Style::new().fg(Color::Red)));
+    }
     if let Some(bundle) = &container.bundle {
         lines.push(Line::from(format!("bundle {}", printable(bundle))));
     }

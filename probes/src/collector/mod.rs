@@ -123,9 +123,42 @@ pub struct Container {
     pub phases: Vec<PhaseMark>,
     /// The init's wait status, once it exited.
     pub exit_code: Option<u32>,
+    /// `watch`: the runtime was started by a user other than root.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unprivileged: bool,
+    /// Another runtime invocation in this trace named the same id: each is
+    /// its own container, and neither is to be taken for the other.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate_id: bool,
+    /// The kernel dropped records (a full ring buffer) while this container
+    /// was being born or ran: some of its events may be missing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub events_may_be_missing: bool,
 }
 
 impl Container {
+    /// Why this container's record may not be the whole story, or not what
+    /// it seems, in words; empty for most.
+    pub fn caveats(&self) -> Vec<&'static str> {
+        let mut caveats = Vec::new();
+        if self.events_may_be_missing {
+            caveats.push(
+                "events may be missing: the kernel dropped records (ring buffer full) while it ran",
+            );
+        }
+        if self.unprivileged {
+            caveats.push(
+                "started by an unprivileged user: a rootless container, or one posing as another",
+            );
+        }
+        if self.duplicate_id {
+            caveats.push(
+                "its id was used by another runtime invocation in this trace: a different container",
+            );
+        }
+        caveats
+    }
+
     pub fn phase(&self) -> Phase {
         self.phases.last().map(|mark| mark.phase).unwrap_or(Phase::RuntimeStart)
     }
@@ -178,6 +211,30 @@ impl Collector {
             .iter()
             .filter(move |(_, p)| p.container == key)
             .map(|(pid, p)| (*pid, p.role))
+    }
+
+    /// Records were lost after `since_ns` (a gap in a CPU's sequence, see
+    /// [`crate::stream::LossTracker`]): every container alive since then
+    /// may be missing events.
+    pub fn note_loss(&mut self, since_ns: u64) {
+        for container in &mut self.containers {
+            let ended = container.phases.last().filter(|mark| mark.phase == Phase::Exit);
+            if ended.is_none_or(|exit| exit.ts_ns >= since_ns) {
+                container.events_may_be_missing = true;
+            }
+        }
+    }
+
+    /// Takes the marks a recorded container record carries that events
+    /// alone cannot rebuild (where loss was seen) into container `key` of a
+    /// replay, if it is the same container.
+    pub fn merge_recorded(&mut self, key: ContainerKey, recorded: &Container) {
+        if let Some(container) = self.containers.get_mut(key)
+            && container.id == recorded.id
+            && container.runtime_pid == recorded.runtime_pid
+        {
+            container.events_may_be_missing |= recorded.events_may_be_missing;
+        }
     }
 
     /// Whether process `tgid` is alive and belongs to a container, as far
@@ -241,7 +298,16 @@ impl Collector {
         if self.processes.contains_key(&event.tgid) {
             return None;
         }
+        // A file named like a runtime that anyone could have written.
+        if event.untrusted_runtime {
+            return None;
+        }
         let invocation = parse_invocation(argv)?;
+        let mut duplicate_id = false;
+        for other in self.containers.iter_mut().filter(|c| *c.id == *invocation.id) {
+            other.duplicate_id = true;
+            duplicate_id = true;
+        }
         self.containers.push(Container {
             id: invocation.id.into(),
             runtime: invocation.runtime,
@@ -251,6 +317,9 @@ impl Collector {
             namespaces: None,
             phases: vec![PhaseMark { phase: Phase::RuntimeStart, ts_ns: event.ts_ns }],
             exit_code: None,
+            unprivileged: event.unprivileged,
+            duplicate_id,
+            events_may_be_missing: false,
         });
         let key = self.containers.len() - 1;
         self.processes

@@ -47,6 +47,8 @@ fn event(seq: u64) -> Event {
         pid_ns: 4026531836,
         truncated: false,
         stopped: false,
+        untrusted_runtime: false,
+        unprivileged: false,
         owner: Some(Owner {
             container: 0,
             id: "c1".into(),
@@ -77,6 +79,9 @@ fn container() -> Container {
         namespaces: None,
         phases: vec![PhaseMark { phase: Phase::RuntimeStart, ts_ns: 201 }],
         exit_code: Some(0),
+        unprivileged: false,
+        duplicate_id: false,
+        events_may_be_missing: false,
     }
 }
 
