@@ -32,6 +32,9 @@ pub struct CreateArgs {
     /// Keep the caller's session keyring (runc's `--no-new-keyring`).
     #[arg(long)]
     pub no_new_keyring: bool,
+    /// Pass N more descriptors (3 .. 3+N) to the container's process.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
     /// Networking: `none` (loopback only, as runc) or `bridge` (a veth
     /// pair to a host bridge, an address, a default route).
     #[arg(long, value_enum, default_value_t = NetMode::None)]
@@ -221,6 +224,7 @@ fn create_options(args: &CreateArgs) -> anyhow::Result<CreateOptions> {
         console_socket: args.console_socket.clone(),
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
+        preserve_fds: args.preserve_fds,
         network,
     })
 }

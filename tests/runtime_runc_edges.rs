@@ -680,3 +680,36 @@ fn session_keyring_unless_no_new_keyring() {
     assert_eq!(seen[2..], seen[..2], "cradle, then runc");
     assert!(seen[0].is_some() && seen[1].is_none(), "{seen:?}");
 }
+
+/// Output rule: `create`/`run --preserve-fds N` pass descriptors 3 ..
+/// 3+N of the caller to the process, and no others.
+#[test]
+fn preserve_fds_passes_exactly_n_descriptors() {
+    let sandbox = Sandbox::new();
+    let runc = Runc::new(&sandbox);
+    let bundle = script_bundle(&sandbox, "fds", "cat <&3; cat <&4; echo done");
+    let file = sandbox.dir.path().join("given");
+    std::fs::write(&file, "given to the container\n").unwrap();
+    let mut seen = Vec::new();
+    for name in ["runc", "cradle"] {
+        let base = if name == "runc" { runc.command(&[]) } else { sandbox.cradle(&[]) };
+        let id = if name == "runc" { runc.id("fds") } else { sandbox.id("fds") };
+        // Descriptors 3 and 4 open on the file, as a caller would pass them.
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("exec 3<\"$0\" 4<\"$0\"; exec \"$@\"")
+            .arg(&file)
+            .arg(base.get_program())
+            .args(base.get_args())
+            .args(["run", "--preserve-fds", "1", "--bundle", bundle.to_str().unwrap(), &id])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        seen.push((out.status.code(), stdout(&out)));
+    }
+    assert_eq!(seen[1], seen[0], "cradle, then runc");
+    assert!(
+        seen[0].1.starts_with("given to the container\nsh: 4: Bad file descriptor\n"),
+        "{seen:?}"
+    );
+}

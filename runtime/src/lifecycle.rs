@@ -53,6 +53,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// Keep the caller's session keyring instead of a new `_ses.ID` one.
     pub no_new_keyring: bool,
+    /// Pass descriptors 3 .. 3+N of the caller on to the process.
+    pub preserve_fds: u32,
     /// Connect the container to a bridge (`--net bridge`).
     pub network: Option<BridgeOptions>,
 }
@@ -237,6 +239,7 @@ impl Runtime {
                 console_socket: console,
                 no_pivot: options.no_pivot,
                 session_keyring: (!options.no_new_keyring).then(|| format!("_ses.{id}")),
+                preserve_fds: options.preserve_fds,
             },
             &mut placement,
         );

@@ -20,7 +20,7 @@ use super::{
     signals::reset_in_child,
     sysctl,
     user::{
-        Executable, apply_rlimits, apply_umask, close_fds_except, close_inherited_fds,
+        Executable, apply_rlimits, apply_umask, close_fds_except, close_inherited_fds_from,
         give_stdio_to, switch_user, verify_cwd,
     },
     user_namespace::become_root,
@@ -62,7 +62,11 @@ fn setup_and_exec(
     let config = context.config;
     // Nothing of the host's but what the init protocol needs: not the
     // cgroup directory it was cloned into, nor what the caller leaked.
-    let mut protocol = vec![context.exec_fifo.as_raw_fd(), context.from_parent.as_fd().as_raw_fd()];
+    // And runc's --preserve-fds: 3 .. keep_fds, given on purpose.
+    let keep_fds = 3 + context.preserve_fds;
+    let preserved = (3..keep_fds).filter_map(|fd| RawFd::try_from(fd).ok());
+    let mut protocol: Vec<RawFd> = preserved.clone().collect();
+    protocol.extend([context.exec_fifo.as_raw_fd(), context.from_parent.as_fd().as_raw_fd()]);
     protocol.extend(sender.as_ref().map(|sender| sender.as_fd().as_raw_fd()));
     protocol.extend(context.console_socket.as_ref().map(AsRawFd::as_raw_fd));
     protocol.extend(context.join.iter().map(|namespace| namespace.fd.as_raw_fd()));
@@ -132,8 +136,8 @@ fn setup_and_exec(
     // the cwd.
     context.join.clear();
     context.console_socket.take();
-    let mut needed: Vec<RawFd> =
-        vec![context.exec_fifo.as_raw_fd(), context.from_parent.as_fd().as_raw_fd()];
+    let mut needed: Vec<RawFd> = preserved.collect();
+    needed.extend([context.exec_fifo.as_raw_fd(), context.from_parent.as_fd().as_raw_fd()]);
     needed.extend(sender.as_ref().map(|sender| sender.as_fd().as_raw_fd()));
     close_fds_except(&needed)?;
     chdir(&config.process.cwd)
@@ -144,7 +148,7 @@ fn setup_and_exec(
     if let Some(mut ready) = sender.take() {
         ready.send(&InitMessage::Ready)?;
     }
-    close_inherited_fds()?;
+    close_inherited_fds_from(keep_fds)?;
     // As runc: the filter is in place before `start` is awaited, so the
     // startContainer hooks run under it, with the process's privileges.
     config.process.security.finish()?;

@@ -44,6 +44,8 @@ pub struct InitRequest<'a> {
     pub no_pivot: bool,
     /// A session keyring of this name to join, as runc does.
     pub session_keyring: Option<String>,
+    /// runc's `--preserve-fds N`: 3 .. 3+N stay open for the process.
+    pub preserve_fds: u32,
 }
 
 /// What the init gets across the clone: all descriptors are already open.
@@ -56,6 +58,7 @@ pub struct InitContext<'a> {
     pub unshare: CloneFlags,
     pub no_pivot: bool,
     pub session_keyring: Option<String>,
+    pub preserve_fds: u32,
     pub from_parent: Receiver<ParentMessage>,
 }
 
@@ -138,6 +141,7 @@ pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<
         unshare: unshare_in_init,
         no_pivot: request.no_pivot,
         session_keyring: request.session_keyring,
+        preserve_fds: request.preserve_fds,
         from_parent,
     };
 
