@@ -36,3 +36,35 @@ fn cgroup_mount_without_a_cgroup_namespace_binds_its_own_cgroup() {
     drop(sandbox);
     assert!(cgroups_mentioning(&id).is_empty(), "no cgroup left");
 }
+
+/// A capability set the kernel refuses (this sandbox's bounding set lacks
+/// CAP_SYS_RESOURCE, so capset fails) fails `create` with the cause, as
+/// runc's does, and leaves nothing behind; before, `create` succeeded and
+/// the container died at `start`.
+#[test]
+fn a_refused_capset_fails_create_with_its_cause() {
+    let bounding = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = bounding.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim();
+    let bounding = u64::from_str_radix(bounding, 16).unwrap();
+    // CAP_SYS_RESOURCE is capability 24.
+    if bounding & (1 << 24) != 0 {
+        eprintln!("skipped: this host's bounding set has CAP_SYS_RESOURCE, capset would succeed");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        let caps = serde_json::json!(["CAP_SYS_RESOURCE"]);
+        for set in ["effective", "permitted", "inheritable"] {
+            config["process"]["capabilities"][set] = caps.clone();
+        }
+    });
+    let id = sandbox.id("capset");
+    let out = sandbox.create(&bundle, &id);
+    assert!(!out.status.success(), "create must fail: {}", stdout(&out));
+    let said = stderr(&out);
+    assert!(said.contains("capset") || said.contains("capabilit"), "the cause: {said}");
+    assert!(!sandbox.root.join(&id).exists(), "no state directory left");
+    assert!(cgroups_mentioning(&id).is_empty(), "no cgroup left");
+    assert!(common::runtime::processes_mentioning(&id).is_empty(), "no process left");
+}

@@ -145,13 +145,15 @@ fn setup_and_exec(
     verify_cwd(&config.process.cwd)?;
     apply_umask(&config.process);
     let executable = Executable::resolve(&config.process)?;
-    if let Some(mut ready) = sender.take() {
-        ready.send(&InitMessage::Ready)?;
-    }
     close_inherited_fds_from(keep_fds)?;
     // As runc: the filter is in place before `start` is awaited, so the
     // startContainer hooks run under it, with the process's privileges.
     config.process.security.finish()?;
+    // Only now: a capability set or a filter the kernel refuses fails
+    // `create`, with its cause, instead of a container that dies at start.
+    if let Some(mut ready) = sender.take() {
+        ready.send(&InitMessage::Ready)?;
+    }
     wait_for_start(context, &created)?;
     Err(executable.exec())
 }
