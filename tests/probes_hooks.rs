@@ -201,3 +201,91 @@ fn watch_records_how_a_veth_made_by_an_untracked_shell_was_seen() {
     // Made on the host by the host: nobody's container.
     assert_eq!(veth["container"], Value::Null, "{veth}");
 }
+
+/// `ip netns attach`'s name for a namespace, deleted on drop.
+struct NamedNetns(String);
+
+impl Drop for NamedNetns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip").args(["netns", "delete", &self.0]).status();
+    }
+}
+
+/// The pid of a running runc container, once `runc state` says it runs.
+fn running_pid(bundle: &RuncBundle, id: &str) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state = output(
+            std::process::Command::new("runc")
+                .arg("--root")
+                .arg(bundle.runc_root())
+                .args(["state", id]),
+        );
+        if let Ok(state) = serde_json::from_slice::<Value>(&state.stdout)
+            && state["status"] == "running"
+        {
+            return state["pid"].as_u64().expect("pid");
+        }
+        assert!(std::time::Instant::now() < deadline, "{id} never ran: {state:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn watch_gives_a_container_the_veth_a_daemon_puts_in_its_network_namespace() {
+    let bundle = RuncBundle::new(&["sleep", "3"]);
+    let id = format!("khooks-daemon-{}", std::process::id());
+    let watch = Watch::start(bundle.path());
+    let runc = {
+        let mut command = std::process::Command::new("runc");
+        command.arg("--root").arg(bundle.runc_root()).args(["run", "--bundle"]);
+        command.arg(bundle.path()).arg(&id);
+        command.stdout(std::process::Stdio::null()).spawn().expect("runc run")
+    };
+    let pid = running_pid(&bundle, &id);
+    let container_net = ns_inum(pid, "net");
+    // The daemon: `ip` under podman's network tool's name, untracked,
+    // moving the peer through a namespace file descriptor, as dockerd and
+    // netavark do.
+    let daemon = bundle.path().join("netavark");
+    std::fs::copy("/sbin/ip", &daemon).expect("copy ip");
+    let netns = NamedNetns(format!("kh{}", std::process::id()));
+    let attached = output(std::process::Command::new("ip").args([
+        "netns",
+        "attach",
+        &netns.0,
+        &pid.to_string(),
+    ]));
+    assert!(attached.status.success(), "{attached:?}");
+    let (a, b) = (format!("kh{}h", std::process::id()), format!("kh{}c", std::process::id()));
+    let added = output(
+        std::process::Command::new(&daemon)
+            .args(["link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &netns.0]),
+    );
+    assert!(added.status.success(), "{added:?}");
+    let _ = output(std::process::Command::new("ip").args(["link", "del", &a]));
+    drop(netns);
+    let waited = runc.wait_with_output().expect("runc");
+    assert!(waited.status.success(), "{waited:?}");
+    let lines = watch.stop();
+
+    let requests: Vec<&Value> = lines
+        .iter()
+        .filter(|e| e["kind"] == "new_link" && e["link"]["name"] == a.as_str())
+        .collect();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    let request = requests[0];
+    assert_eq!(request["comm"], "netavark", "{request}");
+    assert_eq!(request["answer"], 0, "{request}");
+    assert_eq!(request["peer"]["name"], b.as_str(), "{request}");
+    assert_eq!(request["peer"]["netns"], container_net, "{request}");
+    assert_eq!(request["container"], id.as_str(), "{request}");
+    if kprobes_here() && veth_here() {
+        let veth = lines
+            .iter()
+            .find(|e| e["kind"] == "veth" && e["link"]["name"] == a.as_str())
+            .expect("the hook's veth event");
+        assert_eq!(veth["peer"]["netns"], container_net, "{veth}");
+        assert_eq!(veth["container"], id.as_str(), "{veth}");
+    }
+}

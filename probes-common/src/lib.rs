@@ -707,6 +707,11 @@ pub struct TraceConfig {
     /// that execs a file named like a runtime but not one of these is
     /// judged untrusted, and not followed. Unused slots are all zero.
     pub runtime_files: [RuntimeFile; RUNTIME_FILES_MAX],
+    /// For [`TRACK_RUNTIMES`]: the `comm`s (NUL-padded) of the daemons that
+    /// make containers' network links (dockerd, netavark, CNI plugins):
+    /// their link requests and the kernel's answers are recorded although
+    /// they are not tracked. All zero: an unused slot.
+    pub link_daemons: [[u8; TASK_COMM_LEN]; LINK_DAEMONS_MAX],
 }
 
 /// A file, as the kernel names it: its device (the kernel's `dev_t`
@@ -721,6 +726,9 @@ pub struct RuntimeFile {
 
 /// Most files in [`TraceConfig::runtime_files`].
 pub const RUNTIME_FILES_MAX: usize = 16;
+
+/// Most daemons [`TraceConfig::link_daemons`] names.
+pub const LINK_DAEMONS_MAX: usize = 8;
 
 /// Report only tasks in the tracked-task map (roots registered by userspace
 /// and their descendants, followed on fork).
@@ -824,6 +832,7 @@ mod tests {
         assert_eq!(size_of::<OpenEvent>(), 72 + 56 + USER_PATH_MAX);
         assert_eq!(size_of::<MknodEvent>(), 72 + 32 + USER_PATH_MAX);
         assert_eq!(size_of::<KernelLayout>() % 8, 0);
+        assert_eq!(size_of::<TraceConfig>() % 8, 0);
         // The kernel aligns ring-buffer records to 8 bytes.
         assert!(align_of::<EventHeader>() <= 8);
     }

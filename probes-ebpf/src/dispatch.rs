@@ -18,8 +18,9 @@ use aya_ebpf::{
 use cradle_probes_common::SYSCALL_HANDLERS_MAX;
 
 use crate::{
-    emit::current_is_tracked,
+    emit::{current_is_tracked, current_pid},
     globals::watch_runtimes,
+    maps::PENDING,
     syscall::{is_native_call, syscall_number},
 };
 
@@ -44,10 +45,15 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     0
 }
 
-/// Tracked tasks' returns (a runtime's exec made it tracked at entry).
+/// Tracked tasks' returns (a runtime's exec made it tracked at entry),
+/// and when runtimes are watched, the returns of calls an untracked task's
+/// entry stashed (a link daemon's netlink requests and answers).
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
-    if current_is_tracked() && is_native_call(&ctx) {
+    let followed = current_is_tracked()
+        // SAFETY: only tested for presence.
+        || (watch_runtimes() && unsafe { PENDING.get(&current_pid()) }.is_some());
+    if followed && is_native_call(&ctx) {
         dispatch(&ctx, &SYS_EXIT_HANDLERS, syscall_number(&ctx));
     }
     0

@@ -1,8 +1,8 @@
 //! Read-only configuration written into `.rodata` by userspace at load time.
 
 use cradle_probes_common::{
-    KernelLayout, ProbeGlobals, RUNTIME_FILES_MAX, RUNTIME_NAMES_MAX, RuntimeFile, TASK_COMM_LEN,
-    TRACK_ALL, TRACK_RUNTIMES,
+    KernelLayout, LINK_DAEMONS_MAX, ProbeGlobals, RUNTIME_FILES_MAX, RUNTIME_NAMES_MAX,
+    RuntimeFile, TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES,
 };
 
 /// Set by userspace through aya's `set_global` before the object is loaded.
@@ -59,6 +59,31 @@ pub fn runtime_file(n: usize) -> RuntimeFile {
     let n = if n < RUNTIME_FILES_MAX { n } else { 0 };
     // SAFETY: as in `layout`; `n` is in bounds.
     unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.runtime_files[n]) }
+}
+
+/// Whether the running task is a daemon whose link requests are followed
+/// (watch mode only): its `comm` is one of the configured names.
+#[inline(always)]
+pub fn current_is_link_daemon() -> bool {
+    if !watch_runtimes() {
+        return false;
+    }
+    let Ok(comm) = aya_ebpf::helpers::bpf_get_current_comm() else {
+        return false;
+    };
+    let comm = u128::from_ne_bytes(comm);
+    let mut n = 0;
+    while n < LINK_DAEMONS_MAX {
+        // SAFETY: as in `layout`; `n` is in bounds.
+        let name =
+            unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.link_daemons[n]) };
+        let name = u128::from_ne_bytes(name);
+        if name != 0 && name == comm {
+            return true;
+        }
+        n += 1;
+    }
+    false
 }
 
 /// Step mode's kinds to stop after, a bit per `EventKind`.

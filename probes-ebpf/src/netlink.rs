@@ -34,7 +34,7 @@ const _: () = assert!(NETLINK_MSG_MAX.is_power_of_two());
 /// The programs of one direction of socket traffic: the entries of the
 /// buffer call (`sendto`/`recvfrom(fd, buf, len, flags, ...)`) and the
 /// message call (`sendmsg`/`recvmsg(fd, msg, flags)`, data in the first
-/// iovec), and one exit program for both calls. A tracked task's entry goes
+/// iovec), and one exit program for both calls. A followed task's entry goes
 /// to `$enter(fd, buf, len, flags)`; the exit to `$exit(&ctx)`.
 macro_rules! socket_call_probes {
     (
@@ -44,7 +44,7 @@ macro_rules! socket_call_probes {
     ) => {
         #[aya_ebpf::macros::raw_tracepoint]
         pub fn $buf_enter(ctx: aya_ebpf::programs::RawTracePointContext) -> i32 {
-            if $crate::emit::current_is_tracked() {
+            if $crate::netlink::follows_links() {
                 let [$fd, $buf, $len, $flags] = $crate::syscall::enter_args(&ctx);
                 $enter;
             }
@@ -53,7 +53,7 @@ macro_rules! socket_call_probes {
 
         #[aya_ebpf::macros::raw_tracepoint]
         pub fn $msg_enter(ctx: aya_ebpf::programs::RawTracePointContext) -> i32 {
-            if $crate::emit::current_is_tracked() {
+            if $crate::netlink::follows_links() {
                 let [$fd, msg, $flags] = $crate::syscall::enter_args(&ctx);
                 if let Some(($buf, $len)) = $crate::netlink::first_iovec(msg as *const u8) {
                     $enter;
@@ -70,6 +70,15 @@ macro_rules! socket_call_probes {
     };
 }
 pub(crate) use socket_call_probes;
+
+/// Whether the running task's link requests are recorded: a tracked
+/// task's, and a link daemon's in watch mode (dockerd makes a container's
+/// veth; it is not tracked, and tracking it would make all it does the
+/// container's).
+#[inline(always)]
+pub fn follows_links() -> bool {
+    crate::emit::current_is_tracked() || crate::globals::current_is_link_daemon()
+}
 
 /// The base and length of the first iovec of the `struct msghdr` at `msg`
 /// (user memory).

@@ -16,9 +16,9 @@ use aya::{
     },
 };
 use cradle_probes_common::{
-    EVENTS_MAP, EventKind, GLOBALS_SYMBOL, HOOKS_MAP, KernelLayout, LAYOUT_ABSENT, LOST_MAP,
-    ProbeGlobals, RUNTIME_FILES_MAX, RUNTIME_NAMES_MAX, RuntimeFile, TASK_COMM_LEN, TRACK_ALL,
-    TRACK_RUNTIMES, TRACK_TREE, TRACKED_MAP, TraceConfig, TrackedTask,
+    EVENTS_MAP, EventKind, GLOBALS_SYMBOL, HOOKS_MAP, KernelLayout, LAYOUT_ABSENT,
+    LINK_DAEMONS_MAX, LOST_MAP, ProbeGlobals, RUNTIME_FILES_MAX, RUNTIME_NAMES_MAX, RuntimeFile,
+    TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES, TRACK_TREE, TRACKED_MAP, TraceConfig, TrackedTask,
 };
 
 use crate::{
@@ -80,6 +80,8 @@ pub enum ProbeError {
     },
     #[error("runtime name {0}")]
     RuntimeName(String),
+    #[error("link daemon name {0}")]
+    LinkDaemon(String),
     #[error("ring buffer size {0} is not a power of two of at least one page")]
     RingSize(u32),
     #[error("registering pid {pid} for tracing: {source}")]
@@ -109,6 +111,13 @@ pub enum TrackMode {
 /// names.
 pub const DEFAULT_RUNTIMES: &[&str] = &["runc", "crun", "cradle", "youki", "runsc"];
 
+/// The daemons that make containers' network links, whose link requests
+/// `cradle watch` follows by default: docker's engine and containerd,
+/// podman and its monitor and network tool, and the CNI plugins that make
+/// veths (by their executables' names as the kernel's 15-byte `comm`).
+pub const DEFAULT_LINK_DAEMONS: &[&str] =
+    &["dockerd", "containerd", "podman", "conmon", "netavark", "bridge", "ptp"];
+
 /// How to load the probes.
 #[derive(Clone, Debug)]
 pub struct ProbeConfig {
@@ -129,6 +138,10 @@ pub struct ProbeConfig {
     /// refused them: to take a chosen path, or the tracepoint path, on a
     /// kernel that allows more.
     pub refuse_paths: Vec<String>,
+    /// For [`TrackMode::Runtimes`]: the daemons whose link requests are
+    /// recorded although they are not tracked, by `comm`; at most
+    /// [`LINK_DAEMONS_MAX`] of at most 15 bytes.
+    pub link_daemons: Vec<String>,
 }
 
 impl Default for ProbeConfig {
@@ -140,6 +153,7 @@ impl Default for ProbeConfig {
             runtime_files: Vec::new(),
             stop_after: Vec::new(),
             refuse_paths: Vec::new(),
+            link_daemons: DEFAULT_LINK_DAEMONS.iter().map(|name| name.to_string()).collect(),
         }
     }
 }
@@ -185,6 +199,7 @@ fn load_object_with(config: &ProbeConfig, layout: KernelLayout) -> Result<Ebpf, 
                 }
                 _ => runtime_files(&config.runtime_files),
             },
+            link_daemons: link_daemons(&config.link_daemons)?,
         },
     };
     EbpfLoader::new()
@@ -268,6 +283,27 @@ fn runtime_files(candidates: &[PathBuf]) -> [RuntimeFile; RUNTIME_FILES_MAX] {
         *slot = file;
     }
     table
+}
+
+/// The link daemons' names as the programs compare them with `comm`.
+fn link_daemons(names: &[String]) -> Result<[[u8; TASK_COMM_LEN]; LINK_DAEMONS_MAX], ProbeError> {
+    if names.len() > LINK_DAEMONS_MAX {
+        return Err(ProbeError::LinkDaemon(format!(
+            "{} names given, at most {LINK_DAEMONS_MAX} can be followed",
+            names.len()
+        )));
+    }
+    let mut table = [[0u8; TASK_COMM_LEN]; LINK_DAEMONS_MAX];
+    for (slot, name) in table.iter_mut().zip(names) {
+        if name.is_empty() || name.len() >= TASK_COMM_LEN {
+            return Err(ProbeError::LinkDaemon(format!(
+                "{name:?}: a daemon is named by its comm, 1 to {} bytes",
+                TASK_COMM_LEN - 1
+            )));
+        }
+        slot[..name.len()].copy_from_slice(name.as_bytes());
+    }
+    Ok(table)
 }
 
 fn runtime_lens(names: &[String]) -> [u8; RUNTIME_NAMES_MAX] {
