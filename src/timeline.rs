@@ -146,9 +146,8 @@ impl Timeline {
     pub fn finish(mut self, containers: &[Container], trailer: &Trailer) -> std::io::Result<()> {
         for container in containers {
             let init = container.init_pid.map_or("-".to_string(), |pid| pid.to_string());
-            let exit = container
-                .exit_code
-                .map_or("still running".to_string(), cradle_probes::describe::wait_status);
+            let exit =
+                container.exit().map_or("still running".to_string(), |exit| exit.to_string());
             let title = format!(
                 "\ncontainer {} ({}): runtime pid {}, init pid {init}, {exit}",
                 printable(&container.id),

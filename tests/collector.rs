@@ -155,7 +155,7 @@ fn a_container_alive_for_milliseconds_is_attributed_whole() {
         let container = containers[0];
         assert_eq!(container["runtime"], runtime);
         assert_phases_in_order(container);
-        assert_eq!(container["exit_code"], 0);
+        assert_eq!(container["exit"], serde_json::json!({"exited": {"code": 0}}));
         let id = container["id"].as_str().unwrap();
         let owned: Vec<&Value> =
             events(&lines).into_iter().filter(|e| e["container"] == id).collect();

@@ -61,12 +61,21 @@ fn unknown_namespace_type() {
     assert_rejected(&sandbox, &bundle, &sandbox.id("badns"), "bogus");
 }
 
+/// runc refuses it too: nothing says which ids the namespace maps.
 #[test]
-fn user_namespace_is_refused_not_ignored() {
+fn a_new_user_namespace_without_mappings_is_refused_naming_them() {
     let sandbox = Sandbox::new();
     let bundle = sandbox.bundle("b", &["true"]);
     add_namespace(&sandbox, &bundle, "user");
-    assert_rejected(&sandbox, &bundle, &sandbox.id("userns"), "not supported by cradle");
+    assert_rejected(&sandbox, &bundle, &sandbox.id("userns"), "linux.uidMappings");
+}
+
+#[test]
+fn time_namespace_is_refused_not_ignored() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    add_namespace(&sandbox, &bundle, "time");
+    assert_rejected(&sandbox, &bundle, &sandbox.id("timens"), "not supported by cradle");
 }
 
 #[test]

@@ -218,3 +218,25 @@ fn a_runc_container_is_attributed_with_its_phases_in_order() {
         }
     }
 }
+
+/// One representation of how a container ended: the container record
+/// holds the exit code (or the signal), not the raw wait(2) status word,
+/// and `show` says the same.
+#[test]
+fn a_containers_exit_is_recorded_as_its_code_and_shown_alike() {
+    let bundle = RuncBundle::new(&["sh", "-c", "exit 3"]);
+    let (result, trace) = bundle.trace_runc_run("cradle-exit-code");
+    assert_eq!(result.status.code(), Some(3), "{result:?}");
+    let lines = json_lines(&trace);
+    let container = lines
+        .iter()
+        .find_map(|l| l.get("container").filter(|c| c.is_object()))
+        .expect("a container line");
+    assert_eq!(container["exit"], serde_json::json!({"exited": {"code": 3}}));
+    assert!(container.get("exit_code").is_none(), "no raw wait status: {container}");
+    let shown = output(cradle().arg("show").arg(&trace));
+    let shown = String::from_utf8_lossy(&shown.stderr).into_owned()
+        + &String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("exited 3"), "{shown}");
+    assert!(!shown.contains("exited 768"), "{shown}");
+}

@@ -463,16 +463,7 @@ fn cap_text(cap: u64) -> String {
 
 /// A wait(2) status word: `exited 0`, `killed by SIGKILL`.
 pub fn wait_status(status: u32) -> String {
-    let signal = status & 0x7f;
-    if signal == 0 {
-        format!("exited {}", (status >> 8) & 0xff)
-    } else {
-        let name = nix::sys::signal::Signal::try_from(signal as i32)
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|_| format!("signal {signal}"));
-        let core = if status & 0x80 != 0 { " (core dumped)" } else { "" };
-        format!("killed by {name}{core}")
-    }
+    crate::event::ExitStatus::from_wait_status(status).to_string()
 }
 
 /// A capability set as names, or `all` / `none`.
@@ -576,6 +567,7 @@ mod tests {
         assert_eq!(wait_status(0), "exited 0");
         assert_eq!(wait_status(3 << 8), "exited 3");
         assert_eq!(wait_status(9), "killed by SIGKILL");
+        assert_eq!(wait_status(11 | 0x80), "killed by SIGSEGV (core dumped)");
     }
 
     #[test]

@@ -461,3 +461,54 @@ impl Detail {
         }
     }
 }
+
+/// How a process ended: the code it passed to exit(2), or the signal that
+/// killed it. The one representation of an end in traces and reports; the
+/// kernel's wait(2) status word it is read from is not kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStatus {
+    /// Exited with this code, 0 to 255.
+    Exited { code: u8 },
+    /// Killed by this signal number.
+    Signaled { signal: u8, core_dumped: bool },
+}
+
+impl ExitStatus {
+    /// Reads a wait(2) status word as the kernel reports a task's exit.
+    pub fn from_wait_status(status: u32) -> Self {
+        let signal = (status & 0x7f) as u8;
+        if signal == 0 {
+            ExitStatus::Exited { code: ((status >> 8) & 0xff) as u8 }
+        } else {
+            ExitStatus::Signaled { signal, core_dumped: status & 0x80 != 0 }
+        }
+    }
+
+    /// What a shell's `$?` would say: the code, or 128 + the signal.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            ExitStatus::Exited { code } => i32::from(code),
+            ExitStatus::Signaled { signal, .. } => 128 + i32::from(signal),
+        }
+    }
+}
+
+/// `exited 0`, `killed by SIGKILL (core dumped)`.
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ExitStatus::Exited { code } => write!(f, "exited {code}"),
+            ExitStatus::Signaled { signal, core_dumped } => {
+                match nix::sys::signal::Signal::try_from(i32::from(signal)) {
+                    Ok(name) => write!(f, "killed by {}", name.as_str())?,
+                    Err(_) => write!(f, "killed by signal {signal}")?,
+                }
+                if core_dumped {
+                    f.write_str(" (core dumped)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -32,7 +32,8 @@ pub mod tracefs;
 
 pub use cradle_probes_common as abi;
 pub use event::{
-    Detail, Event, LinkPlacement, NamespaceHook, NamespaceSource, Namespaces, VethEndpoint,
+    Detail, Event, ExitStatus, LinkPlacement, NamespaceHook, NamespaceSource, Namespaces,
+    VethEndpoint,
 };
 pub use join::Joiner;
 pub use loader::{DEFAULT_RUNTIMES, ProbeConfig, ProbeError, Probes, SelfRegistrar, TrackMode};

@@ -7,10 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use cradle_probes::{
-    Detail, Event, NamespaceSource, Namespaces,
+    Detail, Event, ExitStatus, NamespaceSource, Namespaces,
     abi::AT_FDCWD,
     collector::{Container, Phase, Role},
-    describe::wait_status,
     fd_paths::FdPaths,
     names,
     trace_file::{TraceEnd, TraceMode, Truncation},
@@ -748,7 +747,7 @@ impl<'a> ContainerBuilder<'a> {
                 bundle: self.container.bundle.clone(),
                 pid: self.container.runtime_pid,
                 init_pid: init,
-                exit: self.container.exit_code.map(wait_status),
+                exit: self.container.exit().map(|exit| exit.to_string()),
                 evidence: start.map(|i| self.r(i)),
             },
             phases: self.phases(),
@@ -1426,7 +1425,7 @@ impl<'a> ContainerBuilder<'a> {
                     })
                 }
                 Detail::TaskExit { exit_code } if event.pid == event.tgid => {
-                    process.exit = Some(wait_status(*exit_code));
+                    process.exit = Some(ExitStatus::from_wait_status(*exit_code).to_string());
                 }
                 _ => {}
             }

@@ -161,6 +161,13 @@ impl IdMappings {
             Some(NamespaceConfig { path: None, .. }) => {}
         }
         for (field, mappings) in [("linux.uidMappings", &uids), ("linux.gidMappings", &gids)] {
+            if mappings.is_empty() {
+                return Err(Error::invalid(
+                    field,
+                    "a new user namespace needs mappings (or a path in linux.namespaces to join \
+                     one)",
+                ));
+            }
             if !mappings.iter().any(|m| m.container_id == 0) {
                 return Err(Error::invalid(
                     field,

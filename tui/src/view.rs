@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, fmt::Write as _};
 use cradle_probes::{
     Event,
     collector::{Container, Phase, Role},
-    describe::{Category, wait_status},
+    describe::Category,
     explain,
     printable::printable,
 };
@@ -532,7 +532,7 @@ fn container_detail(container: &Container) -> Text<'static> {
         lines.push(Line::from(format!("bundle {}", printable(bundle))));
     }
     let init = container.init_pid.map_or("-".to_string(), |pid| pid.to_string());
-    let exit = container.exit_code.map_or("still running".to_string(), wait_status);
+    let exit = container.exit().map_or("still running".to_string(), |exit| exit.to_string());
     lines.push(Line::from(format!(
         "runtime pid {}  init pid {init}  {exit}",
         container.runtime_pid

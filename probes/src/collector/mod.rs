@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use invocation::{Invocation, parse as parse_invocation};
 
-use crate::event::{Detail, Event, Namespaces, Owner};
+use crate::event::{Detail, Event, ExitStatus, Namespaces, Owner};
 
 /// A process's part in its container's birth.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -121,8 +121,14 @@ pub struct Container {
     pub namespaces: Option<Namespaces>,
     /// Each phase reached, in order, with the time of its first event.
     pub phases: Vec<PhaseMark>,
-    /// The init's wait status, once it exited.
-    pub exit_code: Option<u32>,
+    /// How the init ended, once it did.
+    #[serde(default)]
+    pub exit: Option<ExitStatus>,
+    /// Traces written before `exit` held the raw wait(2) status word
+    /// here; read through [`Container::exit`], never written.
+    #[serde(default, rename = "exit_code", skip_serializing)]
+    #[schemars(skip)]
+    pub legacy_wait_status: Option<u32>,
     /// `watch`: the runtime was started by a user other than root.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unprivileged: bool,
@@ -137,6 +143,11 @@ pub struct Container {
 }
 
 impl Container {
+    /// How the init ended, also for a container read from an older trace.
+    pub fn exit(&self) -> Option<ExitStatus> {
+        self.exit.or(self.legacy_wait_status.map(ExitStatus::from_wait_status))
+    }
+
     /// Why this container's record may not be the whole story, or not what
     /// it seems, in words; empty for most.
     pub fn caveats(&self) -> Vec<&'static str> {
@@ -316,7 +327,8 @@ impl Collector {
             init_pid: None,
             namespaces: None,
             phases: vec![PhaseMark { phase: Phase::RuntimeStart, ts_ns: event.ts_ns }],
-            exit_code: None,
+            exit: None,
+            legacy_wait_status: None,
             unprivileged: event.unprivileged,
             duplicate_id,
             events_may_be_missing: false,
@@ -398,7 +410,7 @@ impl Collector {
             Detail::Exec { .. } | Detail::ExecResult { .. } | Detail::ProcessExec { .. } => {}
             Detail::TaskExit { exit_code } => {
                 if event.pid == event.tgid && container.init_pid == Some(event.tgid) {
-                    container.exit_code = Some(*exit_code);
+                    container.exit = Some(ExitStatus::from_wait_status(*exit_code));
                     container.advance(Phase::Exit, ts);
                 } else if role == Role::Workload && container.phase() == Phase::WorkloadExec {
                     container.advance(Phase::Running, ts);

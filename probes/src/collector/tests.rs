@@ -108,7 +108,7 @@ fn a_runc_container_goes_through_every_phase_in_order() {
     let c = &containers[0];
     assert_eq!((&*c.id, c.runtime.as_str(), c.bundle.as_deref()), ("c1", "runc", Some("/b")));
     assert_eq!(c.init_pid, Some(12));
-    assert_eq!(c.exit_code, Some(0));
+    assert_eq!(c.exit(), Some(crate::ExitStatus::Exited { code: 0 }));
     assert_eq!(c.namespaces.unwrap().mnt, 7);
     let phases: Vec<Phase> = c.phases.iter().map(|mark| mark.phase).collect();
     assert_eq!(phases, Phase::ALL.to_vec());

@@ -78,7 +78,8 @@ fn container() -> Container {
         init_pid: Some(9),
         namespaces: None,
         phases: vec![PhaseMark { phase: Phase::RuntimeStart, ts_ns: 201 }],
-        exit_code: Some(0),
+        exit: Some(crate::ExitStatus::Exited { code: 0 }),
+        legacy_wait_status: None,
         unprivileged: false,
         duplicate_id: false,
         events_may_be_missing: false,
@@ -199,4 +200,16 @@ fn written_lines_validate_against_the_schema() {
     }
     let invalid = serde_json::json!({"event": {"seq": "one"}});
     assert!(!validator.is_valid(&invalid), "the schema must be able to reject");
+}
+
+/// Traces written before `exit` held the raw wait status in `exit_code`:
+/// still read, as the code it stands for.
+#[test]
+fn an_older_containers_wait_status_reads_as_its_exit_code() {
+    let old = r#"{"id":"c1","runtime":"runc","bundle":null,"runtime_pid":7,"init_pid":9,
+        "namespaces":null,"phases":[],"exit_code":256}"#;
+    let container: Container = serde_json::from_str(old).unwrap();
+    assert_eq!(container.exit(), Some(crate::ExitStatus::Exited { code: 1 }));
+    let written = serde_json::to_value(&container).unwrap();
+    assert!(written.get("exit_code").is_none(), "{written}");
 }
