@@ -33,6 +33,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return refuse_arguments(&raw_args, err),
     };
+    // runc exits 255 when exec fails, so its callers can tell that from
+    // the process's own status.
+    let failure = if matches!(cli.command, Command::Exec(_)) { 255 } else { 1 };
+    // First, while single-threaded: a command whose processes enter a
+    // container runs from a sealed copy of this binary (CVE-2019-5736).
+    if enters_a_container(&cli.command)
+        && let Err(err) = cradle_runtime::exeseal::run_sealed()
+    {
+        eprintln!("cradle: {err}");
+        return ExitCode::from(failure);
+    }
     let logs = match logging::init(&cli.global) {
         Ok(destination) => destination,
         Err(err) => {
@@ -40,9 +51,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // runc exits 255 when exec fails, so its callers can tell that from
-    // the process's own status.
-    let failure = if matches!(cli.command, Command::Exec(_)) { 255 } else { 1 };
     if cli.global.systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
         let err = anyhow::anyhow!(
             "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); \
@@ -60,7 +68,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Create(args) => runtime_cli::create(cli.global.root, args),
         Command::Start(args) => runtime_cli::start(cli.global.root, args),
-        Command::Run(args) if args.trace.is_some() || args.tui || args.step || args.explain => {
+        Command::Run(args) if args.traced() => {
             let out = args.trace.filter(|out| !out.as_os_str().is_empty());
             trace::run_traced(out, args.explain, args.tui, args.step)
         }
@@ -148,4 +156,14 @@ fn refuse_arguments(raw_args: &[std::ffi::OsString], err: clap::Error) -> ExitCo
     }
     let _ = err.print();
     ExitCode::from(2)
+}
+
+/// Commands whose processes join a container's namespaces (the init,
+/// `exec`'s child). A traced run only runs the untraced one.
+fn enters_a_container(command: &Command) -> bool {
+    match command {
+        Command::Create(_) | Command::Exec(_) => true,
+        Command::Run(args) => !args.traced(),
+        _ => false,
+    }
 }

@@ -83,6 +83,14 @@ pub struct RunArgs {
     pub step: bool,
 }
 
+impl RunArgs {
+    /// Whether this run is traced: it then runs the same command untraced
+    /// as the tracer's child.
+    pub fn traced(&self) -> bool {
+        self.trace.is_some() || self.tui || self.step || self.explain
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct IdArgs {
     pub id: String,

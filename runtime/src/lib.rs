@@ -16,8 +16,10 @@
 //!
 //! The calling process is single-threaded when it runs a runtime command,
 //! so the init is made with a plain `clone(2)` (fork semantics, with the
-//! namespace flags) and continues in Rust in the child: no re-exec of the
-//! cradle binary, which is large, and no hidden `init` subcommand. Stages
+//! namespace flags) and continues in Rust in the child: no hidden `init`
+//! subcommand. A command that enters a container first re-executes the
+//! whole runtime once from a sealed copy of its binary ([`exeseal`]), so
+//! that neither the init nor `exec`'s child is a way to the host's binary. Stages
 //! live in [`process`]: the parent prepares every file descriptor and
 //! validates everything first, the init reports `Ready` or `Failed(reason)`
 //! over a pipe ([`process::channel`]) and then blocks on the exec fifo until
@@ -52,6 +54,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod exec;
+pub mod exeseal;
 pub mod features;
 pub mod hooks;
 pub mod id;
