@@ -158,6 +158,7 @@ impl Cgroup {
         for dir in &cgroup.dirs {
             check_joinable(dir)?;
         }
+        check_hierarchies(&cgroup.dirs, &config.resources)?;
         for dir in &cgroup.dirs {
             match &dir.controllers {
                 Some(controllers) => v1::apply(&dir.path, controllers, &config.resources)?,
@@ -368,6 +369,36 @@ fn frozen(dir: &Path) -> bool {
         || std::fs::read_to_string(dir.join("cgroup.freeze")).is_ok_and(|f| f.trim() == "1")
 }
 
+/// Refuses what no hierarchy of this host can apply, where runc refuses
+/// it too (unified on cgroup v1); warns for a v1 controller that is not
+/// mounted, which runc skips.
+fn check_hierarchies(dirs: &[CgroupDir], resources: &Resources) -> Result<()> {
+    let v1: Vec<&String> =
+        dirs.iter().filter_map(|dir| dir.controllers.as_ref()).flatten().collect();
+    let pure_v2 = dirs.iter().any(|dir| dir.controllers.is_none());
+    if pure_v2 {
+        return Ok(());
+    }
+    if !resources.unified.is_empty() {
+        return Err(Error::invalid(
+            "linux.resources.unified",
+            "cannot be applied on cgroup v1 (this host's controllers are v1), as runc refuses",
+        ));
+    }
+    let asked = [
+        ("hugetlb", "linux.resources.hugepageLimits", !resources.hugepage_limits.is_empty()),
+        ("net_cls", "linux.resources.network.classID", resources.net_class_id.is_some()),
+        ("net_prio", "linux.resources.network.priorities", !resources.net_priorities.is_empty()),
+        ("rdma", "linux.resources.rdma", !resources.rdma.is_empty()),
+    ];
+    for (controller, field, _) in asked.iter().filter(|(_, _, asked)| *asked) {
+        if !v1.iter().any(|name| name.as_str() == *controller) {
+            tracing::warn!("{field}: no {controller} cgroup hierarchy is mounted; skipped");
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a cgroup the container must not be put in: one that already
 /// holds processes (a cgroupsPath naming someone else's cgroup would put
 /// the container's limits on them; runc 1.1 warns and 1.2 refuses, with
@@ -405,6 +436,10 @@ fn create_dirs(mount: &Path, path: &Path, controllers: Option<&[String]>) -> Res
     let mut created = false;
     for component in relative.components() {
         let parent = current.clone();
+        if controllers.is_none() {
+            // Before the child exists, so that it is born with them.
+            v2::enable_controllers(&parent);
+        }
         current.push(component);
         match std::fs::create_dir(&current) {
             Ok(()) => created = true,
@@ -419,12 +454,9 @@ fn create_dirs(mount: &Path, path: &Path, controllers: Option<&[String]>) -> Res
         if cpuset {
             v1::inherit_cpuset(&parent, &current)?;
         }
-        if controllers.is_none() && current != *path {
-            v2::enable_controllers(&current)?;
-        }
     }
     if controllers.is_none() {
-        v2::enable_controllers(mount)?;
+        v2::check_type(path)?;
     }
     Ok(created)
 }

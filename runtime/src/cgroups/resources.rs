@@ -20,6 +20,74 @@ pub struct Resources {
     pub blkio_weight: Option<u16>,
     /// In order; later rules override earlier ones.
     pub devices: Vec<DeviceRule>,
+    pub memory_swappiness: Option<u64>,
+    pub disable_oom_killer: bool,
+    pub cpu_realtime_runtime: Option<i64>,
+    pub cpu_realtime_period: Option<u64>,
+    pub cpu_idle: Option<i64>,
+    pub blkio_leaf_weight: Option<u16>,
+    pub blkio_weight_devices: Vec<WeightDevice>,
+    /// `(file suffix, device)`: `read_bps_device` (v1) / `rbps` (v2), ...
+    pub blkio_throttle: Vec<(Throttle, Device, u64)>,
+    /// `(page size as in the file name, e.g. 2MB; limit in bytes)`.
+    pub hugepage_limits: Vec<(String, u64)>,
+    pub net_class_id: Option<u32>,
+    /// `(interface, priority)`.
+    pub net_priorities: Vec<(String, u32)>,
+    /// `(device, hca_handle, hca_object)`, sorted by device.
+    pub rdma: Vec<(String, Option<u32>, Option<u32>)>,
+    /// cgroup v2 files and values, sorted by file.
+    pub unified: Vec<(String, String)>,
+}
+
+/// A block device, `major:minor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub major: i64,
+    pub minor: i64,
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.major, self.minor)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeightDevice {
+    pub device: Device,
+    pub weight: Option<u16>,
+    pub leaf_weight: Option<u16>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Throttle {
+    ReadBps,
+    WriteBps,
+    ReadIops,
+    WriteIops,
+}
+
+impl Throttle {
+    /// v1's `blkio.throttle.*` file.
+    pub fn v1_file(self) -> &'static str {
+        match self {
+            Throttle::ReadBps => "blkio.throttle.read_bps_device",
+            Throttle::WriteBps => "blkio.throttle.write_bps_device",
+            Throttle::ReadIops => "blkio.throttle.read_iops_device",
+            Throttle::WriteIops => "blkio.throttle.write_iops_device",
+        }
+    }
+
+    /// v2's `io.max` key.
+    pub fn v2_key(self) -> &'static str {
+        match self {
+            Throttle::ReadBps => "rbps",
+            Throttle::WriteBps => "wbps",
+            Throttle::ReadIops => "riops",
+            Throttle::WriteIops => "wiops",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,12 +136,19 @@ impl Resources {
             resources.memory_limit = set(memory.limit());
             resources.memory_reservation = set(memory.reservation());
             resources.memory_swap = set(memory.swap());
-            if memory.swappiness().is_some() {
-                ignored.push("linux.resources.memory.swappiness");
+            // runc: -1 (here u64::MAX) and absent leave the kernel's value.
+            resources.memory_swappiness = memory.swappiness().filter(|s| *s != u64::MAX);
+            if let Some(swappiness) = resources.memory_swappiness.filter(|s| *s > 100) {
+                return Err(Error::invalid(
+                    "linux.resources.memory.swappiness",
+                    format!("{swappiness} is out of range (0-100)"),
+                ));
             }
             // `false` asks for the default, which needs no write.
-            if memory.disable_oom_killer() == Some(true) {
-                ignored.push("linux.resources.memory.disableOOMKiller");
+            resources.disable_oom_killer = memory.disable_oom_killer() == Some(true);
+            if set(memory.kernel()).is_some() || set(memory.kernel_tcp()).is_some() {
+                // runc 1.1's words: the kernel dropped kmem limits (5.16).
+                tracing::warn!("Kernel memory settings are ignored and will be removed");
             }
         }
         if let Some(cpu) = spec.cpu() {
@@ -82,11 +157,11 @@ impl Resources {
             resources.cpu_period = set(cpu.period());
             resources.cpuset_cpus = cpu.cpus().clone().filter(|cpus| !cpus.is_empty());
             resources.cpuset_mems = cpu.mems().clone().filter(|mems| !mems.is_empty());
-            if set(cpu.realtime_runtime()).is_some() || set(cpu.realtime_period()).is_some() {
-                ignored.push("linux.resources.cpu.realtime*");
-            }
-            if set(cpu.idle()).is_some() || set(cpu.burst()).is_some() {
-                ignored.push("linux.resources.cpu.idle/burst");
+            resources.cpu_realtime_runtime = set(cpu.realtime_runtime());
+            resources.cpu_realtime_period = set(cpu.realtime_period());
+            resources.cpu_idle = set(cpu.idle());
+            if set(cpu.burst()).is_some() {
+                ignored.push("linux.resources.cpu.burst");
             }
         }
         if let Some(pids) = spec.pids() {
@@ -94,14 +169,25 @@ impl Resources {
         }
         if let Some(block_io) = spec.block_io() {
             resources.blkio_weight = set(block_io.weight());
-            if listed(block_io.weight_device())
-                || set(block_io.leaf_weight()).is_some()
-                || listed(block_io.throttle_read_bps_device())
-                || listed(block_io.throttle_write_bps_device())
-                || listed(block_io.throttle_read_iops_device())
-                || listed(block_io.throttle_write_iops_device())
-            {
-                ignored.push("linux.resources.blockIO (per-device)");
+            resources.blkio_leaf_weight = set(block_io.leaf_weight());
+            for device in block_io.weight_device().iter().flatten() {
+                resources.blkio_weight_devices.push(WeightDevice {
+                    device: Device { major: device.major(), minor: device.minor() },
+                    weight: set(device.weight()),
+                    leaf_weight: set(device.leaf_weight()),
+                });
+            }
+            let throttles = [
+                (Throttle::ReadBps, block_io.throttle_read_bps_device()),
+                (Throttle::WriteBps, block_io.throttle_write_bps_device()),
+                (Throttle::ReadIops, block_io.throttle_read_iops_device()),
+                (Throttle::WriteIops, block_io.throttle_write_iops_device()),
+            ];
+            for (kind, devices) in throttles {
+                for device in devices.iter().flatten() {
+                    let at = Device { major: device.major(), minor: device.minor() };
+                    resources.blkio_throttle.push((kind, at, device.rate()));
+                }
             }
         }
         for (index, rule) in spec.devices().iter().flatten().enumerate() {
@@ -134,23 +220,37 @@ impl Resources {
                 access,
             });
         }
-        let present = [
-            (
-                "linux.resources.hugepageLimits",
-                spec.hugepage_limits().as_ref().is_some_and(|l| !l.is_empty()),
-            ),
-            ("linux.resources.network", spec.network().is_some()),
-            ("linux.resources.rdma", spec.rdma().as_ref().is_some_and(|r| !r.is_empty())),
-            ("linux.resources.unified", spec.unified().as_ref().is_some_and(|u| !u.is_empty())),
-        ];
-        ignored.extend(present.iter().filter(|(_, set)| *set).map(|(field, _)| *field));
+        for (index, limit) in spec.hugepage_limits().iter().flatten().enumerate() {
+            let limit_bytes = u64::try_from(limit.limit()).map_err(|_| {
+                Error::invalid(
+                    format!("linux.resources.hugepageLimits[{index}]"),
+                    format!("limit {} is negative", limit.limit()),
+                )
+            })?;
+            resources.hugepage_limits.push((limit.page_size().clone(), limit_bytes));
+        }
+        if let Some(network) = spec.network() {
+            resources.net_class_id = set(network.class_id());
+            for priority in network.priorities().iter().flatten() {
+                resources.net_priorities.push((priority.name().clone(), priority.priority()));
+            }
+        }
+        for (device, rdma) in spec.rdma().iter().flatten() {
+            resources.rdma.push((device.clone(), rdma.hca_handles(), rdma.hca_objects()));
+        }
+        resources.rdma.sort();
+        for (file, value) in spec.unified().iter().flatten() {
+            if file.contains('/') || !file.contains('.') {
+                return Err(Error::invalid(
+                    format!("linux.resources.unified[{file:?}]"),
+                    "must be a file name of the form CONTROLLER.PARAMETER",
+                ));
+            }
+            resources.unified.push((file.clone(), value.clone()));
+        }
+        resources.unified.sort();
         Ok((resources, ignored))
     }
-}
-
-/// A per-device list with entries (docker writes empty ones).
-fn listed<T>(devices: &Option<Vec<T>>) -> bool {
-    devices.as_ref().is_some_and(|devices| !devices.is_empty())
 }
 
 /// A limit as runc reads it: zero means "not set" (docker writes
