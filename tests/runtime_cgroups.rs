@@ -125,7 +125,9 @@ fn on_cgroup_v2_the_init_is_placed_and_its_namespace_rooted_there() {
     // (/proc/PID/cgroup lists the host's v1 hierarchies too.)
     // (On a hybrid host /proc/PID/cgroup lists the v1 hierarchies first.)
     let placed = format!("0::/cradle/{id} procs: ");
-    assert!(text.lines().any(|line| line.starts_with(&placed)), "{text}");
+    let placed_line =
+        |line: &str| line.starts_with(&placed) || line.starts_with(&format!("host: {placed}"));
+    assert!(text.lines().any(placed_line), "{text}");
     let procs = text.split("procs: ").nth(1).and_then(|s| s.lines().next()).unwrap_or("");
     let pid = std::fs::read_to_string(sandbox.dir.path().join("pid")).unwrap();
     assert_eq!(procs.trim(), pid.trim(), "{text}");
