@@ -166,6 +166,16 @@ pub struct OutputArgs {
     /// serves, down to the tracepoints. The header records the path taken.
     #[arg(long = "no-hook", value_name = "PATH")]
     pub no_hook: Vec<String>,
+    /// Leave out these probes (comma-separated; `cradle doctor` lists them):
+    /// their event kinds are marked unavailable in the trace. The essential
+    /// ones (exec, task, namespaces) cannot be left out.
+    #[arg(
+        long = "skip-probe",
+        value_name = "PROBE",
+        value_delimiter = ',',
+        env = "CRADLE_SKIP_PROBES"
+    )]
+    pub skip_probes: Vec<String>,
 }
 
 impl OutputArgs {

@@ -43,6 +43,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         mode: TraceMode::Trace,
         command,
         ring_bytes: 8 << 20,
+        skip_probes: crate::trace::skip_probes_from_env(),
         runtimes: Vec::new(),
         out: args.out,
         json: false,

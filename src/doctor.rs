@@ -36,10 +36,31 @@ fn render(report: &DoctorReport) -> String {
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "\nprobes and the path each uses on this kernel:");
+    let _ =
+        writeln!(out, "\nprobes (each loaded and attached with its own programs; * essential):");
     for probe in &report.probes {
         let mark = if probe.usable { "ok " } else { "N/A" };
-        let _ = writeln!(out, "  {mark} {:<6} {}", probe.probe, probe.paths.join(", "));
+        let name = format!("{}{}", probe.probe, if probe.essential { "*" } else { "" });
+        match &probe.error {
+            None => {
+                let _ = writeln!(out, "  {mark} {name:<11} {}", probe.paths.join(", "));
+            }
+            Some(error) => {
+                let _ = writeln!(
+                    out,
+                    "  {mark} {name:<11} left out, no {} events: {error}",
+                    probe.kinds.join("/")
+                );
+            }
+        }
+        // A probe left out for want of a hook has said why above.
+        if let Some(hook) = probe.hook.as_ref().filter(|_| probe.usable) {
+            let _ = write!(out, "      {:<11} hook on {}: {}", "", hook.function, hook.path);
+            for refusal in &hook.refused {
+                let _ = write!(out, "; not {}: {}", refusal.path, refusal.reason);
+            }
+            out.push('\n');
+        }
     }
     out.push('\n');
     if report.can_run() {

@@ -19,7 +19,9 @@ use cradle_probes::{
     Event, Joiner, ProbeConfig, Probes, TrackMode,
     collector::Collector,
     stream::LossTracker,
-    trace_file::{FORMAT, Header, ProbeUse, TraceEnd, TraceMode, TraceWriter, Trailer, VERSION},
+    trace_file::{
+        FORMAT, Header, ProbeAbsence, ProbeUse, TraceEnd, TraceMode, TraceWriter, Trailer, VERSION,
+    },
 };
 use nix::{
     sys::signal::{Signal, kill},
@@ -42,6 +44,8 @@ pub struct Session {
     /// The command to run traced; empty for `watch`.
     pub command: Vec<String>,
     pub ring_bytes: u32,
+    /// Probes to leave out (`--skip-probe`).
+    pub skip_probes: Vec<String>,
     /// For `watch`: the runtime executables to follow (empty: the default).
     pub runtimes: Vec<String>,
     /// The trace file.
@@ -82,6 +86,7 @@ impl Session {
             track,
             ring_bytes: self.ring_bytes,
             refuse_paths: self.refuse_hooks.clone(),
+            skip: self.skip_probes.clone(),
             ..Default::default()
         };
         if !self.runtimes.is_empty() {
@@ -224,6 +229,7 @@ impl Session {
             probes: probes.attached().iter().map(ProbeUse::from).collect(),
             hooks: probes.hooks().to_vec(),
             host_namespaces: own_namespaces(),
+            unavailable: probes.left_out().iter().map(ProbeAbsence::from).collect(),
         })
     }
 }

@@ -52,10 +52,22 @@ pub fn run_traced(
         explain,
         tui,
         no_hook: Vec::new(),
+        skip_probes: skip_probes_from_env(),
     };
     let mut session = session(TraceMode::Run, command, output, false);
     session.step = step.then(|| Stepper::new("", explain)).transpose()?;
     session.run()
+}
+
+/// `CRADLE_SKIP_PROBES` for the commands without `--skip-probe` (`run
+/// --trace`, `demo`).
+pub fn skip_probes_from_env() -> Vec<String> {
+    std::env::var("CRADLE_SKIP_PROBES")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bool) -> Session {
@@ -63,6 +75,7 @@ fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bo
         mode,
         command,
         ring_bytes: output.ring_size,
+        skip_probes: output.skip_probes,
         runtimes: Vec::new(),
         out: output.out,
         json: output.json,

@@ -126,11 +126,40 @@ fn traces_runc_run_of_a_busybox_container() {
     assert_ne!(workload["pid_ns"], runc["pid_ns"]);
 }
 
+/// `cradle doctor --json`, parsed; also whether it said cradle can run.
+fn doctor() -> (Value, bool) {
+    let result = output(cradle().args(["doctor", "--json"]));
+    let report: Value = serde_json::from_slice(&result.stdout)
+        .unwrap_or_else(|err| panic!("doctor --json: {err}: {result:?}"));
+    (report, result.status.success())
+}
+
+/// The trace file's header record.
+fn header_of(events: &[Value]) -> Value {
+    events.iter().find_map(|record| record.get("header")).expect("a header").clone()
+}
+
+/// `cradle trace --out FILE [extra] -- sh -c SCRIPT`: the records and
+/// whether cradle succeeded.
+fn trace_sh(extra: &[&str], script: &str) -> (Vec<Value>, std::process::Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let result = output(
+        cradle()
+            .args(["trace", "--out"])
+            .arg(&trace)
+            .args(extra)
+            .args(["--", "sh", "-c", script])
+            .env_remove("CRADLE_SKIP_PROBES"),
+    );
+    let events = if trace.exists() { json_lines(&trace) } else { Vec::new() };
+    (events, result)
+}
+
 #[test]
 fn doctor_finds_what_works_by_trying() {
-    let result = output(cradle().args(["doctor", "--json"]));
-    assert!(result.status.success(), "doctor: {result:?}");
-    let report: Value = serde_json::from_slice(&result.stdout).unwrap();
+    let (report, can_run) = doctor();
+    assert!(can_run, "doctor: {report:#}");
     let check = |name: &str| {
         report["mechanisms"]
             .as_array()
@@ -142,20 +171,200 @@ fn doctor_finds_what_works_by_trying() {
     };
     assert_eq!(check("tracepoint")["usable"], true);
     assert_eq!(check("raw_tracepoint")["usable"], true);
-    // These machines: CONFIG_KPROBES unset, BPF_PROG_TYPE_TRACING refused.
-    // The reasons are the errors of the attempts themselves.
+    // Kprobes are usable exactly where the kernel has them (these machines:
+    // CONFIG_KPROBES unset; Debian's kernels: set). The reasons are the
+    // errors of the attempts themselves.
     let kprobe = check("kprobe");
-    assert_eq!(kprobe["usable"], false);
-    assert!(kprobe["error"].as_str().unwrap().starts_with("attach:"), "{kprobe}");
+    let has_kprobes = std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists();
+    assert_eq!(kprobe["usable"], has_kprobes, "{kprobe}");
+    if !has_kprobes {
+        assert!(kprobe["error"].as_str().unwrap().starts_with("attach:"), "{kprobe}");
+    }
+    // These machines refuse BPF_PROG_TYPE_TRACING at load.
     let fentry = check("fentry");
-    assert_eq!(fentry["usable"], false);
-    let fentry_error = fentry["error"].as_str().unwrap();
-    assert!(
-        fentry_error.starts_with("load:") && fentry_error.contains("BPF_PROG_LOAD"),
-        "{fentry}"
-    );
+    if fentry["usable"] == false {
+        let fentry_error = fentry["error"].as_str().unwrap();
+        assert!(
+            fentry_error.starts_with("load:") && fentry_error.contains("BPF_PROG_LOAD"),
+            "{fentry}"
+        );
+    }
     assert!(report["problems"].as_array().unwrap().is_empty());
-    assert!(report["probes"].as_array().unwrap().iter().all(|p| p["usable"] == true));
+    // Every essential probe attached; each probe says where, or why not.
+    for probe in report["probes"].as_array().unwrap() {
+        if probe["essential"] == true {
+            assert_eq!(probe["usable"], true, "{probe}");
+        }
+        if probe["usable"] == true {
+            assert!(!probe["paths"].as_array().unwrap().is_empty(), "{probe}");
+        } else {
+            assert!(!probe["error"].as_str().unwrap().is_empty(), "{probe}");
+        }
+    }
+}
+
+/// On every kernel: the probes `doctor` calls usable are exactly the ones a
+/// trace then runs with, on the same paths, and the ones it calls unusable
+/// are recorded absent in the trace's header.
+#[test]
+fn doctor_verdict_per_probe_matches_what_a_trace_attached() {
+    let (report, can_run) = doctor();
+    let (events, result) = trace_sh(&[], "true");
+    assert_eq!(result.status.success(), can_run, "doctor: {report:#}\ntrace: {result:?}");
+    if !can_run {
+        return;
+    }
+    let header = header_of(&events);
+    let attached: Vec<&Value> = header["probes"].as_array().unwrap().iter().collect();
+    let absent: Vec<&Value> = header
+        .get("unavailable")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    for probe in report["probes"].as_array().unwrap() {
+        let name = &probe["probe"];
+        let in_header = |path: &Value| {
+            attached.iter().any(|used| {
+                used["attach"] == *path && used["probes"].as_array().unwrap().contains(name)
+            })
+        };
+        let recorded_absent = absent.iter().any(|absence| absence["probe"] == *name);
+        // A hooked probe took the same path in both.
+        if let Some(hook) = probe.get("hook").filter(|hook| !hook.is_null()) {
+            let recorded = header["hooks"].as_array().unwrap().iter().find(|h| h["probe"] == *name);
+            let recorded = recorded.unwrap_or_else(|| panic!("no hook of {name} in {header:#}"));
+            assert_eq!(recorded["path"], hook["path"], "{name}: doctor {hook}, trace {recorded}");
+        }
+        if probe["usable"] == true {
+            assert!(
+                !recorded_absent,
+                "doctor says {name} works, the trace ran without it: {header:#}"
+            );
+            for path in probe["paths"].as_array().unwrap() {
+                assert!(
+                    in_header(path),
+                    "doctor's path {path} for {name} is not in the header: {header:#}"
+                );
+            }
+        } else {
+            assert!(
+                recorded_absent,
+                "doctor says {name} cannot attach, the header does not say so: {header:#}"
+            );
+            assert!(
+                !attached.iter().any(|used| used["probes"].as_array().unwrap().contains(name)
+                    && used["probes"].as_array().unwrap().len() == 1),
+                "{name} half attached: {header:#}"
+            );
+        }
+    }
+}
+
+/// Where neither fentry nor kprobes work (these machines), the header says
+/// that the namespace and exec probes use the tracepoint paths.
+#[test]
+fn the_header_records_the_tracepoint_paths() {
+    let (report, _) = doctor();
+    let usable = |name: &str| {
+        report["mechanisms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["mechanism"] == name && m["usable"] == true)
+    };
+    let (events, result) = trace_sh(&[], "true");
+    assert!(result.status.success(), "{result:?}");
+    let header = header_of(&events);
+    let paths = |probe: &str| -> Vec<String> {
+        header["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|used| used["probes"].as_array().unwrap().iter().any(|p| p == probe))
+            .map(|used| used["attach"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let namespaces = paths("namespaces");
+    assert!(namespaces.contains(&"raw_tracepoint:task_newtask".to_owned()), "{header:#}");
+    assert!(namespaces.contains(&"raw_tracepoint:sys_exit/unshare".to_owned()), "{header:#}");
+    assert!(paths("exec").contains(&"raw_tracepoint:sched_process_exec".to_owned()), "{header:#}");
+    if !usable("fentry") && !usable("kprobe") {
+        for used in header["probes"].as_array().unwrap() {
+            let attach = used["attach"].as_str().unwrap();
+            assert!(
+                attach.starts_with("raw_tracepoint:") || attach.starts_with("tracepoint:"),
+                "{used}"
+            );
+        }
+    }
+}
+
+/// A probe left out by configuration: the trace still runs and shows the
+/// rest, records the probe and its kinds as unavailable, and has no event
+/// of those kinds. An essential probe cannot be left out.
+#[test]
+fn a_probe_left_out_by_configuration_is_recorded_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!("echo x > {}/written; /bin/true after", dir.path().display());
+    let opens = |events: &[Value]| events.iter().filter(|e| e["kind"] == "open").count();
+
+    // With every probe: the write shows as an open.
+    let (events, result) = trace_sh(&[], &script);
+    assert!(result.status.success(), "{result:?}");
+    assert!(opens(&events) > 0, "no open event to leave out: {events:#?}");
+
+    let (events, result) = trace_sh(&["--skip-probe", "files"], &script);
+    assert!(result.status.success(), "{result:?}");
+    let header = header_of(&events);
+    let absent = header["unavailable"].as_array().expect("unavailable probes in the header");
+    let files = absent.iter().find(|a| a["probe"] == "files").expect("files recorded absent");
+    assert_eq!(files["kinds"], serde_json::json!(["open"]), "{files}");
+    assert!(files["reason"].as_str().unwrap().contains("configuration"), "{files}");
+    assert_eq!(opens(&events), 0, "open events without the files probe");
+    assert!(
+        !header["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|used| used["probes"] == serde_json::json!(["files"])),
+        "{header:#}"
+    );
+    // The rest of the trace is there.
+    assert!(
+        events.iter().any(|e| exec_argv(e).as_deref() == Some(&["/bin/true", "after"].map(String::from)[..])),
+        "the exec is traced"
+    );
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("probe files left out"), "{stderr}");
+
+    // The same through the environment.
+    let trace = dir.path().join("env.jsonl");
+    let result = output(
+        cradle()
+            .args(["trace", "--out"])
+            .arg(&trace)
+            .args(["--", "sh", "-c", &script])
+            .env("CRADLE_SKIP_PROBES", "files,capability"),
+    );
+    let events = json_lines(&trace);
+    assert!(result.status.success(), "{result:?}");
+    let header = header_of(&events);
+    let names: Vec<&Value> =
+        header["unavailable"].as_array().unwrap().iter().map(|a| &a["probe"]).collect();
+    assert!(
+        names.contains(&&Value::from("files")) && names.contains(&&Value::from("capability")),
+        "{header:#}"
+    );
+
+    // Essential probes and unknown names are refused, saying why.
+    let (_, result) = trace_sh(&["--skip-probe", "exec"], "true");
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("probe exec is essential"), "{stderr}");
+    let (_, result) = trace_sh(&["--skip-probe", "nosuch"], "true");
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("no probe nosuch") && stderr.contains("capability"), "{stderr}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! What this kernel lets cradle do, found out by trying: each attach
-//! mechanism is checked by loading and attaching a minimal program, never
-//! by reading kernel configuration.
+//! What this kernel lets cradle do, found out by trying: every probe's own
+//! programs and hooks are loaded and attached as a trace does it (the same
+//! code), and each attach mechanism is checked with a minimal program;
+//! never by reading kernel configuration.
 
 use std::path::Path;
 
@@ -11,9 +12,10 @@ use aya::{
 use serde::Serialize;
 
 use crate::{
-    layout::VMLINUX_BTF,
-    loader::{ProbeConfig, chain, load_object},
-    programs::{Mechanism, PROGRAMS},
+    layout::{VMLINUX_BTF, kernel_layout},
+    loader::{ProbeConfig, ProbeError, attach_all, chain, load_object_with, load_veth_module},
+    programs::{Mechanism, PROBES, Probe},
+    trace_file::HookUse,
     tracefs::{TRACEFS, Tracefs, ensure_tracefs},
 };
 
@@ -31,12 +33,24 @@ pub struct MechanismCheck {
     pub error: Option<String>,
 }
 
-/// The path a probe takes on this kernel.
+/// A probe on this kernel: the path each of its programs took, or why it
+/// is left out.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProbePath {
     pub probe: &'static str,
+    /// A trace cannot start without it.
+    pub essential: bool,
+    /// Where its programs attached (`mechanism:category/target`); empty
+    /// when it is not usable.
     pub paths: Vec<String>,
     pub usable: bool,
+    /// The program that failed to load or attach, and the kernel's error.
+    pub error: Option<String>,
+    /// For a probe that hooks a kernel function: the path taken, and why
+    /// better ones were not.
+    pub hook: Option<HookUse>,
+    /// The event kinds it produces.
+    pub kinds: Vec<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -85,11 +99,22 @@ pub fn diagnose() -> DoctorReport {
             format!("{TRACEFS} (not mounted)")
         }
     };
-    let mechanisms: Vec<MechanismCheck> = match load_object(&ProbeConfig::default()) {
-        Ok(mut ebpf) => Mechanism::ALL.iter().map(|&m| try_mechanism(&mut ebpf, m)).collect(),
+    // As a trace does: a veth module not loaded yet would hide the hook.
+    load_veth_module();
+    let config = ProbeConfig::default();
+    let loaded = kernel_layout(Path::new(VMLINUX_BTF))
+        .map_err(ProbeError::from)
+        .and_then(|layout| Ok((load_object_with(&config, layout)?, layout)));
+    let (mechanisms, probes) = match loaded {
+        Ok((mut ebpf, layout)) => {
+            let probes = try_probes(&mut ebpf, &config, &layout);
+            let mechanisms = Mechanism::ALL.iter().map(|&m| try_mechanism(&mut ebpf, m)).collect();
+            (mechanisms, probes)
+        }
         Err(err) => {
-            problems.push(format!("the eBPF object does not load: {err}"));
-            Mechanism::ALL
+            let error = format!("the eBPF object does not load: {}", chain(&err));
+            problems.push(error.clone());
+            let mechanisms = Mechanism::ALL
                 .iter()
                 .map(|&mechanism| MechanismCheck {
                     mechanism,
@@ -97,39 +122,69 @@ pub fn diagnose() -> DoctorReport {
                     usable: false,
                     error: Some("not tried: the object did not load".into()),
                 })
-                .collect()
+                .collect();
+            let probes = PROBES
+                .iter()
+                .map(|probe| verdict(probe, Vec::new(), Some(error.clone()), None))
+                .collect();
+            (mechanisms, probes)
         }
     };
-    let usable =
-        |m: Mechanism| mechanisms.iter().any(|c: &MechanismCheck| c.mechanism == m && c.usable);
-
-    let mut probes: Vec<ProbePath> = Vec::new();
-    for spec in PROGRAMS.iter().filter(|spec| spec.wanted_here()) {
-        let path = spec.describe();
-        for &name in spec.probes {
-            match probes.iter_mut().find(|p| p.probe == name) {
-                Some(probe) => {
-                    probe.paths.push(path.clone());
-                    probe.usable &= usable(spec.mechanism);
-                }
-                None => probes.push(ProbePath {
-                    probe: name,
-                    paths: vec![path.clone()],
-                    usable: usable(spec.mechanism),
-                }),
-            }
-        }
-    }
-    for probe in &probes {
-        if !probe.usable {
-            problems.push(format!(
-                "probe {} cannot attach ({})",
-                probe.probe,
-                probe.paths.join(", ")
-            ));
-        }
+    for probe in probes.iter().filter(|probe| probe.essential && !probe.usable) {
+        problems.push(format!(
+            "essential probe {} cannot attach: {}",
+            probe.probe,
+            probe.error.as_deref().unwrap_or("unknown error")
+        ));
     }
     DoctorReport { kernel, btf, tracefs, root, mechanisms, probes, problems }
+}
+
+/// Loads and attaches every probe's programs and hooks exactly as a trace
+/// does, then detaches them.
+fn try_probes(
+    ebpf: &mut Ebpf,
+    config: &ProbeConfig,
+    layout: &cradle_probes_common::KernelLayout,
+) -> Vec<ProbePath> {
+    let attachment = attach_all(ebpf, config, layout);
+    let probes = PROBES
+        .iter()
+        .map(|probe| {
+            let hook = attachment.hooks.iter().find(|hook| hook.probe == probe.name).cloned();
+            match attachment.left_out.iter().find(|out| out.probe.name == probe.name) {
+                Some(out) => verdict(probe, Vec::new(), Some(out.reason.clone()), hook),
+                None => {
+                    let paths = attachment
+                        .attached
+                        .iter()
+                        .filter(|spec| spec.probes.contains(&probe.name))
+                        .map(|spec| spec.describe())
+                        .collect();
+                    verdict(probe, paths, None, hook)
+                }
+            }
+        })
+        .collect();
+    drop(attachment);
+    probes
+}
+
+fn verdict(
+    probe: &'static Probe,
+    paths: Vec<String>,
+    error: Option<String>,
+    hook: Option<HookUse>,
+) -> ProbePath {
+    ProbePath {
+        probe: probe.name,
+        essential: probe.essential,
+        usable: error.is_none(),
+        paths,
+        error,
+        hook,
+        kinds: probe.kinds.iter().map(|kind| kind.name()).collect(),
+    }
 }
 
 fn try_mechanism(ebpf: &mut Ebpf, mechanism: Mechanism) -> MechanismCheck {

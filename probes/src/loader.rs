@@ -23,7 +23,10 @@ use cradle_probes_common::{
 
 use crate::{
     layout::{LayoutError, VMLINUX_BTF, kernel_layout},
-    programs::{HOOKS, HookSpec, Mechanism, PROGRAMS, ProgramSpec, TailCall, VETH_FUNCTION},
+    programs::{
+        HOOKS, HookSpec, Mechanism, PROBES, PROGRAMS, Probe, ProgramSpec, TailCall, VETH_FUNCTION,
+        probe,
+    },
     stream::EventStream,
     trace_file::{HookRefusal, HookUse},
     tracefs::{TracefsError, ensure_tracefs},
@@ -78,6 +81,14 @@ pub enum ProbeError {
         #[source]
         source: ProgramError,
     },
+    #[error(
+        "probe {probe} is essential and cannot be left out: {reason}. cradle needs Linux 5.8 or \
+         later (x86_64, BTF, raw tracepoints, the BPF ring buffer); it is tested on 6.1, 6.12 \
+         and 6.18 (see `cradle doctor`)"
+    )]
+    Essential { probe: &'static str, reason: String },
+    #[error("no probe {0} (the probes: {1})")]
+    UnknownProbe(String, String),
     #[error("runtime name {0}")]
     RuntimeName(String),
     #[error("link daemon name {0}")]
@@ -142,6 +153,9 @@ pub struct ProbeConfig {
     /// recorded although they are not tracked, by `comm`; at most
     /// [`LINK_DAEMONS_MAX`] of at most 15 bytes.
     pub link_daemons: Vec<String>,
+    /// Probes to leave out, by name (see [`crate::programs::PROBES`]); an
+    /// essential one cannot be.
+    pub skip: Vec<String>,
 }
 
 impl Default for ProbeConfig {
@@ -154,6 +168,7 @@ impl Default for ProbeConfig {
             stop_after: Vec::new(),
             refuse_paths: Vec::new(),
             link_daemons: DEFAULT_LINK_DAEMONS.iter().map(|name| name.to_string()).collect(),
+            skip: Vec::new(),
         }
     }
 }
@@ -166,16 +181,123 @@ pub struct Probes {
     lost: PerCpuArray<MapData, u64>,
     attached: Vec<ProgramSpec>,
     hooks: Vec<HookUse>,
+    left_out: Vec<LeftOut>,
 }
 
-/// Loads the embedded object with this kernel's layout and `config`,
-/// without attaching anything.
-pub(crate) fn load_object(config: &ProbeConfig) -> Result<Ebpf, ProbeError> {
-    load_object_with(config, kernel_layout(Path::new(VMLINUX_BTF))?)
+/// A probe the tracer runs without, and why.
+#[derive(Clone, Debug)]
+pub struct LeftOut {
+    pub probe: &'static Probe,
+    /// The program that could not load or attach, or the configuration
+    /// that left the probe out, with the exact error.
+    pub reason: String,
 }
 
-/// [`load_object`] with the layout already read.
-fn load_object_with(config: &ProbeConfig, layout: KernelLayout) -> Result<Ebpf, ProbeError> {
+/// What [`attach_all`] did: the programs attached (with their links), the
+/// path each hook took, and the probes left out.
+pub(crate) struct Attachment {
+    pub links: Vec<Link>,
+    pub attached: Vec<ProgramSpec>,
+    pub hooks: Vec<HookUse>,
+    pub left_out: Vec<LeftOut>,
+}
+
+/// Loads and attaches every program of every probe not in `config.skip`,
+/// in [`PROGRAMS`] order, then each hook by the best path it can take. A
+/// program the kernel refuses (a missing hook, the verifier) fails its
+/// probes: they are left out whole, their other programs detached, so that
+/// no probe reports half its events. A probe no attached program serves
+/// (a hook without a fallback of its own) is left out too. Never fails
+/// itself: the caller decides whether what was left out matters.
+pub(crate) fn attach_all(
+    ebpf: &mut Ebpf,
+    config: &ProbeConfig,
+    layout: &KernelLayout,
+) -> Attachment {
+    let mut left_out: Vec<LeftOut> = config
+        .skip
+        .iter()
+        .filter_map(|name| probe(name))
+        .map(|probe| LeftOut { probe, reason: "left out by configuration".to_string() })
+        .collect();
+    let is_out = |left_out: &[LeftOut], spec: &ProgramSpec| {
+        // A program stays while one of its probes is still wanted.
+        spec.probes.iter().all(|name| left_out.iter().any(|out| out.probe.name == *name))
+    };
+    let mut done: Vec<(ProgramSpec, Option<Link>)> = Vec::new();
+    for spec in PROGRAMS {
+        if is_out(&left_out, spec) {
+            continue;
+        }
+        let result = if spec.wanted_here() {
+            attach(ebpf, spec).map_err(|err| short_reason(&chain(&err)))
+        } else {
+            Err(format!("{}: this kernel has no such tracepoint", spec.describe()))
+        };
+        match result {
+            Ok(link) => done.push((*spec, link)),
+            Err(reason) => {
+                for name in spec.probes {
+                    let probe = probe(name).expect("programs name known probes (tested)");
+                    if !left_out.iter().any(|out| out.probe.name == probe.name) {
+                        left_out.push(LeftOut { probe, reason: reason.clone() });
+                    }
+                }
+            }
+        }
+    }
+    let mut links = Vec::new();
+    let mut attached = Vec::new();
+    for (spec, link) in done {
+        if is_out(&left_out, &spec) {
+            // Attached before a sibling failed: take it back out.
+            drop(link);
+            if let Some(tail_call) = spec.tail_call {
+                unplace(ebpf, tail_call);
+            }
+        } else {
+            links.extend(link);
+            attached.push(spec);
+        }
+    }
+    let hooks: Vec<HookUse> = HOOKS
+        .iter()
+        .filter(|hook| !left_out.iter().any(|out| out.probe.name == hook.probe))
+        .map(|hook| {
+            // The veth hook reads the driver's structures: only where
+            // BTF (the kernel's or the veth module's) describes them.
+            let layout_ready = hook.function != VETH_FUNCTION
+                || (layout.veth_priv_peer != LAYOUT_ABSENT
+                    && layout.veth_newlink_dev_arg != LAYOUT_ABSENT);
+            attach_hook(ebpf, hook, layout_ready, &config.refuse_paths, &mut links, &mut attached)
+        })
+        .collect();
+    for probe in PROBES {
+        let served = attached.iter().any(|spec| spec.probes.contains(&probe.name));
+        if served || left_out.iter().any(|out| out.probe.name == probe.name) {
+            continue;
+        }
+        let refusals: Vec<String> = hooks
+            .iter()
+            .filter(|hook| hook.probe == probe.name)
+            .flat_map(|hook| hook.refused.iter().map(|r| format!("{}: {}", r.path, r.reason)))
+            .collect();
+        let reason = if refusals.is_empty() {
+            "no program serves it on this kernel".to_string()
+        } else {
+            format!("no hook path attached ({})", refusals.join("; "))
+        };
+        left_out.push(LeftOut { probe, reason });
+    }
+    Attachment { links, attached, hooks, left_out }
+}
+
+/// Loads the embedded object with this kernel's `layout` (read from BTF)
+/// and `config`, without attaching anything.
+pub(crate) fn load_object_with(
+    config: &ProbeConfig,
+    layout: KernelLayout,
+) -> Result<Ebpf, ProbeError> {
     let page = page_size();
     if !config.ring_bytes.is_power_of_two() || config.ring_bytes < page {
         return Err(ProbeError::RingSize(config.ring_bytes));
@@ -468,7 +590,7 @@ fn short_reason(chain: &str) -> String {
 /// itself would on the first veth request: its BTF (for the hook's
 /// offsets) and its `veth_newlink` (for the kprobe) exist only once it is,
 /// and the first veth made is often the one that matters.
-fn load_veth_module() {
+pub(crate) fn load_veth_module() {
     let loaded = Path::new("/sys/module").join(crate::layout::VETH_MODULE).exists();
     if loaded {
         return;
@@ -497,11 +619,25 @@ pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        // aya's messages often repeat their source's.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
+}
+
+/// Empties a program array slot filled by [`place`].
+fn unplace(ebpf: &mut Ebpf, TailCall { array, index }: TailCall) {
+    let Some(map) = ebpf.map_mut(array) else { return };
+    if let Ok(mut handlers) = ProgramArray::<&mut MapData>::try_from(map)
+        && let Err(err) = handlers.clear_index(&index)
+    {
+        tracing::debug!("emptying slot {index} of {array}: {err}");
+    }
 }
 
 /// Puts `program` in its slot of a program array, which stays in `ebpf`:
@@ -562,45 +698,52 @@ impl Probes {
             HashMap::try_from(take(&mut ebpf, TRACKED_MAP)?).map_err(map_err(TRACKED_MAP))?;
         let lost = PerCpuArray::try_from(take(&mut ebpf, LOST_MAP)?).map_err(map_err(LOST_MAP))?;
         let ring = RingBuf::try_from(take(&mut ebpf, EVENTS_MAP)?).map_err(map_err(EVENTS_MAP))?;
-        let wanted: Vec<ProgramSpec> =
-            PROGRAMS.iter().filter(|spec| spec.wanted_here()).copied().collect();
-        let mut links = Vec::with_capacity(wanted.len());
-        for spec in &wanted {
-            match attach(&mut ebpf, spec) {
-                Ok(link) => links.extend(link),
-                Err(err) => {
-                    detach_all(links);
-                    return Err(err);
+        for name in &config.skip {
+            match probe(name) {
+                None => {
+                    let known: Vec<&str> = PROBES.iter().map(|probe| probe.name).collect();
+                    return Err(ProbeError::UnknownProbe(name.clone(), known.join(", ")));
                 }
+                Some(probe) if probe.essential => {
+                    return Err(ProbeError::Essential {
+                        probe: probe.name,
+                        reason: "it was asked to be left out".into(),
+                    });
+                }
+                Some(_) => {}
             }
         }
-        let mut attached = wanted;
-        let hooks = HOOKS
-            .iter()
-            .map(|hook| {
-                // The veth hook reads the driver's structures: only where
-                // BTF (the kernel's or the veth module's) describes them.
-                let layout_ready = hook.function != VETH_FUNCTION
-                    || (layout.veth_priv_peer != LAYOUT_ABSENT
-                        && layout.veth_newlink_dev_arg != LAYOUT_ABSENT);
-                attach_hook(
-                    &mut ebpf,
-                    hook,
-                    layout_ready,
-                    &config.refuse_paths,
-                    &mut links,
-                    &mut attached,
-                )
-            })
-            .collect();
+        let Attachment { links, attached, hooks, left_out } =
+            attach_all(&mut ebpf, config, &layout);
+        if let Some(out) = left_out.iter().find(|out| out.probe.essential) {
+            detach_all(links);
+            return Err(ProbeError::Essential {
+                probe: out.probe.name,
+                reason: out.reason.clone(),
+            });
+        }
+        for out in &left_out {
+            tracing::warn!(
+                "probe {} left out ({} unavailable): {}",
+                out.probe.name,
+                out.probe.kinds.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", "),
+                out.reason
+            );
+        }
         let stream = EventStream::new(ring)?;
-        let probes = Probes { links, _ebpf: ebpf, tracked, lost, attached, hooks };
+        let probes = Probes { links, _ebpf: ebpf, tracked, lost, attached, hooks, left_out };
         Ok((probes, stream))
     }
 
     /// The programs attached, for trace headers.
     pub fn attached(&self) -> &[ProgramSpec] {
         &self.attached
+    }
+
+    /// The probes left out on this kernel or by configuration, for trace
+    /// headers.
+    pub fn left_out(&self) -> &[LeftOut] {
+        &self.left_out
     }
 
     /// The path each kernel-function hook took, for trace headers.

@@ -1,6 +1,6 @@
 //! Which eBPF program serves which probe, and how each attaches.
 
-use cradle_probes_common::{SYS_ENTER_HANDLERS_MAP, SYS_EXIT_HANDLERS_MAP};
+use cradle_probes_common::{EventKind, SYS_ENTER_HANDLERS_MAP, SYS_EXIT_HANDLERS_MAP};
 use serde::Serialize;
 
 /// How a program is attached to the kernel.
@@ -74,6 +74,85 @@ impl ProgramSpec {
         } else {
             format!("{}:{}/{}", self.mechanism.name(), self.category, self.target)
         }
+    }
+}
+
+/// A probe: a family of events, served by one or more programs.
+#[derive(Clone, Copy, Debug)]
+pub struct Probe {
+    pub name: &'static str,
+    /// Without it cradle cannot say how a container was born, so a trace
+    /// refuses to start rather than run without it. The others are left
+    /// out, with a warning, where the kernel lacks their hook or refuses
+    /// their program.
+    pub essential: bool,
+    /// The event kinds only this probe's programs produce: unavailable when
+    /// the probe is left out.
+    pub kinds: &'static [EventKind],
+}
+
+/// Every probe. Essential: `exec` (what each process runs), `task` (the
+/// process tree: forks and exits) and `namespaces` (what makes a
+/// container). Everything else adds detail to a birth that can still be
+/// followed without it.
+pub const PROBES: &[Probe] = &[
+    Probe {
+        name: "exec",
+        essential: true,
+        kinds: &[EventKind::Exec, EventKind::ExecResult, EventKind::ProcessExec],
+    },
+    Probe { name: "task", essential: true, kinds: &[EventKind::TaskNew, EventKind::TaskExit] },
+    Probe { name: "namespaces", essential: true, kinds: &[EventKind::Namespaces] },
+    Probe {
+        name: "mount",
+        essential: false,
+        kinds: &[
+            EventKind::Mount,
+            EventKind::Umount,
+            EventKind::Fsopen,
+            EventKind::Fsconfig,
+            EventKind::Fsmount,
+            EventKind::MoveMount,
+            EventKind::OpenTree,
+            EventKind::MountSetattr,
+        ],
+    },
+    Probe { name: "root", essential: false, kinds: &[EventKind::PivotRoot, EventKind::Chroot] },
+    Probe { name: "setns", essential: false, kinds: &[EventKind::Setns] },
+    Probe {
+        name: "privileges",
+        essential: false,
+        kinds: &[EventKind::Capset, EventKind::Prctl, EventKind::Seccomp],
+    },
+    Probe { name: "hostname", essential: false, kinds: &[EventKind::Sethostname] },
+    Probe {
+        name: "cgroup",
+        essential: false,
+        kinds: &[EventKind::CgroupMkdir, EventKind::CgroupAttach],
+    },
+    Probe { name: "capability", essential: false, kinds: &[EventKind::CapCapable] },
+    Probe {
+        name: "link",
+        essential: false,
+        kinds: &[EventKind::NetlinkNewLink, EventKind::NetlinkAnswer],
+    },
+    Probe { name: "files", essential: false, kinds: &[EventKind::Open] },
+    Probe { name: "devices", essential: false, kinds: &[EventKind::Mknod] },
+    // Only a hook on the veth driver sees this; without one, the `link`
+    // probe still sees the requests of traced tasks.
+    Probe { name: "veth", essential: false, kinds: &[EventKind::Veth] },
+];
+
+/// The probe named `name`.
+pub fn probe(name: &str) -> Option<&'static Probe> {
+    PROBES.iter().find(|probe| probe.name == name)
+}
+
+impl ProgramSpec {
+    /// Whether a probe that cannot do without this program is essential:
+    /// then the trace cannot start without it.
+    pub fn essential(&self) -> bool {
+        self.probes.iter().any(|name| probe(name).is_some_and(|probe| probe.essential))
     }
 }
 
@@ -367,6 +446,29 @@ mod tests {
             }
         }
         assert!(!taken.is_empty());
+    }
+
+    /// Each kind is one probe's, and each probe a program names is known.
+    #[test]
+    fn every_kind_belongs_to_one_probe() {
+        for kind in EventKind::ALL {
+            let owners: Vec<&str> =
+                PROBES.iter().filter(|p| p.kinds.contains(&kind)).map(|p| p.name).collect();
+            assert_eq!(owners.len(), 1, "{} is produced by {owners:?}", kind.name());
+        }
+        let hooked = HOOKS.iter().flat_map(|hook| hook.paths).flat_map(|path| path.programs);
+        let every: Vec<&ProgramSpec> = PROGRAMS.iter().chain(hooked).collect();
+        for spec in &every {
+            for name in spec.probes {
+                assert!(probe(name).is_some(), "{} names unknown probe {name}", spec.program);
+            }
+        }
+        for probe in PROBES {
+            assert!(every.iter().any(|spec| spec.probes.contains(&probe.name)), "{}", probe.name);
+        }
+        for hook in HOOKS {
+            assert!(super::probe(hook.probe).is_some(), "hook for unknown probe {}", hook.probe);
+        }
     }
 
     /// The dispatchers attach after every handler is in its array.

@@ -17,7 +17,7 @@ use std::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{collector::Container, event::Event, programs::ProgramSpec};
+use crate::{collector::Container, event::Event, loader::LeftOut, programs::ProgramSpec};
 
 /// The `format` every header carries.
 pub const FORMAT: &str = "cradle-trace";
@@ -76,6 +76,12 @@ pub struct Header {
     /// traces written before: inferred from the events then.)
     #[serde(default)]
     pub host_namespaces: std::collections::BTreeMap<String, u32>,
+    /// The probes left out (their hook is missing on this kernel, the
+    /// verifier refused a program, or configuration left them out): their
+    /// kinds cannot appear in this trace. Absent from files written before
+    /// probes could be left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<ProbeAbsence>,
 }
 
 /// The path a kernel-function hook took on the traced kernel.
@@ -129,6 +135,28 @@ impl From<&ProgramSpec> for ProbeUse {
             program: spec.program.to_string(),
             attach: spec.describe(),
             probes: spec.probes.iter().map(|probe| probe.to_string()).collect(),
+        }
+    }
+}
+
+/// A probe the trace ran without.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeAbsence {
+    /// The probe's name (`cradle doctor` lists them).
+    pub probe: String,
+    /// The event kinds it would have produced.
+    pub kinds: Vec<String>,
+    /// Why: the program that failed and the kernel's error, or
+    /// configuration.
+    pub reason: String,
+}
+
+impl From<&LeftOut> for ProbeAbsence {
+    fn from(out: &LeftOut) -> Self {
+        ProbeAbsence {
+            probe: out.probe.name.to_string(),
+            kinds: out.probe.kinds.iter().map(|kind| kind.name().to_string()).collect(),
+            reason: out.reason.clone(),
         }
     }
 }

@@ -12,7 +12,7 @@ use cradle_probes::{
     collector::{Container, Phase, Role},
     fd_paths::FdPaths,
     names,
-    trace_file::{TraceEnd, TraceMode, Truncation},
+    trace_file::{ProbeAbsence, TraceEnd, TraceMode, Truncation},
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -80,6 +80,10 @@ pub struct TraceSummary {
     pub end: Option<TraceEnd>,
     /// Why the file ends early, when it does.
     pub truncated: Option<String>,
+    /// Probes the trace ran without: their kinds cannot appear, so
+    /// findings that rest on the absence of such an event are uncertain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<ProbeAbsence>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -549,6 +553,7 @@ pub fn build_report(trace: &LoadedTrace) -> Report {
                 Truncation::NoTrailer => "no trailer: the tracer stopped before finishing".into(),
                 Truncation::CutLine { line } => format!("line {line} is cut short"),
             }),
+            unavailable: trace.header.unavailable.clone(),
         },
         containers,
         totals,

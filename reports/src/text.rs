@@ -34,6 +34,15 @@ fn render_raw(report: &Report) -> String {
     if trace.lost > 0 {
         let _ = writeln!(out, "warning: {} events were lost while tracing", trace.lost);
     }
+    for absence in &trace.unavailable {
+        let _ = writeln!(
+            out,
+            "warning: traced without probe {} (no {} events): {}",
+            absence.probe,
+            absence.kinds.join(", "),
+            absence.reason
+        );
+    }
     if let Some(truncated) = &trace.truncated {
         let _ = writeln!(out, "warning: the trace is truncated: {truncated}");
     }

@@ -627,14 +627,21 @@ fn speed(speed: f64) -> String {
 /// `31 tracepoint, 1 raw_tracepoint`.
 fn probe_summary(app: &App) -> String {
     let by_mechanism = probes_by_mechanism(app);
-    if by_mechanism.is_empty() {
-        return "none".into();
+    let mut summary = if by_mechanism.is_empty() {
+        "none".to_string()
+    } else {
+        by_mechanism
+            .iter()
+            .map(|(mechanism, targets)| format!("{} {mechanism}", targets.len()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let absent = &app.model.header().unavailable;
+    if !absent.is_empty() {
+        let names: Vec<&str> = absent.iter().map(|absence| absence.probe.as_str()).collect();
+        summary.push_str(&format!(" (without {})", names.join(", ")));
     }
-    by_mechanism
-        .iter()
-        .map(|(mechanism, targets)| format!("{} {mechanism}", targets.len()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    summary
 }
 
 fn probes_by_mechanism(app: &App) -> BTreeMap<&str, Vec<&str>> {
@@ -773,6 +780,15 @@ impl Widget for InfoOverlay<'_> {
                     Style::new().fg(Color::Cyan),
                 ),
                 Span::raw(targets.join(" ")),
+            ]));
+        }
+        for absence in &header.unavailable {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("unavailable: {} ", absence.probe),
+                    Style::new().fg(Color::Yellow),
+                ),
+                Span::raw(format!("(no {} events): {}", absence.kinds.join(", "), absence.reason)),
             ]));
         }
         let box_area = centred(area, 100, area.height);
