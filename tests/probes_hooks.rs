@@ -233,6 +233,11 @@ fn running_pid(bundle: &RuncBundle, id: &str) -> u64 {
 
 #[test]
 fn watch_gives_a_container_the_veth_a_daemon_puts_in_its_network_namespace() {
+    if !veth_here() {
+        // Seen under vmtest, whose guests lack the kernel's modules.
+        eprintln!("no veth driver in this kernel: no daemon can make a veth");
+        return;
+    }
     let bundle = RuncBundle::new(&["sleep", "3"]);
     let id = format!("khooks-daemon-{}", std::process::id());
     let watch = Watch::start(bundle.path());
