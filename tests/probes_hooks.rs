@@ -19,11 +19,20 @@ fn kprobes_here() -> bool {
     Path::new("/sys/bus/event_source/devices/kprobe").exists()
 }
 
-/// Whether the veth driver is in this kernel (built in, or its module
-/// loaded: cradle loads it before hooking). Under vmtest the guest may
-/// lack the kernel's modules; then neither `ip` nor the hook has veth.
+/// Whether this kernel makes veths, as a user would find out: by making
+/// a pair (and removing it). Under vmtest the guest may lack the kernel's
+/// modules; then neither `ip` nor the hook has veth.
 fn veth_here() -> bool {
-    Path::new("/sys/module/veth").exists()
+    let name = format!("khv{}", std::process::id());
+    let made = std::process::Command::new("ip")
+        .args(["link", "add", &name, "type", "veth", "peer", "name", &format!("{name}p")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if made {
+        let _ = std::process::Command::new("ip").args(["link", "del", &name]).status();
+    }
+    made
 }
 
 /// The container prints its namespace links, one `name name:[inode]` per line.
