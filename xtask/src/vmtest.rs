@@ -43,9 +43,17 @@ pub const KERNELS: &[Kernel] = &[
 ];
 
 /// The kernel-facing test files (tests/*.rs) run in each kernel: the probes,
-/// a container's birth, the collector (and `cradle demo`), step mode, trace.
-const KERNEL_TESTS: &[&str] =
-    &["probes_events", "probes_birth", "collector", "step", "trace", "runtime_cgroup_resources"];
+/// a container's birth, the seed's hooks, the collector (and `cradle demo`), step mode,
+/// trace.
+const KERNEL_TESTS: &[&str] = &[
+    "probes_events",
+    "probes_birth",
+    "probes_hooks",
+    "collector",
+    "step",
+    "trace",
+    "runtime_cgroup_resources",
+];
 
 /// The virtme-ng release the runner is written against.
 const VIRTME_NG_VERSION: &str = "1.42";
