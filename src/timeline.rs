@@ -47,11 +47,16 @@ impl Timeline {
         } else {
             (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
         };
+        let colour = terminal && std::env::var_os("NO_COLOR").is_none();
+        Timeline::to_writer(out, colour, options.explain, header.origin_ns)
+    }
+
+    fn to_writer(out: Box<dyn Write>, colour: bool, explain: bool, origin_ns: u64) -> Timeline {
         Timeline {
             out: BufWriter::new(out),
-            colour: terminal && std::env::var_os("NO_COLOR").is_none(),
-            explain: options.explain,
-            origin_ns: header.origin_ns,
+            colour,
+            explain,
+            origin_ns,
             shown: HashMap::new(),
             explained: HashSet::new(),
             granted_checks: 0,
@@ -62,6 +67,14 @@ impl Timeline {
     pub fn event(&mut self, event: &Event, collector: &Collector) -> std::io::Result<()> {
         if let Detail::CapCapable { ret: 0, .. } = event.detail {
             self.granted_checks += 1;
+            return Ok(());
+        }
+        // A thread's end is not its process's: a Go runtime's eight
+        // threads would print eight exits. The leader's exit stands for
+        // the process (every record is in the trace file).
+        if let Detail::TaskExit { .. } = event.detail
+            && event.pid != event.tgid
+        {
             return Ok(());
         }
         let line = match &event.owner {
@@ -75,7 +88,7 @@ impl Timeline {
                 format!(
                     "  {}  {:<12} {:<13} {}",
                     millis(since),
-                    printable(&owner.id),
+                    printable(short_id(&owner.id)),
                     role_name(owner.role),
                     event.describe()
                 )
@@ -197,6 +210,13 @@ fn millis(ns: u64) -> String {
     format!("+{:>9.3}ms", ns as f64 / 1e6)
 }
 
+/// An engine's 64-hex-digit container id as docker prints it, 12 digits
+/// (the phase headings, the trace file and the JSON keep it whole); any
+/// other id as it is.
+fn short_id(id: &str) -> &str {
+    if id.len() >= 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) { &id[..12] } else { id }
+}
+
 fn role_name(role: cradle_probes::collector::Role) -> &'static str {
     use cradle_probes::collector::Role;
     match role {
@@ -251,6 +271,53 @@ mod tests {
     fn wrapping_keeps_words_whole_and_lines_short() {
         let lines = wrap("one two three four five six", 9);
         assert_eq!(lines, ["one two", "three", "four five", "six"]);
+    }
+
+    /// A writer whose bytes the test reads after the timeline is gone.
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn task_exit(pid: u32, tgid: u32) -> Event {
+        serde_json::from_value(serde_json::json!({
+            "seq": pid, "cpu": 0, "ts_ns": 1000, "pid": pid, "tgid": tgid, "ppid": 1,
+            "comm": "exe", "cgroup_id": 1, "mnt_ns": 1, "pid_ns": 1, "truncated": false,
+            "owner": null, "detail": {"task_exit": {"exit_code": 0}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_threads_exit_is_folded_into_its_process() {
+        let out = Shared::default();
+        let mut timeline = Timeline::to_writer(Box::new(out.clone()), false, false, 0);
+        let collector = Collector::default();
+        for thread in 101..109 {
+            timeline.event(&task_exit(thread, 100), &collector).unwrap();
+        }
+        timeline.event(&task_exit(100, 100), &collector).unwrap();
+        drop(timeline);
+        let text = String::from_utf8(out.0.borrow().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("exe[100]"), "{text}");
+    }
+
+    #[test]
+    fn engine_ids_are_shown_short_and_others_whole() {
+        let docker = "a6d94302c0b577b38964e3161121591faab892f3414245a86abf6b30d639cee3";
+        assert_eq!(short_id(docker), "a6d94302c0b5");
+        assert_eq!(short_id("cradle-phases-1234"), "cradle-phases-1234");
+        assert_eq!(short_id("deadbeef"), "deadbeef");
     }
 
     #[test]
