@@ -145,7 +145,9 @@ pub enum Command {
 /// Where a trace goes and how it is shown.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Print the trace as JSON Lines on stdout instead of the timeline.
+    /// Print the trace as JSON Lines on stdout instead of the timeline;
+    /// the traced command's own stdout then goes to stderr, so that stdout
+    /// stays pure JSON Lines.
     #[arg(long)]
     pub json: bool,
     /// Also write the trace to this file (JSON Lines, schemas/trace.schema.json).

@@ -116,6 +116,10 @@ impl Session {
                 }
                 if self.capture_output {
                     command.stdout(Stdio::piped()).stderr(Stdio::piped());
+                } else if self.json && !self.tui {
+                    // stdout is the JSON Lines stream: the command's own
+                    // output goes to stderr, so the stream stays parseable.
+                    command.stdout(Stdio::from(std::io::stderr()));
                 }
                 // SAFETY: the hook makes one raw bpf(2) call and a getpid(2),
                 // both async-signal-safe, so it is sound between fork and exec.

@@ -449,3 +449,26 @@ fn a_containers_exit_is_recorded_as_its_code_and_shown_alike() {
     assert!(shown.contains("exited 3"), "{shown}");
     assert!(!shown.contains("exited 768"), "{shown}");
 }
+
+/// `--json` is a stream a program reads: the traced command's own output
+/// must not be mixed into it (it goes to stderr).
+#[test]
+fn json_output_stays_pure_json_lines_whatever_the_command_prints() {
+    let out = output(cradle().args([
+        "trace",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "echo not-json-1; echo not-json-2",
+    ]));
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().count() > 2, "{stdout}");
+    for line in stdout.lines() {
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not-json-1") && stderr.contains("not-json-2"), "{stderr}");
+}
