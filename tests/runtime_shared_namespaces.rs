@@ -6,12 +6,9 @@
 #[path = "common/runtime.rs"]
 mod runtime;
 
-use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
-};
+use std::process::{Child, Command, Stdio};
 
-use runtime::{Sandbox, host_mounts_mentioning, stderr, stdout};
+use runtime::{Sandbox, host_mounts_mentioning, run_with, stderr, stdout};
 
 /// A bundle whose config lists no mount namespace, and so carries none of
 /// the masked or read-only paths that need one.
@@ -164,17 +161,6 @@ fn joined_uts_bundle(
         }
     });
     bundle
-}
-
-fn run_with(runtime: &str, root: &Path, bundle: &Path, id: &str) -> std::process::Output {
-    let binary = if runtime == "cradle" { runtime::cradle_bin() } else { runtime };
-    Command::new(binary)
-        .arg("--root")
-        .arg(root)
-        .args(["run", "--bundle", bundle.to_str().unwrap(), id])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 #[test]

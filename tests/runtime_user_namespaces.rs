@@ -14,7 +14,7 @@ use std::{
 };
 
 use runtime::{
-    Sandbox, cgroups_mentioning, host_mounts_mentioning, stderr, stdout, wait_for_status,
+    Sandbox, cgroups_mentioning, host_mounts_mentioning, run_with, stderr, stdout, wait_for_status,
 };
 
 const HOST_ID: u32 = 200_000;
@@ -64,17 +64,6 @@ const VIEW: &str = "echo pid=$$; hostname; id; cat /proc/self/uid_map /proc/self
     cut -d' ' -f5 /proc/self/mountinfo; ls /dev; echo x > /dev/null && echo null-writable; \
     wc -c < /proc/kcore 2>/dev/null || wc -c < /proc/keys; \
     grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status";
-
-fn run_with(runtime: &str, root: &Path, bundle: &Path, id: &str) -> std::process::Output {
-    let binary = if runtime == "cradle" { runtime::cradle_bin() } else { runtime };
-    Command::new(binary)
-        .arg("--root")
-        .arg(root)
-        .args(["run", "--bundle", bundle.to_str().unwrap(), id])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn a_mapped_container_sees_what_runcs_does_and_is_root_only_inside() {

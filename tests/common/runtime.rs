@@ -181,3 +181,17 @@ pub fn cgroups_mentioning(needle: &str) -> Vec<PathBuf> {
     walk(Path::new("/sys/fs/cgroup"), 5, needle, &mut found);
     found
 }
+
+/// `RUNTIME --root ROOT run --bundle BUNDLE ID`, stdin closed, for `runc`
+/// (or another runtime on PATH) or `cradle` (this build), so that a parity
+/// test runs the same bundle under each.
+pub fn run_with(runtime: &str, root: &Path, bundle: &Path, id: &str) -> Output {
+    let binary = if runtime == "cradle" { cradle_bin() } else { runtime };
+    Command::new(binary)
+        .arg("--root")
+        .arg(root)
+        .args(["run", "--bundle", bundle.to_str().unwrap(), id])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the runtime")
+}
