@@ -48,10 +48,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// runc's `--rootless` (`auto`, `true`, `false`): accepted; cradle
-    /// decides from its own uid.
+    /// decides from its own uid. Before the command only, as runc's global
+    /// flags are: `spec --rootless` is the spec command's own flag.
     #[arg(
         long,
-        global = true,
         value_name = "BOOL",
         num_args = 0..=1,
         require_equals = true,
