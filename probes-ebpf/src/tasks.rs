@@ -5,8 +5,8 @@ use aya_ebpf::helpers::generated::bpf_probe_read_kernel_str;
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
 use cradle_probes_common::{
     CLONE_NEW_MASK, EventKind, HEADER_UNPRIVILEGED, HEADER_UNTRUSTED_RUNTIME, KERNEL_PATH_MAX,
-    NS_SOURCE_TASK_NEWTASK, NamespacesEvent, ProcessExecEvent, RUNTIME_FILES_MAX, TaskExitEvent,
-    TaskNewEvent, TrackedTask,
+    NS_SOURCE_TASK_NEWTASK, NamespacesEvent, ProcessExecEvent, RUNTIME_FILES_MAX,
+    TRACKED_EXEC_PENDING, TaskExitEvent, TaskNewEvent, TrackedTask,
 };
 
 use crate::{
@@ -84,7 +84,7 @@ pub fn sched_process_exit(ctx: RawTracePointContext) -> i32 {
 /// of the allow-listed runtime files (for a script, the file is its
 /// interpreter, which is never on the list), owned by root and writable by
 /// no one else. The verdict, and whether the caller is unprivileged, goes
-/// to its exec result.
+/// to its exec result, and stays with the root through its later execs.
 #[inline(always)]
 fn judge_runtime(bprm: *const u8) {
     let pid = current_pid();
@@ -92,7 +92,10 @@ fn judge_runtime(bprm: *const u8) {
     let Some(tracked) = (unsafe { TRACKED.get(&pid) }).copied() else {
         return;
     };
-    if tracked.root != pid {
+    // Only the exec that made the root: a trusted runtime's later execs of
+    // itself (cradle's restart from its sealed copy, whose file is not
+    // the listed one) are that runtime's, as its children's are.
+    if tracked.root != pid || tracked.flags & TRACKED_EXEC_PENDING == 0 {
         return;
     }
     let l = layout();
