@@ -404,7 +404,10 @@ impl Trace {
         while let Some(record) = reader.next_record()? {
             match record {
                 Record::Event(event) => events.push(event),
-                Record::Container(container) => containers.push(container),
+                Record::Container(mut container) => {
+                    container.upgrade();
+                    containers.push(container);
+                }
                 Record::Trailer(end) => trailer = Some(end),
                 Record::Header(_) => {
                     return Err(TraceFileError::Corrupt {

@@ -148,6 +148,12 @@ impl Container {
         self.exit.or(self.legacy_wait_status.map(ExitStatus::from_wait_status))
     }
 
+    /// A container read from an older trace, as this version records it.
+    pub fn upgrade(&mut self) {
+        self.exit = self.exit();
+        self.legacy_wait_status = None;
+    }
+
     /// Why this container's record may not be the whole story, or not what
     /// it seems, in words; empty for most.
     pub fn caveats(&self) -> Vec<&'static str> {
