@@ -77,27 +77,27 @@ fn init_with(log: Option<&PathBuf>, format: LogFormat, debug: bool) -> anyhow::R
                 .with_context(|| format!("opening log file {}", path.display()))?;
             let builder = builder.with_writer(std::sync::Mutex::new(file)).with_ansi(false);
             match format {
-                LogFormat::Json => builder.event_format(RuncJson).init(),
-                LogFormat::Text => builder.event_format(RuncText).init(),
+                LogFormat::Json => builder.event_format(RuncLine(runc_json_line)).init(),
+                LogFormat::Text => builder.event_format(RuncLine(runc_text_line)).init(),
             }
             Ok(Destination::File)
         }
         (None, LogFormat::Json) => {
-            builder.event_format(RuncJson).with_writer(std::io::stderr).init();
+            builder.event_format(RuncLine(runc_json_line)).with_writer(std::io::stderr).init();
             Ok(Destination::Stderr)
         }
         (None, LogFormat::Text) => {
-            builder.event_format(RuncText).with_writer(std::io::stderr).init();
+            builder.event_format(RuncLine(runc_text_line)).with_writer(std::io::stderr).init();
             Ok(Destination::Stderr)
         }
     }
 }
 
-/// One JSON object per line, as logrus's JSONFormatter writes them:
-/// `level` (logrus's names), `msg`, `time`, and each other field by name.
-struct RuncJson;
+/// runc's log lines, as logrus writes them: one line per event, made by
+/// [`runc_json_line`] (`--log-format json`) or [`runc_text_line`].
+struct RuncLine(fn(&Event<'_>, &str) -> String);
 
-impl<S, N> FormatEvent<S, N> for RuncJson
+impl<S, N> FormatEvent<S, N> for RuncLine
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
@@ -108,40 +108,25 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> std::fmt::Result {
-        writeln!(writer, "{}", runc_json_line(event, &cradle_runtime::rfc3339_now()))
+        writeln!(writer, "{}", (self.0)(event, &cradle_runtime::rfc3339_now()))
     }
 }
 
-fn runc_json_line(event: &Event<'_>, time: &str) -> Value {
+/// One JSON object per line, as logrus's JSONFormatter writes them:
+/// `level` (logrus's names), `msg`, `time`, and each other field by name.
+fn runc_json_line(event: &Event<'_>, time: &str) -> String {
     let mut fields = JsonFields::default();
     event.record(&mut fields);
     let mut line = fields.others;
     line.insert("level".into(), logrus_level(*event.metadata().level()).into());
     line.insert("msg".into(), fields.message.into());
     line.insert("time".into(), time.into());
-    Value::Object(line)
+    Value::Object(line).to_string()
 }
 
 /// logrus's TextFormatter without a terminal: `time`, `level`, `msg`,
 /// then the other fields sorted by name; a value is quoted unless it is
 /// made only of letters, digits and `-._/@^+`.
-struct RuncText;
-
-impl<S, N> FormatEvent<S, N> for RuncText
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> std::fmt::Result {
-        writeln!(writer, "{}", runc_text_line(event, &cradle_runtime::rfc3339_now()))
-    }
-}
-
 fn runc_text_line(event: &Event<'_>, time: &str) -> String {
     let mut fields = JsonFields::default();
     event.record(&mut fields);

@@ -31,16 +31,15 @@ use nix::{
 };
 
 /// The calls after which a phase can begin.
-const PHASE_CALLS: &[EventKind] = &[
-    EventKind::Namespaces,
-    EventKind::Mount,
-    EventKind::Umount,
-    EventKind::Fsopen,
-    EventKind::Fsconfig,
-    EventKind::Fsmount,
-    EventKind::MoveMount,
-    EventKind::OpenTree,
-    EventKind::MountSetattr,
+fn phase_calls() -> Vec<EventKind> {
+    let mut calls = vec![EventKind::Namespaces];
+    calls.extend(EventKind::MOUNTS);
+    calls.extend(PHASE_CALLS_AFTER_MOUNTS);
+    calls
+}
+
+/// The calls after the mounts after which a phase can begin.
+const PHASE_CALLS_AFTER_MOUNTS: &[EventKind] = &[
     EventKind::PivotRoot,
     EventKind::Chroot,
     EventKind::Capset,
@@ -79,7 +78,7 @@ impl Stepper {
         hear_interrupts()?;
         let every_stop = !kinds.is_empty();
         if !every_stop {
-            kinds = PHASE_CALLS.to_vec();
+            kinds = phase_calls();
         }
         Ok(Stepper {
             kinds,

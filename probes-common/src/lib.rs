@@ -111,6 +111,18 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The mount family: the classic call and the new mount API.
+    pub const MOUNTS: [EventKind; 8] = [
+        EventKind::Mount,
+        EventKind::Umount,
+        EventKind::Fsopen,
+        EventKind::Fsconfig,
+        EventKind::Fsmount,
+        EventKind::MoveMount,
+        EventKind::OpenTree,
+        EventKind::MountSetattr,
+    ];
+
     /// Every kind, in discriminant order.
     pub const ALL: [EventKind; 29] = [
         EventKind::Exec,

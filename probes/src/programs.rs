@@ -103,20 +103,7 @@ pub const PROBES: &[Probe] = &[
     },
     Probe { name: "task", essential: true, kinds: &[EventKind::TaskNew, EventKind::TaskExit] },
     Probe { name: "namespaces", essential: true, kinds: &[EventKind::Namespaces] },
-    Probe {
-        name: "mount",
-        essential: false,
-        kinds: &[
-            EventKind::Mount,
-            EventKind::Umount,
-            EventKind::Fsopen,
-            EventKind::Fsconfig,
-            EventKind::Fsmount,
-            EventKind::MoveMount,
-            EventKind::OpenTree,
-            EventKind::MountSetattr,
-        ],
-    },
+    Probe { name: "mount", essential: false, kinds: &EventKind::MOUNTS },
     Probe { name: "root", essential: false, kinds: &[EventKind::PivotRoot, EventKind::Chroot] },
     Probe { name: "setns", essential: false, kinds: &[EventKind::Setns] },
     Probe {

@@ -272,6 +272,19 @@ pub fn blkio_to_io_weight(weight: u16) -> u64 {
     1 + (u64::from(weight.clamp(10, 1000)) - 10) * 9999 / 990
 }
 
+/// One `rdma.max` line (the same on v1 and v2): `DEVICE [hca_handle=N]
+/// [hca_object=N]`.
+pub fn rdma_line(device: &str, handles: Option<u32>, objects: Option<u32>) -> String {
+    let mut line = device.to_owned();
+    if let Some(handles) = handles {
+        line.push_str(&format!(" hca_handle={handles}"));
+    }
+    if let Some(objects) = objects {
+        line.push_str(&format!(" hca_object={objects}"));
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

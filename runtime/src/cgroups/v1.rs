@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::resources::Resources;
+use super::resources::{Resources, rdma_line};
 use crate::error::{Context, Result};
 
 fn write(dir: &Path, file: &str, value: impl ToString) -> Result<()> {
@@ -100,14 +100,7 @@ pub fn apply(dir: &Path, controllers: &[String], resources: &Resources) -> Resul
     }
     if has("rdma") {
         for (device, handles, objects) in &resources.rdma {
-            let mut line = device.clone();
-            if let Some(handles) = handles {
-                line.push_str(&format!(" hca_handle={handles}"));
-            }
-            if let Some(objects) = objects {
-                line.push_str(&format!(" hca_object={objects}"));
-            }
-            write(dir, "rdma.max", line)?;
+            write(dir, "rdma.max", rdma_line(device, *handles, *objects))?;
         }
     }
     if has("devices") {

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::{
     bpf_syscall::attach_device_program,
     devices::DevicePolicy,
-    resources::{Resources, blkio_to_io_weight, shares_to_weight},
+    resources::{Resources, blkio_to_io_weight, rdma_line, shares_to_weight},
 };
 use crate::error::{Context, Error, Result};
 
@@ -64,14 +64,7 @@ pub fn apply(dir: &Path, resources: &Resources) -> Result<()> {
         set(dir, "linux.resources.hugepageLimits", &file, limit_bytes)?;
     }
     for (device, handles, objects) in &resources.rdma {
-        let mut line = device.clone();
-        if let Some(handles) = handles {
-            line.push_str(&format!(" hca_handle={handles}"));
-        }
-        if let Some(objects) = objects {
-            line.push_str(&format!(" hca_object={objects}"));
-        }
-        set(dir, "linux.resources.rdma", "rdma.max", line)?;
+        set(dir, "linux.resources.rdma", "rdma.max", rdma_line(device, *handles, *objects))?;
     }
     for (file, value) in &resources.unified {
         set(dir, &format!("linux.resources.unified[{file:?}]"), file, value)?;
