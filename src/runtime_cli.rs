@@ -7,7 +7,7 @@ use std::{io::Write, path::PathBuf, process::ExitCode};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use cradle_runtime::{
-    CreateOptions, KillTarget, Runtime, bundle,
+    CreateOptions, KillTarget, RunOptions, Runtime, bundle,
     config::ProcessConfig,
     exec::{ExecOptions, exec},
     network::{self, BridgeOptions},
@@ -66,6 +66,10 @@ pub struct RunArgs {
     /// for `state` and `delete` (runc's `--keep`).
     #[arg(long, conflicts_with = "detach")]
     pub keep: bool,
+    /// Do not adopt the container's orphaned processes (by default `run`
+    /// is their child subreaper and reaps them, as runc's).
+    #[arg(long)]
+    pub no_subreaper: bool,
     /// Trace the run from the runtime's first syscall and show the
     /// container's birth; with `=FILE`, also save the trace there.
     #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "")]
@@ -248,12 +252,8 @@ pub fn start(root: PathBuf, args: IdArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run(root: PathBuf, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let status = Runtime::new(root).run(
-        &args.create.id,
-        &create_options(&args.create)?,
-        args.detach,
-        args.keep,
-    )?;
+    let run = RunOptions { detach: args.detach, keep: args.keep, subreaper: !args.no_subreaper };
+    let status = Runtime::new(root).run(&args.create.id, &create_options(&args.create)?, &run)?;
     Ok(exit_code(status))
 }
 

@@ -713,3 +713,27 @@ fn preserve_fds_passes_exactly_n_descriptors() {
         "{seen:?}"
     );
 }
+
+/// Whether the process that a shell's child leaves behind is adopted by
+/// the runtime (its parent) once that child exits: a container without a
+/// pid namespace, so that no init of its own adopts it.
+const ORPHAN_ADOPTER: &str = "orphan=$(sh -c 'sleep 60 >/dev/null 2>&1 & echo $!'); \
+    adopter=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$orphan/status); \
+    if [ \"$adopter\" = \"$PPID\" ]; then echo adopted by the runtime; \
+    else echo not adopted by the runtime; fi; kill $orphan";
+
+/// Output rule: `run` makes the runtime a child subreaper, so that an
+/// orphan of the container's is reaped by it; `--no-subreaper` does not.
+#[test]
+fn run_is_a_subreaper_unless_no_subreaper() {
+    let sandbox = Sandbox::new();
+    let bundle = script_bundle(&sandbox, "subreaper", ORPHAN_ADOPTER);
+    sandbox.edit_config(&bundle, |config| {
+        let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|ns| ns["type"] != "pid");
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    assert_eq!(assert_same(&runc, &cradle), "adopted by the runtime\n");
+    let (runc, cradle) = run_both(&sandbox, &bundle, &["--no-subreaper"]);
+    assert_eq!(assert_same(&runc, &cradle), "not adopted by the runtime\n");
+}

@@ -70,6 +70,6 @@ mod util;
 
 pub use config::ContainerConfig;
 pub use error::{Error, Result};
-pub use lifecycle::{CreateOptions, KillTarget, Runtime};
+pub use lifecycle::{CreateOptions, KillTarget, RunOptions, Runtime};
 pub use state::{ContainerState, Status};
 pub use util::rfc3339_now;

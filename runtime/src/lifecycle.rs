@@ -59,6 +59,18 @@ pub struct CreateOptions {
     pub network: Option<BridgeOptions>,
 }
 
+/// How `run` runs the container beyond `create`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Return once the container is running.
+    pub detach: bool,
+    /// Keep the stopped container instead of deleting it.
+    pub keep: bool,
+    /// Adopt the container's orphans (runc's default; `--no-subreaper`
+    /// turns it off).
+    pub subreaper: bool,
+}
+
 /// A bridge attachment undone on drop unless kept.
 #[derive(Default)]
 struct NetworkGuard(Option<Attachment>);
@@ -466,12 +478,16 @@ impl Runtime {
     /// create + start + wait, forwarding signals; returns the workload's
     /// exit status and removes the container, unless `keep`. With
     /// `detach`, returns 0 once the container is running.
-    pub fn run(&self, id: &str, options: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+    pub fn run(&self, id: &str, options: &CreateOptions, run: &RunOptions) -> Result<i32> {
+        let RunOptions { detach, keep, subreaper } = *run;
         if detach {
             self.create(id, options)?;
             return self.start(id).map(|()| 0).inspect_err(|_| {
                 let _ = self.delete(id, true);
             });
+        }
+        if subreaper {
+            become_subreaper();
         }
         // Blocked before the clone so none is lost; the init unblocks.
         let signals = BlockedSignals::block()?;
@@ -506,6 +522,16 @@ impl Runtime {
         let status = status?;
         removed?;
         Ok(status)
+    }
+}
+
+/// As runc's `run`: the container's orphans (of a container without a
+/// pid namespace, whose processes no init of its own adopts) come to the
+/// runtime, which reaps them while it waits, instead of going to the
+/// host's init. A failure is a warning, as with runc.
+fn become_subreaper() {
+    if let Err(err) = nix::sys::prctl::set_child_subreaper(true) {
+        tracing::warn!("becoming a child subreaper: {err}");
     }
 }
 
