@@ -165,6 +165,10 @@ pub struct ExecArgs {
     /// The AppArmor profile for the process.
     #[arg(long, value_name = "PROFILE")]
     pub apparmor: Option<String>,
+    /// The SELinux label for the process (refused: cradle applies no
+    /// SELinux label; an empty one is no label).
+    #[arg(long, value_name = "LABEL")]
+    pub process_label: Option<String>,
     /// Return once the process is started.
     #[arg(long, short = 'd')]
     pub detach: bool,
@@ -390,6 +394,7 @@ pub fn exec_in(root: PathBuf, args: ExecArgs) -> anyhow::Result<ExitCode> {
         capabilities: args.capabilities,
         no_new_privileges: args.no_new_privs,
         apparmor_profile: args.apparmor,
+        selinux_label: args.process_label,
         detach: args.detach,
         pid_file: args.pid_file,
         console_socket: args.console_socket,

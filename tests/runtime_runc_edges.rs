@@ -737,3 +737,55 @@ fn run_is_a_subreaper_unless_no_subreaper() {
     let (runc, cradle) = run_both(&sandbox, &bundle, &["--no-subreaper"]);
     assert_eq!(assert_same(&runc, &cradle), "not adopted by the runtime\n");
 }
+
+/// runc's words for an SELinux label on a host without SELinux.
+const NO_SELINUX: &str =
+    "selinux label is specified in config, but selinux is disabled or not supported";
+
+/// Output rule: `exec --process-label` (and `process.selinuxLabel` at
+/// create) on a host without SELinux fails as runc's does (exec: status
+/// 255); an empty label is no label.
+#[test]
+fn process_label_without_selinux_fails_as_runc() {
+    if std::fs::read_to_string("/proc/filesystems").unwrap().contains("selinuxfs") {
+        eprintln!("skipped: this host has SELinux, where runc applies the label");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let runc = Runc::new(&sandbox);
+    let bundle = script_bundle(&sandbox, "label", "sleep 60");
+    let labelled = script_bundle(&sandbox, "labelled", "true");
+    sandbox.edit_config(&labelled, |config| {
+        config["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+    });
+    let mut seen = Vec::new();
+    for name in ["runc", "cradle"] {
+        let command = |args: &[&str]| {
+            let mut command =
+                if name == "runc" { runc.command(args) } else { sandbox.cradle(args) };
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+            command.output().unwrap()
+        };
+        let id = if name == "runc" { runc.id("label") } else { sandbox.id("label") };
+        let detached = ["run", "--detach", "--bundle", bundle.to_str().unwrap(), &id];
+        let mut run =
+            if name == "runc" { runc.command(&detached) } else { sandbox.cradle(&detached) };
+        assert!(run.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success());
+        let label = "system_u:system_r:container_t:s0";
+        let refused = command(&["exec", "--process-label", label, &id, "true"]);
+        assert!(stderr(&refused).contains(NO_SELINUX), "{name}: {}", stderr(&refused));
+        let empty = command(&["exec", "--process-label", "", &id, "echo", "ran"]);
+        let labelled_id = if name == "runc" { runc.id("labelled") } else { sandbox.id("labelled") };
+        let create = command(&["run", "--bundle", labelled.to_str().unwrap(), &labelled_id]);
+        assert!(stderr(&create).contains(NO_SELINUX), "{name}: {}", stderr(&create));
+        seen.push((
+            refused.status.code(),
+            empty.status.code(),
+            stdout(&empty),
+            create.status.code(),
+        ));
+        let _ = command(&["delete", "--force", &id]);
+    }
+    assert_eq!(seen[1], seen[0], "cradle, then runc");
+    assert_eq!(seen[0], (Some(255), Some(0), "ran\n".to_owned(), Some(1)));
+}

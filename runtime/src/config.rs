@@ -457,16 +457,13 @@ fn reject_unsupported_process(process: &Process) -> Result<()> {
             ("process.ioPriority", process.io_priority().is_some()),
             ("process.scheduler", process.scheduler().is_some()),
             ("process.execCPUAffinity", process.exec_cpu_affinity().is_some()),
-            (
-                "process.selinuxLabel",
-                process.selinux_label().as_ref().is_some_and(|l| !l.is_empty()),
-            ),
         ];
         if let Some((field, _)) = present.iter().find(|(_, set)| *set) {
             return Err(Error::unsupported(*field, "not implemented"));
         }
     }
-    Ok(())
+    let label = process.selinux_label().as_deref().unwrap_or_default();
+    crate::security::selinux::refuse_label("process.selinuxLabel", label, false)
 }
 
 /// What runc appends after the spec's device rules (its specconv's

@@ -38,6 +38,7 @@ use crate::{
         },
         wait::wait_forwarding,
     },
+    security::selinux,
     state::{Status, write_atomic},
     syscall::{LinuxSyscall, Syscall},
 };
@@ -62,6 +63,9 @@ pub struct ExecOptions {
     /// `--no-new-privs`: turns no_new_privileges on.
     pub no_new_privileges: bool,
     pub apparmor_profile: Option<String>,
+    /// `--process-label`: an SELinux label, refused (see
+    /// [`crate::security::selinux`]).
+    pub selinux_label: Option<String>,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
@@ -170,6 +174,9 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
 }
 
 fn exec_process(base: &ProcessConfig, options: &ExecOptions) -> Result<ProcessConfig> {
+    if let Some(label) = &options.selinux_label {
+        selinux::refuse_label("exec --process-label", label, true)?;
+    }
     if let Some(given) = &options.process {
         let mut process = given.clone();
         process.security.seccomp = base.security.seccomp.clone();

@@ -1,5 +1,5 @@
 //! What the process may do: capabilities, no_new_privileges, seccomp and
-//! AppArmor, checked when the config is read and applied in the child
+//! AppArmor (and SELinux labels, refused: [`selinux`]), checked when the config is read and applied in the child
 //! just before `execve`, in runc's order: the bounding set and AppArmor
 //! before the switch to the process's user; then, last, the capability
 //! sets, no_new_privileges, and the seccomp filter (before the capability
@@ -9,6 +9,7 @@
 pub mod apparmor;
 pub mod capabilities;
 pub mod seccomp;
+pub mod selinux;
 
 use oci_spec::runtime::{Linux, Process};
 use serde::{Deserialize, Serialize};
