@@ -481,22 +481,18 @@ fn allow_container_devices(resources: &mut Resources, devices: &[DeviceConfig]) 
         let mknod = DeviceRule { allow: true, kind, major: None, minor: None, access: "m".into() };
         resources.devices.push(mknod);
     }
-    let defaults = [
-        (Some("/dev/null"), 1, Some(3)),
-        (Some("/dev/random"), 1, Some(8)),
-        (Some("/dev/full"), 1, Some(7)),
-        (Some("/dev/tty"), 5, Some(0)),
-        (Some("/dev/zero"), 1, Some(5)),
-        (Some("/dev/urandom"), 1, Some(9)),
-        // The ptys, /dev/ptmx and tun/tap: rules without a node of their own.
-        (None, 136, None),
-        (None, 5, Some(2)),
-        (None, 10, Some(200)),
-    ];
-    for (path, major, minor) in defaults {
-        if path.is_some_and(|path| devices.iter().any(|device| device.path == Path::new(path))) {
+    // The default nodes, unless the config lists a device of that path
+    // itself (its own rule then decides).
+    for default in &cradle_defaults::DEFAULT_DEVICES {
+        if devices.iter().any(|device| device.path == Path::new(default.path)) {
             continue;
         }
+        resources
+            .devices
+            .push(DeviceRule::allow_char(default.major.into(), Some(default.minor.into())));
+    }
+    // The ptys, /dev/ptmx and tun/tap: rules without a node of their own.
+    for (major, minor) in [(136, None), (5, Some(2)), (10, Some(200))] {
         resources.devices.push(DeviceRule::allow_char(major, minor));
     }
 }
