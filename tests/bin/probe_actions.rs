@@ -74,7 +74,7 @@ fn main() {
 /// The classic and the new mount API, pivot_root and chroot, in a private
 /// mount namespace so the host is left as it was.
 fn mount(dir: &str) -> Value {
-    // SAFETY (every libc call below): arguments are valid NUL-terminated
+    // SAFETY: every libc call below: arguments are valid NUL-terminated
     // strings and plain integers; results are checked.
     unsafe {
         check("unshare", libc::unshare(libc::CLONE_NEWNS) as i64);
@@ -198,7 +198,7 @@ fn files(dir: &str) -> Value {
     let (sub_c, read_only) = (c(&sub), c(&format!("{dir}/read-only")));
     let (rel_sub, missing, fifo) = (c("sub"), c("/missing"), c("fifo"));
     let node = c(&format!("{dir}/null-copy"));
-    // SAFETY (every libc call below): valid NUL-terminated strings, a
+    // SAFETY: every libc call below: valid NUL-terminated strings, a
     // `struct open_how` of its size, plain integers; results are checked.
     unsafe {
         let write_fd = check(
@@ -339,7 +339,7 @@ fn namespaces() -> Value {
 /// capability check that fails because the capability was dropped.
 fn privileges() -> Value {
     let name = c("cradle-priv");
-    // SAFETY (every libc call below): valid pointers to live buffers and
+    // SAFETY: every libc call below: valid pointers to live buffers and
     // plain integers; results are checked.
     unsafe {
         check("PR_SET_NAME", libc::prctl(libc::PR_SET_NAME, name.as_ptr()) as i64);
