@@ -186,7 +186,9 @@ fn cradle_run_yields_namespaces_mounts_pivot_root_capset_and_the_workload_exec()
 #[test]
 fn cradle_exec_yields_setns_into_each_of_the_containers_namespaces() {
     let sandbox = Sandbox::new();
-    let bundle = sandbox.bundle("exec", &["sleep", "30"]);
+    // Long enough to outlive the trace's start, which takes tens of seconds
+    // in a TCG guest of the kernel matrix; the sandbox's delete ends it.
+    let bundle = sandbox.bundle("exec", &["sleep", "600"]);
     let id = sandbox.id("probes-exec");
     let created = sandbox.create(&bundle, &id);
     assert!(created.status.success(), "create: {created:?}");
