@@ -286,7 +286,7 @@ impl Outputs {
         Ok(Outputs {
             joiner: Joiner::default(),
             ready: Vec::new(),
-            collector: Collector::default(),
+            collector: Collector::live(),
             losses: LossTracker::default(),
             file,
             json,

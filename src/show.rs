@@ -23,7 +23,6 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let mut collector = Collector::default();
     let mut trailer = None;
     let mut events = 0u64;
-    let mut recorded = 0;
     let path = args.trace.display();
     while let Some(record) = reader.next_record().with_context(|| format!("reading {path}"))? {
         match record {
@@ -33,10 +32,10 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 timeline.event(&event, &collector)?;
             }
             Record::Trailer(end) => trailer = Some(end),
-            // What the events cannot tell again: where the tracer saw loss.
+            // What the events cannot tell again: where the tracer saw loss,
+            // who launched the runtime.
             Record::Container(container) => {
-                collector.merge_recorded(recorded, &container);
-                recorded += 1;
+                collector.merge_recorded(&container);
             }
             Record::Header(_) => {}
         }

@@ -89,7 +89,7 @@ impl Timeline {
                     "  {}  {:<12} {:<13} {}",
                     millis(since),
                     printable(short_id(&owner.id)),
-                    role_name(owner.role),
+                    role_label(owner),
                     event.describe()
                 )
             }
@@ -171,6 +171,9 @@ impl Timeline {
             for caveat in container.caveats() {
                 self.paint(RED, &format!("  warning: {caveat}"))?;
             }
+            for line in launcher_and_call_lines(container) {
+                self.paint("", &line)?;
+            }
             let start = start_ns(container);
             for (i, mark) in container.phases.iter().enumerate() {
                 let took = container
@@ -217,14 +220,41 @@ fn short_id(id: &str) -> &str {
     if id.len() >= 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) { &id[..12] } else { id }
 }
 
-fn role_name(role: cradle_probes::collector::Role) -> &'static str {
-    use cradle_probes::collector::Role;
-    match role {
-        Role::Runtime => "runtime",
-        Role::Intermediate => "intermediate",
-        Role::Init => "init",
-        Role::Workload => "workload",
+/// The role column: the role, after the later runtime command it acts
+/// for (`start runtime`, `exec workload`).
+fn role_label(owner: &cradle_probes::event::Owner) -> String {
+    match &owner.call {
+        Some(call) => format!("{call} {}", owner.role.name()),
+        None => owner.role.name().to_string(),
     }
+}
+
+/// The summary's lines on who launched the runtime, and the later
+/// commands run on the container.
+pub fn launcher_and_call_lines(container: &Container) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !container.launchers.is_empty() {
+        lines.push("  launched by (parent first):".to_string());
+        for launcher in &container.launchers {
+            lines.push(format!(
+                "    {:>7} {:<16} {}",
+                launcher.pid,
+                printable(&launcher.comm),
+                printable(&launcher.argv.join(" "))
+            ));
+        }
+    }
+    let start = container.start_ns();
+    for call in &container.calls {
+        lines.push(format!(
+            "  {}  {} {} (pid {})",
+            millis(call.ts_ns.saturating_sub(start)),
+            printable(&container.runtime),
+            printable(&call.command),
+            call.pid
+        ));
+    }
+    lines
 }
 
 const RESET: &str = "\x1b[0m";

@@ -15,7 +15,9 @@ use std::{
 };
 
 use common::runtime::Sandbox;
-use common::{RuncBundle, assert_phases_in_order, cradle, json_lines, output, watch::Watch};
+use common::{
+    RuncBundle, assert_phases_in_order, cradle, exec_argv, json_lines, output, watch::Watch,
+};
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
@@ -268,4 +270,107 @@ fn demo_explains_a_container_birth_and_leaves_nothing_behind() {
     assert!(cgroups.is_empty(), "the demo left cgroups: {cgroups:?}");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains("cradle-demo-"), "the demo left mounts");
+}
+
+/// Issue 17: the runtime commands a client runs after create (`start`,
+/// `exec`, `state`, `kill`, `delete`) name the container, and are its:
+/// each is recorded on the container with its time, its events carry the
+/// command, `exec`'s program is a workload of the container, and the
+/// container records who launched its runtime (this test, then its own
+/// launcher).
+#[test]
+fn watch_attributes_every_runtime_command_that_names_a_container() {
+    let sandbox = Sandbox::new();
+    let bundle = RuncBundle::new(&["sleep", "60"]);
+    let id = sandbox.id("called");
+    let watch = Watch::start(sandbox.dir.path());
+    let runc = |args: &[&str]| {
+        let mut command = Command::new("runc");
+        command.arg("--root").arg(bundle.runc_root()).args(args);
+        command
+    };
+    let quiet = |mut command: Command| {
+        let status = command.stdin(Stdio::null()).stdout(Stdio::null()).status().unwrap();
+        assert!(status.success(), "{command:?}: {status}");
+    };
+    quiet(runc(&["create", "--bundle", bundle.path().to_str().unwrap(), &id]));
+    quiet(runc(&["start", &id]));
+    let exec = output(&mut runc(&["exec", &id, "echo", "inside"]));
+    assert!(exec.status.success(), "{exec:?}");
+    quiet(runc(&["state", &id]));
+    quiet(runc(&["kill", &id, "KILL"]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&output(&mut runc(&["state", &id])).stdout).contains("stopped") {
+        assert!(Instant::now() < deadline, "{id} never stopped");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    quiet(runc(&["delete", &id]));
+    // A command on an id nobody created is the host's.
+    let _ = runc(&["state", "never-created"]).stderr(Stdio::null()).status();
+    let trace = watch.out.clone();
+    let lines = watch.stop();
+
+    let containers = containers(&lines);
+    let found: Vec<&&Value> = containers.iter().filter(|c| c["id"] == id.as_str()).collect();
+    assert_eq!(found.len(), 1, "{id}: {containers:?}");
+    let container = found[0];
+    let commands: Vec<&str> = container["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    // `state` runs once more per poll of the loop above.
+    assert_eq!(&commands[..4], ["start", "exec", "state", "kill"], "{container}");
+    assert_eq!(commands.last(), Some(&"delete"), "{container}");
+    let start = container["phases"][0]["ts_ns"].as_u64().unwrap();
+    let mut last = start;
+    for call in container["calls"].as_array().unwrap() {
+        let at = call["ts_ns"].as_u64().unwrap();
+        assert!(at >= last, "calls out of order: {container}");
+        last = at;
+    }
+    let launchers = container["launchers"].as_array().expect("a launcher chain");
+    assert_eq!(launchers[0]["pid"], std::process::id(), "the test ran runc: {container}");
+    let me = std::fs::read_link("/proc/self/exe").unwrap();
+    assert_eq!(launchers[0]["exe"], me.to_str().unwrap());
+    assert!(launchers.len() >= 2, "and someone ran the test: {launchers:?}");
+
+    let events = events(&lines);
+    for call in container["calls"].as_array().unwrap() {
+        let exec = events
+            .iter()
+            .find(|e| {
+                e["kind"] == "exec" && e["tgid"] == call["pid"] && e["ts_ns"] == call["ts_ns"]
+            })
+            .unwrap_or_else(|| panic!("no exec for {call}"));
+        assert_eq!(exec["container"], id.as_str(), "{exec}");
+        assert_eq!((&exec["call"], &exec["role"]), (&call["command"], &"runtime".into()));
+    }
+    let echo = events
+        .iter()
+        .find(|e| {
+            e["kind"] == "exec" && exec_argv(e).is_some_and(|argv| argv == ["echo", "inside"])
+        })
+        .expect("the exec'd program's exec");
+    assert_eq!(
+        (&echo["container"], &echo["role"], &echo["call"]),
+        (&id.as_str().into(), &"workload".into(), &"exec".into())
+    );
+    let stray = events
+        .iter()
+        .find(|e| {
+            e["kind"] == "exec"
+                && exec_argv(e).is_some_and(|argv| argv.contains(&"never-created".to_string()))
+        })
+        .expect("the stray state's exec");
+    assert_eq!(stray["container"], Value::Null, "{stray}");
+
+    // `show` prints the commands against the container's start, and the
+    // chain that launched it.
+    let shown = output(cradle().arg("show").arg(&trace));
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("launched by (parent first):"), "{text}");
+    assert!(text.contains("runc delete (pid "), "{text}");
+    assert!(text.lines().any(|l| l.contains(&id) && l.contains("start runtime")), "{text}");
 }

@@ -91,6 +91,10 @@ pub struct Owner {
     pub id: Arc<str>,
     pub role: Role,
     pub phase: Phase,
+    /// The later runtime command (`start`, `delete`, `exec`, ...) whose
+    /// process acted; absent for the command that created the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<Arc<str>>,
 }
 
 /// Inode numbers of a task's namespaces, as in `readlink /proc/PID/ns/*`;

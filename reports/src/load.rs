@@ -43,7 +43,6 @@ impl LoadedTrace {
         let mut collector = Collector::default();
         // The header is line 1 and every record is one line.
         let mut line = 1u64;
-        let mut recorded = 0;
         while let Some(record) = reader.next_record().map_err(error)? {
             line += 1;
             match record {
@@ -53,10 +52,10 @@ impl LoadedTrace {
                     lines.push(line);
                 }
                 Record::Trailer(end) => trailer = Some(end),
-                // What the events cannot tell again: where the tracer saw loss.
+                // What the events cannot tell again: where the tracer saw loss,
+                // who launched the runtime.
                 Record::Container(container) => {
-                    collector.merge_recorded(recorded, &container);
-                    recorded += 1;
+                    collector.merge_recorded(&container);
                 }
                 Record::Header(_) => {
                     return Err(error(TraceFileError::Corrupt {

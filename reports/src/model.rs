@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use cradle_probes::{
     Detail, Event, ExitStatus, NamespaceSource, Namespaces,
     abi::AT_FDCWD,
-    collector::{Container, Phase, Role},
+    collector::{Container, Launcher, Phase, Role},
     fd_paths::FdPaths,
     names,
     trace_file::{ProbeAbsence, TraceEnd, TraceMode, Truncation},
@@ -162,6 +162,23 @@ pub struct RuntimeInfo {
     pub exit: Option<String>,
     /// The runtime's exec: where the container's events begin.
     pub evidence: Option<EventRef>,
+    /// Who ran the runtime: its parent first, up the chain (a shim, a
+    /// daemon, a shell); empty where the tracer could not read it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub launchers: Vec<Launcher>,
+    /// The runtime commands run on the container after the one that
+    /// created it, with their time since the container's start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<CallReport>,
+}
+
+/// A later runtime command on the container (`start`, `delete`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CallReport {
+    pub command: String,
+    pub pid: u32,
+    /// Nanoseconds since the container's runtime started.
+    pub since_start_ns: u64,
 }
 
 /// A phase the container reached: when, and for how long.
@@ -754,6 +771,17 @@ impl<'a> ContainerBuilder<'a> {
                 init_pid: init,
                 exit: self.container.exit().map(|exit| exit.to_string()),
                 evidence: start.map(|i| self.r(i)),
+                launchers: self.container.launchers.clone(),
+                calls: self
+                    .container
+                    .calls
+                    .iter()
+                    .map(|call| CallReport {
+                        command: call.command.to_string(),
+                        pid: call.pid,
+                        since_start_ns: call.ts_ns.saturating_sub(self.container.start_ns()),
+                    })
+                    .collect(),
             },
             phases: self.phases(),
             root_switch: self.root_switch(),

@@ -24,15 +24,6 @@ fn micros(trace: &LoadedTrace, ts_ns: u64) -> f64 {
     trace.since_start(ts_ns) as f64 / 1000.0
 }
 
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Runtime => "runtime",
-        Role::Intermediate => "intermediate",
-        Role::Init => "init",
-        Role::Workload => "workload",
-    }
-}
-
 pub fn render(trace: &LoadedTrace) -> Value {
     let mut events = Vec::new();
     // Container groups are numbered from 1; the host is group 0.
@@ -51,7 +42,7 @@ pub fn render(trace: &LoadedTrace) -> Value {
         });
         if let Some(owner) = &event.owner {
             args["phase"] = json!(owner.phase.name());
-            args["role"] = json!(role_name(owner.role));
+            args["role"] = json!(Role::name(owner.role));
         }
         events.push(json!({
             "name": event.detail.kind_name(),
@@ -108,7 +99,7 @@ pub fn render(trace: &LoadedTrace) -> Value {
         let name = if *group == HOST_GROUP {
             format!("{comm} [{tgid}]")
         } else {
-            format!("{comm} [{tgid}] {}", role_name(*role))
+            format!("{comm} [{tgid}] {}", Role::name(*role))
         };
         metadata.push(json!({
             "name": "thread_name", "ph": "M", "pid": group, "tid": tgid,

@@ -104,12 +104,7 @@ pub fn render(trace: &LoadedTrace) -> String {
             let events: Vec<usize> =
                 groups[key].iter().copied().filter(|&i| trace.events[i].tgid == tgid).collect();
             let last = &trace.events[*events.last().expect("a process has events")];
-            let role = last.owner.as_ref().map_or("", |o| match o.role {
-                cradle_probes::collector::Role::Runtime => "runtime",
-                cradle_probes::collector::Role::Intermediate => "intermediate",
-                cradle_probes::collector::Role::Init => "init",
-                cradle_probes::collector::Role::Workload => "workload",
-            });
+            let role = last.owner.as_ref().map_or("", |o| o.role.name());
             let _ = writeln!(
                 body,
                 r#"<text x="10" y="{:.1}" font-size="11">{} [{tgid}] {role}</text>"#,

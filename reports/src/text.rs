@@ -77,6 +77,22 @@ fn container_text(out: &mut String, c: &ContainerReport) {
         c.runtime.init_pid.map_or("-".into(), |p| p.to_string()),
         c.runtime.exit.as_deref().unwrap_or("no exit seen")
     );
+    if !c.runtime.launchers.is_empty() {
+        let _ = writeln!(out, "launched by (parent first):");
+        for l in &c.runtime.launchers {
+            let _ = writeln!(out, "  {} {}: {}", l.pid, l.comm, l.argv.join(" "));
+        }
+    }
+    for call in &c.runtime.calls {
+        let _ = writeln!(
+            out,
+            "{} {} +{} (pid {})",
+            c.runtime.name,
+            call.command,
+            ms(call.since_start_ns),
+            call.pid
+        );
+    }
     let _ = writeln!(out, "\nfindings:");
     if c.findings.is_empty() {
         let _ = writeln!(out, "  none");

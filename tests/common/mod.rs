@@ -69,7 +69,7 @@ fn flat(record: Value) -> Value {
         }
     }
     let owner = event.remove("owner").unwrap_or(Value::Null);
-    for key in ["role", "phase"] {
+    for key in ["role", "phase", "call"] {
         event.insert(key.into(), owner[key].clone());
     }
     event.insert("container".into(), owner["id"].clone());

@@ -25,8 +25,9 @@ use crate::{
 /// What a live session sends the UI.
 #[derive(Clone, Debug)]
 pub enum Feed {
-    /// An event, as the session attributed it.
-    Event(Event),
+    /// An event, as the session attributed it (boxed: it is most of the
+    /// traffic, and the other messages are small).
+    Event(Box<Event>),
     /// The probes' count of events lost so far.
     Lost(u64),
     /// The trace ended.
@@ -128,7 +129,7 @@ impl App {
 
     /// A replay of a saved trace, opened at its end.
     pub fn replay(trace: Trace) -> App {
-        let mut app = App::new(Model::new(trace.header), |model| {
+        let mut app = App::new(Model::replay(trace.header, trace.containers), |model| {
             Source::Replay(Player::new(trace.events, model))
         });
         app.lost = trace.trailer.as_ref().map_or(0, |t| t.lost);
@@ -175,8 +176,8 @@ impl App {
             Feed::Event(event) => {
                 self.rate.add(now, 1);
                 match &mut self.source {
-                    Source::Live(Live { paused: Some(waiting), .. }) => waiting.push_back(event),
-                    _ => self.model.push(event),
+                    Source::Live(Live { paused: Some(waiting), .. }) => waiting.push_back(*event),
+                    _ => self.model.push(*event),
                 }
             }
             Feed::Stopped(stop) => {

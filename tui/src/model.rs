@@ -27,17 +27,35 @@ pub struct Model {
     host: Vec<usize>,
     /// Bumped by [`Model::reset`], so views can tell their caches are stale.
     generation: u64,
+    /// A replay's container records: what its events cannot tell again
+    /// (the launcher chain, where loss was seen).
+    recorded: Vec<Container>,
+    live: bool,
 }
 
 impl Model {
+    /// The model of a live session: launcher chains are read from `/proc`.
     pub fn new(header: Header) -> Model {
+        Model::with(header, Collector::live(), Vec::new(), true)
+    }
+
+    /// The model of a saved trace and its container records.
+    pub fn replay(header: Header, recorded: Vec<Container>) -> Model {
+        let mut collector = Collector::default();
+        recorded.iter().for_each(|container| collector.merge_recorded(container));
+        Model::with(header, collector, recorded, false)
+    }
+
+    fn with(header: Header, collector: Collector, recorded: Vec<Container>, live: bool) -> Model {
         Model {
             header,
             events: Vec::new(),
-            collector: Collector::default(),
+            collector,
             by_container: Vec::new(),
             host: Vec::new(),
             generation: 0,
+            recorded,
+            live,
         }
     }
 
@@ -59,7 +77,12 @@ impl Model {
 
     /// Forgets every event (a replay seeking backwards starts over).
     pub fn reset(&mut self) {
-        *self = Model { generation: self.generation + 1, ..Model::new(self.header.clone()) };
+        let header = self.header.clone();
+        let fresh = match self.live {
+            true => Model::new(header),
+            false => Model::replay(header, std::mem::take(&mut self.recorded)),
+        };
+        *self = Model { generation: self.generation + 1, ..fresh };
     }
 
     pub fn header(&self) -> &Header {

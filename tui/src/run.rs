@@ -151,7 +151,7 @@ impl Live {
 
     /// Hands the UI one attributed event. Never blocks.
     pub fn event(&self, event: &Event) {
-        self.send(Feed::Event(event.clone()));
+        self.send(Feed::Event(Box::new(event.clone())));
     }
 
     /// The probes' count of lost events so far.

@@ -547,8 +547,31 @@ fn container_detail(container: &Container) -> Text<'static> {
             .collect();
         lines.push(Line::from(format!("namespaces {}", list.join(" "))));
     }
+    if !container.launchers.is_empty() {
+        lines.push(heading("Launched by"));
+        for launcher in &container.launchers {
+            lines.push(Line::from(format!(
+                "  {} {}  {}",
+                launcher.pid,
+                printable(&launcher.comm),
+                printable(&launcher.argv.join(" "))
+            )));
+        }
+    }
+    let start = container.start_ns();
+    if !container.calls.is_empty() {
+        lines.push(heading("Later runtime commands"));
+        for call in &container.calls {
+            lines.push(Line::from(format!(
+                "  +{:<10} {} {} (pid {})",
+                duration(call.ts_ns.saturating_sub(start)),
+                printable(&container.runtime),
+                printable(&call.command),
+                call.pid
+            )));
+        }
+    }
     lines.push(heading("Phases"));
-    let start = container.phases.first().map_or(0, |mark| mark.ts_ns);
     for (i, mark) in container.phases.iter().enumerate() {
         let took = container
             .phases

@@ -327,13 +327,13 @@ fn live_mode_pauses_steps_and_takes_the_trailers_loss_count() {
     let now = std::time::Instant::now();
     let (first, rest) = trace.events.split_at(10);
     for event in first {
-        app.feed(Feed::Event(event.clone()), now);
+        app.feed(Feed::Event(Box::new(event.clone())), now);
     }
     app.tick(now);
     assert_eq!(app.model.events().len(), 10);
     press(&mut app, " ");
     for event in rest {
-        app.feed(Feed::Event(event.clone()), now);
+        app.feed(Feed::Event(Box::new(event.clone())), now);
     }
     assert_eq!(app.model.events().len(), 10, "paused: events wait");
     press(&mut app, ".");
@@ -369,7 +369,7 @@ fn a_kernel_stop_shows_in_full_until_n_resumes_it() {
     let mut app = App::live(trace.header.clone());
     let now = std::time::Instant::now();
     for event in &trace.events {
-        app.feed(Feed::Event(event.clone()), now);
+        app.feed(Feed::Event(Box::new(event.clone())), now);
     }
     let (resume, resumed) = std::sync::mpsc::channel();
     let long_call = format!("paused: runc:[2:INIT][42] is stopped after {}", "x".repeat(150));

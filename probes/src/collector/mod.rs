@@ -8,6 +8,11 @@
 //! early events count, before any namespace exists, and containers started
 //! at the same moment never mix.
 //!
+//! A later runtime command that names a known container (`runc start ID`,
+//! `delete`, `kill`, `exec`, `state`, `pause`, ...) is that container's
+//! too: its events are the container's, marked with the command, and the
+//! container records each such call.
+//!
 //! A process is known from the record that begins it (its parent's
 //! `task_new`, or the exec that makes a runtime a tracked root) to the exit
 //! of its last thread, and forgotten then: the kernel frees a pid only
@@ -15,13 +20,15 @@
 //! kernel's order, so a recycled pid always arrives as a new process.
 
 mod invocation;
+mod launcher;
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use invocation::{Invocation, parse as parse_invocation};
+pub use invocation::{Invocation, RUNTIMES, parse as parse_invocation};
+pub use launcher::Launcher;
 
 use crate::event::{Detail, Event, ExitStatus, Namespaces, Owner};
 
@@ -37,6 +44,18 @@ pub enum Role {
     Init,
     /// The user's program, from its exec on, and its descendants.
     Workload,
+}
+
+impl Role {
+    /// Its name, as in trace files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Runtime => "runtime",
+            Role::Intermediate => "intermediate",
+            Role::Init => "init",
+            Role::Workload => "workload",
+        }
+    }
 }
 
 /// The stages of a container's birth, in the order they happen.
@@ -105,6 +124,9 @@ pub struct Attribution {
     pub role: Option<Role>,
     /// The container's phase once this event is taken into account.
     pub phase: Option<Phase>,
+    /// The later runtime command (index into [`Container::calls`]) whose
+    /// process acted; `None` for the command that created the container.
+    pub call: Option<usize>,
 }
 
 /// What is known of one container.
@@ -140,6 +162,27 @@ pub struct Container {
     /// was being born or ran: some of its events may be missing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub events_may_be_missing: bool,
+    /// Who ran the runtime command that created it: its parent first,
+    /// then that one's parent, up to (not including) pid 1. Read from
+    /// `/proc` by `watch` and `trace` as the runtime started; empty where
+    /// it could not be read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub launchers: Vec<Launcher>,
+    /// The runtime commands run on it after the one that created it
+    /// (`start`, `kill`, `delete`, `exec`, `state`, ...), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<RuntimeCall>,
+}
+
+/// A runtime command run on an existing container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RuntimeCall {
+    /// `start`, `delete`, `kill`, `exec`, ...
+    pub command: Arc<str>,
+    /// tgid of the runtime command.
+    pub pid: u32,
+    /// Its exec, CLOCK_MONOTONIC nanoseconds.
+    pub ts_ns: u64,
 }
 
 impl Container {
@@ -152,6 +195,13 @@ impl Container {
     pub fn upgrade(&mut self) {
         self.exit = self.exit();
         self.legacy_wait_status = None;
+    }
+
+    fn take_recorded(&mut self, recorded: &Container) {
+        self.events_may_be_missing |= recorded.events_may_be_missing;
+        if self.launchers.is_empty() {
+            self.launchers = recorded.launchers.clone();
+        }
     }
 
     /// Why this container's record may not be the whole story, or not what
@@ -174,6 +224,18 @@ impl Container {
             );
         }
         caveats
+    }
+
+    /// When its runtime started (the clock its events are shown against).
+    pub fn start_ns(&self) -> u64 {
+        self.phases.first().map_or(0, |mark| mark.ts_ns)
+    }
+
+    /// Whether `recorded` is this container as a trace file recorded it.
+    fn is(&self, recorded: &Container) -> bool {
+        self.id == recorded.id
+            && self.runtime_pid == recorded.runtime_pid
+            && self.start_ns() == recorded.start_ns()
     }
 
     pub fn phase(&self) -> Phase {
@@ -201,6 +263,9 @@ struct Process {
     /// Threads alive: the process ends with the exit of its last one (its
     /// leader may exit before its other threads).
     threads: u32,
+    /// The later runtime command it belongs to (index into
+    /// [`Container::calls`]); `None` for the creating command's tree.
+    call: Option<usize>,
 }
 
 /// Builds the container model from events in arrival order.
@@ -212,12 +277,24 @@ pub struct Collector {
     /// a link that a process outside any container puts there is the
     /// container's.
     created_netns: HashMap<u32, ContainerKey>,
+    /// Where to read runtimes' launcher chains (a live session's procfs);
+    /// `None` in a replay, whose chains come from the container records.
+    proc: Option<PathBuf>,
+    /// Container records of a trace file not yet matched by a replayed
+    /// container: what events alone cannot rebuild.
+    recorded: Vec<Container>,
 }
 
 /// `CLONE_NEWNET`.
 const CLONE_NEWNET: u64 = 0x4000_0000;
 
 impl Collector {
+    /// A collector of a live session: it reads each runtime's launcher
+    /// chain from `/proc` as the runtime starts.
+    pub fn live() -> Collector {
+        Collector { proc: Some(PathBuf::from("/proc")), ..Default::default() }
+    }
+
     pub fn containers(&self) -> &[Container] {
         &self.containers
     }
@@ -242,15 +319,13 @@ impl Collector {
         }
     }
 
-    /// Takes the marks a recorded container record carries that events
-    /// alone cannot rebuild (where loss was seen) into container `key` of a
-    /// replay, if it is the same container.
-    pub fn merge_recorded(&mut self, key: ContainerKey, recorded: &Container) {
-        if let Some(container) = self.containers.get_mut(key)
-            && container.id == recorded.id
-            && container.runtime_pid == recorded.runtime_pid
-        {
-            container.events_may_be_missing |= recorded.events_may_be_missing;
+    /// Takes what a trace file's container record carries that events
+    /// alone cannot rebuild (where loss was seen, the launcher chain) into
+    /// the replayed container it describes, now or once it is replayed.
+    pub fn merge_recorded(&mut self, recorded: &Container) {
+        match self.containers.iter_mut().find(|c| c.is(recorded)) {
+            Some(container) => container.take_recorded(recorded),
+            None => self.recorded.push(recorded.clone()),
         }
     }
 
@@ -265,7 +340,9 @@ impl Collector {
         let attribution = self.observe(event);
         event.owner = match (attribution.container, attribution.role, attribution.phase) {
             (Some(key), Some(role), Some(phase)) => {
-                Some(Owner { container: key, id: self.containers[key].id.clone(), role, phase })
+                let container = &self.containers[key];
+                let call = attribution.call.map(|call| container.calls[call].command.clone());
+                Some(Owner { container: key, id: container.id.clone(), role, phase, call })
             }
             _ => None,
         };
@@ -273,20 +350,23 @@ impl Collector {
 
     /// Takes one event into the model and says where it belongs.
     pub fn observe(&mut self, event: &Event) -> Attribution {
-        if let Some(key) = self.container_started_by(event) {
-            return self.attribution(Some(key), Some(Role::Runtime));
+        if let Some((key, call)) = self.runtime_invocation(event) {
+            return self.attribution(Some(key), Some(Role::Runtime), call);
         }
         let Some(process) = self.processes.get(&event.tgid).copied() else {
             // A daemon (dockerd, netavark) makes a container's link; it
             // acts for the runtime, without becoming the container's.
             if let Some(key) = self.link_destination(event) {
-                return self.attribution(Some(key), Some(Role::Runtime));
+                return self.attribution(Some(key), Some(Role::Runtime), None);
             }
-            return Attribution { container: None, role: None, phase: None };
+            return Attribution { container: None, role: None, phase: None, call: None };
         };
         let key = process.container;
-        let role = self.update(key, process.role, event);
-        self.attribution(Some(key), Some(role))
+        let role = match process.call {
+            Some(_) => self.update_call(process, event),
+            None => self.update(key, process.role, event),
+        };
+        self.attribution(Some(key), Some(role), process.call)
     }
 
     /// The container whose network namespace a link event puts an end in.
@@ -301,13 +381,19 @@ impl Collector {
         netns.into_iter().flatten().find_map(|inum| self.created_netns.get(&inum).copied())
     }
 
-    fn attribution(&self, container: Option<ContainerKey>, role: Option<Role>) -> Attribution {
+    fn attribution(
+        &self,
+        container: Option<ContainerKey>,
+        role: Option<Role>,
+        call: Option<usize>,
+    ) -> Attribution {
         let phase = container.map(|key| self.containers[key].phase());
-        Attribution { container, role, phase }
+        Attribution { container, role, phase, call }
     }
 
-    /// A successful exec of a runtime invocation starts a container.
-    fn container_started_by(&mut self, event: &Event) -> Option<ContainerKey> {
+    /// A successful exec of a runtime invocation starts a container, or,
+    /// for a later command that names a known one, a call on it.
+    fn runtime_invocation(&mut self, event: &Event) -> Option<(ContainerKey, Option<usize>)> {
         let Detail::Exec { argv, ret: Some(0), .. } = &event.detail else {
             return None;
         };
@@ -320,6 +406,9 @@ impl Collector {
             return None;
         }
         let invocation = parse_invocation(argv)?;
+        if !invocation.creates() {
+            return self.call_on(&invocation, event);
+        }
         let mut duplicate_id = false;
         for other in self.containers.iter_mut().filter(|c| *c.id == *invocation.id) {
             other.duplicate_id = true;
@@ -338,11 +427,94 @@ impl Collector {
             unprivileged: event.unprivileged,
             duplicate_id,
             events_may_be_missing: false,
+            launchers: match &self.proc {
+                Some(proc) => launcher::chain(proc, event.ppid, launcher::boottime_of(event.ts_ns)),
+                None => Vec::new(),
+            },
+            calls: Vec::new(),
         });
         let key = self.containers.len() - 1;
+        if let Some(at) = self.recorded.iter().position(|r| self.containers[key].is(r)) {
+            let recorded = self.recorded.swap_remove(at);
+            self.containers[key].take_recorded(&recorded);
+        }
+        self.processes.insert(
+            event.tgid,
+            Process { container: key, role: Role::Runtime, threads: 1, call: None },
+        );
+        Some((key, None))
+    }
+
+    /// A later runtime command on the latest container of that runtime
+    /// with that id; `None` if no such container is known.
+    fn call_on(
+        &mut self,
+        invocation: &Invocation,
+        event: &Event,
+    ) -> Option<(ContainerKey, Option<usize>)> {
+        let key = self
+            .containers
+            .iter()
+            .rposition(|c| *c.id == *invocation.id && c.runtime == invocation.runtime)?;
+        let calls = &mut self.containers[key].calls;
+        calls.push(RuntimeCall {
+            command: invocation.command.as_str().into(),
+            pid: event.tgid,
+            ts_ns: event.ts_ns,
+        });
+        let call = Some(calls.len() - 1);
         self.processes
-            .insert(event.tgid, Process { container: key, role: Role::Runtime, threads: 1 });
-        Some(key)
+            .insert(event.tgid, Process { container: key, role: Role::Runtime, threads: 1, call });
+        Some((key, call))
+    }
+
+    /// Applies an event of a process of a later runtime command: its
+    /// processes are followed, and an `exec`'s program is the workload, but
+    /// nothing of it moves the container's birth on. Returns the role.
+    fn update_call(&mut self, process: Process, event: &Event) -> Role {
+        let mut role = process.role;
+        match &event.detail {
+            Detail::TaskNew { child_tgid, .. } if *child_tgid != event.tgid => {
+                let child_role = match role {
+                    Role::Runtime | Role::Intermediate => Role::Intermediate,
+                    Role::Init | Role::Workload => Role::Workload,
+                };
+                self.processes.insert(*child_tgid, Process { role: child_role, ..process });
+                return role;
+            }
+            Detail::TaskNew { .. } => {
+                if let Some(process) = self.processes.get_mut(&event.tgid) {
+                    process.threads += 1;
+                }
+                return role;
+            }
+            Detail::TaskExit { .. } => {
+                self.thread_exited(event.tgid);
+                return role;
+            }
+            // `runc exec`'s child joins the container and runs the program
+            // asked for; its earlier execs are the runtime's own (`runc
+            // init`, a re-exec from a sealed copy).
+            Detail::Exec { filename, argv, ret: Some(0), .. }
+                if role == Role::Intermediate && !is_runtime_exec(filename, argv) =>
+            {
+                role = Role::Workload;
+            }
+            _ => {}
+        }
+        if let Some(process) = self.processes.get_mut(&event.tgid) {
+            process.role = role;
+        }
+        role
+    }
+
+    fn thread_exited(&mut self, tgid: u32) {
+        if let Some(process) = self.processes.get_mut(&tgid) {
+            process.threads = process.threads.saturating_sub(1);
+            if process.threads == 0 {
+                self.processes.remove(&tgid);
+            }
+        }
     }
 
     /// Applies an event of a process of container `key`; returns the
@@ -358,8 +530,10 @@ impl Collector {
                     Role::Init | Role::Workload => Role::Workload,
                 };
                 // A new process: whatever was known under its pid is gone.
-                self.processes
-                    .insert(*child_tgid, Process { container: key, role: child_role, threads: 1 });
+                self.processes.insert(
+                    *child_tgid,
+                    Process { container: key, role: child_role, threads: 1, call: None },
+                );
             }
             Detail::TaskNew { .. } => {
                 if let Some(process) = self.processes.get_mut(&event.tgid) {
@@ -421,12 +595,7 @@ impl Collector {
                 } else if role == Role::Workload && container.phase() == Phase::WorkloadExec {
                     container.advance(Phase::Running, ts);
                 }
-                if let Some(process) = self.processes.get_mut(&event.tgid) {
-                    process.threads = process.threads.saturating_sub(1);
-                    if process.threads == 0 {
-                        self.processes.remove(&event.tgid);
-                    }
-                }
+                self.thread_exited(event.tgid);
                 return role;
             }
             _ if role == Role::Workload && container.phase() == Phase::WorkloadExec => {
@@ -439,6 +608,17 @@ impl Collector {
         }
         role
     }
+}
+
+/// An exec by which a runtime runs itself again (`runc init`, a re-exec
+/// from a sealed copy by file descriptor), not a program it was asked to
+/// run.
+fn is_runtime_exec(filename: &str, argv: &[String]) -> bool {
+    filename.is_empty()
+        || filename.starts_with("/proc/")
+        || filename.starts_with("/dev/fd/")
+        || argv.get(1).is_some_and(|arg| arg == "init")
+        || argv.first().is_some_and(|program| invocation::runtime_name(program).is_some())
 }
 
 #[cfg(test)]

@@ -264,3 +264,66 @@ fn a_process_ends_with_its_last_thread_not_its_leader() {
     collector.observe(&leader_exit);
     assert!(!collector.knows(10), "forgotten once its last thread exited");
 }
+
+/// Issue 17: docker's `runc start ID` and `runc delete ID` were the
+/// host's. Every later command that names a known container is its, and
+/// `exec`'s program is its workload.
+#[test]
+fn later_runtime_commands_on_a_known_id_are_the_containers() {
+    let mut script = Script::new();
+    runc_run(&mut script, 10, "c1");
+    script
+        .push(20, exec("runc --root /r start c1"))
+        .push(20, exit())
+        .push(30, exec("runc --root /r exec c1 echo hi"))
+        .push(30, fork(31))
+        .push(31, exec("/proc/self/exe init"))
+        .push(31, exec("echo hi"))
+        .push(31, exit())
+        .push(40, exec("runc --root /r delete --force c1"))
+        .push(50, exec("runc --root /r delete other"))
+        .push(60, exec("crun delete c1"));
+    let mut collector = Collector::default();
+    let owners: Vec<Attribution> = script.events.iter().map(|e| collector.observe(e)).collect();
+    let n = owners.len();
+    let last = |back: usize| owners[n - back];
+    assert_eq!(
+        (last(10).container, last(10).call, last(10).role),
+        (Some(0), Some(0), Some(Role::Runtime))
+    );
+    assert_eq!((last(8).container, last(8).call), (Some(0), Some(1)));
+    assert_eq!(last(6).role, Some(Role::Intermediate), "runc init is the runtime's");
+    assert_eq!((last(5).role, last(5).call), (Some(Role::Workload), Some(1)), "exec's program");
+    assert_eq!((last(3).container, last(3).call), (Some(0), Some(2)));
+    assert_eq!(last(2).container, None, "no container of that id");
+    assert_eq!(last(1).container, None, "another runtime's id space");
+    let calls: Vec<(&str, u32)> =
+        collector.containers()[0].calls.iter().map(|c| (&*c.command, c.pid)).collect();
+    assert_eq!(calls, [("start", 20), ("exec", 30), ("delete", 40)]);
+    // None of it moved the birth on, or ended the container again.
+    assert_eq!(collector.containers()[0].phases.len(), Phase::ALL.len());
+}
+
+/// A replay takes the launcher chain from the container record, whether
+/// the record comes before its events or after (a trace file has it last).
+#[test]
+fn a_replay_takes_the_launcher_chain_from_the_record() {
+    let mut script = Script::new();
+    runc_run(&mut script, 10, "c1");
+    let mut live = Collector::default();
+    script.events.iter().for_each(|e| _ = live.observe(e));
+    let mut recorded = live.containers()[0].clone();
+    recorded.launchers =
+        vec![Launcher { pid: 3, comm: "shim".into(), exe: None, argv: vec!["shim".into()] }];
+    for before in [true, false] {
+        let mut replay = Collector::default();
+        if before {
+            replay.merge_recorded(&recorded);
+        }
+        script.events.iter().for_each(|e| _ = replay.observe(e));
+        if !before {
+            replay.merge_recorded(&recorded);
+        }
+        assert_eq!(replay.containers(), [recorded.clone()], "record first: {before}");
+    }
+}

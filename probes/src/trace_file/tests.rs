@@ -59,6 +59,7 @@ fn event(seq: u64) -> Event {
             id: "c1".into(),
             role: Role::Runtime,
             phase: Phase::NamespaceCreation,
+            call: None,
         }),
         detail: Detail::Prctl {
             option: 38,
@@ -88,6 +89,13 @@ fn container() -> Container {
         unprivileged: false,
         duplicate_id: false,
         events_may_be_missing: false,
+        launchers: vec![crate::collector::Launcher {
+            pid: 5,
+            comm: "containerd-shim".into(),
+            exe: Some("/usr/bin/containerd-shim-runc-v2".into()),
+            argv: vec!["/usr/bin/containerd-shim-runc-v2".into(), "-id".into(), "c1".into()],
+        }],
+        calls: vec![crate::collector::RuntimeCall { command: "start".into(), pid: 8, ts_ns: 300 }],
     }
 }
 
