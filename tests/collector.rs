@@ -9,8 +9,10 @@ mod common;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
+    io::{BufRead, BufReader},
     path::PathBuf,
     process::{Command, Stdio},
+    sync::{Arc, Condvar, Mutex},
     time::{Duration, Instant},
 };
 
@@ -26,8 +28,11 @@ use serde_json::Value;
 
 /// The workload prints its own namespaces: the truth to check against.
 const NAMESPACES: [&str; 5] = ["mnt", "uts", "ipc", "pid", "net"];
+/// It then waits for its stdin to close, so that every container of a
+/// test is alive at once however slow the machine (a TCG guest of the
+/// kernel matrix): live namespaces have distinct inode numbers.
 const PRINT_NAMESPACES: &str =
-    "for ns in mnt uts ipc pid net; do readlink /proc/self/ns/$ns; done; sleep 3";
+    "for ns in mnt uts ipc pid net; do readlink /proc/self/ns/$ns; done; read -r _ || true";
 
 /// A container run to completion: its id, its runtime's pid and the
 /// namespace inode numbers its workload printed.
@@ -38,12 +43,58 @@ struct Ran {
     namespaces: BTreeMap<&'static str, u64>,
 }
 
-fn run_container(mut command: Command, id: String, runtime: &'static str) -> Ran {
-    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("runtime");
+/// Counts the containers that have printed their namespaces, so that none
+/// is let go before all have.
+struct AllPrinted {
+    printed: Mutex<usize>,
+    changed: Condvar,
+    total: usize,
+}
+
+impl AllPrinted {
+    fn new(total: usize) -> Arc<Self> {
+        Arc::new(Self { printed: Mutex::new(0), changed: Condvar::new(), total })
+    }
+
+    /// One more has printed (or failed to); waits for the rest. The bound
+    /// only keeps a broken run from hanging the suite.
+    fn arrive_and_wait(&self) {
+        let mut printed = self.printed.lock().unwrap();
+        *printed += 1;
+        self.changed.notify_all();
+        let _ = self
+            .changed
+            .wait_timeout_while(printed, Duration::from_secs(900), |n| *n < self.total)
+            .unwrap();
+    }
+}
+
+fn run_container(
+    mut command: Command,
+    id: String,
+    runtime: &'static str,
+    all_printed: &AllPrinted,
+) -> Ran {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runtime");
     let runtime_pid = child.id();
+    let stdin = child.stdin.take().expect("piped stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut text = String::new();
+    for _ in NAMESPACES {
+        if stdout.read_line(&mut text).unwrap_or(0) == 0 {
+            break;
+        }
+    }
+    all_printed.arrive_and_wait();
+    // End of input lets the workload exit.
+    drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{id}: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
     let inums: Vec<u64> = text.lines().map(inum).collect();
     assert_eq!(inums.len(), NAMESPACES.len(), "{id} printed {text:?}");
     Ran { id, runtime, runtime_pid, namespaces: NAMESPACES.into_iter().zip(inums).collect() }
@@ -71,16 +122,19 @@ fn watch_attributes_concurrent_runc_and_cradle_containers_without_mixing() {
     let watch = Watch::start(sandbox.dir.path());
 
     let mut launches: Vec<std::thread::JoinHandle<Ran>> = Vec::new();
+    let all_printed = AllPrinted::new(20);
     for n in 0..10 {
         let id = sandbox.id(&format!("watched-runc{n}"));
         let mut command = Command::new("runc");
         command.arg("--root").arg(runc_bundle.runc_root());
         command.args(["run", "--bundle"]).arg(runc_bundle.path()).arg(&id);
-        launches.push(std::thread::spawn(move || run_container(command, id, "runc")));
+        let gate = all_printed.clone();
+        launches.push(std::thread::spawn(move || run_container(command, id, "runc", &gate)));
         let id = sandbox.id(&format!("watched-cradle{n}"));
         let mut command = sandbox.cradle(&["run", "--bundle", cradle_bundle.to_str().unwrap()]);
         command.arg(&id);
-        launches.push(std::thread::spawn(move || run_container(command, id, "cradle")));
+        let gate = all_printed.clone();
+        launches.push(std::thread::spawn(move || run_container(command, id, "cradle", &gate)));
     }
     let ran: Vec<Ran> = launches.into_iter().map(|t| t.join().expect("container thread")).collect();
     let lines = watch.stop();
@@ -89,7 +143,8 @@ fn watch_attributes_concurrent_runc_and_cradle_containers_without_mixing() {
     assert_eq!(trailer["lost"], 0, "events were lost: {trailer}");
     let containers = containers(&lines);
     let events = events(&lines);
-    // Live at the same time, so no two share a namespace.
+    // Live at the same time (see PRINT_NAMESPACES), so no two share a
+    // namespace.
     let mnt_inums: HashSet<u64> = ran.iter().map(|r| r.namespaces["mnt"]).collect();
     assert_eq!(mnt_inums.len(), ran.len(), "containers did not overlap in time");
 
