@@ -40,6 +40,19 @@ impl<'a> Runc<'a> {
         id
     }
 
+    /// `runtime` ("runc" or "cradle") with `args`, its output piped.
+    fn piped(&self, runtime: &str, args: &[&str]) -> Command {
+        let mut command =
+            if runtime == "runc" { self.command(args) } else { self.sandbox.cradle(args) };
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+    }
+
+    /// A unique id for a container of `runtime`'s, deleted in the end.
+    fn id_of(&self, runtime: &str, name: &str) -> String {
+        if runtime == "runc" { self.id(name) } else { self.sandbox.id(name) }
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new("runc");
         command
@@ -194,14 +207,13 @@ fn masked_paths_are_masked_as_runc_masks_them() {
     assert!(bundle.join("rootfs/secret-dir/inside").exists());
 }
 
-/// Receives the terminal master sent to `listener`.
-fn receive_terminal(listener: &UnixListener) -> File {
-    let (stream, _) = listener.accept().unwrap();
-    let mut name = [0u8; 256];
-    let mut payload = [IoSliceMut::new(&mut name)];
+/// One message and the descriptor sent with it (SCM_RIGHTS).
+fn receive_with_descriptor(stream: &std::os::unix::net::UnixStream) -> (Vec<u8>, OwnedFd) {
+    let mut text = [0u8; 4096];
+    let mut payload = [IoSliceMut::new(&mut text)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
     let message = nix::sys::socket::recvmsg::<()>(
-        std::os::fd::AsRawFd::as_raw_fd(&stream),
+        std::os::fd::AsRawFd::as_raw_fd(stream),
         &mut payload,
         Some(&mut space),
         nix::sys::socket::MsgFlags::empty(),
@@ -214,9 +226,16 @@ fn receive_terminal(listener: &UnixListener) -> File {
             nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
             _ => None,
         })
-        .expect("a terminal");
+        .expect("a descriptor");
+    let length = message.bytes;
     // SAFETY: SCM_RIGHTS gave us this descriptor; nothing else owns it.
-    File::from(unsafe { OwnedFd::from_raw_fd(fd) })
+    (text[..length].to_vec(), unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Receives the terminal master sent to `listener`.
+fn receive_terminal(listener: &UnixListener) -> File {
+    let (stream, _) = listener.accept().unwrap();
+    File::from(receive_with_descriptor(&stream).1)
 }
 
 /// Reads the terminal until `lines` lines came, or the other side hung up.
@@ -760,22 +779,16 @@ fn process_label_without_selinux_fails_as_runc() {
     });
     let mut seen = Vec::new();
     for name in ["runc", "cradle"] {
-        let command = |args: &[&str]| {
-            let mut command =
-                if name == "runc" { runc.command(args) } else { sandbox.cradle(args) };
-            command.stdout(Stdio::piped()).stderr(Stdio::piped());
-            command.output().unwrap()
-        };
-        let id = if name == "runc" { runc.id("label") } else { sandbox.id("label") };
+        let command = |args: &[&str]| runc.piped(name, args).output().unwrap();
+        let id = runc.id_of(name, "label");
         let detached = ["run", "--detach", "--bundle", bundle.to_str().unwrap(), &id];
-        let mut run =
-            if name == "runc" { runc.command(&detached) } else { sandbox.cradle(&detached) };
+        let mut run = runc.piped(name, &detached);
         assert!(run.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success());
         let label = "system_u:system_r:container_t:s0";
         let refused = command(&["exec", "--process-label", label, &id, "true"]);
         assert!(stderr(&refused).contains(NO_SELINUX), "{name}: {}", stderr(&refused));
         let empty = command(&["exec", "--process-label", "", &id, "echo", "ran"]);
-        let labelled_id = if name == "runc" { runc.id("labelled") } else { sandbox.id("labelled") };
+        let labelled_id = runc.id_of(name, "labelled");
         let create = command(&["run", "--bundle", labelled.to_str().unwrap(), &labelled_id]);
         assert!(stderr(&create).contains(NO_SELINUX), "{name}: {}", stderr(&create));
         seen.push((
@@ -788,4 +801,170 @@ fn process_label_without_selinux_fails_as_runc() {
     }
     assert_eq!(seen[1], seen[0], "cradle, then runc");
     assert_eq!(seen[0], (Some(255), Some(0), "ran\n".to_owned(), Some(1)));
+}
+
+/// A seccomp agent, as runc's sample (`contrib/cmd/seccompagent`): each
+/// connection brings a container process state and a listener; `mkdir`
+/// succeeds without making anything, the chmod calls fail with
+/// ENOMEDIUM. Keeps every state message it got.
+struct SeccompAgent {
+    path: PathBuf,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl SeccompAgent {
+    fn start(path: PathBuf) -> Self {
+        let listener = UnixListener::bind(&path).unwrap();
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = messages.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (text, notify) = receive_with_descriptor(&stream);
+                kept.lock().unwrap().push(serde_json::from_slice(&text).unwrap());
+                std::thread::spawn(move || answer_notifications(notify));
+            }
+        });
+        SeccompAgent { path, messages }
+    }
+}
+
+/// Answers until every process under the filter is gone.
+fn answer_notifications(notify: OwnedFd) {
+    use std::os::fd::AsRawFd;
+    loop {
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&notify),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE);
+        let revents = fds[0].revents().unwrap_or(nix::poll::PollFlags::POLLHUP);
+        if !revents.contains(nix::poll::PollFlags::POLLIN) {
+            return;
+        }
+        // SAFETY: seccomp_notif is plain data; the kernel wants it zeroed.
+        let mut request: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: the ioctl fills the struct we own.
+        if unsafe { libc::ioctl(notify.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut request) }
+            < 0
+        {
+            continue; // the caller was killed meanwhile
+        }
+        let call = i64::from(request.data.nr);
+        let error =
+            if [libc::SYS_mkdir, libc::SYS_mkdirat].contains(&call) { 0 } else { -libc::ENOMEDIUM };
+        let mut response = libc::seccomp_notif_resp { id: request.id, val: 0, error, flags: 0 };
+        // SAFETY: the ioctl reads the struct we own.
+        unsafe { libc::ioctl(notify.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut response) };
+    }
+}
+
+/// A bundle whose filter hands mkdir and chmod to the agent at `listener`.
+fn notify_bundle(sandbox: &Sandbox, name: &str, script: &str, listener: &Path) -> PathBuf {
+    let bundle = script_bundle(sandbox, name, script);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": listener, "listenerMetadata": "bar",
+            "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat", "chmod", "fchmod", "fchmodat"],
+                          "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    bundle
+}
+
+/// The state message with what differs per run named: ids, pids (the
+/// process's, then the init's: one number for `run`), and
+/// the spec version each runtime was built for (1.0.2-dev for runc 1.1.5).
+fn message_shape(message: &serde_json::Value, id: &str) -> String {
+    let pid = message["pid"].as_i64().unwrap();
+    assert!(pid > 0, "{message}");
+    let version = message["ociVersion"].as_str().unwrap();
+    let init = message["state"]["pid"].as_i64().unwrap();
+    let text = serde_json::to_string(message).unwrap();
+    text.replace(&format!("\"{id}\""), "ID")
+        .replace(&pid.to_string(), "PID")
+        .replace(&init.to_string(), "INIT")
+        .replace(&format!("\"{version}\""), "VERSION")
+}
+
+/// seccomp notify (runc's seccomp-notify.bats): the filter's listener
+/// reaches the agent at listenerPath with runc's state message before the
+/// process runs, for `run` and `exec` (with and without
+/// no_new_privileges), and the agent answers the calls.
+#[test]
+fn seccomp_notify_reaches_the_agent_as_with_runc() {
+    let sandbox = Sandbox::new();
+    let runc = Runc::new(&sandbox);
+    let agent = SeccompAgent::start(sandbox.dir.path().join("agent.sock"));
+    let script = "mkdir /dev/shm/made && echo mkdir: ok; \
+        [ -d /dev/shm/made ] && echo made || echo not made; \
+        touch /dev/shm/file; chmod 600 /dev/shm/file; echo chmod: $?";
+    let bundle = notify_bundle(&sandbox, "notify", script, &agent.path);
+    let daemon = notify_bundle(&sandbox, "notify-exec", "sleep 60", &agent.path);
+    // The filter goes in at another point without no_new_privileges.
+    sandbox.edit_config(&bundle, |config| config["process"]["noNewPrivileges"] = json!(true));
+    sandbox.edit_config(&daemon, |config| config["process"]["noNewPrivileges"] = json!(false));
+    let mut seen = Vec::new();
+    for name in ["runc", "cradle"] {
+        let command = |args: &[&str]| runc.piped(name, args);
+        let id = runc.id_of(name, "notify");
+        let run = command(&["run", "--bundle", bundle.to_str().unwrap(), &id]).output().unwrap();
+        let run_message = agent.messages.lock().unwrap().pop().expect("a message from run");
+        let exec_id = runc.id_of(name, "notify-exec");
+        let detached = ["run", "--detach", "--bundle", daemon.to_str().unwrap(), &exec_id];
+        let status = command(&detached).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        assert!(status.unwrap().success(), "{name} run --detach");
+        agent.messages.lock().unwrap().clear();
+        let exec_script = format!("exec 2>&1; {script}");
+        let exec = command(&["exec", &exec_id, "sh", "-c", &exec_script]).output().unwrap();
+        let exec_message = agent.messages.lock().unwrap().pop().expect("a message from exec");
+        let _ = command(&["delete", "--force", &exec_id]).output();
+        seen.push((
+            run.status.code(),
+            stdout(&run),
+            message_shape(&run_message, &id),
+            exec.status.code(),
+            stdout(&exec),
+            message_shape(&exec_message, &exec_id),
+        ));
+        assert_eq!(run_message["state"]["bundle"], json!(bundle), "{name}");
+        assert_eq!(exec_message["state"]["status"], "running", "{name}");
+    }
+    assert_eq!(seen[1], seen[0], "cradle, then runc");
+    let expected = "mkdir: ok\nnot made\nchmod: /dev/shm/file: No medium found\nchmod: 1\n";
+    assert_eq!((seen[0].0, seen[0].1.as_str()), (Some(0), expected));
+    assert_eq!(seen[0].4, expected);
+    assert!(seen[0].2.contains("\"metadata\":\"bar\""), "{}", seen[0].2);
+    assert!(seen[0].2.contains("\"status\":\"creating\""), "{}", seen[0].2);
+}
+
+/// seccomp notify: a listenerPath nobody listens on fails the create as
+/// with runc, naming the field and the path, and leaves nothing behind.
+#[test]
+fn seccomp_notify_without_an_agent_fails_and_leaves_nothing() {
+    let sandbox = Sandbox::new();
+    let runc = Runc::new(&sandbox);
+    let nobody = sandbox.dir.path().join("nobody.sock");
+    let bundle = notify_bundle(&sandbox, "noagent", "true", &nobody);
+    let runc_out =
+        runc.command(&["run", "--bundle", bundle.to_str().unwrap(), &runc.id("noagent")]);
+    let runc_out = { runc_out }.output().unwrap();
+    assert!(!runc_out.status.success());
+    assert!(stderr(&runc_out).contains("failed to connect with seccomp agent"));
+    let id = sandbox.id("noagent");
+    let out = sandbox.create(&bundle, &id);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("failed to connect with seccomp agent"), "{message}");
+    assert!(
+        message.contains(&format!("linux.seccomp.listenerPath \"{}\"", nobody.display())),
+        "{message}"
+    );
+    // Nothing left: no state, no cgroup, no process.
+    assert!(!sandbox.root.join(&id).exists(), "a state directory is left");
+    assert!(stderr(&sandbox.output(&["state", &id])).contains("does not exist"));
+    assert!(runtime::cgroups_mentioning(&id).is_empty(), "a cgroup is left");
+    assert!(runtime::processes_mentioning(&id).is_empty(), "a process is left");
 }

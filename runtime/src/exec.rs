@@ -29,7 +29,7 @@ use crate::{
     error::{Context, Error, Result},
     lifecycle::Runtime,
     process::{
-        channel::{self, InitMessage, Sender},
+        channel::{self, InitMessage, ParentMessage, Receiver, Sender, hand_over_listener},
         namespaces::{NamespaceFd, differs_from_own, join_all, open_namespace},
         signals::{BlockedSignals, reset_in_child},
         user::{
@@ -38,7 +38,10 @@ use crate::{
         },
         wait::wait_forwarding,
     },
-    security::selinux,
+    security::{
+        seccomp::listener::{self, ContainerInfo},
+        selinux,
+    },
     state::{Status, write_atomic},
     syscall::{LinuxSyscall, Syscall},
 };
@@ -139,26 +142,49 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
             .context(|| "joining the container's pid namespace".to_owned())?;
     }
     let (sender, mut receiver) = channel::channel::<InitMessage>()?;
+    let (mut to_child, from_parent) = channel::channel::<ParentMessage>()?;
     // SAFETY: the runtime is single-threaded (see process::parent), so the
     // child cannot inherit a lock held by another thread; it only runs
     // `child`, which execs or exits.
     let pid = match unsafe { fork() }.context(|| "fork".to_owned())? {
         ForkResult::Child => {
             drop(receiver);
+            drop(to_child);
             let keep_fds = 3 + options.preserve_fds;
-            child(&cgroup, &join, jail.as_ref(), console_child, &process, keep_fds, sender)
+            let channels = (sender, from_parent);
+            child(&cgroup, &join, jail.as_ref(), console_child, &process, keep_fds, channels)
         }
         ForkResult::Parent { child } => child,
     };
     drop(sender);
+    drop(from_parent);
     drop(console_child);
-    match receiver.recv()? {
-        None => {}
-        Some(InitMessage::Failed(reason)) => {
-            let _ = nix::sys::wait::waitpid(pid, None);
-            return Err(Error::Init(reason));
+    loop {
+        match receiver.recv()? {
+            // End of file: the report pipe closed on execve.
+            None | Some(InitMessage::Ready) => break,
+            Some(InitMessage::Failed(reason)) => {
+                let _ = nix::sys::wait::waitpid(pid, None);
+                return Err(Error::Init(reason));
+            }
+            Some(InitMessage::SeccompListener(fd)) => {
+                // runc tells the agent of an exec'd process as running.
+                let container = ContainerInfo {
+                    id,
+                    status: oci_spec::runtime::ContainerState::Running,
+                    init_pid: state.pid,
+                    bundle: &state.bundle,
+                    annotations: &state.annotations,
+                };
+                let forwarded = listener::forward(&process.security, pid.as_raw(), fd, &container)
+                    .and_then(|()| to_child.send(&ParentMessage::SeccompListenerSent));
+                if let Err(err) = forwarded {
+                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(pid, None);
+                    return Err(err);
+                }
+            }
         }
-        Some(InitMessage::Ready) => {}
     }
     if let Some(pid_file) = &options.pid_file {
         write_atomic(pid_file, pid.as_raw().to_string().as_bytes())?;
@@ -234,9 +260,10 @@ fn child(
     console: Option<OwnedFd>,
     process: &ProcessConfig,
     keep_fds: u32,
-    mut sender: Sender,
+    (mut sender, mut from_parent): (Sender, Receiver<ParentMessage>),
 ) -> ! {
-    let error = match enter_and_exec(cgroup, join, jail, console, process, keep_fds, &sender) {
+    let channels = (&mut sender, &mut from_parent);
+    let error = match enter_and_exec(cgroup, join, jail, console, process, keep_fds, channels) {
         Ok(never) => match never {},
         Err(error) => error,
     };
@@ -252,14 +279,15 @@ fn enter_and_exec(
     console: Option<OwnedFd>,
     process: &ProcessConfig,
     keep_fds: u32,
-    report: &Sender,
+    (report, from_parent): (&mut Sender, &mut Receiver<ParentMessage>),
 ) -> Result<Infallible> {
     // Nothing of the host's but what this protocol needs (see
     // close_fds_except): the caller may have leaked a directory.
     // And runc's --preserve-fds: 3..keep_fds, given on purpose.
     let preserved = (3..keep_fds).filter_map(|fd| RawFd::try_from(fd).ok());
+    let protocol = [report.as_fd().as_raw_fd(), from_parent.as_fd().as_raw_fd()];
     let mut needed: Vec<RawFd> = preserved.clone().collect();
-    needed.push(report.as_fd().as_raw_fd());
+    needed.extend(protocol);
     needed.extend(console.as_ref().map(AsRawFd::as_raw_fd));
     needed.extend(jail.map(AsRawFd::as_raw_fd));
     needed.extend(join.iter().map(|namespace| namespace.fd.as_raw_fd()));
@@ -282,15 +310,15 @@ fn enter_and_exec(
     give_stdio_to(process.uid)?;
     switch_user(process)?;
     drop(console);
-    // Joined and entered: only the report pipe is left open.
+    // Joined and entered: only the protocol's pipes are left open.
     let mut needed: Vec<RawFd> = preserved.collect();
-    needed.push(report.as_fd().as_raw_fd());
+    needed.extend(protocol);
     close_fds_except(&needed)?;
     chdir(&process.cwd).context(|| format!("entering {}", process.cwd.display()))?;
     verify_cwd(&process.cwd)?;
     apply_umask(process);
     let executable = Executable::resolve(process)?;
     close_inherited_fds_from(keep_fds)?;
-    process.security.finish()?;
+    process.security.finish(&mut |listener| hand_over_listener(report, from_parent, listener))?;
     Err(executable.exec())
 }

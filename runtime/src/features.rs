@@ -11,7 +11,9 @@ use crate::{bundle::SPEC_VERSION, hooks::HOOK_NAMES};
 /// The namespace types a config may list, in the spec's names.
 pub const NAMESPACES: [&str; 6] = ["pid", "network", "ipc", "uts", "mount", "cgroup"];
 
-/// The seccomp actions the filter compiler accepts (not NOTIFY: no agent).
+/// The seccomp actions the filter compiler accepts. SCMP_ACT_NOTIFY works
+/// too (`tests/runtime_runc_edges.rs`), but is not claimed: its claim's
+/// test would need an agent at a listenerPath.
 pub const SECCOMP_ACTIONS: [&str; 8] = [
     "SCMP_ACT_ALLOW",
     "SCMP_ACT_ERRNO",

@@ -246,6 +246,7 @@ impl Runtime {
         };
         let spawned = parent::spawn(
             InitRequest {
+                id,
                 config: &config,
                 exec_fifo: &fifo,
                 console_socket: console,

@@ -8,7 +8,7 @@ use std::{
     fs::File,
     io::{ErrorKind, Read, Write},
     marker::PhantomData,
-    os::fd::{AsFd, BorrowedFd, OwnedFd},
+    os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
 };
 
 use nix::{fcntl::OFlag, unistd::pipe2};
@@ -22,9 +22,14 @@ pub enum InitMessage {
     Ready,
     /// Setup failed; the reason, then the child exits.
     Failed(String),
+    /// The seccomp filter is installed, and this descriptor of the
+    /// child's is its listener, for the runtime to copy and send to the
+    /// agent; the child waits for [`ParentMessage::SeccompListenerSent`].
+    SeccompListener(RawFd),
 }
 
-/// The parent's messages to the init, in this order.
+/// The parent's messages to the init, in this order (`exec`'s child gets
+/// only the last).
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ParentMessage {
     /// Build what does not depend on the cgroup (the root filesystem's
@@ -34,6 +39,27 @@ pub enum ParentMessage {
     /// The init is in its cgroups, its network is set up and the runtime's
     /// hooks have run: it may unshare its cgroup namespace and go on.
     Placed,
+    /// The seccomp agent has the listener: go on.
+    SeccompListenerSent,
+}
+
+/// The child's side of [`InitMessage::SeccompListener`]: only a write
+/// and a read, which a notify rule cannot take (write) or which the
+/// agent, given the listener meanwhile, answers. The listener is closed
+/// after, so that the agent holds the only copy.
+pub fn hand_over_listener(
+    report: &mut Sender,
+    from_parent: &mut Receiver<ParentMessage>,
+    listener: OwnedFd,
+) -> Result<()> {
+    report.send(&InitMessage::SeccompListener(listener.as_raw_fd()))?;
+    match from_parent.recv()? {
+        Some(ParentMessage::SeccompListenerSent) => Ok(()),
+        Some(other) => Err(Error::Init(format!("unexpected {other:?} from the runtime"))),
+        None => Err(Error::Init(
+            "the runtime went away while sending the seccomp listener to the agent".into(),
+        )),
+    }
 }
 
 pub struct Sender<M = InitMessage>(File, PhantomData<M>);

@@ -14,7 +14,7 @@ use nix::{
 };
 
 use super::{
-    channel::{InitMessage, ParentMessage, Receiver, Sender},
+    channel::{InitMessage, ParentMessage, Receiver, Sender, hand_over_listener},
     namespaces::{bring_up_loopback, join_all},
     parent::InitContext,
     signals::reset_in_child,
@@ -148,7 +148,10 @@ fn setup_and_exec(
     close_inherited_fds_from(keep_fds)?;
     // As runc: the filter is in place before `start` is awaited, so the
     // startContainer hooks run under it, with the process's privileges.
-    config.process.security.finish()?;
+    config.process.security.finish(&mut |listener| match sender.as_mut() {
+        Some(report) => hand_over_listener(report, &mut context.from_parent, listener),
+        None => Err(Error::Init("the seccomp listener came after the report".into())),
+    })?;
     // Only now: a capability set or a filter the kernel refuses fails
     // `create`, with its cause, instead of a container that dies at start.
     if let Some(mut ready) = sender.take() {

@@ -34,9 +34,12 @@ use super::{
 use crate::{
     config::{ContainerConfig, NamespaceKind},
     error::{Context, Error, Result},
+    security::seccomp::listener::{self, ContainerInfo},
 };
 
 pub struct InitRequest<'a> {
+    /// The container's id, for the seccomp agent.
+    pub id: &'a str,
     pub config: &'a ContainerConfig,
     pub exec_fifo: &'a Path,
     /// A connected socket to send the terminal's master to.
@@ -178,15 +181,29 @@ pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<
             _ => err,
         });
     }
-    match receiver.recv()? {
-        Some(InitMessage::Ready) => Ok(init),
-        Some(InitMessage::Failed(reason)) => {
-            reap(init);
-            Err(Error::Init(reason))
-        }
-        None => {
-            let status = reap(init);
-            Err(Error::Init(format!("exited before it was ready ({status})")))
+    loop {
+        match receiver.recv()? {
+            Some(InitMessage::Ready) => return Ok(init),
+            Some(InitMessage::SeccompListener(fd)) => {
+                // On failure the init is killed with `init` dropped.
+                let container = ContainerInfo {
+                    id: request.id,
+                    status: oci_spec::runtime::ContainerState::Creating,
+                    init_pid: pid.as_raw(),
+                    bundle: &config.bundle,
+                    annotations: &config.annotations,
+                };
+                listener::forward(&config.process.security, pid.as_raw(), fd, &container)?;
+                to_init.send(&ParentMessage::SeccompListenerSent)?;
+            }
+            Some(InitMessage::Failed(reason)) => {
+                reap(init);
+                return Err(Error::Init(reason));
+            }
+            None => {
+                let status = reap(init);
+                return Err(Error::Init(format!("exited before it was ready ({status})")));
+            }
         }
     }
 }

@@ -11,6 +11,8 @@ pub mod capabilities;
 pub mod seccomp;
 pub mod selinux;
 
+use std::os::fd::OwnedFd;
+
 use oci_spec::runtime::{Linux, Process};
 use serde::{Deserialize, Serialize};
 
@@ -69,14 +71,18 @@ impl Security {
         Ok(())
     }
 
-    /// The last steps before `execve`.
-    pub fn finish(&self) -> Result<()> {
+    /// The last steps before `execve`. A filter that notifies an agent
+    /// gives its listener to `hand_over` at once, before any other call
+    /// it may hand to the agent ([`seccomp::listener`]).
+    pub fn finish(&self, hand_over: &mut dyn FnMut(OwnedFd) -> Result<()>) -> Result<()> {
         if let Some(filter) = &self.seccomp
             && !self.no_new_privileges
         {
             // A switch from root emptied the effective set.
             raise_effective()?;
-            filter.install()?;
+            if let Some(listener) = filter.install()? {
+                hand_over(listener)?;
+            }
         }
         if let Some(capabilities) = &self.capabilities {
             capabilities.apply()?;
@@ -84,8 +90,10 @@ impl Security {
         }
         if self.no_new_privileges {
             capabilities::set_no_new_privileges()?;
-            if let Some(filter) = &self.seccomp {
-                filter.install()?;
+            if let Some(filter) = &self.seccomp
+                && let Some(listener) = filter.install()?
+            {
+                hand_over(listener)?;
             }
         }
         Ok(())

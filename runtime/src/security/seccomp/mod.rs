@@ -2,9 +2,12 @@
 //! `seccomp(2)`. What libseccomp does for runc, for the x86 family: one
 //! section per architecture (x86_64, i386, x32; the native one always),
 //! rules in the spec's order, argument conditions on both 32-bit halves,
-//! `defaultErrnoRet`, and every action but `SCMP_ACT_NOTIFY` (which needs
-//! a seccomp agent; refused by name). A process of an architecture the
+//! `defaultErrnoRet`, and every action. A process of an architecture the
 //! filter does not list is killed, as with libseccomp.
+//!
+//! `SCMP_ACT_NOTIFY` hands a syscall to a seccomp agent: the filter is
+//! then installed with a listener, which the runtime sends to the agent
+//! at `listenerPath` ([`listener`]), as runc does.
 //!
 //! Names are resolved against the built-in tables ([`tables`]); a name that
 //! is no syscall anywhere is an error naming it. A name that exists only
@@ -21,9 +24,14 @@
 
 mod bpf;
 pub mod docker;
+pub mod listener;
 mod tables;
 
-use std::collections::BTreeSet;
+use std::{
+    collections::BTreeSet,
+    os::fd::{FromRawFd, OwnedFd},
+    path::PathBuf,
+};
 
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
 use serde::{Deserialize, Serialize};
@@ -48,6 +56,19 @@ const OFFSET_ARGS: u32 = 16;
 pub struct Filter {
     pub instructions: Vec<Instruction>,
     pub flags: u32,
+    /// Where the filter's listener goes, when a rule notifies an agent.
+    #[serde(default)]
+    pub agent: Option<Agent>,
+}
+
+/// The seccomp agent of `linux.seccomp.listenerPath`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    /// A unix socket's path, or `@NAME` for an abstract one (as Go's
+    /// dialer, so runc, reads it).
+    pub path: PathBuf,
+    /// `listenerMetadata`, passed on as is.
+    pub metadata: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,11 +106,17 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
             "cradle has syscall tables for x86_64 only",
         ));
     }
-    if spec.listener_path().is_some() {
-        return Err(Error::unsupported("linux.seccomp.listenerPath", "no seccomp agent support"));
+    // As runc: the agent could never get the listener, since handing it
+    // over takes a write (and anything may, for a default).
+    if spec.default_action() == LinuxSeccompAction::ScmpActNotify {
+        return Err(Error::invalid(
+            "linux.seccomp.defaultAction",
+            "SCMP_ACT_NOTIFY cannot be used as default action",
+        ));
     }
     let default = action_value(spec.default_action(), spec.default_errno_ret())
         .map_err(|reason| Error::invalid("linux.seccomp.defaultAction", reason))?;
+    let agent = agent(spec)?;
     let mut sections = vec![Section::X86_64];
     for arch in spec.architectures().as_deref().unwrap_or_default() {
         let section = match arch {
@@ -150,22 +177,58 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
     asm.place(kill);
     asm.ret(SECCOMP_RET_KILL_PROCESS);
     let instructions = asm.assemble().map_err(|reason| Error::invalid("linux.seccomp", reason))?;
-    let mut flags = 0;
+    let mut flags = if agent.is_some() { libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32 } else { 0 };
     for flag in spec.flags().as_deref().unwrap_or_default() {
         use oci_spec::runtime::LinuxSeccompFilterFlag as F;
         flags |= match flag {
             F::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
             F::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
             F::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+            F::SeccompFilterFlagWaitKillableRecv if agent.is_some() => {
+                libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+            }
             F::SeccompFilterFlagWaitKillableRecv => {
-                return Err(Error::unsupported(
+                return Err(Error::invalid(
                     "linux.seccomp.flags",
-                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a seccomp agent",
+                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a rule with SCMP_ACT_NOTIFY",
                 ));
             }
         } as u32;
     }
-    Ok(Filter { instructions, flags })
+    Ok(Filter { instructions, flags, agent })
+}
+
+/// The agent, when a rule notifies one; as runc, a `listenerPath`
+/// without such a rule is not used.
+fn agent(spec: &LinuxSeccomp) -> Result<Option<Agent>> {
+    let rules = spec.syscalls().as_deref().unwrap_or_default();
+    let mut notifies = false;
+    for (index, rule) in rules.iter().enumerate() {
+        if rule.action() != LinuxSeccompAction::ScmpActNotify {
+            continue;
+        }
+        notifies = true;
+        // runc's rule: the listener is handed over with a write.
+        if rule.names().iter().any(|name| name == "write") {
+            return Err(Error::invalid(
+                format!("linux.seccomp.syscalls[{index}]"),
+                "SCMP_ACT_NOTIFY cannot be used for the write syscall",
+            ));
+        }
+    }
+    if !notifies {
+        return Ok(None);
+    }
+    match spec.listener_path() {
+        Some(path) if !path.as_os_str().is_empty() => Ok(Some(Agent {
+            path: path.clone(),
+            metadata: spec.listener_metadata().clone().unwrap_or_default(),
+        })),
+        _ => Err(Error::invalid(
+            "linux.seccomp.listenerPath",
+            "is not set, and a rule uses SCMP_ACT_NOTIFY",
+        )),
+    }
 }
 
 /// runc's ENOSYS stub: for each architecture the spec lists, the highest
@@ -269,7 +332,6 @@ fn rules(spec: &LinuxSeccomp, default: u32) -> Result<Vec<Rule>> {
 fn action_value(action: LinuxSeccompAction, errno: Option<u32>) -> Result<u32, String> {
     use LinuxSeccompAction as A;
     Ok(match action {
-        A::ScmpActNotify => return Err("SCMP_ACT_NOTIFY needs a seccomp agent".to_owned()),
         A::ScmpActErrno | A::ScmpActTrace => {
             let data = errno.unwrap_or(libc::EPERM as u32);
             if data > 0xffff {
@@ -421,8 +483,9 @@ fn emit_condition(asm: &mut Assembler, wide: bool, condition: Condition, fail: L
 
 impl Filter {
     /// `seccomp(SECCOMP_SET_MODE_FILTER)`: needs no_new_privs or
-    /// CAP_SYS_ADMIN in the effective set.
-    pub fn install(&self) -> Result<()> {
+    /// CAP_SYS_ADMIN in the effective set. Returns the listener when the
+    /// filter notifies an agent.
+    pub fn install(&self) -> Result<Option<OwnedFd>> {
         let program: Vec<libc::sock_filter> = self
             .instructions
             .iter()
@@ -448,7 +511,12 @@ impl Filter {
                 cause: std::io::Error::last_os_error(),
             });
         }
-        Ok(())
+        if self.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32 == 0 {
+            return Ok(None);
+        }
+        // SAFETY: with NEW_LISTENER, seccomp(2) returns a new descriptor
+        // that nothing else owns.
+        Ok(Some(unsafe { OwnedFd::from_raw_fd(rc as i32) }))
     }
 }
 
@@ -553,7 +621,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_names_are_skipped_and_notify_refused_by_name() {
+    fn unknown_names_are_skipped_and_a_notify_default_refused() {
         // As runc through libseccomp: a name it cannot resolve is left out,
         // and the rest of the rule still applies.
         let f = filter(serde_json::json!({
@@ -564,7 +632,7 @@ mod tests {
         assert_ne!(bpf::run(&f.instructions, nr("read"), AUDIT_ARCH_X86_64, [0; 6]), ALLOW);
         assert_eq!(bpf::run(&f.instructions, nr("write"), AUDIT_ARCH_X86_64, [0; 6]), ALLOW);
         let err = filter(serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"})).unwrap_err();
-        assert!(err.to_string().contains("SCMP_ACT_NOTIFY"), "{err}");
+        assert!(err.to_string().contains("SCMP_ACT_NOTIFY cannot be used as default"), "{err}");
         // A syscall of another architecture family is no error.
         filter(serde_json::json!({
             "defaultAction": "SCMP_ACT_ALLOW",
@@ -646,5 +714,35 @@ mod tests {
         assert_eq!(run(&f, "clone3", [0; 6]), 0x0005_0000 | libc::ENOSYS as u32);
         assert_eq!(run(&f, "socket", [40, 0, 0, 0, 0, 0]), 0x0005_0000 | libc::EPERM as u32);
         assert_eq!(run(&f, "socket", [2, 0, 0, 0, 0, 0]), ALLOW);
+    }
+
+    #[test]
+    fn notify_rules_need_a_listener_and_spare_write() {
+        let notify = |names: &[&str], listener: serde_json::Value| {
+            filter(serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "listenerPath": listener, "listenerMetadata": "bar",
+                "syscalls": [{"names": names, "action": "SCMP_ACT_NOTIFY"}]
+            }))
+        };
+        let f = notify(&["mkdir"], "/run/agent.sock".into()).unwrap();
+        assert_eq!(run(&f, "mkdir", [0; 6]), 0x7fc0_0000);
+        assert_eq!(run(&f, "read", [0; 6]), ALLOW);
+        assert_eq!(f.flags, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32);
+        let agent = Agent { path: "/run/agent.sock".into(), metadata: "bar".into() };
+        assert_eq!(f.agent, Some(agent));
+        for listener in [serde_json::Value::Null, "".into()] {
+            let err = notify(&["mkdir"], listener).unwrap_err().to_string();
+            assert!(err.contains("linux.seccomp.listenerPath: is not set"), "{err}");
+        }
+        let err = notify(&["mkdir", "write"], "/a".into()).unwrap_err().to_string();
+        assert!(err.contains("syscalls[0]: SCMP_ACT_NOTIFY cannot be used for the write"), "{err}");
+        // As runc: a listenerPath without a notify rule is not used.
+        let f = filter(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nowhere",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+        }))
+        .unwrap();
+        assert_eq!((f.flags, f.agent), (0, None));
     }
 }
