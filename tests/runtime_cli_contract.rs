@@ -304,6 +304,10 @@ fn features_claims_hold() {
     // Each hook appends its name; each namespace is a new one; a rule per
     // seccomp action and per operator on syscalls `true` never makes.
     let log = sandbox.dir.path().join("hooks.log");
+    // SCMP_ACT_NOTIFY's agent: a bound socket takes the connection and the
+    // listener into its backlog; no call is ever handed to it.
+    let agent_path = sandbox.dir.path().join("agent.sock");
+    let _agent = std::os::unix::net::UnixListener::bind(&agent_path).unwrap();
     let bundle = sandbox.bundle("features", &["sh", "-c", "ls -l /proc/self/ns/"]);
     let unused = ["acct", "swapon", "swapoff", "syslog", "vhangup", "pivot_root", "iopl", "ioperm"];
     sandbox.edit_config(&bundle, |config| {
@@ -328,8 +332,8 @@ fn features_claims_hold() {
             rules.push(serde_json::json!({"names": ["reboot"], "action": "SCMP_ACT_ERRNO",
                 "args": [{"index": 0, "value": 1, "valueTwo": 1, "op": operator}]}));
         }
-        config["linux"]["seccomp"] =
-            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules});
+        config["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": rules, "listenerPath": agent_path});
     });
     let id = sandbox.id("features");
     let out = sandbox.output(&["run", "--bundle", bundle.to_str().unwrap(), &id]);

@@ -911,7 +911,9 @@ fn seccomp_notify_reaches_the_agent_as_with_runc() {
         let command = |args: &[&str]| runc.piped(name, args);
         let id = runc.id_of(name, "notify");
         let run = command(&["run", "--bundle", bundle.to_str().unwrap(), &id]).output().unwrap();
-        let run_message = agent.messages.lock().unwrap().pop().expect("a message from run");
+        let run_message = agent.messages.lock().unwrap().pop();
+        let run_message =
+            run_message.unwrap_or_else(|| panic!("{name} run sent no message: {}", stderr(&run)));
         let exec_id = runc.id_of(name, "notify-exec");
         let detached = ["run", "--detach", "--bundle", daemon.to_str().unwrap(), &exec_id];
         let status = command(&detached).stdout(Stdio::null()).stderr(Stdio::null()).status();
@@ -919,7 +921,9 @@ fn seccomp_notify_reaches_the_agent_as_with_runc() {
         agent.messages.lock().unwrap().clear();
         let exec_script = format!("exec 2>&1; {script}");
         let exec = command(&["exec", &exec_id, "sh", "-c", &exec_script]).output().unwrap();
-        let exec_message = agent.messages.lock().unwrap().pop().expect("a message from exec");
+        let exec_message = agent.messages.lock().unwrap().pop();
+        let exec_message = exec_message
+            .unwrap_or_else(|| panic!("{name} exec sent no message: {}", stderr(&exec)));
         let _ = command(&["delete", "--force", &exec_id]).output();
         seen.push((
             run.status.code(),

@@ -11,16 +11,16 @@ use crate::{bundle::SPEC_VERSION, hooks::HOOK_NAMES};
 /// The namespace types a config may list, in the spec's names.
 pub const NAMESPACES: [&str; 6] = ["pid", "network", "ipc", "uts", "mount", "cgroup"];
 
-/// The seccomp actions the filter compiler accepts. SCMP_ACT_NOTIFY works
-/// too (`tests/runtime_runc_edges.rs`), but is not claimed: its claim's
-/// test would need an agent at a listenerPath.
-pub const SECCOMP_ACTIONS: [&str; 8] = [
+/// The seccomp actions the filter compiler accepts (NOTIFY with an agent
+/// at `listenerPath`).
+pub const SECCOMP_ACTIONS: [&str; 9] = [
     "SCMP_ACT_ALLOW",
     "SCMP_ACT_ERRNO",
     "SCMP_ACT_KILL",
     "SCMP_ACT_KILL_PROCESS",
     "SCMP_ACT_KILL_THREAD",
     "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
     "SCMP_ACT_TRACE",
     "SCMP_ACT_TRAP",
 ];
