@@ -150,7 +150,8 @@ pub struct OutputArgs {
     /// stays pure JSON Lines.
     #[arg(long)]
     pub json: bool,
-    /// Also write the trace to this file (JSON Lines, schemas/trace.schema.json).
+    /// Also write the trace to this file (JSON Lines, schemas/trace.schema.json);
+    /// with `watch --rotate`, to files in this directory.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Size of the kernel ring buffer in bytes (a power of two).
@@ -212,6 +213,36 @@ pub struct WatchArgs {
     /// runc, crun, cradle, youki, runsc.
     #[arg(long, value_name = "NAME")]
     pub runtime: Vec<String>,
+    /// Write the trace as a series of files in the directory given by
+    /// --out, each a whole trace (header to trailer), starting a new one
+    /// once the current one holds this many bytes (suffix K, M or G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "out")]
+    pub rotate: Option<u64>,
+    /// Forget a container once none of its processes is alive and nothing
+    /// happened to it for this many seconds (its record is written then),
+    /// so that a long-running watch holds only recent containers.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub window: u64,
+}
+
+/// `64M` -> 67108864.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        _ => return Err(format!("{text:?}: a size is bytes, or a number with K, M or G")),
+    };
+    let size: u64 = digits.parse().map_err(|_| format!("{text:?}: not a size"))?;
+    match size.checked_shl(shift).filter(|&bytes| bytes > 0 && bytes >> shift == size) {
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("{text:?}: a size must be above 0 and below 16 EiB")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -54,6 +54,8 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         // into them.
         capture_output: true,
         refuse_hooks: Vec::new(),
+        rotate: None,
+        window_ns: None,
     };
     let code = session.run()?;
     // The runtime deleted the container when it exited; the bundle and the

@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::Context;
 use cradle_probes::{
-    Event, Joiner, ProbeConfig, Probes, TrackMode,
+    Event, EventStream, Joiner, ProbeConfig, Probes, TrackMode,
     collector::Collector,
     stream::LossTracker,
     trace_file::{
@@ -62,6 +62,11 @@ pub struct Session {
     pub capture_output: bool,
     /// Kernel-function hook paths not to take (`fexit`, `kprobe`, ...).
     pub refuse_hooks: Vec<String>,
+    /// `watch --rotate`: `out` is a directory of trace files, each closed
+    /// once it holds this many bytes.
+    pub rotate: Option<u64>,
+    /// `watch`: forget a container this long after it is over.
+    pub window_ns: Option<u64>,
 }
 
 impl Session {
@@ -135,6 +140,8 @@ impl Session {
         // Only now, with the child forked, does cradle get a second thread.
         outputs.start_tui()?;
         let mut ui_tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        let mut retire_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let window_ns = self.window_ns;
         let mut ui_open = outputs.tui.is_some();
 
         let mut interrupt = signal(SignalKind::interrupt())?;
@@ -152,6 +159,14 @@ impl Session {
                     read.context("reading events")?;
                     records += batch.len() as u64;
                     outputs.events(batch.drain(..))?;
+                    if outputs.wants_rotation() {
+                        let so_far = trailer(&probes, &stream, records, TraceEnd::Rotated, None)?;
+                        outputs.rotate(so_far)?;
+                    }
+                }
+                _ = retire_tick.tick(), if window_ns.is_some() => {
+                    let window = window_ns.unwrap_or_default();
+                    outputs.retire(monotonic_ns().saturating_sub(window))?;
                 }
                 line = captured.next_line(), if captured.is_open() => {
                     if let Some((from, line)) = line.context("reading the command's output")? {
@@ -198,19 +213,7 @@ impl Session {
         if let Ok(read) = tokio::time::timeout(std::time::Duration::from_secs(1), rest).await {
             read.context("reading the command's output")?;
         }
-        let lost_by_kind: std::collections::BTreeMap<String, u64> =
-            probes.lost()?.into_iter().map(|(kind, n)| (kind.name().to_string(), n)).collect();
-        let trailer = Trailer {
-            events: 0,
-            records: records + stream.decode_errors(),
-            undecodable: stream.decode_errors(),
-            lost: lost_by_kind.values().sum(),
-            lost_by_kind,
-            end,
-            ended_ns: monotonic_ns(),
-            exit_code,
-        };
-        outputs.finish(trailer)?;
+        outputs.finish(trailer(&probes, &stream, records, end, exit_code)?)?;
         Ok(ExitCode::from(exit_code.unwrap_or(0).clamp(0, 255) as u8))
     }
 
@@ -234,8 +237,31 @@ impl Session {
             hooks: probes.hooks().to_vec(),
             host_namespaces: own_namespaces(),
             unavailable: probes.left_out().iter().map(ProbeAbsence::from).collect(),
+            part: self.rotate.map(|_| 1),
         })
     }
+}
+
+/// The trailer of the trace as it stands: `records` read so far.
+fn trailer(
+    probes: &Probes,
+    stream: &EventStream,
+    records: u64,
+    end: TraceEnd,
+    exit_code: Option<i32>,
+) -> anyhow::Result<Trailer> {
+    let lost_by_kind: std::collections::BTreeMap<String, u64> =
+        probes.lost()?.into_iter().map(|(kind, n)| (kind.name().to_string(), n)).collect();
+    Ok(Trailer {
+        events: 0,
+        records: records + stream.decode_errors(),
+        undecodable: stream.decode_errors(),
+        lost: lost_by_kind.values().sum(),
+        lost_by_kind,
+        end,
+        ended_ns: monotonic_ns(),
+        exit_code,
+    })
 }
 
 /// This process's namespace inode numbers by kind (`mnt`, `net`, ...):
@@ -259,7 +285,7 @@ struct Outputs {
     collector: Collector,
     /// Where the kernel dropped records, to tie the loss to containers.
     losses: LossTracker,
-    file: Option<TraceWriter<BufWriter<File>>>,
+    file: Option<TraceFile>,
     json: Option<TraceWriter<BufWriter<std::io::Stdout>>>,
     timeline: Option<Timeline>,
     tui: Option<cradle_tui::Live>,
@@ -269,11 +295,7 @@ struct Outputs {
 impl Outputs {
     fn open(session: &Session, header: &Header) -> anyhow::Result<Outputs> {
         let file = match &session.out {
-            Some(path) => {
-                let file = File::create(path)
-                    .with_context(|| format!("creating the trace file {}", path.display()))?;
-                Some(TraceWriter::new(BufWriter::new(file), header)?)
-            }
+            Some(path) => Some(TraceFile::create(path, session.rotate, header)?),
             None => None,
         };
         let (json, timeline, tui) = if session.json {
@@ -346,9 +368,42 @@ impl Outputs {
         Ok(())
     }
 
+    fn wants_rotation(&self) -> bool {
+        self.file.as_ref().is_some_and(TraceFile::full)
+    }
+
+    /// Closes the current file with `trailer` and starts the next. The
+    /// closing file gets the records, as they stand, of the containers
+    /// born in it and not yet forgotten (each is recorded again, whole,
+    /// in the file where it is forgotten or the watch ends).
+    fn rotate(&mut self, trailer: Trailer) -> anyhow::Result<()> {
+        if let Some(file) = &mut self.file {
+            let started_here = self.collector.containers_from(file.first_container);
+            file.rotate(started_here, trailer)?;
+            file.first_container = self.collector.next_key();
+        }
+        Ok(())
+    }
+
+    /// Writes and forgets the containers over since before `before_ns`.
+    fn retire(&mut self, before_ns: u64) -> anyhow::Result<()> {
+        for container in self.collector.retire(before_ns) {
+            if let Some(file) = &mut self.file {
+                file.writer.container(&container).context("writing the trace file")?;
+            }
+            if let Some(json) = &mut self.json {
+                json.container(&container)?;
+            }
+            if let Some(timeline) = &mut self.timeline {
+                timeline.summary(&container)?;
+            }
+        }
+        self.flush()
+    }
+
     fn write(&mut self, event: &Event) -> anyhow::Result<()> {
         if let Some(file) = &mut self.file {
-            file.event(event).context("writing the trace file")?;
+            file.writer.event(event).context("writing the trace file")?;
         }
         if let Some(json) = &mut self.json {
             json.event(event)?;
@@ -364,7 +419,7 @@ impl Outputs {
 
     fn flush(&mut self) -> anyhow::Result<()> {
         if let Some(file) = &mut self.file {
-            file.flush().context("writing the trace file")?;
+            file.writer.flush().context("writing the trace file")?;
         }
         if let Some(json) = &mut self.json {
             json.flush()?;
@@ -381,15 +436,15 @@ impl Outputs {
         let containers = self.collector.containers();
         if let Some(file) = &mut self.file {
             containers
-                .iter()
-                .try_for_each(|c| file.container(c))
+                .clone()
+                .try_for_each(|c| file.writer.container(c))
                 .context("writing the trace file")?;
         }
         if let Some(json) = &mut self.json {
-            containers.iter().try_for_each(|c| json.container(c))?;
+            containers.clone().try_for_each(|c| json.container(c))?;
         }
         if let Some(file) = self.file {
-            file.finish(trailer.clone()).context("writing the trace file")?;
+            file.writer.finish(trailer.clone()).context("writing the trace file")?;
         }
         if let Some(json) = self.json {
             json.finish(trailer.clone())?;
@@ -403,6 +458,97 @@ impl Outputs {
             crate::tui::write_report(&report)?;
         }
         Ok(())
+    }
+}
+
+/// The trace file: one file, or with `watch --rotate` a series of files
+/// in a directory, each a whole trace.
+struct TraceFile {
+    writer: TraceWriter<BufWriter<Counted<File>>>,
+    /// The directory and the size of each file, when rotating.
+    rotation: Option<(PathBuf, u64)>,
+    header: Header,
+    /// The key of the first container born in the current file.
+    first_container: usize,
+}
+
+impl TraceFile {
+    fn create(
+        path: &std::path::Path,
+        rotate: Option<u64>,
+        header: &Header,
+    ) -> anyhow::Result<Self> {
+        let rotation = rotate.map(|size| (path.to_path_buf(), size));
+        let file = match &rotation {
+            Some((dir, _)) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the trace directory {}", dir.display()))?;
+                TraceFile::part(dir, header)?
+            }
+            None => File::create(path)
+                .with_context(|| format!("creating the trace file {}", path.display()))?,
+        };
+        let writer = TraceWriter::new(BufWriter::new(Counted { inner: file, bytes: 0 }), header)?;
+        Ok(TraceFile { writer, rotation, header: header.clone(), first_container: 0 })
+    }
+
+    /// `DIR/watch-<start, Unix seconds>-<part, 6 digits>.jsonl`: sorted by
+    /// name, the files of one watch are in order. An existing file is
+    /// never overwritten.
+    fn part(dir: &std::path::Path, header: &Header) -> anyhow::Result<File> {
+        let name = format!(
+            "watch-{}-{:06}.jsonl",
+            header.started_unix_ns / 1_000_000_000,
+            header.part.unwrap_or(1)
+        );
+        let path = dir.join(name);
+        File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("creating the trace file {}", path.display()))
+    }
+
+    fn full(&self) -> bool {
+        self.rotation
+            .as_ref()
+            .is_some_and(|(_, size)| self.writer.get_ref().get_ref().bytes >= *size)
+    }
+
+    fn rotate<'a>(
+        &mut self,
+        started_here: impl Iterator<Item = &'a cradle_probes::collector::Container>,
+        trailer: Trailer,
+    ) -> anyhow::Result<()> {
+        let Some((dir, _)) = &self.rotation else { return Ok(()) };
+        self.header.part = Some(self.header.part.unwrap_or(1) + 1);
+        let next = TraceFile::part(dir, &self.header)?;
+        let next =
+            TraceWriter::new(BufWriter::new(Counted { inner: next, bytes: 0 }), &self.header)?;
+        let mut done = std::mem::replace(&mut self.writer, next);
+        for container in started_here {
+            done.container(container).context("writing the trace file")?;
+        }
+        done.finish(trailer).context("writing the trace file")?;
+        Ok(())
+    }
+}
+
+/// A writer that counts the bytes that went through it.
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

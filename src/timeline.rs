@@ -79,7 +79,9 @@ impl Timeline {
         }
         let line = match &event.owner {
             Some(owner) => {
-                let container = &collector.containers()[owner.container];
+                let Some(container) = collector.container(owner.container) else {
+                    return Ok(());
+                };
                 if self.shown.get(&owner.container) != Some(&owner.phase) {
                     self.shown.insert(owner.container, owner.phase);
                     self.heading(container, owner.phase)?;
@@ -156,36 +158,50 @@ impl Timeline {
 
     /// The summary: each container's phases with their durations, and
     /// whatever the trace lost.
-    pub fn finish(mut self, containers: &[Container], trailer: &Trailer) -> std::io::Result<()> {
+    pub fn finish<'a>(
+        mut self,
+        containers: impl IntoIterator<Item = &'a Container>,
+        trailer: &Trailer,
+    ) -> std::io::Result<()> {
         for container in containers {
-            let init = container.init_pid.map_or("-".to_string(), |pid| pid.to_string());
-            let exit =
-                container.exit().map_or("still running".to_string(), |exit| exit.to_string());
-            let title = format!(
-                "\ncontainer {} ({}): runtime pid {}, init pid {init}, {exit}",
-                printable(&container.id),
-                printable(&container.runtime),
-                container.runtime_pid
-            );
-            self.paint(BOLD, &title)?;
-            for caveat in container.caveats() {
-                self.paint(RED, &format!("  warning: {caveat}"))?;
-            }
-            for line in launcher_and_call_lines(container) {
-                self.paint("", &line)?;
-            }
-            let start = start_ns(container);
-            for (i, mark) in container.phases.iter().enumerate() {
-                let took = container
-                    .phases
-                    .get(i + 1)
-                    .map(|next| format!("{:>10}", millis(next.ts_ns - mark.ts_ns)))
-                    .unwrap_or_default();
-                let line =
-                    format!("  {}  {:<26}{took}", millis(mark.ts_ns - start), mark.phase.title());
-                self.paint("", &line)?;
-            }
+            self.summary(container)?;
         }
+        self.totals(trailer)
+    }
+
+    /// A container's summary: who launched it, its phases and their
+    /// durations, how it ended.
+    pub fn summary(&mut self, container: &Container) -> std::io::Result<()> {
+        let init = container.init_pid.map_or("-".to_string(), |pid| pid.to_string());
+        let exit = container.exit().map_or("still running".to_string(), |exit| exit.to_string());
+        let title = format!(
+            "\ncontainer {} ({}): runtime pid {}, init pid {init}, {exit}",
+            printable(&container.id),
+            printable(&container.runtime),
+            container.runtime_pid
+        );
+        self.paint(BOLD, &title)?;
+        for caveat in container.caveats() {
+            self.paint(RED, &format!("  warning: {caveat}"))?;
+        }
+        for line in launcher_and_call_lines(container) {
+            self.paint("", &line)?;
+        }
+        let start = start_ns(container);
+        for (i, mark) in container.phases.iter().enumerate() {
+            let took = container
+                .phases
+                .get(i + 1)
+                .map(|next| format!("{:>10}", millis(next.ts_ns - mark.ts_ns)))
+                .unwrap_or_default();
+            let line =
+                format!("  {}  {:<26}{took}", millis(mark.ts_ns - start), mark.phase.title());
+            self.paint("", &line)?;
+        }
+        Ok(())
+    }
+
+    fn totals(&mut self, trailer: &Trailer) -> std::io::Result<()> {
         if self.granted_checks > 0 {
             let line = format!(
                 "\n{} granted capability checks not shown (they are in the trace: --out, --json)",

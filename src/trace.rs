@@ -25,6 +25,8 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
 pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut session = session(TraceMode::Watch, Vec::new(), args.output, true);
     session.runtimes = args.runtime;
+    session.rotate = args.rotate;
+    session.window_ns = Some(args.window.saturating_mul(1_000_000_000));
     session.run()
 }
 
@@ -84,5 +86,7 @@ fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bo
         step: None,
         capture_output: false,
         refuse_hooks: output.no_hook,
+        rotate: None,
+        window_ns: None,
     }
 }

@@ -82,6 +82,13 @@ pub struct Header {
     /// probes could be left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unavailable: Vec<ProbeAbsence>,
+    /// `watch --rotate`: this file's number in the series, from 1. Each
+    /// file is a whole trace; the series shares `started_unix_ns` and
+    /// `origin_ns`. A container is recorded in the file its runtime
+    /// started in; a later file has the rest of its events, which a
+    /// replay of that file alone shows as the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<u32>,
 }
 
 /// The path a kernel-function hook took on the traced kernel.
@@ -188,6 +195,10 @@ pub enum TraceEnd {
     Completed,
     /// cradle was asked to stop (SIGINT, SIGTERM) and wrote everything it had.
     Interrupted,
+    /// `watch --rotate`: this file reached its size; the trace goes on in
+    /// the file with the next `part` number. The counts are the whole
+    /// series' so far, but `events`, which is this file's.
+    Rotated,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +258,11 @@ impl<W: Write> TraceWriter<W> {
     /// Event records written so far.
     pub fn events_written(&self) -> u64 {
         self.events
+    }
+
+    /// Where the records go.
+    pub fn get_ref(&self) -> &W {
+        &self.out
     }
 
     /// Pushes what was written to the file: call after each batch, so a

@@ -70,7 +70,7 @@ impl LoadedTrace {
             header,
             events,
             lines,
-            containers: collector.containers().to_vec(),
+            containers: collector.containers().cloned().collect(),
             trailer,
             truncation: reader.truncation().cloned(),
         })

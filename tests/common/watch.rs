@@ -26,21 +26,43 @@ pub struct Watch {
 impl Watch {
     pub fn start(dir: &Path) -> Watch {
         let out = dir.join("watch.jsonl");
+        Watch::spawn(dir, out.clone(), &[], || started(&out))
+    }
+
+    /// `cradle watch --out OUT_DIR --rotate SIZE` and `extra` flags.
+    pub fn start_rotating(dir: &Path, out_dir: &Path, size: &str, extra: &[&str]) -> Watch {
+        let mut args = vec!["--rotate", size];
+        args.extend_from_slice(extra);
+        Watch::spawn(dir, out_dir.to_path_buf(), &args, || {
+            std::fs::read_dir(out_dir)
+                .is_ok_and(|mut files| files.any(|f| f.is_ok_and(|f| started(&f.path()))))
+        })
+    }
+
+    fn spawn(dir: &Path, out: PathBuf, extra: &[&str], ready: impl Fn() -> bool) -> Watch {
         let timeline = dir.join("watch.timeline");
         let child = cradle()
             .args(["watch", "--out"])
             .arg(&out)
+            .args(extra)
             .stdout(std::fs::File::create(&timeline).unwrap())
             .stderr(std::fs::File::create(dir.join("watch.err")).unwrap())
             .spawn()
             .expect("start cradle watch");
         // The header is written once the probes are attached.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while std::fs::read_to_string(&out).map_or(true, |text| !text.contains('\n')) {
+        while !ready() {
             assert!(Instant::now() < deadline, "cradle watch never started");
             std::thread::sleep(Duration::from_millis(20));
         }
         Watch { child, out, timeline }
+    }
+
+    /// Stops it as a service manager would (SIGTERM); it must exit 0.
+    pub fn terminate(mut self) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "cradle watch: {status:?}");
     }
 
     pub fn stop(mut self) -> Vec<Value> {
@@ -49,6 +71,11 @@ impl Watch {
         assert!(status.success(), "cradle watch: {status:?}");
         json_lines(&self.out)
     }
+}
+
+/// Whether a trace file has its header line.
+fn started(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|text| text.contains('\n'))
 }
 
 impl Drop for Watch {

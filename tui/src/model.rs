@@ -93,7 +93,7 @@ impl Model {
         &self.events
     }
 
-    pub fn containers(&self) -> &[Container] {
+    pub fn containers(&self) -> impl ExactSizeIterator<Item = &Container> {
         self.collector.containers()
     }
 
@@ -114,8 +114,8 @@ impl Model {
     pub fn start_ns(&self, subject: Subject) -> u64 {
         match subject {
             Subject::Container(key) => self
-                .containers()
-                .get(key)
+                .collector
+                .container(key)
                 .and_then(|container| container.phases.first())
                 .map_or(self.header.origin_ns, |mark| mark.ts_ns),
             Subject::Host => self.header.origin_ns,
@@ -125,7 +125,7 @@ impl Model {
     /// The container, if the subject is one that has started.
     pub fn container(&self, subject: Subject) -> Option<&Container> {
         match subject {
-            Subject::Container(key) => self.containers().get(key),
+            Subject::Container(key) => self.collector.container(key),
             Subject::Host => None,
         }
     }

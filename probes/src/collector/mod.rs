@@ -22,7 +22,11 @@
 mod invocation;
 mod launcher;
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    path::PathBuf,
+    sync::Arc,
+};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -113,7 +117,8 @@ impl Phase {
     }
 }
 
-/// Index of a container in [`Collector::containers`].
+/// A container's number in its trace, from 0 in the order their runtimes
+/// started: unique even where ids repeat, and the same in a replay.
 pub type ContainerKey = usize;
 
 /// Where an event belongs.
@@ -226,6 +231,12 @@ impl Container {
         caveats
     }
 
+    /// The time of the last step recorded of it.
+    fn last_ns(&self) -> u64 {
+        let phase = self.phases.last().map_or(0, |mark| mark.ts_ns);
+        self.calls.last().map_or(phase, |call| call.ts_ns.max(phase))
+    }
+
     /// When its runtime started (the clock its events are shown against).
     pub fn start_ns(&self) -> u64 {
         self.phases.first().map_or(0, |mark| mark.ts_ns)
@@ -271,7 +282,10 @@ struct Process {
 /// Builds the container model from events in arrival order.
 #[derive(Default)]
 pub struct Collector {
-    containers: Vec<Container>,
+    /// The containers known, by key: all of them, but for those
+    /// [`Collector::retire`] dropped.
+    containers: BTreeMap<ContainerKey, Container>,
+    next_key: ContainerKey,
     processes: HashMap<u32, Process>,
     /// Network namespaces containers created (inode number -> container):
     /// a link that a process outside any container puts there is the
@@ -295,8 +309,46 @@ impl Collector {
         Collector { proc: Some(PathBuf::from("/proc")), ..Default::default() }
     }
 
-    pub fn containers(&self) -> &[Container] {
-        &self.containers
+    /// The containers known, in the order their runtimes started.
+    pub fn containers(
+        &self,
+    ) -> impl ExactSizeIterator<Item = &Container> + DoubleEndedIterator + Clone {
+        self.containers.values()
+    }
+
+    pub fn container(&self, key: ContainerKey) -> Option<&Container> {
+        self.containers.get(&key)
+    }
+
+    /// The containers known whose key is `first` or later: those whose
+    /// runtimes started since the collector handed out key `first`.
+    pub fn containers_from(&self, first: ContainerKey) -> impl Iterator<Item = &Container> {
+        self.containers.range(first..).map(|(_, container)| container)
+    }
+
+    /// The key the next container will get.
+    pub fn next_key(&self) -> ContainerKey {
+        self.next_key
+    }
+
+    /// Forgets the containers that are over: none of their processes is
+    /// alive, and nothing happened to them after `before_ns`
+    /// (CLOCK_MONOTONIC). Returns them, for their records to be written:
+    /// a long-running `watch` holds only the containers of its window.
+    /// Their keys are never used again.
+    pub fn retire(&mut self, before_ns: u64) -> Vec<Container> {
+        let alive: HashSet<ContainerKey> = self.processes.values().map(|p| p.container).collect();
+        let over: Vec<ContainerKey> = self
+            .containers
+            .iter()
+            .filter(|(key, c)| !alive.contains(key) && c.last_ns() < before_ns)
+            .map(|(key, _)| *key)
+            .collect();
+        if over.is_empty() {
+            return Vec::new();
+        }
+        self.created_netns.retain(|_, key| !over.contains(key));
+        over.iter().filter_map(|key| self.containers.remove(key)).collect()
     }
 
     /// The processes (tgids) known to belong to container `key`.
@@ -311,7 +363,7 @@ impl Collector {
     /// [`crate::stream::LossTracker`]): every container alive since then
     /// may be missing events.
     pub fn note_loss(&mut self, since_ns: u64) {
-        for container in &mut self.containers {
+        for container in self.containers.values_mut() {
             let ended = container.phases.last().filter(|mark| mark.phase == Phase::Exit);
             if ended.is_none_or(|exit| exit.ts_ns >= since_ns) {
                 container.events_may_be_missing = true;
@@ -323,7 +375,7 @@ impl Collector {
     /// alone cannot rebuild (where loss was seen, the launcher chain) into
     /// the replayed container it describes, now or once it is replayed.
     pub fn merge_recorded(&mut self, recorded: &Container) {
-        match self.containers.iter_mut().find(|c| c.is(recorded)) {
+        match self.containers.values_mut().find(|c| c.is(recorded)) {
             Some(container) => container.take_recorded(recorded),
             None => self.recorded.push(recorded.clone()),
         }
@@ -340,7 +392,7 @@ impl Collector {
         let attribution = self.observe(event);
         event.owner = match (attribution.container, attribution.role, attribution.phase) {
             (Some(key), Some(role), Some(phase)) => {
-                let container = &self.containers[key];
+                let container = &self.containers[&key];
                 let call = attribution.call.map(|call| container.calls[call].command.clone());
                 Some(Owner { container: key, id: container.id.clone(), role, phase, call })
             }
@@ -387,7 +439,7 @@ impl Collector {
         role: Option<Role>,
         call: Option<usize>,
     ) -> Attribution {
-        let phase = container.map(|key| self.containers[key].phase());
+        let phase = container.map(|key| self.containers[&key].phase());
         Attribution { container, role, phase, call }
     }
 
@@ -410,11 +462,13 @@ impl Collector {
             return self.call_on(&invocation, event);
         }
         let mut duplicate_id = false;
-        for other in self.containers.iter_mut().filter(|c| *c.id == *invocation.id) {
+        for other in self.containers.values_mut().filter(|c| *c.id == *invocation.id) {
             other.duplicate_id = true;
             duplicate_id = true;
         }
-        self.containers.push(Container {
+        let key = self.next_key;
+        self.next_key += 1;
+        let mut container = Container {
             id: invocation.id.into(),
             runtime: invocation.runtime,
             bundle: invocation.bundle,
@@ -432,12 +486,12 @@ impl Collector {
                 None => Vec::new(),
             },
             calls: Vec::new(),
-        });
-        let key = self.containers.len() - 1;
-        if let Some(at) = self.recorded.iter().position(|r| self.containers[key].is(r)) {
+        };
+        if let Some(at) = self.recorded.iter().position(|r| container.is(r)) {
             let recorded = self.recorded.swap_remove(at);
-            self.containers[key].take_recorded(&recorded);
+            container.take_recorded(&recorded);
         }
+        self.containers.insert(key, container);
         self.processes.insert(
             event.tgid,
             Process { container: key, role: Role::Runtime, threads: 1, call: None },
@@ -452,11 +506,11 @@ impl Collector {
         invocation: &Invocation,
         event: &Event,
     ) -> Option<(ContainerKey, Option<usize>)> {
-        let key = self
+        let (&key, container) = self
             .containers
-            .iter()
-            .rposition(|c| *c.id == *invocation.id && c.runtime == invocation.runtime)?;
-        let calls = &mut self.containers[key].calls;
+            .iter_mut()
+            .rfind(|(_, c)| *c.id == *invocation.id && c.runtime == invocation.runtime)?;
+        let calls = &mut container.calls;
         calls.push(RuntimeCall {
             command: invocation.command.as_str().into(),
             pid: event.tgid,
@@ -520,7 +574,7 @@ impl Collector {
     /// Applies an event of a process of container `key`; returns the
     /// process's role after it.
     fn update(&mut self, key: ContainerKey, role: Role, event: &Event) -> Role {
-        let container = &mut self.containers[key];
+        let Some(container) = self.containers.get_mut(&key) else { return role };
         let ts = event.ts_ns;
         let mut role = role;
         match &event.detail {

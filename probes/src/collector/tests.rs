@@ -103,7 +103,7 @@ fn a_runc_container_goes_through_every_phase_in_order() {
         script.events.iter().map(|event| collector.observe(event)).collect();
 
     assert_eq!(attributions[0].container, None, "the shell before runc is the host's");
-    let containers = collector.containers();
+    let containers: Vec<&Container> = collector.containers().collect();
     assert_eq!(containers.len(), 1);
     let c = &containers[0];
     assert_eq!((&*c.id, c.runtime.as_str(), c.bundle.as_deref()), ("c1", "runc", Some("/b")));
@@ -146,9 +146,9 @@ fn concurrent_containers_never_mix() {
         assert_eq!(at.container, Some(0));
         assert_eq!(bt.container, Some(1));
     }
-    let ids: Vec<&str> = collector.containers().iter().map(|c| &*c.id).collect();
+    let ids: Vec<&str> = collector.containers().map(|c| &*c.id).collect();
     assert_eq!(ids, ["a", "b"]);
-    assert!(collector.containers().iter().all(|c| c.phase() == Phase::Exit));
+    assert!(collector.containers().all(|c| c.phase() == Phase::Exit));
 }
 
 fn veth(link_netns: u32, peer_netns: u32) -> Detail {
@@ -218,7 +218,7 @@ fn a_failed_runtime_exec_starts_nothing() {
     script.push(10, failed);
     let mut collector = Collector::default();
     assert_eq!(collector.observe(&script.events[0]).container, None);
-    assert!(collector.containers().is_empty());
+    assert_eq!(collector.containers().len(), 0);
 }
 
 fn exit() -> Detail {
@@ -239,11 +239,11 @@ fn a_recycled_pid_is_a_new_process_of_a_new_container() {
     let mut collector = Collector::default();
     let owners: Vec<Option<usize>> =
         script.events.iter().map(|e| collector.observe(e).container).collect();
-    let ids: Vec<&str> = collector.containers().iter().map(|c| &*c.id).collect();
+    let ids: Vec<&str> = collector.containers().map(|c| &*c.id).collect();
     assert_eq!(ids, ["old", "new"]);
     assert!(owners[..old_end].iter().all(|o| *o == Some(0)));
     assert!(owners[old_end..].iter().all(|o| *o == Some(1)), "{owners:?}");
-    assert!(collector.containers().iter().all(|c| c.phase() == Phase::Exit));
+    assert!(collector.containers().all(|c| c.phase() == Phase::Exit));
     assert!(!collector.knows(12), "the new init exited too");
 }
 
@@ -298,10 +298,10 @@ fn later_runtime_commands_on_a_known_id_are_the_containers() {
     assert_eq!(last(2).container, None, "no container of that id");
     assert_eq!(last(1).container, None, "another runtime's id space");
     let calls: Vec<(&str, u32)> =
-        collector.containers()[0].calls.iter().map(|c| (&*c.command, c.pid)).collect();
+        collector.container(0).unwrap().calls.iter().map(|c| (&*c.command, c.pid)).collect();
     assert_eq!(calls, [("start", 20), ("exec", 30), ("delete", 40)]);
     // None of it moved the birth on, or ended the container again.
-    assert_eq!(collector.containers()[0].phases.len(), Phase::ALL.len());
+    assert_eq!(collector.container(0).unwrap().phases.len(), Phase::ALL.len());
 }
 
 /// A replay takes the launcher chain from the container record, whether
@@ -312,7 +312,7 @@ fn a_replay_takes_the_launcher_chain_from_the_record() {
     runc_run(&mut script, 10, "c1");
     let mut live = Collector::default();
     script.events.iter().for_each(|e| _ = live.observe(e));
-    let mut recorded = live.containers()[0].clone();
+    let mut recorded = live.container(0).unwrap().clone();
     recorded.launchers =
         vec![Launcher { pid: 3, comm: "shim".into(), exe: None, argv: vec!["shim".into()] }];
     for before in [true, false] {
@@ -324,6 +324,29 @@ fn a_replay_takes_the_launcher_chain_from_the_record() {
         if !before {
             replay.merge_recorded(&recorded);
         }
-        assert_eq!(replay.containers(), [recorded.clone()], "record first: {before}");
+        assert_eq!(replay.containers().collect::<Vec<_>>(), [&recorded], "record first: {before}");
     }
+}
+
+/// `watch`'s window: a container is forgotten only once none of its
+/// processes is alive and it has been over long enough; keys go on.
+#[test]
+fn retire_forgets_only_containers_that_are_over() {
+    let mut script = Script::new();
+    runc_run(&mut script, 10, "c1");
+    let mut collector = Collector::default();
+    script.events.iter().for_each(|e| _ = collector.observe(e));
+    assert!(collector.retire(u64::MAX).is_empty(), "runc 10 and 11 still run");
+    let end = script.events.len();
+    script.push(11, exit()).push(10, exit());
+    script.events[end..].iter().for_each(|e| _ = collector.observe(e));
+    let exited = collector.container(0).unwrap().phases.last().unwrap().ts_ns;
+    assert!(collector.retire(exited).is_empty(), "not over for long enough");
+    let retired = collector.retire(exited + 1);
+    assert_eq!(retired.iter().map(|c| &*c.id).collect::<Vec<_>>(), ["c1"]);
+    assert_eq!(collector.containers().len(), 0);
+    let mut next = Script::new();
+    runc_run(&mut next, 20, "c2");
+    let owner = collector.observe(&next.events[0]);
+    assert_eq!(owner.container, Some(1), "a forgotten container's key is not reused");
 }
