@@ -122,3 +122,48 @@ fn a_broken_trace_is_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("junk.jsonl"));
 }
+
+/// Issue 17: a bind mount added to a cradle bundle showed in the diff as
+/// `mount("/", "/proc/self/fd/9", ...)`, its target a descriptor. The diff
+/// names it by the path it resolves to, as `report` does, and compares it
+/// by that path.
+#[test]
+fn an_added_bind_mount_is_named_by_the_path_it_lands_on() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    let before = trace_cradle_run(&sandbox, &bundle, "diff-bind");
+    let host_dir = sandbox.dir.path().join("shared-in");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    sandbox.edit_config(&bundle, |config| {
+        config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/shared", "type": "bind", "source": path_str(&host_dir),
+            "options": ["rbind", "ro"],
+        }));
+    });
+    let after = trace_cradle_run(&sandbox, &bundle, "diff-bind");
+    let (code, report) = diff_json(&before, &after);
+    assert_eq!(code, Some(1), "different: {report:#}");
+    let changes = report["containers"][0]["events"].as_array().unwrap();
+    let mounts: Vec<&Value> =
+        changes.iter().filter(|c| c["kind"] == "mount" && c["change"] == "added").collect();
+    assert!(!mounts.is_empty(), "{report:#}");
+    for mount in &mounts {
+        let target = mount["b"]["fields"]["target"].as_str().unwrap();
+        assert!(!target.contains("/fd/"), "a descriptor, not a path: {mount:#}");
+        assert!(target.ends_with("/shared"), "{mount:#}");
+    }
+    let bind = mounts
+        .iter()
+        .find(|m| m["b"]["fields"]["source"].as_str().is_some_and(|s| s.ends_with("/shared-in")))
+        .unwrap_or_else(|| panic!("no bind of {}: {report:#}", host_dir.display()));
+    assert_eq!(bind["b"]["fields"]["target"], "<rootfs>/shared", "{bind:#}");
+    // Only the new mount's calls changed: no descriptor renumbering shows
+    // as a change of the mounts that were there before.
+    for change in changes {
+        let fields = change["b"]["fields"].as_object().or(change["a"]["fields"].as_object());
+        let target = fields.and_then(|f| f["target"].as_str()).unwrap_or("");
+        assert!(change["kind"] != "mount" || target.ends_with("/shared"), "{change:#}");
+    }
+    let text = stdout(&cradle(&["diff", path_str(&before), path_str(&after)]));
+    assert!(text.contains("target -> ") && text.contains("/shared"), "{text}");
+}

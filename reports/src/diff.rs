@@ -10,7 +10,9 @@
 //! exit are left out (a Go runtime starts a varying number of threads), as
 //! are events outside any container and opens that only look a path up
 //! (the mounts they prepare are compared); an open's descriptor number is
-//! a placeholder.
+//! a placeholder. A mount target or source named through a descriptor
+//! (`/proc/self/fd/9`, a dirfd) counts, and shows, as the path it resolves
+//! to, as `report` resolves it.
 //!
 //! Containers are matched by the order they started in. Within a
 //! container, each process's events are aligned in time order (a Myers
@@ -32,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use similar::{Algorithm, DiffOp, capture_diff_slices};
 
-use crate::load::LoadedTrace;
+use crate::{load::LoadedTrace, model::NamedPaths};
 
 /// How to compare.
 #[derive(Clone, Debug)]
@@ -65,7 +67,8 @@ impl Default for DiffOptions {
 pub struct Side {
     /// The event's line in its trace file.
     pub line: u64,
-    /// The event in strace form, as recorded.
+    /// The event in strace form, as recorded, and the paths it named
+    /// through file descriptors as they resolve (`target -> /rootfs/mnt`).
     pub text: String,
     /// The normalised fields that were compared.
     pub fields: BTreeMap<String, Value>,
@@ -291,8 +294,8 @@ fn align(
         let normaliser = normaliser.as_mut().expect("an event has its container's normaliser");
         Side {
             line: trace.lines[event.index],
-            text: trace.events[event.index].describe(),
-            fields: normaliser.fields(&trace.events[event.index]),
+            text: normaliser.described(&trace.events[event.index], event.index),
+            fields: normaliser.fields(&trace.events[event.index], event.index),
         }
     };
     let mut changes = Vec::new();
@@ -365,6 +368,10 @@ struct Normaliser<'t> {
     /// where a whole string is it.
     bundle_arg: Option<String>,
     ignore: &'t [String],
+    /// The paths events named through file descriptors (`mount(...,
+    /// "/proc/self/fd/9")`), resolved as `report` resolves them, by event
+    /// index: compared and shown by the path, not the descriptor.
+    named: HashMap<usize, NamedPaths>,
 }
 
 /// Every container's normalised events, and their keys.
@@ -412,6 +419,7 @@ fn normalise<'t>(
         replacements: Vec::new(),
         bundle_arg: trace.containers.get(index).and_then(|c| c.bundle.clone()),
         ignore: &options.ignore,
+        named: NamedPaths::of_events(&order, &trace.events),
     };
     // Processes are labelled by their first role and their rank in it.
     let mut per_role: HashMap<String, usize> = HashMap::new();
@@ -482,6 +490,33 @@ fn left_out(event: &Event) -> bool {
     }
 }
 
+/// The fields of a mount-family event that name its source and its
+/// target (either may be through a descriptor: `/proc/self/fd/N`, or a
+/// path relative to a dirfd).
+fn path_fields(detail: &Detail) -> (Option<&'static str>, Option<&'static str>) {
+    match detail {
+        Detail::Mount { .. } => (Some("source"), Some("target")),
+        Detail::MoveMount { .. } => (Some("from_path"), Some("to_path")),
+        Detail::OpenTree { .. } => (Some("path"), None),
+        Detail::MountSetattr { .. } | Detail::Mknod { .. } => (None, Some("path")),
+        _ => (None, None),
+    }
+}
+
+/// The path a mount-family event's field holds, as the call gave it.
+fn named_value<'e>(detail: &'e Detail, field: &str) -> Option<&'e str> {
+    match (detail, field) {
+        (Detail::Mount { source, .. }, "source") => source.as_deref(),
+        (Detail::Mount { target, .. }, "target") => target.as_deref(),
+        (Detail::MoveMount { from_path, .. }, "from_path") => from_path.as_deref(),
+        (Detail::MoveMount { to_path, .. }, "to_path") => to_path.as_deref(),
+        (Detail::OpenTree { path, .. }, "path")
+        | (Detail::MountSetattr { path, .. }, "path")
+        | (Detail::Mknod { path, .. }, "path") => path.as_deref(),
+        _ => None,
+    }
+}
+
 /// Fields holding a pid, replaced by the process's label.
 const PID_FIELDS: &[&str] = &["child_pid", "child_tgid", "target_pid", "netns_pid", "old_pid"];
 /// Fields holding a file descriptor: numbered by what else the process
@@ -509,7 +544,7 @@ impl Normaliser<'_> {
         }
         bytes.clear();
         bytes.extend_from_slice(kind.as_bytes());
-        self.each_field(event, |name, value| {
+        self.each_field(event, index, |name, value| {
             bytes.push(b' ');
             bytes.extend_from_slice(name.as_bytes());
             bytes.push(b'=');
@@ -525,10 +560,29 @@ impl Normaliser<'_> {
         })
     }
 
+    /// The event as strace would show it, then each path it named through
+    /// a descriptor, as it resolves.
+    fn described(&self, event: &Event, index: usize) -> String {
+        let mut text = event.describe();
+        let (source_field, target_field) = path_fields(&event.detail);
+        let named = self.named.get(&index);
+        for (field, resolved) in [
+            (source_field, named.and_then(|n| n.source.as_ref())),
+            (target_field, named.and_then(|n| n.target.as_ref())),
+        ] {
+            if let (Some(field), Some(resolved)) = (field, resolved)
+                && named_value(&event.detail, field).is_some_and(|given| given != *resolved)
+            {
+                text.push_str(&format!(" [{field} -> {resolved}]"));
+            }
+        }
+        text
+    }
+
     /// The normalised fields that were compared, by name.
-    fn fields(&mut self, event: &Event) -> BTreeMap<String, Value> {
+    fn fields(&mut self, event: &Event, index: usize) -> BTreeMap<String, Value> {
         let mut fields = BTreeMap::new();
-        self.each_field(event, |name, value| {
+        self.each_field(event, index, |name, value| {
             fields.insert(name.to_string(), value);
         });
         fields
@@ -536,8 +590,24 @@ impl Normaliser<'_> {
 
     /// Calls `field` with each compared field of `event`, normalised: the
     /// detail's fields in name order, then the namespaces and `comm`.
-    fn each_field(&mut self, event: &Event, mut field: impl FnMut(&str, Value)) {
+    fn each_field(&mut self, event: &Event, index: usize, mut field: impl FnMut(&str, Value)) {
         let opens = matches!(event.detail, Detail::Open { .. });
+        let (source_field, target_field) = path_fields(&event.detail);
+        let (source, target) = match self.named.get(&index) {
+            Some(named) if source_field.or(target_field).is_some() => {
+                (named.source.clone(), named.target.clone())
+            }
+            _ => (None, None),
+        };
+        let resolved = |name: &str| {
+            if Some(name) == source_field {
+                source.clone()
+            } else if Some(name) == target_field {
+                target.clone()
+            } else {
+                None
+            }
+        };
         if let Ok(Value::Object(detail)) = serde_json::to_value(&event.detail)
             && let Some(Value::Object(inner)) = detail.into_iter().next().map(|(_, v)| v)
         {
@@ -545,6 +615,11 @@ impl Normaliser<'_> {
                 if DROPPED_FIELDS.contains(&name.as_str()) || self.ignored(&name) {
                     continue;
                 }
+                // A path named through a descriptor counts as the path.
+                let value = match resolved(&name) {
+                    Some(path) => Value::String(path),
+                    None => value,
+                };
                 // An open's result is a descriptor number (see FD_FIELDS).
                 let value = if opens && name == "ret" && value.as_i64().is_some_and(|fd| fd >= 0) {
                     Value::String("<fd>".into())

@@ -613,18 +613,18 @@ struct ContainerBuilder<'a> {
 /// The paths an event named through file descriptors, resolved with what
 /// the trace showed of them until then (see [`FdPaths`]).
 #[derive(Default)]
-struct NamedPaths {
+pub(crate) struct NamedPaths {
     /// A mount's or move_mount's source, an open_tree's path.
-    source: Option<String>,
+    pub(crate) source: Option<String>,
     /// A mount's or move_mount's target, a mount_setattr's, open's or
     /// mknod's path.
-    target: Option<String>,
+    pub(crate) target: Option<String>,
 }
 
 impl NamedPaths {
     /// Follows the container's events in time order, resolving each one's
     /// paths with the descriptors known before it.
-    fn of_events(events: &[usize], all: &[Event]) -> HashMap<usize, NamedPaths> {
+    pub(crate) fn of_events(events: &[usize], all: &[Event]) -> HashMap<usize, NamedPaths> {
         let mut fds = FdPaths::default();
         let mut named = HashMap::new();
         for &i in events {
