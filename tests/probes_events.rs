@@ -298,7 +298,11 @@ fn cgroup_mkdir_and_attach() {
     assert_acting(mkdir, pid, COMM);
     assert_eq!(mkdir["path"], report["path"]);
     let hierarchy = &mkdir["hierarchy"];
-    assert!(hierarchy.as_u64().unwrap() > 0, "pids is a v1 hierarchy");
+    if report["cgroup_version"] == 1 {
+        assert!(hierarchy.as_u64().unwrap() > 0, "pids is a v1 hierarchy");
+    } else {
+        assert_eq!(hierarchy, 0, "the unified hierarchy's id");
+    }
     let attaches = t.kind("cgroup_attach_task");
     assert_eq!(attaches.len(), 2, "{attaches:#?}");
     assert_eq!(attaches[0]["path"], report["path"]);

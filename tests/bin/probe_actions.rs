@@ -12,6 +12,7 @@ use std::{
     fs,
     io::{Read, Write},
     os::fd::FromRawFd,
+    path::Path,
 };
 
 use serde_json::{Value, json};
@@ -379,12 +380,20 @@ fn privileges() -> Value {
 /// A cgroup made, joined and left in the v1 pids hierarchy.
 fn cgroup() -> Value {
     let pid = std::process::id();
-    let dir = format!("/sys/fs/cgroup/pids/cradle-test-{pid}");
+    // v1's pids hierarchy where the host has one (these machines' hybrid
+    // layout), else the unified hierarchy (pure v2 hosts and the kernel
+    // matrix's guests), whose hierarchy id is 0.
+    let (base, version) = if Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists() {
+        ("/sys/fs/cgroup/pids", 1)
+    } else {
+        ("/sys/fs/cgroup", 2)
+    };
+    let dir = format!("{base}/cradle-test-{pid}");
     fs::create_dir(&dir).expect("mkdir cgroup");
     fs::write(format!("{dir}/cgroup.procs"), pid.to_string()).expect("join cgroup");
-    fs::write("/sys/fs/cgroup/pids/cgroup.procs", pid.to_string()).expect("leave cgroup");
+    fs::write(format!("{base}/cgroup.procs"), pid.to_string()).expect("leave cgroup");
     fs::remove_dir(&dir).expect("rmdir cgroup");
-    json!({ "pid": pid, "path": format!("/cradle-test-{pid}") })
+    json!({ "pid": pid, "path": format!("/cradle-test-{pid}"), "cgroup_version": version })
 }
 
 /// COUNT short-lived processes, one after another, each an exec of /bin/true.
