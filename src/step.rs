@@ -121,8 +121,15 @@ impl Stepper {
             }
             return Ok(());
         }
+        // The birth's phases, up to the workload's exec: what the workload
+        // then does is its own business, whichever of its calls happens
+        // to open "Running" (a prctl where the kernel has no capability
+        // probe to report a check first).
         let begins_phase = match &event.owner {
-            Some(owner) => before.is_none_or(|before| owner.phase > before),
+            Some(owner) => {
+                owner.phase <= Phase::WorkloadExec
+                    && before.is_none_or(|before| owner.phase > before)
+            }
             None => false,
         };
         let pause = !self.through && (self.every_stop || begins_phase);

@@ -67,6 +67,20 @@ fn step_mode_pauses_the_built_in_runtime_at_each_phase() {
     assert_eq!(phases, PHASES_PAUSED_AT);
 }
 
+/// Without the capability probe (kernels without its tracepoint), the
+/// workload's first traced call is a prctl the kernel stops at: the
+/// pauses still end at the workload's exec.
+#[test]
+fn step_mode_does_not_pause_in_the_workload_without_the_capability_probe() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("stepped-nocap", &["true"]);
+    let id = sandbox.id("stepped-nocap");
+    let mut command = sandbox.cradle(&["run", "--step", "--bundle", bundle.to_str().unwrap()]);
+    command.arg(&id).env("CRADLE_SKIP_PROBES", "capability");
+    let (phases, _) = step_through(command);
+    assert_eq!(phases, PHASES_PAUSED_AT);
+}
+
 #[test]
 fn step_mode_pauses_runc_at_each_phase() {
     let bundle = RuncBundle::new(&["true"]);
