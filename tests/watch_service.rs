@@ -74,7 +74,7 @@ fn rotated_files_are_each_a_whole_trace() {
             let born_here = lines.iter().any(|l| {
                 l["kind"] == "exec"
                     && l["container"] == id.as_str()
-                    && l["call"].is_null()
+                    && l["runtime_call"].is_null()
                     && l["role"] == "runtime"
             });
             let recorded = lines.iter().any(|l| l["container"]["id"] == id.as_str());

@@ -69,9 +69,11 @@ fn flat(record: Value) -> Value {
         }
     }
     let owner = event.remove("owner").unwrap_or(Value::Null);
-    for key in ["role", "phase", "call"] {
+    for key in ["role", "phase"] {
         event.insert(key.into(), owner[key].clone());
     }
+    // Not "call": open events have a field of that name (openat, open).
+    event.insert("runtime_call".into(), owner["call"].clone());
     event.insert("container".into(), owner["id"].clone());
     Value::Object(event)
 }
