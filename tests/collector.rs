@@ -101,6 +101,16 @@ fn run_container(
 }
 
 /// `mnt:[4026531841]` -> 4026531841
+/// Held by each test that runs containers. `watch` sees every container on
+/// the host, and the kernel reuses a freed namespace's inode number: a
+/// container of another test could then share a mount namespace number
+/// with one of the concurrent test's, which checks events by that number.
+static CONTAINERS_ON_THE_HOST: Mutex<()> = Mutex::new(());
+
+fn one_test_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    CONTAINERS_ON_THE_HOST.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn inum(link: &str) -> u64 {
     let start = link.find('[').expect("[") + 1;
     link[start..link.len() - 1].parse().expect("inode number")
@@ -116,6 +126,7 @@ fn events(lines: &[Value]) -> Vec<&Value> {
 
 #[test]
 fn watch_attributes_concurrent_runc_and_cradle_containers_without_mixing() {
+    let _alone = one_test_at_a_time();
     let sandbox = Sandbox::new();
     let runc_bundle = RuncBundle::new(&["sh", "-c", PRINT_NAMESPACES]);
     let cradle_bundle = sandbox.bundle("watched", &["sh", "-c", PRINT_NAMESPACES]);
@@ -190,6 +201,7 @@ fn watch_attributes_concurrent_runc_and_cradle_containers_without_mixing() {
 
 #[test]
 fn a_container_alive_for_milliseconds_is_attributed_whole() {
+    let _alone = one_test_at_a_time();
     let sandbox = Sandbox::new();
     let bundle = sandbox.bundle("brief", &["true"]);
     let id = sandbox.id("brief");
@@ -230,6 +242,7 @@ fn a_container_alive_for_milliseconds_is_attributed_whole() {
 
 #[test]
 fn a_killed_tracer_leaves_a_trace_that_reads_to_its_last_event_and_says_truncated() {
+    let _alone = one_test_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("killed.jsonl");
     let mut tracer = cradle()
@@ -291,6 +304,7 @@ fn children_of(pid: u32) -> Vec<u32> {
 
 #[test]
 fn demo_explains_a_container_birth_and_leaves_nothing_behind() {
+    let _alone = one_test_at_a_time();
     let demo_dirs = || -> HashSet<String> {
         std::fs::read_dir(std::env::temp_dir())
             .unwrap()
@@ -335,6 +349,7 @@ fn demo_explains_a_container_birth_and_leaves_nothing_behind() {
 /// launcher).
 #[test]
 fn watch_attributes_every_runtime_command_that_names_a_container() {
+    let _alone = one_test_at_a_time();
     let sandbox = Sandbox::new();
     let bundle = RuncBundle::new(&["sleep", "60"]);
     let id = sandbox.id("called");
@@ -400,7 +415,7 @@ fn watch_attributes_every_runtime_command_that_names_a_container() {
             })
             .unwrap_or_else(|| panic!("no exec for {call}"));
         assert_eq!(exec["container"], id.as_str(), "{exec}");
-        assert_eq!((&exec["call"], &exec["role"]), (&call["command"], &"runtime".into()));
+        assert_eq!((&exec["runtime_call"], &exec["role"]), (&call["command"], &"runtime".into()));
     }
     let echo = events
         .iter()
@@ -409,7 +424,7 @@ fn watch_attributes_every_runtime_command_that_names_a_container() {
         })
         .expect("the exec'd program's exec");
     assert_eq!(
-        (&echo["container"], &echo["role"], &echo["call"]),
+        (&echo["container"], &echo["role"], &echo["runtime_call"]),
         (&id.as_str().into(), &"workload".into(), &"exec".into())
     );
     let stray = events
