@@ -223,6 +223,12 @@ pub struct WatchArgs {
     /// so that a long-running watch holds only recent containers.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub window: u64,
+    /// Record every capability check. By default, a granted check by a
+    /// process outside every container (a runtime's `state` or `list` run
+    /// by a daemon) is counted, not recorded; denied checks, and all checks
+    /// of containers' processes, are recorded. The header says which.
+    #[arg(long)]
+    pub all_capability_checks: bool,
 }
 
 /// `64M` -> 67108864.

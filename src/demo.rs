@@ -56,6 +56,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         refuse_hooks: Vec::new(),
         rotate: None,
         window_ns: None,
+        omit_host_granted_checks: false,
     };
     let code = session.run()?;
     // The runtime deleted the container when it exited; the bundle and the

@@ -20,7 +20,8 @@ use cradle_probes::{
     collector::Collector,
     stream::LossTracker,
     trace_file::{
-        FORMAT, Header, ProbeAbsence, ProbeUse, TraceEnd, TraceMode, TraceWriter, Trailer, VERSION,
+        FORMAT, Header, NotRecorded, ProbeAbsence, ProbeUse, TraceEnd, TraceMode, TraceWriter,
+        Trailer, VERSION,
     },
 };
 use nix::{
@@ -67,6 +68,9 @@ pub struct Session {
     pub rotate: Option<u64>,
     /// `watch`: forget a container this long after it is over.
     pub window_ns: Option<u64>,
+    /// Leave out granted capability checks outside every container
+    /// (`watch`'s default; see [`NotRecorded`]).
+    pub omit_host_granted_checks: bool,
 }
 
 impl Session {
@@ -238,6 +242,10 @@ impl Session {
             host_namespaces: own_namespaces(),
             unavailable: probes.left_out().iter().map(ProbeAbsence::from).collect(),
             part: self.rotate.map(|_| 1),
+            not_recorded: match self.omit_host_granted_checks {
+                true => vec![NotRecorded::host_granted_capability_checks()],
+                false => Vec::new(),
+            },
         })
     }
 }
@@ -261,6 +269,7 @@ fn trailer(
         end,
         ended_ns: monotonic_ns(),
         exit_code,
+        not_recorded: 0,
     })
 }
 
@@ -290,6 +299,9 @@ struct Outputs {
     timeline: Option<Timeline>,
     tui: Option<cradle_tui::Live>,
     step: Option<Stepper>,
+    omit_host_granted_checks: bool,
+    /// Events left out so far (see [`Session::omit_host_granted_checks`]).
+    not_recorded: u64,
 }
 
 impl Outputs {
@@ -315,6 +327,8 @@ impl Outputs {
             timeline,
             tui,
             step: None,
+            omit_host_granted_checks: session.omit_host_granted_checks,
+            not_recorded: 0,
         })
     }
 
@@ -342,6 +356,13 @@ impl Outputs {
             self.joiner.push_into(event, &mut ready);
             for mut joined in ready.drain(..) {
                 self.collector.attribute(&mut joined);
+                if self.omit_host_granted_checks
+                    && joined.owner.is_none()
+                    && matches!(joined.detail, cradle_probes::Detail::CapCapable { ret: 0, .. })
+                {
+                    self.not_recorded += 1;
+                    continue;
+                }
                 self.write(&joined)?;
                 if self.step.is_some() {
                     self.flush()?;
@@ -376,7 +397,8 @@ impl Outputs {
     /// closing file gets the records, as they stand, of the containers
     /// born in it and not yet forgotten (each is recorded again, whole,
     /// in the file where it is forgotten or the watch ends).
-    fn rotate(&mut self, trailer: Trailer) -> anyhow::Result<()> {
+    fn rotate(&mut self, mut trailer: Trailer) -> anyhow::Result<()> {
+        trailer.not_recorded = self.not_recorded;
         if let Some(file) = &mut self.file {
             let started_here = self.collector.containers_from(file.first_container);
             file.rotate(started_here, trailer)?;
@@ -427,7 +449,8 @@ impl Outputs {
         Ok(())
     }
 
-    fn finish(mut self, trailer: Trailer) -> anyhow::Result<()> {
+    fn finish(mut self, mut trailer: Trailer) -> anyhow::Result<()> {
+        trailer.not_recorded = self.not_recorded;
         let pending = self.joiner.finish();
         for mut event in pending {
             self.collector.attribute(&mut event);

@@ -50,6 +50,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         end: TraceEnd::Interrupted,
         ended_ns: 0,
         exit_code: None,
+        not_recorded: 0,
     });
     timeline.finish(collector.containers(), &trailer)?;
     match truncation {

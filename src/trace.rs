@@ -27,6 +27,7 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     session.runtimes = args.runtime;
     session.rotate = args.rotate;
     session.window_ns = Some(args.window.saturating_mul(1_000_000_000));
+    session.omit_host_granted_checks = !args.all_capability_checks;
     session.run()
 }
 
@@ -88,5 +89,6 @@ fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bo
         refuse_hooks: output.no_hook,
         rotate: None,
         window_ns: None,
+        omit_host_granted_checks: false,
     }
 }

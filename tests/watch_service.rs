@@ -115,3 +115,45 @@ fn rotate_needs_an_output_directory_and_a_size() {
         assert!(stderr.contains("--rotate") || stderr.contains("--out"), "{stderr}");
     }
 }
+
+/// Issue 17: on a busy host, granted capability checks of runtime runs that
+/// are no container's (`runc list`, `state` of an unknown id) made most of
+/// the trace. By default `watch` counts them instead and says so in the
+/// header; denied checks and every check of a container are recorded;
+/// `--all-capability-checks` records them all.
+#[test]
+fn watch_leaves_out_granted_checks_outside_containers_unless_asked() {
+    for all in [false, true] {
+        let sandbox = Sandbox::new();
+        let bundle = RuncBundle::new(&["true"]);
+        let out = sandbox.dir.path().join("caps");
+        let extra: &[&str] = if all { &["--all-capability-checks"] } else { &[] };
+        let watch = Watch::start_rotating(sandbox.dir.path(), &out, "1G", extra);
+        for _ in 0..3 {
+            let list =
+                output(Command::new("runc").arg("--root").arg(bundle.runc_root()).arg("list"));
+            assert!(list.status.success(), "{list:?}");
+        }
+        let id = sandbox.id("caps");
+        run(&bundle, &id);
+        watch.terminate();
+        let lines = json_lines(&files(&out)[0]);
+        let header = &lines[0]["header"];
+        let trailer = &lines.last().unwrap()["trailer"];
+        let checks: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "cap_capable").collect();
+        let host_granted =
+            checks.iter().filter(|c| c["container"].is_null() && c["ret"] == 0).count();
+        let in_container = checks.iter().filter(|c| c["container"] == id.as_str()).count();
+        assert!(in_container > 0, "the container's checks are recorded (all: {all})");
+        if all {
+            assert!(host_granted > 0, "runc list's checks with --all-capability-checks");
+            assert!(header.get("not_recorded").is_none(), "{header}");
+            assert!(trailer.get("not_recorded").is_none(), "{trailer}");
+        } else {
+            assert_eq!(host_granted, 0, "granted checks outside containers are not recorded");
+            assert_eq!(header["not_recorded"][0]["kind"], "cap_capable", "{header}");
+            assert_eq!(header["not_recorded"][0]["flag"], "--all-capability-checks");
+            assert!(trailer["not_recorded"].as_u64().unwrap() > 0, "and counted: {trailer}");
+        }
+    }
+}

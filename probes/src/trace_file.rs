@@ -89,6 +89,36 @@ pub struct Header {
     /// replay of that file alone shows as the host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<u32>,
+    /// Events the kernel reported that this trace leaves out on purpose
+    /// (not lost: counted in the trailer's `not_recorded`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_recorded: Vec<NotRecorded>,
+}
+
+/// A class of events a trace leaves out on purpose.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotRecorded {
+    /// The event kind (`cap_capable`).
+    pub kind: String,
+    /// Which of its events are left out, in words.
+    pub which: String,
+    /// The flag that records them too.
+    pub flag: String,
+}
+
+impl NotRecorded {
+    /// `watch`'s default: a granted capability check outside every
+    /// container (a runtime's `state`, `list` or `features` run by a busy
+    /// daemon) tells nothing of a container's birth, and such checks made
+    /// most of a busy host's trace. Denied checks, and every check of a
+    /// container's processes, are recorded.
+    pub fn host_granted_capability_checks() -> NotRecorded {
+        NotRecorded {
+            kind: "cap_capable".into(),
+            which: "granted checks of processes outside every container".into(),
+            flag: "--all-capability-checks".into(),
+        }
+    }
 }
 
 /// The path a kernel-function hook took on the traced kernel.
@@ -186,6 +216,13 @@ pub struct Trailer {
     pub ended_ns: u64,
     /// The traced command's exit code (128 + signal if it was killed).
     pub exit_code: Option<i32>,
+    /// Events left out on purpose, as the header's `not_recorded` says.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_recorded: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -82,6 +82,7 @@ fn write(path: &Path, base: &Trace, events: usize, extra_mount: Option<u32>) {
         end: cradle_probes::trace_file::TraceEnd::Completed,
         ended_ns: 0,
         exit_code: Some(0),
+        not_recorded: 0,
     });
     writer.finish(trailer).unwrap();
 }

@@ -31,6 +31,7 @@ fn header() -> Header {
         }],
         host_namespaces: [("net".to_owned(), 4026531840)].into(),
         part: None,
+        not_recorded: vec![],
         unavailable: vec![ProbeAbsence {
             probe: "capability".into(),
             kinds: vec!["cap_capable".into()],
@@ -110,6 +111,7 @@ fn trailer() -> Trailer {
         end: TraceEnd::Completed,
         ended_ns: 999,
         exit_code: Some(0),
+        not_recorded: 0,
     }
 }
 
