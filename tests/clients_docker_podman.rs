@@ -314,7 +314,7 @@ fn docker_runs_containers_with_cradle() {
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        said.contains("linux.seccomp.syscalls[0]") && said.contains("SCMP_ACT_NOTIFY"),
+        said.contains("linux.seccomp.listenerPath") && said.contains("SCMP_ACT_NOTIFY"),
         "{}",
         text(&out)
     );
