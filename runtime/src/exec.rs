@@ -241,6 +241,9 @@ fn exec_process(base: &ProcessConfig, options: &ExecOptions) -> Result<ProcessCo
         process.security.no_new_privileges = true;
     }
     if let Some(profile) = &options.apparmor_profile {
+        if let Some(reason) = crate::security::apparmor::unavailable(profile) {
+            return Err(Error::InvalidArgument { flag: "--apparmor".into(), reason });
+        }
         process.security.apparmor_profile = Some(profile.clone());
     }
     Ok(process)

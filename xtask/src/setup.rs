@@ -23,6 +23,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("containerd", "docker's container supervisor, started by the tests themselves"),
     ("podman", "a real client that runs cradle through conmon"),
     ("conmon", "podman's runtime monitor"),
+    (
+        "apparmor",
+        "apparmor_parser: loads the profiles of tests/runtime_apparmor.rs in the kernel VMs",
+    ),
     ("uidmap", "newuidmap/newgidmap: multi-id user namespace maps for rootless containers"),
     ("gcc", "static C test programs run inside containers (seccomp parity)"),
     ("libc6-dev", "static C test programs run inside containers (seccomp parity)"),

@@ -53,6 +53,7 @@ const KERNEL_TESTS: &[&str] = &[
     "step",
     "trace",
     "runtime_cgroup_resources",
+    "runtime_apparmor",
 ];
 
 /// The virtme-ng release the runner is written against.

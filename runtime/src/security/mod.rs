@@ -17,7 +17,7 @@ use oci_spec::runtime::{Linux, Process};
 use serde::{Deserialize, Serialize};
 
 use self::capabilities::{CapabilitySets, keep_across_setuid, raise_effective};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Security {
@@ -25,7 +25,7 @@ pub struct Security {
     pub capabilities: Option<CapabilitySets>,
     pub no_new_privileges: bool,
     pub seccomp: Option<seccomp::Filter>,
-    /// Applied where the host runs AppArmor.
+    /// Refused where the host does not run AppArmor, as under runc.
     pub apparmor_profile: Option<String>,
 }
 
@@ -37,13 +37,8 @@ impl Security {
         };
         let apparmor_profile =
             process.apparmor_profile().clone().filter(|profile| !profile.is_empty());
-        if let Some(profile) = &apparmor_profile
-            && !apparmor::enabled()
-        {
-            tracing::warn!(
-                profile,
-                "process.apparmorProfile: this host does not run AppArmor; the profile is not applied"
-            );
+        if let Some(reason) = apparmor_profile.as_deref().and_then(apparmor::unavailable) {
+            return Err(Error::invalid("process.apparmorProfile", reason));
         }
         Ok(Security {
             capabilities: process.capabilities().as_ref().map(CapabilitySets::from_spec),
@@ -57,9 +52,7 @@ impl Security {
     /// for the coming exec, the bounding set, and the permitted set kept
     /// across the switch to `uid`.
     pub fn before_user_switch(&self, uid: u32) -> Result<()> {
-        if let Some(profile) = &self.apparmor_profile
-            && apparmor::enabled()
-        {
+        if let Some(profile) = &self.apparmor_profile {
             apparmor::change_on_exec(profile)?;
         }
         if let Some(capabilities) = &self.capabilities {
