@@ -972,3 +972,23 @@ fn seccomp_notify_without_an_agent_fails_and_leaves_nothing() {
     assert!(runtime::cgroups_mentioning(&id).is_empty(), "a cgroup is left");
     assert!(runtime::processes_mentioning(&id).is_empty(), "a process is left");
 }
+
+/// A bundle under a directory whose name has a space, on a shared mount,
+/// with `rootfsPropagation: shared`: the root switch needs the rootfs's
+/// parent mount made private, found in mountinfo, where the kernel writes
+/// the space as `\040`. Misread, the wrong mount was made private and
+/// pivot_root failed with EINVAL; runc runs it.
+#[test]
+fn a_shared_rootfs_propagation_under_a_path_with_a_space_runs_as_under_runc() {
+    let sandbox = Sandbox::new();
+    let spaced = sandbox.dir.path().join("with space");
+    let mount = HostMount::tmpfs(spaced.clone());
+    let shared = Command::new("mount").arg("--make-shared").arg(&mount.0).status();
+    assert!(shared.unwrap().success(), "mount --make-shared {}", spaced.display());
+    let bundle = script_bundle(&sandbox, "with space/bundle", "echo ran");
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["rootfsPropagation"] = json!("shared");
+    });
+    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    assert_eq!(assert_same(&runc, &cradle), "ran\n");
+}

@@ -60,6 +60,7 @@ pub mod hooks;
 pub mod id;
 pub mod lifecycle;
 pub mod mount_options;
+pub mod mountinfo;
 pub mod network;
 pub mod process;
 pub mod rootfs;

@@ -462,8 +462,6 @@ fn create_dirs(mount: &Path, path: &Path, controllers: Option<&[String]>) -> Res
 }
 
 fn hierarchies() -> Result<Vec<Hierarchy>> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-        .context(|| "reading /proc/self/mountinfo".to_owned())?;
     let own = std::fs::read_to_string("/proc/self/cgroup")
         .context(|| "reading /proc/self/cgroup".to_owned())?;
     let own_path = |wanted: &str| -> PathBuf {
@@ -475,7 +473,7 @@ fn hierarchies() -> Result<Vec<Hierarchy>> {
             })
             .unwrap_or_else(|| PathBuf::from("/"))
     };
-    let (unified, v1) = host_hierarchies(&mountinfo);
+    let (unified, v1) = host_hierarchies(&crate::mountinfo::own()?);
     if unified {
         return Ok(vec![Hierarchy {
             mount: PathBuf::from(CGROUP_ROOT),

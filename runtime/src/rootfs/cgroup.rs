@@ -24,6 +24,7 @@ use super::{
 use crate::{
     config::MountConfig,
     error::{Context, Error, Result},
+    mountinfo::{self, MountInfo},
     syscall::Syscall,
 };
 
@@ -42,9 +43,7 @@ pub struct Hierarchy {
 }
 
 pub fn mount_cgroups(sys: &dyn Syscall, root: BorrowedFd<'_>, mount: &MountConfig) -> Result<()> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-        .context(|| "reading /proc/self/mountinfo".to_owned())?;
-    let (unified_root, hierarchies) = host_hierarchies(&mountinfo);
+    let (unified_root, hierarchies) = host_hierarchies(&mountinfo::own()?);
     let flags = mount.options.flags;
     let destination = &mount.destination;
     if unified_root {
@@ -101,11 +100,9 @@ pub fn bind_own_cgroups(
     root: BorrowedFd<'_>,
     mount: &MountConfig,
 ) -> Result<()> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-        .context(|| "reading /proc/self/mountinfo".to_owned())?;
     let membership = std::fs::read_to_string("/proc/self/cgroup")
         .context(|| "reading /proc/self/cgroup".to_owned())?;
-    let (unified_root, hierarchies) = host_hierarchies(&mountinfo);
+    let (unified_root, hierarchies) = host_hierarchies(&mountinfo::own()?);
     let destination = &mount.destination;
     let flags = mount.options.flags;
     if unified_root {
@@ -174,40 +171,38 @@ pub fn own_cgroup<'a>(membership: &'a str, options: &str) -> Option<&'a str> {
 
 /// Whether the host's cgroup root is itself cgroup2, and otherwise the
 /// hierarchies mounted directly under it.
-pub fn host_hierarchies(mountinfo: &str) -> (bool, Vec<Hierarchy>) {
+pub fn host_hierarchies(mounts: &[MountInfo]) -> (bool, Vec<Hierarchy>) {
     let mut hierarchies = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else { continue };
-        let mount_root = left.split_whitespace().nth(3).unwrap_or("/").to_owned();
-        let mount_point = left.split_whitespace().nth(4).unwrap_or_default();
-        let mut right = right.split_whitespace();
-        let (Some(fstype), Some(_source), Some(super_options)) =
-            (right.next(), right.next(), right.next())
-        else {
-            continue;
-        };
-        if mount_point == HOST_CGROUP_ROOT && fstype == "cgroup2" {
+    for mount in mounts {
+        if mount.mount_point == Path::new(HOST_CGROUP_ROOT) && mount.fs_type == "cgroup2" {
             return (true, Vec::new());
         }
-        if fstype != "cgroup" {
+        if mount.fs_type != "cgroup" {
             continue;
         }
-        let Ok(name) =
-            PathBuf::from(mount_point).strip_prefix(HOST_CGROUP_ROOT).map(Path::to_owned)
-        else {
-            continue;
-        };
+        let Ok(name) = mount.mount_point.strip_prefix(HOST_CGROUP_ROOT) else { continue };
         let name = name.to_string_lossy().into_owned();
         if name.is_empty() || name.contains('/') {
             continue;
         }
-        let options = super_options
-            .split(',')
-            .filter(|option| !matches!(*option, "rw" | "ro" | "xattr" | "clone_children"))
-            .filter(|option| !option.starts_with("release_agent="))
-            .collect::<Vec<_>>()
-            .join(",");
-        hierarchies.push(Hierarchy { name, options, root: mount_root });
+        // The controllers and name= options, in a stable order (the
+        // parser keeps them in a map).
+        let mut options: Vec<String> = mount
+            .super_options
+            .iter()
+            .filter(|(option, _)| {
+                !matches!(
+                    option.as_str(),
+                    "rw" | "ro" | "xattr" | "clone_children" | "release_agent"
+                )
+            })
+            .map(|(option, value)| match value {
+                Some(value) => format!("{option}={value}"),
+                None => option.clone(),
+            })
+            .collect();
+        options.sort_unstable();
+        hierarchies.push(Hierarchy { name, options: options.join(","), root: mount.root.clone() });
     }
     (false, hierarchies)
 }
@@ -215,6 +210,7 @@ pub fn host_hierarchies(mountinfo: &str) -> (bool, Vec<Hierarchy>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mountinfo::parse;
 
     #[test]
     fn reads_a_hybrid_host() {
@@ -224,7 +220,7 @@ mod tests {
 27 25 0:25 / /sys/fs/cgroup/systemd rw,nosuid shared:11 - cgroup cgroup rw,xattr,name=systemd
 28 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:12 - cgroup cgroup rw,cpu,cpuacct
 29 1 0:27 / /proc rw - proc proc rw";
-        let (unified, hierarchies) = host_hierarchies(mountinfo);
+        let (unified, hierarchies) = host_hierarchies(&parse(mountinfo.as_bytes()).unwrap());
         assert!(!unified);
         let names: Vec<_> = hierarchies
             .iter()
@@ -249,6 +245,6 @@ mod tests {
     #[test]
     fn reads_a_unified_host() {
         let mountinfo = "30 1 0:26 / /sys/fs/cgroup rw shared:4 - cgroup2 cgroup2 rw,nsdelegate";
-        assert_eq!(host_hierarchies(mountinfo), (true, Vec::new()));
+        assert_eq!(host_hierarchies(&parse(mountinfo.as_bytes()).unwrap()), (true, Vec::new()));
     }
 }

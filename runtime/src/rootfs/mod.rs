@@ -115,21 +115,45 @@ pub fn protect_paths(sys: &dyn Syscall, config: &ContainerConfig) -> Result<()> 
 /// pivot_root refuses a new root whose parent mount is shared, which a
 /// `shared` rootfsPropagation leaves behind.
 fn make_parent_mount_private(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-        .context(|| "reading /proc/self/mountinfo".to_owned())?;
-    let parent = mountinfo
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let point = Path::new(*fields.get(4)?);
-            let shared =
-                fields.iter().skip(6).take_while(|f| **f != "-").any(|f| f.starts_with("shared:"));
-            rootfs.starts_with(point).then_some((point.to_path_buf(), shared))
-        })
-        .max_by_key(|(point, _)| point.as_os_str().len());
-    if let Some((point, true)) = parent {
-        sys.mount(None, &point, None, MsFlags::MS_PRIVATE, None)
+    let mounts = crate::mountinfo::own()?;
+    if let Some(parent) = parent_mount(&mounts, rootfs)
+        && crate::mountinfo::is_shared(parent)
+    {
+        let point = &parent.mount_point;
+        sys.mount(None, point, None, MsFlags::MS_PRIVATE, None)
             .context(|| format!("making {} private", point.display()))?;
     }
     Ok(())
+}
+
+/// The mount `path` is on: the deepest mount point above it.
+fn parent_mount<'a>(
+    mounts: &'a [crate::mountinfo::MountInfo],
+    path: &Path,
+) -> Option<&'a crate::mountinfo::MountInfo> {
+    mounts
+        .iter()
+        .filter(|info| path.starts_with(&info.mount_point))
+        .max_by_key(|info| info.mount_point.as_os_str().len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::parent_mount;
+    use crate::mountinfo;
+
+    #[test]
+    fn the_parent_mount_of_a_rootfs_under_a_path_with_a_space_is_found() {
+        let text = "\
+22 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw
+36 22 0:32 / /tmp/my\\040bundle rw shared:7 - tmpfs tmpfs rw
+37 22 0:33 / /tmp/my rw - tmpfs tmpfs rw
+";
+        let mounts = mountinfo::parse(text.as_bytes()).unwrap();
+        let parent = parent_mount(&mounts, Path::new("/tmp/my bundle/rootfs")).unwrap();
+        assert_eq!(parent.mnt_id, 36);
+        assert!(mountinfo::is_shared(parent));
+    }
 }

@@ -9,15 +9,16 @@
 
 use std::{
     collections::BTreeSet,
-    fs::File,
     path::{Path, PathBuf},
 };
 
 use nix::mount::{MntFlags, umount2};
-use procfs_core::{FromRead, process::MountInfos};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Context, Result};
+use crate::{
+    error::{Context, Result},
+    mountinfo,
+};
 
 /// The mounts under a shared-namespace container's rootfs that were there
 /// before it: the ones its clean-up leaves alone.
@@ -29,13 +30,7 @@ pub struct HostMounts {
 
 /// `(mount id, mount point)` of every mount strictly below `rootfs`.
 fn mounts_below(rootfs: &Path) -> Result<Vec<(i32, PathBuf)>> {
-    let file =
-        File::open("/proc/self/mountinfo").context(|| "opening /proc/self/mountinfo".to_owned())?;
-    let infos = MountInfos::from_read(file).map_err(|err| crate::Error::Io {
-        context: "parsing /proc/self/mountinfo".to_owned(),
-        cause: std::io::Error::other(err.to_string()),
-    })?;
-    Ok(infos
+    Ok(mountinfo::own()?
         .into_iter()
         .filter(|info| info.mount_point.starts_with(rootfs) && info.mount_point != rootfs)
         .map(|info| (info.mnt_id, info.mount_point))
