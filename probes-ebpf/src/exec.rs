@@ -51,7 +51,7 @@ fn exec_returned(ctx: &RawTracePointContext) {
     let pid = current_pid();
     // A root `watch` made at this exec: what sched_process_exec found of it.
     // SAFETY: the value is copied out at once.
-    let root_flags = match unsafe { TRACKED.get(&pid) } {
+    let root_flags = match unsafe { TRACKED.get(pid) } {
         Some(tracked) if watch_runtimes() && tracked.root == pid => tracked.flags,
         _ => 0,
     };
@@ -67,10 +67,11 @@ fn exec_returned(ctx: &RawTracePointContext) {
     // have named so: nothing more of it is reported, whatever it does.
     let failed_root = ret != 0 && root_flags & TRACKED_EXEC_PENDING != 0;
     if failed_root || header_flags & HEADER_UNTRUSTED_RUNTIME != 0 {
-        let _ = TRACKED.remove(&pid);
+        let _ = TRACKED.remove(pid);
     }
 }
 
+#[inline(always)]
 fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
     let tracked = current_is_tracked();
     if !tracked && !watch_runtimes() {
@@ -102,7 +103,7 @@ fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
         }
         let pid = current_pid();
         // A full map leaves the runtime unseen, as in task_newtask.
-        let _ = TRACKED.insert(&pid, &TrackedTask { root: pid, flags: TRACKED_EXEC_PENDING }, 0);
+        let _ = TRACKED.insert(pid, TrackedTask { root: pid, flags: TRACKED_EXEC_PENDING }, 0);
     }
 
     // Offsets are 64-bit: 32-bit arithmetic makes LLVM zero-extend copies,
@@ -165,7 +166,7 @@ fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
 /// search multiplies the verifier's states past its limit.
 #[inline(always)]
 fn names_a_runtime(filename: &[u8], len: usize) -> bool {
-    if len < 2 || len > EXEC_FILENAME_MAX {
+    if !(2..=EXEC_FILENAME_MAX).contains(&len) {
         return false;
     }
     let text_len = len - 1;

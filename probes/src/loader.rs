@@ -834,3 +834,32 @@ fn page_size() -> u32 {
     // SAFETY: sysconf has no preconditions.
     unsafe { libc::sysconf(libc::_SC_PAGESIZE) as u32 }
 }
+
+#[cfg(test)]
+mod object_tests {
+    use object::{Object, ObjectSection, SectionKind};
+
+    use super::EBPF_OBJECT;
+
+    /// A BPF-to-BPF call (a `memset` LLVM left as a call, a function it
+    /// did not inline) stops Linux 6.1's precision tracking, which then
+    /// marks every value precise and can no longer prune: the programs
+    /// exceed its 1,000,000 instructions (probes-ebpf/.cargo/config.toml).
+    #[test]
+    fn the_programs_make_no_bpf_to_bpf_calls() {
+        const BPF_JMP_CALL: u8 = 0x85;
+        const BPF_PSEUDO_CALL: u8 = 1;
+        let file = object::File::parse(EBPF_OBJECT).expect("the object parses");
+        let mut programs = 0;
+        for section in file.sections().filter(|s| s.kind() == SectionKind::Text) {
+            let name = section.name().unwrap_or_default().to_string();
+            let code = section.data().expect("section data");
+            programs += 1;
+            for (index, insn) in code.chunks_exact(8).enumerate() {
+                let calls_a_function = insn[0] == BPF_JMP_CALL && insn[1] >> 4 == BPF_PSEUDO_CALL;
+                assert!(!calls_a_function, "{name}: instruction {index} calls a function");
+            }
+        }
+        assert!(programs > 10, "{programs} program sections");
+    }
+}
