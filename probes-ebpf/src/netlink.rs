@@ -1,11 +1,15 @@
 //! Link creation requests (`ip link add ... type veth`): a tracked task's
 //! sendmsg/sendto whose payload starts with an `RTM_NEWLINK` netlink header
 //! is recorded at exit with the first bytes of the message and the result.
-//! The entry looks at the message header only, so other traffic costs a
-//! few reads; userspace parses the attributes. A request the socket took
+//! The entry looks at the message header, so other traffic costs a few
+//! reads; of a request, it also resolves the namespace descriptors it names
+//! (see `netns_fds`). Userspace parses the attributes. A request the socket took
 //! is then awaited for the kernel's answer (see `netlink_answer`).
 
-use aya_ebpf::{helpers::bpf_probe_read_user, programs::RawTracePointContext};
+use aya_ebpf::{
+    helpers::{bpf_probe_read_user, generated::bpf_probe_read_user as read_user_raw},
+    programs::RawTracePointContext,
+};
 use cradle_probes_common::{
     CALL_ARGS, EventKind, NETLINK_MSG_MAX, NETLINK_NETNS_FDS, NetlinkEvent,
 };
@@ -113,13 +117,16 @@ fn stash_if_newlink(fd: u64, buf: *const u8, len: u64) {
     // SAFETY: as above.
     let seq =
         unsafe { bpf_probe_read_user(buf.wrapping_add(NLMSG_SEQ).cast::<u32>()) }.unwrap_or(0);
+    let [fds, inums] = netns_fds(buf);
     let mut args = [0; CALL_ARGS];
     args[0] = buf as u64;
     args[1] = len;
     args[2] = fd;
     args[3] = seq as u64;
+    args[NETNS_FDS_ARG] = fds;
+    args[NETNS_INUMS_ARG] = inums;
     let call = PendingCall { kind: EventKind::NetlinkNewLink as u32, _pad: 0, args };
-    let _ = PENDING.insert(&current_pid(), &call, 0);
+    let _ = PENDING.insert(current_pid(), call, 0);
 }
 
 socket_call_probes! {
@@ -159,70 +166,92 @@ fn sent(ctx: &RawTracePointContext) {
         let dst = (*event).message.as_mut_ptr();
         if copy_user_bytes(dst, copy as u32, call.args[0] as *const u8) { copy as u32 } else { 0 }
     };
-    // SAFETY: as above.
-    unsafe { (*event).len = used };
-    resolve_netns_fds(event, call.args[0] as *const u8, used);
+    // SAFETY: as above; both arrays hold NETLINK_NETNS_FDS u32s.
+    unsafe {
+        (*event).len = used;
+        (*event).netns_fds = unpack(call.args[NETNS_FDS_ARG]);
+        (*event).netns_fd_inums = unpack(call.args[NETNS_INUMS_ARG]);
+    }
     entry.submit(0);
+}
+
+/// Where the stashed call keeps the request's namespace descriptors and
+/// their inode numbers, two u32s to an argument.
+const NETNS_FDS_ARG: usize = 4;
+const NETNS_INUMS_ARG: usize = 5;
+const _: () = assert!(NETLINK_NETNS_FDS == 2 && NETNS_INUMS_ARG < CALL_ARGS);
+
+#[inline(always)]
+fn unpack(pair: u64) -> [u32; NETLINK_NETNS_FDS] {
+    [pair as u32, (pair >> 32) as u32]
+}
+
+#[inline(always)]
+fn pack(pair: [u32; NETLINK_NETNS_FDS]) -> u64 {
+    u64::from(pair[0]) | u64::from(pair[1]) << 32
 }
 
 /// `IFLA_NET_NS_FD` (linux/if_link.h): move the link to the network
 /// namespace of this file descriptor.
 const IFLA_NET_NS_FD: u16 = 28;
-/// Attribute types carry NLA_F_NESTED and NLA_F_NET_BYTEORDER in the top bits.
+/// Attribute types carry NLA_F_NESTED and NLA_F_NET_BYTEORDER in the top
+/// bits. Both masks cover an attribute's `len` and `type` read as one u32.
 const NLA_TYPE_MASK: u16 = 0x3fff;
+const NLA_HEADER_MASK: u32 = (NLA_TYPE_MASK as u32) << 16 | 0xffff;
+/// The header of an `IFLA_NET_NS_FD` attribute: 8 bytes long, a u32 value.
+const NETNS_FD_HEADER: u32 = (IFLA_NET_NS_FD as u32) << 16 | 8;
 
-/// Finds the request's `IFLA_NET_NS_FD` attributes and resolves each fd to
-/// the inode number of its file while the sender still holds it. The scan
-/// looks at every 4-byte boundary after the fixed headers, so it needs no
-/// nesting; a payload that merely looks like such an attribute resolves a
-/// descriptor nobody asks about, which userspace ignores.
+/// Finds the `IFLA_NET_NS_FD` attributes of the request at `request` and
+/// resolves each fd to the inode number of its file, at the
+/// call's entry, while the sender holds them: the descriptors and the inode
+/// numbers, packed. The scan looks at every 4-byte boundary after the fixed
+/// headers, so it needs no nesting; a payload that merely looks like such
+/// an attribute resolves a descriptor nobody asks about, which userspace
+/// ignores.
+///
+/// Done at entry, not in the exit program that sends the record: there,
+/// the record's reads before the scan left Linux 6.1's verifier with
+/// hundreds of states that reach the loop, each walked through it, past
+/// its limit of 1,000,000 instructions.
 #[inline(always)]
-fn resolve_netns_fds(event: *mut NetlinkEvent, request: *const u8, used: u32) {
-    // SAFETY: `event` is the live reservation; the arrays are in bounds.
-    unsafe {
-        (*event).netns_fds = [0; NETLINK_NETNS_FDS];
-        (*event).netns_fd_inums = [0; NETLINK_NETNS_FDS];
-    }
+fn netns_fds(request: *const u8) -> [u64; 2] {
     // The scan only collects the descriptors; they are resolved after it,
     // so the verifier walks the long loop without the descriptor-table
-    // reads in its body (that cut this program's load from ~0.3 s).
+    // reads in its body. Each step is one 8-byte read and one comparison;
+    // it reads on past a shorter request rather than test where it ends:
+    // each branch in the body multiplies the states (and, on Linux 6.1,
+    // the pending branches) the verifier keeps per step. What lies past
+    // the request, or a failed read (zeros), resolves nothing userspace
+    // asks about.
     let mut fds = [0u32; NETLINK_NETNS_FDS];
     let mut found = 0;
     let mut step = 0;
     while step < NETLINK_MSG_MAX / 4 && found < NETLINK_NETNS_FDS {
         let at = NEWLINK_MIN as usize + 4 * step;
         step += 1;
-        if at + 8 > used as usize {
-            break;
+        // `[len: u16, type: u16, fd: u32]`, little-endian.
+        let mut attribute: u64 = 0;
+        // SAFETY: an 8-byte user-memory read into a local through the
+        // helper, which zeroes it on failure.
+        unsafe {
+            read_user_raw((&raw mut attribute).cast(), 8, request.wrapping_add(at).cast());
         }
-        // SAFETY: user-memory reads through the helper, which may fail.
-        let Ok([len, kind]) =
-            (unsafe { bpf_probe_read_user(request.wrapping_add(at).cast::<[u16; 2]>()) })
-        else {
-            break;
-        };
-        if len != 8 || kind & NLA_TYPE_MASK != IFLA_NET_NS_FD {
-            continue;
+        if attribute as u32 & NLA_HEADER_MASK == NETNS_FD_HEADER {
+            fds[found & (NETLINK_NETNS_FDS - 1)] = (attribute >> 32) as u32;
+            found += 1;
         }
-        // SAFETY: as above.
-        let Ok(fd) = (unsafe { bpf_probe_read_user(request.wrapping_add(at + 4).cast::<u32>()) })
-        else {
-            break;
-        };
-        fds[found & (NETLINK_NETNS_FDS - 1)] = fd;
-        found += 1;
     }
+    let mut inums = [0u32; NETLINK_NETNS_FDS];
     let mut slot = 0;
     while slot < NETLINK_NETNS_FDS {
         if slot < found {
-            // SAFETY: as above; `slot` is below NETLINK_NETNS_FDS.
-            unsafe {
-                (*event).netns_fds[slot] = fds[slot];
-                (*event).netns_fd_inums[slot] = fd_inode_number(fds[slot]);
-            }
+            inums[slot] = fd_inode_number(fds[slot]);
+        } else {
+            fds[slot] = 0;
         }
         slot += 1;
     }
+    [pack(fds), pack(inums)]
 }
 
 /// The inode number of the file the running task holds as `fd` (for a
