@@ -778,16 +778,18 @@ pub const SYS_ENTER_HANDLERS_MAP: &str = "SYS_ENTER_HANDLERS";
 /// The same for the raw `sys_exit` program and the calls' exits.
 pub const SYS_EXIT_HANDLERS_MAP: &str = "SYS_EXIT_HANDLERS";
 /// Name of the array the programs read to know which of the kernel-function
-/// hooks userspace attached: slot [`HOOK_NAMESPACES`] or [`HOOK_VETH`],
-/// nonzero once attached.
+/// hooks userspace attached: slot [`HOOK_NAMESPACES`], [`HOOK_VETH`] or
+/// [`HOOK_CAPABILITY`], nonzero once attached.
 pub const HOOKS_MAP: &str = "HOOKS";
 /// [`HOOKS_MAP`] slot: `create_new_namespaces` is hooked, so namespace
 /// records take their inode numbers from the nsproxy it returned.
 pub const HOOK_NAMESPACES: u32 = 0;
 /// [`HOOKS_MAP`] slot: `veth_newlink` is hooked.
 pub const HOOK_VETH: u32 = 1;
+/// [`HOOKS_MAP`] slot: `cap_capable` is hooked (by whichever path).
+pub const HOOK_CAPABILITY: u32 = 2;
 /// Slots of [`HOOKS_MAP`].
-pub const HOOKS_MAX: u32 = 2;
+pub const HOOKS_MAX: u32 = 3;
 /// Slots of each handler array: above every x86_64 syscall number (the
 /// highest is below 500; x32 numbers, with bit 30 set, fall outside).
 pub const SYSCALL_HANDLERS_MAX: u32 = 512;

@@ -1,20 +1,67 @@
 //! Capability checks of tracked tasks: which capability a container's
-//! processes needed, and whether they had it.
+//! processes needed, and whether they had it. The `capability:cap_capable`
+//! tracepoint exists from Linux 6.14 on; older kernels are hooked on the
+//! `cap_capable` function itself (fexit, else a kprobe and a kretprobe).
+//! Userspace attaches one path only, so each check is recorded once, in
+//! the same record whichever path saw it.
 
-use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
-use cradle_probes_common::{CapCapableEvent, EventKind};
+use aya_ebpf::{
+    macros::{fexit, kprobe, kretprobe, map, raw_tracepoint},
+    maps::LruHashMap,
+    programs::{FExitContext, ProbeContext, RawTracePointContext, RetProbeContext},
+};
+use cradle_probes_common::{CapCapableEvent, EventKind, TRACKED_MAX};
 
-use crate::emit::{current_is_tracked, send};
+use crate::emit::{current_is_tracked, current_pid, send};
+
+/// The capability a thread's `cap_capable` call checks, from the kprobe to
+/// the kretprobe, by kernel pid.
+#[map]
+static CAP_PENDING: LruHashMap<u32, i32> = LruHashMap::with_max_entries(TRACKED_MAX, 0);
+
+#[inline(always)]
+fn checked(cap: i32, ret: i32) {
+    send(EventKind::CapCapable, |header| CapCapableEvent { header, cap, ret });
+}
 
 /// `cap_capable(const struct cred *cred, struct user_namespace *target_ns,
 /// const struct user_namespace *capable_ns, int cap, int ret)`.
 #[raw_tracepoint(tracepoint = "cap_capable")]
 pub fn cap_capable(ctx: RawTracePointContext) -> i32 {
-    if !current_is_tracked() {
-        return 0;
+    if current_is_tracked() {
+        checked(ctx.arg::<u64>(3) as i32, ctx.arg::<u64>(4) as i32);
     }
-    let cap = ctx.arg::<u64>(3) as i32;
-    let ret = ctx.arg::<u64>(4) as i32;
-    send(EventKind::CapCapable, |header| CapCapableEvent { header, cap, ret });
+    0
+}
+
+/// `int cap_capable(const struct cred *cred, struct user_namespace
+/// *target_ns, int cap, unsigned int opts)`.
+#[fexit(function = "cap_capable")]
+pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
+    if current_is_tracked() {
+        let cap = ctx.arg::<u64>(2) as i32;
+        checked(cap, ctx.ret::<u64>().unwrap_or(0) as i32);
+    }
+    0
+}
+
+#[kprobe]
+pub fn cap_capable_kprobe(ctx: ProbeContext) -> u32 {
+    if current_is_tracked() {
+        let cap = ctx.arg::<u64>(2).unwrap_or(0) as i32;
+        let _ = CAP_PENDING.insert(current_pid(), cap, 0);
+    }
+    0
+}
+
+#[kretprobe]
+pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
+    let pid = current_pid();
+    // SAFETY: copied out at once, then removed by this same thread.
+    let Some(cap) = (unsafe { CAP_PENDING.get(pid) }).copied() else {
+        return 0;
+    };
+    let _ = CAP_PENDING.remove(pid);
+    checked(cap, ctx.ret::<u64>() as i32);
     0
 }

@@ -210,16 +210,16 @@ const SYSCALL_PROBES: &[&str] = &[
 /// exits are handled alike share one exit program, verified once (the
 /// netlink-answer exit alone took ~0.6 s of verifier time per copy). Namespace
 /// creation comes from `task_newtask` (clone, clone3) and the exit of
-/// unshare: this build has no kprobe or fentry path for
-/// `create_new_namespaces`. Syscall numbers are x86_64's, as are the
-/// register offsets the handlers read their arguments at.
+/// unshare, with the inode numbers the `create_new_namespaces` hook read
+/// where the kernel allows it; capability checks come from [`HOOKS`] only.
+/// Syscall numbers are x86_64's, as are the register offsets the handlers
+/// read their arguments at.
 pub const PROGRAMS: &[ProgramSpec] = &[
     raw_tp(&["task", "namespaces"], "task_newtask"),
     raw_tp(&["task"], "sched_process_exit"),
     raw_tp(&["exec"], "sched_process_exec"),
     raw_tp(&["cgroup"], "cgroup_mkdir"),
     raw_tp(&["cgroup"], "cgroup_attach_task"),
-    raw_tp(&["capability"], "cap_capable"),
     on_enter(&["exec"], "sys_enter_execve", "execve", libc::SYS_execve),
     on_exit(&["exec"], "sys_exit_exec", "execve", libc::SYS_execve),
     on_enter(&["exec"], "sys_enter_execveat", "execveat", libc::SYS_execveat),
@@ -328,6 +328,8 @@ const fn on_function(
 pub const NAMESPACE_FUNCTION: &str = "create_new_namespaces";
 /// The veth driver's function that makes a pair.
 pub const VETH_FUNCTION: &str = "veth_newlink";
+/// The function every capability check goes through.
+pub const CAPABILITY_FUNCTION: &str = "cap_capable";
 
 /// The seed's hooks: fentry/fexit first, then kprobes; the tracepoint
 /// path (see [`PROGRAMS`]) where neither is allowed, as on kernels built
@@ -390,6 +392,52 @@ pub const HOOKS: &[HookSpec] = &[
         ],
         // The new-link requests tracked tasks send (probes-ebpf/src/netlink.rs).
         fallback: "netlink",
+    },
+    // The `capability:cap_capable` tracepoint is new in Linux 6.14; before
+    // it, only the function can be hooked. The tracepoint comes last: a
+    // tracing program costs less than a tracepoint where both exist, and
+    // one path only may attach, or each check would be recorded twice.
+    HookSpec {
+        probe: "capability",
+        function: CAPABILITY_FUNCTION,
+        slot: cradle_probes_common::HOOK_CAPABILITY,
+        paths: &[
+            HookPath {
+                name: "fexit",
+                programs: &[on_function(
+                    &["capability"],
+                    "cap_capable_fexit",
+                    Mechanism::Fexit,
+                    CAPABILITY_FUNCTION,
+                )],
+                unsupported: None,
+            },
+            HookPath {
+                name: "kprobe",
+                programs: &[
+                    on_function(
+                        &["capability"],
+                        "cap_capable_kprobe",
+                        Mechanism::Kprobe,
+                        CAPABILITY_FUNCTION,
+                    ),
+                    on_function(
+                        &["capability"],
+                        "cap_capable_kretprobe",
+                        Mechanism::Kretprobe,
+                        CAPABILITY_FUNCTION,
+                    ),
+                ],
+                unsupported: None,
+            },
+            HookPath {
+                name: "tracepoint",
+                programs: &[raw_tp(&["capability"], "cap_capable")],
+                unsupported: None,
+            },
+        ],
+        // No path attached: the probe is left out.
+        fallback: "none",
     },
 ];
 
