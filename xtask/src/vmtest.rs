@@ -417,6 +417,11 @@ fn boot(unpacked: &Unpacked, payload: &Payload, args: &VmtestArgs) -> Result<(To
         .arg(&kernel)
         .args(["--memory", &args.memory, "--cpus", &args.cpus.to_string()])
         .args(["--name", "cradle-vmtest"])
+        // virtme-ng links the guest's /lib/modules/RELEASE to the modules
+        // unpacked beside the kernel, in the cache under /var, which the
+        // guest covers with a tmpfs: without this share, no module (veth)
+        // loads in the guest.
+        .arg(format!("--rodir={}", unpacked.root.display()))
         .arg("--cwd")
         .arg(workspace_root())
         .arg("--exec")
