@@ -50,7 +50,7 @@ pub fn stash(ctx: &RawTracePointContext, kind: EventKind, nargs: usize) {
         n += 1;
     }
     // A full map drops the call; the LRU map evicts the oldest stash first.
-    let _ = PENDING.insert(&current_pid(), &call, 0);
+    let _ = PENDING.insert(current_pid(), call, 0);
 }
 
 /// Takes the stashed call of the running thread, if it is a `kind` call.
@@ -58,8 +58,8 @@ pub fn stash(ctx: &RawTracePointContext, kind: EventKind, nargs: usize) {
 pub fn take(kind: EventKind) -> Option<PendingCall> {
     let pid = current_pid();
     // SAFETY: the value is copied out at once.
-    let call = unsafe { PENDING.get(&pid) }.copied()?;
-    let _ = PENDING.remove(&pid);
+    let call = unsafe { PENDING.get(pid) }.copied()?;
+    let _ = PENDING.remove(pid);
     if call.kind == kind as u32 { Some(call) } else { None }
 }
 

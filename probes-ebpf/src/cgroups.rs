@@ -75,7 +75,7 @@ pub fn cgroup_attach_task(ctx: RawTracePointContext) -> i32 {
     let task = Task::from_ptr(ctx.arg(2));
     if !current_is_tracked() {
         // SAFETY: only tested for presence.
-        if unsafe { TRACKED.get(&task.pid()) }.is_none() {
+        if unsafe { TRACKED.get(task.pid()) }.is_none() {
             return 0;
         }
     }

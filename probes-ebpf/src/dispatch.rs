@@ -52,7 +52,7 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     let followed = current_is_tracked()
         // SAFETY: only tested for presence.
-        || (watch_runtimes() && unsafe { PENDING.get(&current_pid()) }.is_some());
+        || (watch_runtimes() && unsafe { PENDING.get(current_pid()) }.is_some());
     if followed && is_native_call(&ctx) {
         dispatch(&ctx, &SYS_EXIT_HANDLERS, syscall_number(&ctx));
     }

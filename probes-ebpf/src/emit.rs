@@ -25,7 +25,7 @@ pub fn current_pid() -> u32 {
 pub fn current_is_tracked() -> bool {
     // SAFETY: the value is only tested for presence, never read, so a
     // concurrent delete cannot make us read freed memory.
-    track_all() || unsafe { TRACKED.get(&current_pid()) }.is_some()
+    track_all() || unsafe { TRACKED.get(current_pid()) }.is_some()
 }
 
 /// Takes this CPU's next sequence number.

@@ -81,7 +81,7 @@ fn stash(kind: EventKind, dirfd: i32, path: u64, flags: u64, mode: u64, call: u3
     args[ARG_CALL] = u64::from(call);
     let pending = PendingCall { kind: kind as u32, _pad: 0, args };
     // A full map drops the call; the LRU map evicts the oldest stash first.
-    let _ = PENDING.insert(&current_pid(), &pending, 0);
+    let _ = PENDING.insert(current_pid(), pending, 0);
 }
 
 /// Whether an open with these flags may be recorded: asked for something

@@ -43,7 +43,7 @@ fn stash_created(nsproxy: u64) {
         return;
     }
     let created = nsproxy_namespaces(nsproxy as *const u8);
-    let _ = NS_CREATED.insert(&current_pid(), &created, 0);
+    let _ = NS_CREATED.insert(current_pid(), created, 0);
 }
 
 /// `struct nsproxy *create_new_namespaces(u64 flags, struct task_struct
@@ -68,8 +68,8 @@ pub fn created_namespaces(task: Task) -> (NamespaceSet, u32) {
     if hooked(HOOK_NAMESPACES) {
         let pid = current_pid();
         // SAFETY: copied out at once, then removed by this same thread.
-        if let Some(created) = unsafe { NS_CREATED.get(&pid) }.copied() {
-            let _ = NS_CREATED.remove(&pid);
+        if let Some(created) = unsafe { NS_CREATED.get(pid) }.copied() {
+            let _ = NS_CREATED.remove(pid);
             return (task.with_own(created), NS_HOOK_CREATE_NEW_NAMESPACES);
         }
     }
@@ -101,7 +101,7 @@ pub fn veth_newlink_kprobe(ctx: ProbeContext) -> u32 {
         _ => None,
     };
     if let Some(dev) = dev {
-        let _ = VETH_PENDING.insert(&current_pid(), &dev, 0);
+        let _ = VETH_PENDING.insert(current_pid(), dev, 0);
     }
     0
 }
@@ -110,10 +110,10 @@ pub fn veth_newlink_kprobe(ctx: ProbeContext) -> u32 {
 pub fn veth_newlink_kretprobe(ctx: RetProbeContext) -> u32 {
     let pid = current_pid();
     // SAFETY: copied out at once, then removed by this same thread.
-    let Some(dev) = (unsafe { VETH_PENDING.get(&pid) }).copied() else {
+    let Some(dev) = (unsafe { VETH_PENDING.get(pid) }).copied() else {
         return 0;
     };
-    let _ = VETH_PENDING.remove(&pid);
+    let _ = VETH_PENDING.remove(pid);
     let ret = ctx.ret::<u64>() as i32;
     let dev = dev as *const u8;
     let l = layout();

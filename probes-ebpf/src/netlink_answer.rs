@@ -65,7 +65,7 @@ fn current_tgid() -> u32 {
 /// The running process's socket `fd` took request `seq`: watch for the answer.
 #[inline(always)]
 pub fn await_answer(fd: u64, seq: u32) {
-    let _ = AWAITED.insert(&current_tgid(), &Awaited { fd: fd as u32, seq }, 0);
+    let _ = AWAITED.insert(current_tgid(), Awaited { fd: fd as u32, seq }, 0);
 }
 
 /// Stashes a receive of `len` bytes into `buf` on socket `fd` when the
@@ -76,7 +76,7 @@ fn stash_if_awaited(fd: u64, buf: u64, len: u64, flags: u64) {
         return;
     }
     // SAFETY: the value is copied out at once.
-    let Some(awaited) = (unsafe { AWAITED.get(&current_tgid()) }).copied() else {
+    let Some(awaited) = (unsafe { AWAITED.get(current_tgid()) }).copied() else {
         return;
     };
     if awaited.fd != fd as u32 {
@@ -86,7 +86,7 @@ fn stash_if_awaited(fd: u64, buf: u64, len: u64, flags: u64) {
     args[0] = buf;
     args[1] = awaited.seq as u64;
     let call = PendingCall { kind: EventKind::NetlinkAnswer as u32, _pad: 0, args };
-    let _ = PENDING.insert(&current_pid(), &call, 0);
+    let _ = PENDING.insert(current_pid(), call, 0);
 }
 
 socket_call_probes! {
@@ -112,7 +112,7 @@ fn received(ctx: &RawTracePointContext) {
     if answer.kind != NLMSG_ERROR || answer.request_kind != RTM_NEWLINK || answer.seq != seq {
         return;
     }
-    let _ = AWAITED.remove(&current_tgid());
+    let _ = AWAITED.remove(current_tgid());
     send(EventKind::NetlinkAnswer, |header| NetlinkAnswerEvent {
         header,
         error: answer.error,

@@ -24,7 +24,7 @@ use crate::{
 pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
     let parent = current_pid();
     // SAFETY: the value is copied out at once.
-    let tracked = unsafe { TRACKED.get(&parent) }.copied();
+    let tracked = unsafe { TRACKED.get(parent) }.copied();
     if tracked.is_none() && !track_all() {
         return 0;
     }
@@ -34,7 +34,7 @@ pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
     if let Some(tracked) = tracked {
         // A full map means the child goes unseen; the userspace side
         // compares the map's occupancy with its limit and reports it.
-        let _ = TRACKED.insert(&child_pid, &tracked, 0);
+        let _ = TRACKED.insert(child_pid, tracked, 0);
     }
     let child_tgid = child.tgid();
     send(EventKind::TaskNew, |header| TaskNewEvent { header, child_pid, child_tgid, clone_flags });
@@ -64,7 +64,7 @@ pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
 pub fn sched_process_exit(ctx: RawTracePointContext) -> i32 {
     let pid = current_pid();
     // SAFETY: only tested for presence.
-    let tracked = unsafe { TRACKED.get(&pid) }.is_some();
+    let tracked = unsafe { TRACKED.get(pid) }.is_some();
     if !tracked && !track_all() {
         return 0;
     }
@@ -72,9 +72,9 @@ pub fn sched_process_exit(ctx: RawTracePointContext) -> i32 {
     let exit_code = task.exit_code();
     send(EventKind::TaskExit, |header| TaskExitEvent { header, exit_code, _pad: 0 });
     if tracked {
-        let _ = TRACKED.remove(&pid);
+        let _ = TRACKED.remove(pid);
         // A call cut short by the exit leaves its stash behind.
-        let _ = PENDING.remove(&pid);
+        let _ = PENDING.remove(pid);
     }
     0
 }
@@ -89,7 +89,7 @@ pub fn sched_process_exit(ctx: RawTracePointContext) -> i32 {
 fn judge_runtime(bprm: *const u8) {
     let pid = current_pid();
     // SAFETY: the value is copied out at once.
-    let Some(tracked) = (unsafe { TRACKED.get(&pid) }).copied() else {
+    let Some(tracked) = (unsafe { TRACKED.get(pid) }).copied() else {
         return;
     };
     // Only the exec that made the root: a trusted runtime's later execs of
@@ -120,7 +120,7 @@ fn judge_runtime(bprm: *const u8) {
     if Task::current().uid() != Some(0) {
         flags |= u32::from(HEADER_UNPRIVILEGED);
     }
-    let _ = TRACKED.insert(&pid, &TrackedTask { root: pid, flags }, 0);
+    let _ = TRACKED.insert(pid, TrackedTask { root: pid, flags }, 0);
 }
 
 /// `sched_process_exec(struct task_struct *p, pid_t old_pid,
