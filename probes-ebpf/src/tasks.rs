@@ -5,8 +5,8 @@ use aya_ebpf::helpers::generated::bpf_probe_read_kernel_str;
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
 use cradle_probes_common::{
     CLONE_NEW_MASK, EventKind, HEADER_UNPRIVILEGED, HEADER_UNTRUSTED_RUNTIME, KERNEL_PATH_MAX,
-    NS_SOURCE_TASK_NEWTASK, NamespacesEvent, ProcessExecEvent, RUNTIME_FILES_MAX,
-    TRACKED_EXEC_PENDING, TaskExitEvent, TaskNewEvent, TrackedTask,
+    NS_HOOK_CREATE_NEW_NAMESPACES, NS_SOURCE_TASK_NEWTASK, NamespacesEvent, ProcessExecEvent,
+    RUNTIME_FILES_MAX, TRACKED_EXEC_PENDING, TaskExitEvent, TaskNewEvent, TrackedTask,
 };
 
 use crate::{
@@ -42,7 +42,12 @@ pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
     // nsproxy and credentials are its own by now. Without the
     // create_new_namespaces hook, they are read here.
     if clone_flags & CLONE_NEW_MASK != 0 {
-        let (namespaces, hook) = created_namespaces(child);
+        let (mut namespaces, hook) = created_namespaces(child);
+        if hook == NS_HOOK_CREATE_NEW_NAMESPACES {
+            // timens_on_fork, after create_new_namespaces returned: a new
+            // task runs in the time namespace made for children.
+            namespaces.time = namespaces.time_for_children;
+        }
         // The parent stops once clone returns; its new child runs on, and
         // userspace stops it too when it pauses.
         send_then_stop(EventKind::Namespaces, true, |header| NamespacesEvent {
