@@ -49,11 +49,8 @@ impl Watch {
             .stderr(std::fs::File::create(dir.join("watch.err")).unwrap())
             .spawn()
             .expect("start cradle watch");
-        // The header is written once the probes are attached: a guard
-        // against a watch that never starts, generous because Linux 6.1's
-        // verifier, emulated by qemu's TCG on a loaded machine, takes
-        // more than a minute over the programs.
-        let deadline = Instant::now() + Duration::from_secs(300);
+        // The header is written once the probes are attached.
+        let deadline = Instant::now() + Duration::from_secs(60);
         while !ready() {
             assert!(Instant::now() < deadline, "cradle watch never started");
             std::thread::sleep(Duration::from_millis(20));
