@@ -547,30 +547,9 @@ fn container_detail(container: &Container) -> Text<'static> {
             .collect();
         lines.push(Line::from(format!("namespaces {}", list.join(" "))));
     }
-    if !container.launchers.is_empty() {
-        lines.push(heading("Launched by"));
-        for launcher in &container.launchers {
-            lines.push(Line::from(format!(
-                "  {} {}  {}",
-                launcher.pid,
-                printable(&launcher.comm),
-                printable(&launcher.argv.join(" "))
-            )));
-        }
-    }
+    // The phases first: the birth is what the panel is for; who launched
+    // the runtime, and what it was asked later, follow.
     let start = container.start_ns();
-    if !container.calls.is_empty() {
-        lines.push(heading("Later runtime commands"));
-        for call in &container.calls {
-            lines.push(Line::from(format!(
-                "  +{:<10} {} {} (pid {})",
-                duration(call.ts_ns.saturating_sub(start)),
-                printable(&container.runtime),
-                printable(&call.command),
-                call.pid
-            )));
-        }
-    }
     lines.push(heading("Phases"));
     for (i, mark) in container.phases.iter().enumerate() {
         let took = container
@@ -587,6 +566,29 @@ fn container_detail(container: &Container) -> Text<'static> {
     let phase = explain::phase(container.phase());
     lines.push(heading(phase.title));
     lines.push(Line::from(phase.what));
+    if !container.launchers.is_empty() {
+        lines.push(heading("Launched by"));
+        for launcher in &container.launchers {
+            lines.push(Line::from(format!(
+                "  {} {}  {}",
+                launcher.pid,
+                printable(&launcher.comm),
+                printable(&launcher.argv.join(" "))
+            )));
+        }
+    }
+    if !container.calls.is_empty() {
+        lines.push(heading("Later runtime commands"));
+        for call in &container.calls {
+            lines.push(Line::from(format!(
+                "  +{:<10} {} {} (pid {})",
+                duration(call.ts_ns.saturating_sub(start)),
+                printable(&container.runtime),
+                printable(&call.command),
+                call.pid
+            )));
+        }
+    }
     Text::from(lines)
 }
 
