@@ -157,19 +157,9 @@ fn exec_apparmor_confines_the_exec_d_process_as_under_runc() {
     if runc_present() {
         let runc_root = sandbox.dir.path().join("runc-state");
         let runc_id = sandbox.id("aa-exec-runc");
-        // Its stdio to files: the detached container keeps what it gets.
-        let err_file = sandbox.dir.path().join("runc-run.err");
-        let status = Command::new("runc")
-            .arg("--root")
-            .arg(&runc_root)
-            .args(["run", "--detach", "--bundle", bundle.to_str().unwrap(), &runc_id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&err_file).unwrap())
-            .status()
-            .unwrap();
-        let err = std::fs::read_to_string(&err_file).unwrap_or_default();
-        assert!(status.success(), "runc run: {err}");
+        let run = ["run", "--detach", "--bundle", bundle.to_str().unwrap(), &runc_id];
+        let (ran, err) = runtime::run_quietly("runc", &runc_root, &run);
+        assert!(ran, "runc run: {err}");
         let _ = std::fs::remove_file(bundle.join("rootfs/tmp/allowed"));
         let by_runc = exec("runc", &runc_root, &runc_id);
         let _ = runc(&runc_root, &["delete", "--force", &runc_id]);

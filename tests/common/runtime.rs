@@ -195,3 +195,22 @@ pub fn run_with(runtime: &str, root: &Path, bundle: &Path, id: &str) -> Output {
         .output()
         .expect("run the runtime")
 }
+
+/// `PROGRAM --root ROOT ARGS...` (`cradle`: this build) with stdout to
+/// /dev/null and stderr to a file: a detached container keeps the stdio it
+/// inherits, and a pipe would block until it exits. Returns whether it
+/// succeeded, and its stderr.
+pub fn run_quietly(program: &str, root: &Path, args: &[&str]) -> (bool, String) {
+    let binary = if program == "cradle" { cradle_bin() } else { program };
+    let err_file = tempfile::NamedTempFile::new().expect("stderr file");
+    let status = Command::new(binary)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err_file.reopen().expect("reopen the stderr file"))
+        .status()
+        .expect("run the runtime");
+    (status.success(), std::fs::read_to_string(err_file.path()).unwrap_or_default())
+}
