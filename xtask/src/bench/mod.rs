@@ -9,6 +9,7 @@ mod collector;
 mod process;
 mod report;
 mod runtimes;
+mod soak;
 mod stats;
 
 use std::{
@@ -48,6 +49,17 @@ pub struct BenchArgs {
     /// container run and an exec storm.
     #[arg(long, default_value_t = 1_000_000)]
     pub session_calls: u32,
+    /// Containers of the watch soak (runc and cradle in turn); 0 leaves it
+    /// out. Its memory goal is judged from 2,000.
+    #[arg(long, default_value_t = 2_000)]
+    pub soak: usize,
+    /// Execs of the storm inside one container, halfway through the soak.
+    #[arg(long, default_value_t = 5_000)]
+    pub soak_storm: u32,
+    /// Run only the watch soak and print its result (on a shared machine,
+    /// with a reduced `--soak`).
+    #[arg(long)]
+    pub soak_only: bool,
 }
 
 /// The binaries the bench runs.
@@ -64,14 +76,16 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let load_before = load_average();
     println!("== building release binaries");
     run_checked(cargo().args(["build", "--release", "-p", "cradle", "--bins"]))?;
-    run_checked(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "cradle-probes",
-        "--example",
-        "record",
-    ]))?;
+    if !args.soak_only {
+        run_checked(cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "cradle-probes",
+            "--example",
+            "record",
+        ]))?;
+    }
     let release = workspace_root().join("target/release");
     let paths = Paths {
         cradle: release.join("cradle"),
@@ -81,6 +95,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
     };
     let work = std::env::temp_dir().join(format!("cradle-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    if args.soak_only {
+        let result = soak_alone(&args, &paths, &work);
+        let _ = std::fs::remove_dir_all(&work);
+        let soak = result?;
+        println!("{}", serde_json::to_string_pretty(&soak)?);
+        println!(
+            "peak RSS growth after container {}: {:+.1}%",
+            soak::WARM_UP,
+            soak.growth_percent()
+        );
+        return Ok(());
+    }
     let result = measure(&args, &paths, &work, load_before, started);
     let _ = std::fs::remove_dir_all(&work);
     let results = result?;
@@ -94,6 +120,31 @@ pub fn run(args: BenchArgs) -> Result<()> {
     println!("\n{table}");
     println!("results: {}", out.display());
     Ok(())
+}
+
+fn soak_alone(args: &BenchArgs, paths: &Paths, work: &Path) -> Result<soak::Soak> {
+    let bundle = work.join("bundle");
+    make_bundle(&paths.cradle, &bundle)?;
+    let host = MountNamespace::current()?;
+    let runc = Runtime::new("runc", "runc", &[], &work.join("state-runc"), host.clone());
+    let cradle = Runtime::new("cradle", &paths.cradle, &[], &work.join("state-cradle"), host);
+    run_soak(args, paths, work, &bundle, &[&runc, &cradle])
+}
+
+/// The soak over `runtimes` in turn, with a storm bundle made beside.
+fn run_soak(
+    args: &BenchArgs,
+    paths: &Paths,
+    work: &Path,
+    bundle: &Path,
+    runtimes: &[&Runtime],
+) -> Result<soak::Soak> {
+    let storm_bundle = work.join("storm-bundle");
+    make_bundle(&paths.cradle, &storm_bundle)?;
+    let storm =
+        format!("i=0; while [ $i -lt {} ]; do /bin/true; i=$((i+1)); done", args.soak_storm);
+    set_args(&storm_bundle, serde_json::json!(["sh", "-c", storm]))?;
+    soak::soak(paths, runtimes, bundle, &storm_bundle, work, args.soak, args.soak_storm)
 }
 
 fn measure(
@@ -166,7 +217,28 @@ fn measure(
         );
     }
 
-    let goals = report::goals(&lifecycle, &tracing, &replay, &memory);
+    let soak = match args.soak {
+        0 => None,
+        containers => {
+            section(&format!("watch soak: {containers} containers and a storm"));
+            Some(run_soak(args, paths, work, &bundle, &[&runtimes[1], &runtimes[0]])?)
+        }
+    };
+
+    let mut goals = report::goals(&lifecycle, &tracing, &replay, &memory);
+    match &soak {
+        Some(soak) if soak.containers >= 2_000 => goals.push(report::Goal::at_most(
+            "watch soak: peak RSS growth from container 200 to 2,000",
+            soak.growth_percent(),
+            10.0,
+            "%",
+        )),
+        Some(soak) => println!(
+            "the soak ran {} containers, fewer than the 2,000 its goal is about: not judged",
+            soak.containers
+        ),
+        None => {}
+    }
     Ok(Results {
         machine: machine(load_before)?,
         bench_seconds: started.elapsed().as_secs_f64(),
@@ -177,6 +249,7 @@ fn measure(
         replay,
         storm,
         memory,
+        soak,
         goals,
     })
 }
@@ -189,8 +262,19 @@ fn make_bundle(cradle: &Path, dir: &Path) -> Result<()> {
         &std::fs::read(&config_path)
             .with_context(|| format!("reading {}", config_path.display()))?,
     )?;
-    config["process"]["args"] = serde_json::json!(["true"]);
     config["process"]["terminal"] = Value::Bool(false);
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
+    set_args(dir, serde_json::json!(["true"]))
+}
+
+/// Sets the process args of the bundle at `dir`.
+fn set_args(dir: &Path, args: Value) -> Result<()> {
+    let config_path = dir.join("config.json");
+    let mut config: Value = serde_json::from_slice(
+        &std::fs::read(&config_path)
+            .with_context(|| format!("reading {}", config_path.display()))?,
+    )?;
+    config["process"]["args"] = args;
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
     Ok(())
 }

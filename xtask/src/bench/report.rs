@@ -34,6 +34,8 @@ pub struct Results {
     pub replay: Vec<Replay>,
     pub storm: Session,
     pub memory: Session,
+    /// `cradle watch` over sequential containers (absent with `--soak 0`).
+    pub soak: Option<super::soak::Soak>,
     pub goals: Vec<Goal>,
 }
 
@@ -177,6 +179,21 @@ pub fn markdown(results: &Results) -> String {
         );
     }
 
+    if let Some(soak) = &results.soak {
+        let _ = writeln!(
+            md,
+            "\nWatch soak: `cradle watch --rotate 64M --window 2` over {} sequential containers ({}) and a storm of {} execs in one: peak RSS {} KiB after {} containers, {} KiB at the end ({:+.1}%), {} events lost, {:.0} s.",
+            soak.containers,
+            soak.runtimes.join(", "),
+            soak.storm_execs,
+            soak.peak_rss_after_warm_up_kib,
+            super::soak::WARM_UP.min(soak.containers),
+            soak.peak_rss_end_kib,
+            soak.growth_percent(),
+            soak.lost,
+            soak.seconds
+        );
+    }
     let _ = writeln!(
         md,
         "\nLifecycle of a busybox `true` container (create + start + wait + delete), ms: median (q1–q3; min–max), n = {}.\n",

@@ -63,6 +63,20 @@ impl Runtime {
         argv
     }
 
+    /// `run --bundle BUNDLE ID`, to its end, its output discarded.
+    pub fn run(&self, bundle: &Path, id: &str) -> Result<()> {
+        let bundle = bundle.to_str().context("bundle path is not UTF-8")?;
+        let status = self
+            .command(&["run", "--bundle", bundle, id])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .with_context(|| format!("{} run {id}", self.name))?;
+        anyhow::ensure!(status.success(), "{} run {id}: {status}", self.name);
+        Ok(())
+    }
+
     /// How this runtime's commands are wrapped, for the report.
     pub fn describe(&self) -> String {
         format!(
