@@ -26,11 +26,15 @@ enum Command {
     /// Install, idempotently, what a fresh Debian 12 machine lacks to build,
     /// test and demonstrate cradle.
     Setup,
-    /// The project's test command: setup, formatting, lints, every test.
+    /// The project's test command: setup, formatting, lints, every test on
+    /// this machine's kernel, then the kernel matrix (`vmtest`).
     Test {
         /// Skip `setup` (when you know everything is installed).
         #[arg(long)]
         no_setup: bool,
+        /// Skip the kernel matrix: this machine's kernel only.
+        #[arg(long)]
+        host_only: bool,
     },
     /// Set up, build, and run cradle's main job on its built-in default
     /// (`cradle demo`, given any further arguments).
@@ -62,11 +66,11 @@ enum Command {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Setup => setup::run(),
-        Command::Test { no_setup } => {
+        Command::Test { no_setup, host_only } => {
             if !no_setup {
                 setup::run()?;
             }
-            test::run()
+            test::run(!host_only)
         }
         Command::Demo { args } => {
             setup::run()?;
@@ -82,14 +86,7 @@ fn main() -> Result<()> {
             setup::require_root()?;
             let runs = vmtest::run(&args)?;
             for run in &runs {
-                println!(
-                    "vmtest {} ({}): {} passed, {} failed{}",
-                    run.series,
-                    run.release,
-                    run.totals.passed,
-                    run.totals.failed,
-                    if run.success { "" } else { ", FAILED" }
-                );
+                println!("{run}");
             }
             let failed: Vec<&str> =
                 runs.iter().filter(|run| !run.success).map(|run| run.series).collect();

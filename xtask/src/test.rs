@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::setup::run_checked;
+use crate::{setup::run_checked, vmtest};
 
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -20,7 +20,9 @@ pub fn cargo() -> Command {
     command
 }
 
-pub fn run() -> Result<()> {
+/// The whole test run; `kernel_matrix` adds the kernel-facing tests inside
+/// every kernel of the matrix after the host's.
+pub fn run(kernel_matrix: bool) -> Result<()> {
     println!("== formatting");
     run_checked(cargo().args(["fmt", "--all", "--check"]))?;
     for own_workspace in ["probes-ebpf", "probes/fuzz"] {
@@ -39,6 +41,19 @@ pub fn run() -> Result<()> {
         Err(err) => {
             println!("fuzz decode FAILED: {err:#}");
             totals.failed += 1;
+        }
+    }
+    if kernel_matrix {
+        println!("== the kernel matrix: kernel-facing tests in {}", vmtest::series_list());
+        for kernel in vmtest::run(&vmtest::VmtestArgs::default())? {
+            println!("{kernel}");
+            totals.passed += kernel.totals.passed;
+            totals.failed += kernel.totals.failed;
+            // A guest that died before reporting (boot failure, timeout)
+            // counts as a failed test, so the run cannot pass silently.
+            if !kernel.success && kernel.totals.failed == 0 {
+                totals.failed += 1;
+            }
         }
     }
     // One closing line for the whole run, as CI reads it.
@@ -82,7 +97,7 @@ fn run_tests(command: &mut Command) -> Result<Totals> {
     let mut child =
         command.stdout(Stdio::piped()).spawn().with_context(|| format!("running {command:?}"))?;
     let stdout = BufReader::new(child.stdout.take().expect("piped"));
-    let totals = count_results(stdout.lines().map_while(Result::ok));
+    let totals = count_results(stdout.lines().map_while(Result::ok), "");
     let status = child.wait()?;
     if !status.success() {
         bail!("{command:?} failed: {status}");
@@ -91,11 +106,11 @@ fn run_tests(command: &mut Command) -> Result<Totals> {
 }
 
 /// Echoes cargo test's output lines while adding up their `test result:`
-/// lines (one per test binary).
-pub fn count_results(lines: impl Iterator<Item = String>) -> Totals {
+/// lines (one per test binary), each echoed line starting with `tag`.
+pub fn count_results(lines: impl Iterator<Item = String>, tag: &str) -> Totals {
     let mut totals = Totals::default();
     for line in lines {
-        println!("{line}");
+        println!("{tag}{line}");
         if let Some(result) = line.strip_prefix("test result: ") {
             totals.passed += count_before(result, " passed");
             totals.failed += count_before(result, " failed");

@@ -20,7 +20,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
+use clap::{Args, FromArgMatches, ValueEnum};
 
 use crate::{
     setup::run_checked,
@@ -98,6 +98,21 @@ pub struct VmtestArgs {
 
 fn series_names() -> Vec<&'static str> {
     KERNELS.iter().map(|kernel| kernel.series).collect()
+}
+
+/// "6.1 and 6.12", for messages.
+pub fn series_list() -> String {
+    series_names().join(" and ")
+}
+
+impl Default for VmtestArgs {
+    /// What `cargo xtask test` runs: the kernel-facing tests in every
+    /// kernel, with the command line's own defaults.
+    fn default() -> Self {
+        let command = Self::augment_args(clap::Command::new("vmtest"));
+        Self::from_arg_matches(&command.get_matches_from(["vmtest"]))
+            .expect("vmtest's defaults parse")
+    }
 }
 
 /// Where the virtme-ng venv and the unpacked kernels live: outside the
@@ -281,6 +296,22 @@ pub struct KernelRun {
     pub success: bool,
 }
 
+impl std::fmt::Display for KernelRun {
+    /// The closing line for one kernel: "vmtest 6.1 (6.1.0-50-amd64): 30
+    /// passed, 0 failed".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "vmtest {} ({}): {} passed, {} failed{}",
+            self.series,
+            self.release,
+            self.totals.passed,
+            self.totals.failed,
+            if self.success { "" } else { ", FAILED" }
+        )
+    }
+}
+
 pub fn run(args: &VmtestArgs) -> Result<Vec<KernelRun>> {
     install_virtme_ng()?;
     let kernels: Vec<&Kernel> = if args.kernels.is_empty() {
@@ -295,25 +326,52 @@ pub fn run(args: &VmtestArgs) -> Result<Vec<KernelRun>> {
             Payload::Tests { binaries: build_tests(&files)?, args: test_args }
         }
     };
-    let mut runs = Vec::new();
-    for kernel in kernels {
-        let unpacked = kernel_image(kernel)?;
-        println!("== vmtest: {} ({}), {:?}", kernel.series, unpacked.release, args.accel);
-        let started = Instant::now();
-        let (totals, success) = boot(&unpacked, &payload, args)?;
-        let elapsed = started.elapsed();
-        println!(
-            "== vmtest: {} ({}) {} in {} s: {} passed, {} failed",
-            kernel.series,
-            unpacked.release,
-            if success { "passed" } else { "FAILED" },
-            elapsed.as_secs(),
-            totals.passed,
-            totals.failed
-        );
-        runs.push(KernelRun { series: kernel.series, release: unpacked.release, totals, success });
-    }
-    Ok(runs)
+    // Download and unpack first, one at a time (apt locks its lists).
+    let images: Vec<(&Kernel, Unpacked)> = kernels
+        .into_iter()
+        .map(|kernel| Ok((kernel, kernel_image(kernel)?)))
+        .collect::<Result<_>>()?;
+    // The kernels boot side by side: a TCG guest runs its tests on about one
+    // host thread, so two guests use a two-core machine twice as well. Each
+    // line of a guest's output is tagged with its series when there are
+    // several.
+    let tagged = images.len() > 1;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = images
+            .iter()
+            .map(|(kernel, unpacked)| {
+                let payload = &payload;
+                scope.spawn(move || run_kernel(kernel, unpacked, payload, args, tagged))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a kernel's runner panicked"))
+            .collect()
+    })
+}
+
+fn run_kernel(
+    kernel: &Kernel,
+    unpacked: &Unpacked,
+    payload: &Payload,
+    args: &VmtestArgs,
+    tagged: bool,
+) -> Result<KernelRun> {
+    let tag = if tagged { format!("[{}] ", kernel.series) } else { String::new() };
+    println!("{tag}== vmtest: {} ({}), {:?}", kernel.series, unpacked.release, args.accel);
+    let started = Instant::now();
+    let (totals, success) = boot(kernel, unpacked, payload, args, &tag)?;
+    println!(
+        "{tag}== vmtest: {} ({}) {} in {} s: {} passed, {} failed",
+        kernel.series,
+        unpacked.release,
+        if success { "passed" } else { "FAILED" },
+        started.elapsed().as_secs(),
+        totals.passed,
+        totals.failed
+    );
+    Ok(KernelRun { series: kernel.series, release: unpacked.release.clone(), totals, success })
 }
 
 /// Splits the arguments after `--` into test files (`--test FILE`) and the
@@ -403,8 +461,14 @@ fn guest_script(payload: &Payload) -> String {
 /// Boots one kernel, runs the payload, echoes the guest's output and adds up
 /// its `test result:` lines. Returns the totals and whether the guest's
 /// script exited 0.
-fn boot(unpacked: &Unpacked, payload: &Payload, args: &VmtestArgs) -> Result<(Totals, bool)> {
-    let dir = tempfile_dir()?;
+fn boot(
+    kernel: &Kernel,
+    unpacked: &Unpacked,
+    payload: &Payload,
+    args: &VmtestArgs,
+    tag: &str,
+) -> Result<(Totals, bool)> {
+    let dir = tempfile_dir(kernel)?;
     let script = dir.join("guest.sh");
     std::fs::write(&script, guest_script(payload))?;
     let kernel = match args.accel {
@@ -438,45 +502,55 @@ fn boot(unpacked: &Unpacked, payload: &Payload, args: &VmtestArgs) -> Result<(To
     if args.accel == Accel::Tcg {
         command.arg("--disable-kvm");
     }
-    let result = run_guest(&mut command);
+    let result = run_guest(&mut command, tag);
     std::fs::remove_dir_all(&dir)?;
     result
 }
 
-fn run_guest(command: &mut Command) -> Result<(Totals, bool)> {
+fn run_guest(command: &mut Command, tag: &str) -> Result<(Totals, bool)> {
     let mut child = command.spawn().with_context(|| format!("running {command:?}"))?;
     let pgid = i32::try_from(child.id()).context("pid out of range")?;
     let (done, timed_out) = mpsc::channel::<()>();
+    let watchdog_tag = tag.to_owned();
     let watchdog = std::thread::spawn(move || {
+        let tag = watchdog_tag;
         if timed_out.recv_timeout(KERNEL_TIMEOUT) == Err(mpsc::RecvTimeoutError::Timeout) {
-            eprintln!("vmtest: no result after {} s, killing the VM", KERNEL_TIMEOUT.as_secs());
+            eprintln!(
+                "{tag}vmtest: no result after {} s, killing the VM",
+                KERNEL_TIMEOUT.as_secs()
+            );
             // SAFETY: kill(2) on the process group this function started;
             // it touches no memory.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
         }
     });
     let stderr = child.stderr.take().expect("piped");
+    let stderr_tag = tag.to_owned();
     let forward = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("{line}");
+            eprintln!("{stderr_tag}{line}");
         }
     });
     let stdout = child.stdout.take().expect("piped");
-    let totals = count_results(BufReader::new(stdout).lines().map_while(Result::ok));
+    let totals = count_results(BufReader::new(stdout).lines().map_while(Result::ok), tag);
     let status = child.wait()?;
     let _ = done.send(());
     let _ = watchdog.join();
     let _ = forward.join();
     if !status.success() {
-        println!("vmtest: the guest's tests or command failed ({status})");
+        println!("{tag}vmtest: the guest's tests or command failed ({status})");
     }
     Ok((totals, status.success()))
 }
 
 /// A fresh directory for the guest script, under /tmp (which the guest sees
 /// through its overlay).
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("cradle-vmtest-{}", std::process::id()));
+fn tempfile_dir(kernel: &Kernel) -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "cradle-vmtest-{}-{}",
+        std::process::id(),
+        kernel.series
+    ));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
