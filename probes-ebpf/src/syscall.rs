@@ -101,8 +101,16 @@ pub fn copy_user_str(dst: *mut u8, room: u32, src: *const u8) -> Option<(u32, bo
     // the program (a map value or a ring-buffer reservation); the helper
     // reads user memory safely and NUL-terminates.
     let copied = unsafe { bpf_probe_read_user_str(dst.cast(), room, src.cast()) };
-    if copied <= 0 {
+    if copied < 0 {
         return None;
+    }
+    if copied == 0 {
+        // An empty string: kernels before 6.14 or so return 0 for it where
+        // later ones count its NUL (strncpy_from_user_nofault), so count it
+        // here; a failed read is negative on all of them.
+        // SAFETY: `room` is at least 1 and `dst` writable (as above).
+        unsafe { *dst = 0 };
+        return Some((1, false));
     }
     let copied = copied as u32;
     // A full buffer is ambiguous: check whether the source went on.
