@@ -568,6 +568,8 @@ fn attach_hook(
 /// each error of the chain; its verdict (the line before the statistics)
 /// is kept, not the walk.
 fn short_reason(chain: &str) -> String {
+    // The whole walk, for whoever debugs a program (`CRADLE_LOG=debug`).
+    tracing::debug!(refusal = chain, "a program was refused");
     const LOG: &str = ". Verifier output: ";
     let Some(start) = chain.find(LOG) else {
         return chain.to_string();
