@@ -101,9 +101,38 @@ const CI_TESTS: &[(&str, &[&str])] = &[
         &[
             "resources_land_in_the_same_files_with_the_same_values_as_under_runc",
             "unified_is_written_on_cgroup_v2_and_refused_on_v1_as_by_runc",
+            "memory_oom_pids_limit_and_device_rules_hold_as_under_runc",
+            "pause_and_resume_freeze_and_thaw_the_cgroup_as_under_runc",
+        ],
+    ),
+    // AppArmor, which Debian's kernels enable.
+    (
+        "runtime_apparmor",
+        &[
+            "a_loaded_profile_confines_the_container_as_under_runc",
+            "exec_apparmor_confines_the_exec_d_process_as_under_runc",
+            "a_profile_fails_create_where_it_cannot_be_applied",
         ],
     ),
 ];
+
+/// Tests of [`CI_TESTS`] that CI does not run on one kernel because cradle
+/// does not yet do what they check there: each is printed at every run,
+/// with its reason, and stays an open gap (README, "Kernel matrix").
+/// `cargo xtask vmtest --ci` without `--known-gaps-too` leaves them out.
+const KNOWN_GAPS: &[KnownGap] = &[KnownGap {
+    series: "6.1",
+    file: "probes_hooks",
+    test: "watch_records_how_a_veth_made_by_an_untracked_shell_was_seen",
+    reason: "watch does not start on 6.1: its verifier refuses the watch-mode exec entry program",
+}];
+
+struct KnownGap {
+    series: &'static str,
+    file: &'static str,
+    test: &'static str,
+    reason: &'static str,
+}
 
 /// The virtme-ng release the runner is written against.
 const VIRTME_NG_VERSION: &str = "1.42";
@@ -133,6 +162,9 @@ pub struct VmtestArgs {
     /// test` runs them, instead of the whole kernel-facing set.
     #[arg(long, conflicts_with = "exec")]
     pub ci: bool,
+    /// With `--ci`: run the tests of known gaps too (they fail).
+    #[arg(long, requires = "ci")]
+    pub known_gaps_too: bool,
     /// How qemu runs the guest.
     #[arg(long, value_enum, default_value = "tcg")]
     pub accel: Accel,
@@ -335,8 +367,9 @@ fn vmlinux(unpacked: &Unpacked) -> Result<PathBuf> {
 
 /// What to run in each kernel.
 enum Payload {
-    /// Test binaries, each with its arguments.
-    Tests(Vec<TestBinary>),
+    /// Test binaries, each with its arguments; `skip_known_gaps` leaves
+    /// out each kernel's [`KNOWN_GAPS`].
+    Tests { binaries: Vec<TestBinary>, skip_known_gaps: bool },
     /// A shell command.
     Exec(String),
 }
@@ -391,7 +424,7 @@ pub fn run(args: &VmtestArgs) -> Result<Vec<KernelRun>> {
                 binary.args.push("--exact".to_owned());
                 binary.args.extend(args.args.iter().cloned());
             }
-            Payload::Tests(binaries)
+            Payload::Tests { binaries, skip_known_gaps: !args.known_gaps_too }
         }
         None => {
             let (files, test_args) = split_test_args(&args.args)?;
@@ -399,7 +432,7 @@ pub fn run(args: &VmtestArgs) -> Result<Vec<KernelRun>> {
             for binary in &mut binaries {
                 binary.args = test_args.clone();
             }
-            Payload::Tests(binaries)
+            Payload::Tests { binaries, skip_known_gaps: false }
         }
     };
     // Download and unpack first, one at a time (apt locks its lists).
@@ -512,7 +545,7 @@ fn build_tests(files: &[String]) -> Result<Vec<TestBinary>> {
 /// The script the guest runs: from the workspace root, each test binary in
 /// turn (one test at a time: TCG guests are slow and tests time out on
 /// their own), exiting non-zero if any failed.
-fn guest_script(payload: &Payload) -> String {
+fn guest_script(payload: &Payload, series: &str) -> String {
     let root = workspace_root().canonicalize().unwrap_or_else(|_| workspace_root());
     let path = std::env::var("PATH").unwrap_or_default();
     let mut script = format!(
@@ -522,10 +555,21 @@ fn guest_script(payload: &Payload) -> String {
     );
     match payload {
         Payload::Exec(command) => script.push_str(command),
-        Payload::Tests(binaries) => {
+        Payload::Tests { binaries, skip_known_gaps } => {
             script.push_str("failed=0\n");
             for TestBinary { name, path, args } in binaries {
-                let args: Vec<String> = args.iter().map(|arg| format!("{arg:?}")).collect();
+                let mut args: Vec<String> = args.iter().map(|arg| format!("{arg:?}")).collect();
+                let gaps = KNOWN_GAPS.iter().filter(|gap| gap.series == series && gap.file == name);
+                for gap in gaps.filter(|_| *skip_known_gaps) {
+                    script.push_str(&format!(
+                        "echo {:?}\n",
+                        format!(
+                            "vmtest: not run, a known gap on {series}: {} ({})",
+                            gap.test, gap.reason
+                        )
+                    ));
+                    args.push(format!("--skip {:?}", gap.test));
+                }
                 script.push_str(&format!(
                     "echo \"vmtest: tests/{name}.rs\"\n{path:?} --test-threads=1 {} || failed=1\n",
                     args.join(" ")
@@ -550,7 +594,7 @@ fn boot(
 ) -> Result<(Totals, bool)> {
     let dir = tempfile_dir(kernel)?;
     let script = dir.join("guest.sh");
-    std::fs::write(&script, guest_script(payload))?;
+    std::fs::write(&script, guest_script(payload, kernel.series))?;
     let kernel = match args.accel {
         Accel::Tcg => unpacked.vmlinuz(),
         Accel::Kvm => vmlinux(unpacked)?,
@@ -646,7 +690,7 @@ fn path_with_venv() -> std::ffi::OsString {
 
 #[cfg(test)]
 mod tests {
-    use super::{CI_TESTS, KERNEL_TESTS};
+    use super::{CI_TESTS, KERNEL_TESTS, KERNELS, KNOWN_GAPS};
     use crate::test::workspace_root;
 
     /// A renamed test would otherwise drop out of CI's kernel runs
@@ -663,6 +707,16 @@ mod tests {
                     "no test {name} in tests/{file}.rs"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn every_known_gap_is_a_ci_test_on_a_tested_kernel() {
+        for gap in KNOWN_GAPS {
+            assert!(KERNELS.iter().any(|kernel| kernel.series == gap.series), "{}", gap.series);
+            let listed =
+                CI_TESTS.iter().any(|(file, names)| *file == gap.file && names.contains(&gap.test));
+            assert!(listed, "{} is not a CI test of tests/{}.rs", gap.test, gap.file);
         }
     }
 }
