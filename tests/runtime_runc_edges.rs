@@ -978,17 +978,37 @@ fn seccomp_notify_without_an_agent_fails_and_leaves_nothing() {
 /// parent mount made private, found in mountinfo, where the kernel writes
 /// the space as `\040`. Misread, the wrong mount was made private and
 /// pivot_root failed with EINVAL; runc runs it.
+///
+/// Each runtime runs in a throwaway mount namespace (`unshare -m`): a
+/// shared rootfs propagates the container's mounts back to its peer group,
+/// which must not be the host's.
 #[test]
 fn a_shared_rootfs_propagation_under_a_path_with_a_space_runs_as_under_runc() {
     let sandbox = Sandbox::new();
     let spaced = sandbox.dir.path().join("with space");
-    let mount = HostMount::tmpfs(spaced.clone());
-    let shared = Command::new("mount").arg("--make-shared").arg(&mount.0).status();
-    assert!(shared.unwrap().success(), "mount --make-shared {}", spaced.display());
     let bundle = script_bundle(&sandbox, "with space/bundle", "echo ran");
     sandbox.edit_config(&bundle, |config| {
         config["linux"]["rootfsPropagation"] = json!("shared");
     });
-    let (runc, cradle) = run_both(&sandbox, &bundle, &[]);
+    let run_in_own_mount_namespace = |runtime: &str, root: &Path, id: &str| {
+        Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-euc"])
+            .arg(r#"mount --bind "$1" "$1"; mount --make-shared "$1"; exec "$2" --root "$3" run --bundle "$4" "$5""#)
+            .arg("sh")
+            .arg(&spaced)
+            .arg(runtime)
+            .arg(root)
+            .arg(&bundle)
+            .arg(id)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let runc_root = sandbox.dir.path().join("runc-state");
+    let runc = run_in_own_mount_namespace("runc", &runc_root, &sandbox.id("spaced-runc"));
+    let cradle =
+        run_in_own_mount_namespace(runtime::cradle_bin(), &sandbox.root, &sandbox.id("spaced"));
     assert_eq!(assert_same(&runc, &cradle), "ran\n");
+    let left = runtime::host_mounts_mentioning(sandbox.dir.path());
+    assert!(left.is_empty(), "mounts left on the host: {left:#?}");
 }
