@@ -77,9 +77,8 @@ fn fill_slot(event: *mut CallEvent, index: usize, slot: Slot, args: &[u64; CALL_
     };
     let (used, was_cut) = match slot {
         Slot::Empty => (0, false),
-        Slot::Str(arg) => {
-            copy_user_str(dst, CALL_SLOT_MAX as u32, args[arg] as *const u8).unwrap_or((0, false))
-        }
+        Slot::Str(arg) => copy_user_str::<true>(dst, CALL_SLOT_MAX as u32, args[arg] as *const u8)
+            .unwrap_or((0, false)),
         Slot::Bytes(arg, bytes) => {
             let bytes = if bytes as usize > CALL_SLOT_MAX { CALL_SLOT_MAX as u32 } else { bytes };
             if copy_user_bytes(dst, bytes, args[arg] as *const u8) {

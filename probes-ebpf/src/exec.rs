@@ -84,16 +84,19 @@ fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
     let base: *mut u8 = unsafe { (*scratch).bytes.as_mut_ptr() };
 
     let mut flags = at_flag;
-    let filename_len =
-        match copy_user_str(base.wrapping_add(FIXED), EXEC_FILENAME_MAX as u32, filename) {
-            Some((len, cut)) => {
-                if cut {
-                    flags |= EXEC_FILENAME_TRUNCATED;
-                }
-                len
+    let filename_len = match copy_user_str::<false>(
+        base.wrapping_add(FIXED),
+        EXEC_FILENAME_MAX as u32,
+        filename,
+    ) {
+        Some((len, cut)) => {
+            if cut {
+                flags |= EXEC_FILENAME_TRUNCATED;
             }
-            None => 0,
-        };
+            len
+        }
+        None => 0,
+    };
     if !tracked {
         // SAFETY: the filename area lies inside the scratch value.
         let filename =
@@ -128,7 +131,7 @@ fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
         }
         let offset = used & ARGV_MASK;
         let room = EXEC_ARGV_MAX - offset;
-        match copy_user_str(argv_area.wrapping_add(offset), room as u32, arg) {
+        match copy_user_str::<false>(argv_area.wrapping_add(offset), room as u32, arg) {
             Some((_, true)) => {
                 // Only whole arguments are kept.
                 flags |= EXEC_ARGV_TRUNCATED;

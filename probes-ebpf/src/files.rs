@@ -199,7 +199,7 @@ fn open_returned(ctx: &RawTracePointContext) {
 #[inline(always)]
 unsafe fn copy_path(path: *mut u8, path_len: *mut u32, cut: *mut u32, src: u64) {
     let (used, was_cut) =
-        copy_user_str(path, USER_PATH_MAX as u32, src as *const u8).unwrap_or((0, false));
+        copy_user_str::<true>(path, USER_PATH_MAX as u32, src as *const u8).unwrap_or((0, false));
     // SAFETY: guaranteed by the caller.
     unsafe {
         *path_len = used;

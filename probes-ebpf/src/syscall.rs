@@ -92,8 +92,18 @@ pub fn syscall_ret(ctx: &RawTracePointContext) -> i64 {
 
 /// Copies a user string of at most `room` bytes to `dst`. Returns the bytes
 /// copied (NUL included) and whether the string was longer than `room`.
+///
+/// `EMPTY_COUNTS`: an empty string is one byte, its NUL, on every kernel.
+/// Kernels before 6.14 or so return 0 for it (strncpy_from_user_nofault)
+/// where later ones count the NUL; a failed read is negative on all. Off
+/// in exec's argv loop, where the extra branch takes 6.1's verifier past
+/// its limit (an empty argument there ends the copied argv early).
 #[inline(always)]
-pub fn copy_user_str(dst: *mut u8, room: u32, src: *const u8) -> Option<(u32, bool)> {
+pub fn copy_user_str<const EMPTY_COUNTS: bool>(
+    dst: *mut u8,
+    room: u32,
+    src: *const u8,
+) -> Option<(u32, bool)> {
     if src.is_null() {
         return None;
     }
@@ -101,16 +111,13 @@ pub fn copy_user_str(dst: *mut u8, room: u32, src: *const u8) -> Option<(u32, bo
     // the program (a map value or a ring-buffer reservation); the helper
     // reads user memory safely and NUL-terminates.
     let copied = unsafe { bpf_probe_read_user_str(dst.cast(), room, src.cast()) };
-    if copied < 0 {
-        return None;
-    }
-    if copied == 0 {
-        // An empty string: kernels before 6.14 or so return 0 for it where
-        // later ones count its NUL (strncpy_from_user_nofault), so count it
-        // here; a failed read is negative on all of them.
+    if EMPTY_COUNTS && copied == 0 {
         // SAFETY: `room` is at least 1 and `dst` writable (as above).
         unsafe { *dst = 0 };
         return Some((1, false));
+    }
+    if copied <= 0 {
+        return None;
     }
     let copied = copied as u32;
     // A full buffer is ambiguous: check whether the source went on.
