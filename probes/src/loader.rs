@@ -331,25 +331,39 @@ pub(crate) fn load_object_with(
         .map_err(ProbeError::Load)
 }
 
-/// The runtime names as the programs compare them: NUL-padded like `comm`.
-fn runtime_names(names: &[String]) -> Result<[[u8; TASK_COMM_LEN]; RUNTIME_NAMES_MAX], ProbeError> {
-    if names.len() > RUNTIME_NAMES_MAX {
-        return Err(ProbeError::RuntimeName(format!(
-            "{} names given, at most {RUNTIME_NAMES_MAX} can be watched",
-            names.len()
-        )));
+/// Names as the programs compare them with `comm`: NUL-padded, at most
+/// `N` of them, each 1 to 15 bytes and `allowed`. The error is `None` for
+/// too many names, else the name refused.
+fn comm_table<const N: usize>(
+    names: &[String],
+    allowed: impl Fn(&str) -> bool,
+) -> Result<[[u8; TASK_COMM_LEN]; N], Option<&String>> {
+    if names.len() > N {
+        return Err(None);
     }
-    let mut table = [[0u8; TASK_COMM_LEN]; RUNTIME_NAMES_MAX];
+    let mut table = [[0u8; TASK_COMM_LEN]; N];
     for (slot, name) in table.iter_mut().zip(names) {
-        if name.is_empty() || name.len() >= TASK_COMM_LEN || name.contains('/') {
-            return Err(ProbeError::RuntimeName(format!(
-                "{name:?}: a runtime is named by its executable's file name, 1 to {} bytes",
-                TASK_COMM_LEN - 1
-            )));
+        if name.is_empty() || name.len() >= TASK_COMM_LEN || !allowed(name) {
+            return Err(Some(name));
         }
         slot[..name.len()].copy_from_slice(name.as_bytes());
     }
     Ok(table)
+}
+
+/// The runtime names: executables' file names.
+fn runtime_names(names: &[String]) -> Result<[[u8; TASK_COMM_LEN]; RUNTIME_NAMES_MAX], ProbeError> {
+    comm_table(names, |name| !name.contains('/')).map_err(|refused| {
+        ProbeError::RuntimeName(match refused {
+            None => {
+                format!("{} names given, at most {RUNTIME_NAMES_MAX} can be watched", names.len())
+            }
+            Some(name) => format!(
+                "{name:?}: a runtime is named by its executable's file name, 1 to {} bytes",
+                TASK_COMM_LEN - 1
+            ),
+        })
+    })
 }
 
 /// Where runtimes are installed, searched beside `PATH` for the default
@@ -407,25 +421,18 @@ fn runtime_files(candidates: &[PathBuf]) -> [RuntimeFile; RUNTIME_FILES_MAX] {
     table
 }
 
-/// The link daemons' names as the programs compare them with `comm`.
+/// The link daemons' names, as their `comm`.
 fn link_daemons(names: &[String]) -> Result<[[u8; TASK_COMM_LEN]; LINK_DAEMONS_MAX], ProbeError> {
-    if names.len() > LINK_DAEMONS_MAX {
-        return Err(ProbeError::LinkDaemon(format!(
-            "{} names given, at most {LINK_DAEMONS_MAX} can be followed",
-            names.len()
-        )));
-    }
-    let mut table = [[0u8; TASK_COMM_LEN]; LINK_DAEMONS_MAX];
-    for (slot, name) in table.iter_mut().zip(names) {
-        if name.is_empty() || name.len() >= TASK_COMM_LEN {
-            return Err(ProbeError::LinkDaemon(format!(
-                "{name:?}: a daemon is named by its comm, 1 to {} bytes",
-                TASK_COMM_LEN - 1
-            )));
-        }
-        slot[..name.len()].copy_from_slice(name.as_bytes());
-    }
-    Ok(table)
+    comm_table(names, |_| true).map_err(|refused| {
+        ProbeError::LinkDaemon(match refused {
+            None => {
+                format!("{} names given, at most {LINK_DAEMONS_MAX} can be followed", names.len())
+            }
+            Some(name) => {
+                format!("{name:?}: a daemon is named by its comm, 1 to {} bytes", TASK_COMM_LEN - 1)
+            }
+        })
+    })
 }
 
 fn runtime_lens(names: &[String]) -> [u8; RUNTIME_NAMES_MAX] {
