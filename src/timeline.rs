@@ -15,6 +15,7 @@ use cradle_probes::{
     describe::Category,
     explain::{self, Explanation},
     printable::{printable, printable_lines},
+    timefmt,
     trace_file::{Header, Trailer},
 };
 
@@ -89,7 +90,7 @@ impl Timeline {
                 let since = event.ts_ns.saturating_sub(start_ns(container));
                 format!(
                     "  {}  {:<12} {:<13} {}",
-                    millis(since),
+                    timefmt::offset(since),
                     printable(short_id(&owner.id)),
                     role_label(owner),
                     event.describe()
@@ -97,7 +98,13 @@ impl Timeline {
             }
             None => {
                 let since = event.ts_ns.saturating_sub(self.origin_ns);
-                format!("  {}  {:<12} {:<13} {}", millis(since), "(host)", "", event.describe())
+                format!(
+                    "  {}  {:<12} {:<13} {}",
+                    timefmt::offset(since),
+                    "(host)",
+                    "",
+                    event.describe()
+                )
             }
         };
         let colour =
@@ -192,10 +199,13 @@ impl Timeline {
             let took = container
                 .phases
                 .get(i + 1)
-                .map(|next| format!("{:>10}", millis(next.ts_ns - mark.ts_ns)))
+                .map(|next| format!("{:>10}", timefmt::offset(next.ts_ns - mark.ts_ns)))
                 .unwrap_or_default();
-            let line =
-                format!("  {}  {:<26}{took}", millis(mark.ts_ns - start), mark.phase.title());
+            let line = format!(
+                "  {}  {:<26}{took}",
+                timefmt::offset(mark.ts_ns - start),
+                mark.phase.title()
+            );
             self.paint("", &line)?;
         }
         Ok(())
@@ -222,11 +232,6 @@ impl Timeline {
 
 fn start_ns(container: &Container) -> u64 {
     container.phases.first().map_or(0, |mark| mark.ts_ns)
-}
-
-/// `+   12.345ms`
-fn millis(ns: u64) -> String {
-    format!("+{:>9.3}ms", ns as f64 / 1e6)
 }
 
 /// An engine's 64-hex-digit container id as docker prints it, 12 digits
@@ -264,7 +269,7 @@ pub fn launcher_and_call_lines(container: &Container) -> Vec<String> {
     for call in &container.calls {
         lines.push(format!(
             "  {}  {} {} (pid {})",
-            millis(call.ts_ns.saturating_sub(start)),
+            timefmt::offset(call.ts_ns.saturating_sub(start)),
             printable(&container.runtime),
             printable(&call.command),
             call.pid
@@ -368,6 +373,6 @@ mod tests {
 
     #[test]
     fn times_read_in_milliseconds() {
-        assert_eq!(millis(1_234_567), "+    1.235ms");
+        assert_eq!(timefmt::offset(1_234_567), "+    1.235ms");
     }
 }

@@ -27,6 +27,7 @@ pub mod recording;
 pub mod schema_file;
 pub mod stream;
 mod syscalls;
+pub mod timefmt;
 pub mod trace_file;
 pub mod tracefs;
 

@@ -28,7 +28,7 @@ use std::{
     sync::Arc,
 };
 
-use cradle_probes::{Detail, Event, collector::Phase};
+use cradle_probes::{Detail, Event, collector::Phase, timefmt::duration};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -808,8 +808,7 @@ fn render_text_raw(report: &DiffReport) -> String {
             c.durations.iter().filter(|d| d.beyond_threshold).collect();
         if !moved.is_empty() {
             let _ = writeln!(out, "  phase durations beyond the threshold:");
-            let ms =
-                |ns: Option<u64>| ns.map_or("-".into(), |ns| format!("{:.3} ms", ns as f64 / 1e6));
+            let ms = |ns: Option<u64>| ns.map_or("-".into(), duration);
             for d in moved {
                 let _ =
                     writeln!(out, "    {:<22} {} -> {}", d.phase.name(), ms(d.a_ns), ms(d.b_ns));

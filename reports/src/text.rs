@@ -2,16 +2,12 @@
 
 use std::fmt::Write as _;
 
-use cradle_probes::{collector::Phase, printable::printable_lines};
+use cradle_probes::{collector::Phase, printable::printable_lines, timefmt::duration};
 
 use crate::{
     model::{ContainerReport, EventRef, MountOperation, Report},
     rules::{RULES, Severity},
 };
-
-fn ms(ns: u64) -> String {
-    format!("{:.3} ms", ns as f64 / 1e6)
-}
 
 fn at(evidence: &EventRef) -> String {
     format!("line {}", evidence.line)
@@ -89,7 +85,7 @@ fn container_text(out: &mut String, c: &ContainerReport) {
             "{} {} +{} (pid {})",
             c.runtime.name,
             call.command,
-            ms(call.since_start_ns),
+            duration(call.since_start_ns),
             call.pid
         );
     }
@@ -111,8 +107,8 @@ fn container_text(out: &mut String, c: &ContainerReport) {
             out,
             "  {:<22} +{:>12}  {:>12}  {} events",
             p.phase.name(),
-            ms(p.start_ns),
-            ms(p.duration_ns),
+            duration(p.start_ns),
+            duration(p.duration_ns),
             p.events
         );
     }

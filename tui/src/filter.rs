@@ -65,7 +65,7 @@ impl Filter {
             parts.push(names.join("+"));
         }
         if let Some(role) = self.role {
-            parts.push(format!("role {}", role_label(role)));
+            parts.push(format!("role {}", role.name()));
         }
         if let Some(tgid) = self.process {
             parts.push(format!("pid {tgid}"));
@@ -79,14 +79,4 @@ impl Filter {
 
 pub fn is_granted_check(detail: &Detail) -> bool {
     matches!(detail, Detail::CapCapable { ret: 0, .. })
-}
-
-/// A role as the UI names it: its lane in the timeline.
-pub fn role_label(role: Role) -> &'static str {
-    match role {
-        Role::Runtime => "runtime",
-        Role::Intermediate => "child",
-        Role::Init => "init",
-        Role::Workload => "workload",
-    }
 }

@@ -9,6 +9,7 @@ use cradle_probes::{
     describe::Category,
     explain,
     printable::printable,
+    timefmt::{self, duration},
 };
 use ratatui::{
     Frame,
@@ -21,7 +22,6 @@ use ratatui::{
 
 use crate::{
     app::{App, Focus, KernelStop, Overlay, Source},
-    filter::role_label,
     model::Subject,
 };
 
@@ -103,15 +103,6 @@ pub fn phase_label(phase: Phase) -> &'static str {
     }
 }
 
-/// A duration in the unit that reads best: `850µs`, `12.345ms`, `3.21s`.
-pub fn duration(ns: u64) -> String {
-    match ns {
-        0..1_000_000 => format!("{}µs", ns / 1000),
-        1_000_000..10_000_000_000 => format!("{:.3}ms", ns as f64 / 1e6),
-        _ => format!("{:.2}s", ns as f64 / 1e9),
-    }
-}
-
 fn pane(title: Line<'static>, focused: bool) -> Block<'static> {
     let style = if focused { Style::new().fg(Color::Cyan) } else { Style::new() };
     Block::bordered().border_type(BorderType::Plain).border_style(style).title(title)
@@ -182,7 +173,9 @@ pub struct Timeline<'a>(pub &'a App);
 
 /// The lanes of a container's timeline, in the order of its birth.
 const LANES: [Role; 4] = [Role::Runtime, Role::Intermediate, Role::Init, Role::Workload];
-const LABEL_WIDTH: u16 = 9;
+/// The lane labels' column: the longest role name ("intermediate") and a
+/// space.
+pub const LABEL_WIDTH: u16 = 13;
 
 /// The time window a timeline shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,7 +299,7 @@ impl Widget for Timeline<'_> {
             if y >= bottom {
                 return;
             }
-            let label = lane.map_or("host", role_label);
+            let label = lane.map_or("host", Role::name);
             buf.set_string(inner.x, y, label, Style::new().add_modifier(Modifier::DIM));
             for (column, cell) in row.iter().enumerate() {
                 let Some(cell) = cell else { continue };
@@ -395,11 +388,11 @@ impl Widget for EventList<'_> {
         let events = app.model.events();
         for (row, &index) in visible.iter().enumerate().skip(offset).take(height) {
             let event = &events[index];
-            let role = event.owner.as_ref().map_or("host", |owner| role_label(owner.role));
-            let time = format!("+{:>9.3}ms ", event.ts_ns.saturating_sub(origin) as f64 / 1e6);
+            let role = event.owner.as_ref().map_or("host", |owner| owner.role.name());
+            let time = format!("{} ", timefmt::offset(event.ts_ns.saturating_sub(origin)));
             let mut line = Line::from(vec![
                 Span::styled(time, Style::new().add_modifier(Modifier::DIM)),
-                Span::raw(format!("{role:<9}")),
+                Span::raw(format!("{role:<width$}", width = usize::from(LABEL_WIDTH))),
                 Span::styled(event.describe(), event_style(event)),
             ]);
             if Some(row) == app.cursor {
@@ -469,7 +462,7 @@ fn event_detail(app: &App, event: &Event) -> Text<'static> {
         Some(owner) => lines.push(Line::from(format!(
             "container {}  role {}  phase {}",
             printable(&owner.id),
-            role_label(owner.role),
+            owner.role.name(),
             owner.phase.title()
         ))),
         None => lines.push(Line::from("host (no container)")),

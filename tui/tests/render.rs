@@ -87,15 +87,16 @@ fn timeline_places_each_event_in_its_process_lane_coloured_by_category() {
     assert_eq!(app.filter.categories.iter().copied().collect::<Vec<_>>(), [Category::RootSwitch]);
     let buffer = render(Timeline(&app), 90, 8);
     let rows = lines(&buffer);
-    for (row, lane) in ["runtime", "child", "init", "workload", "phases", "time"].iter().enumerate()
+    for (row, lane) in
+        ["runtime", "intermediate", "init", "workload", "phases", "time"].iter().enumerate()
     {
         assert!(rows[row + 1][3..].starts_with(lane), "lane {lane} on row {}: {rows:#?}", row + 1);
     }
     let pivot = app.selected_event().expect("the pivot_root is selected");
     assert!(matches!(pivot.detail, Detail::PivotRoot { .. }));
-    let window = Window::of(&app, 90 - 2 - 9);
+    let window = Window::of(&app, 90 - 2 - view::LABEL_WIDTH);
     let column = window.column(pivot.ts_ns).expect("the pivot_root is in the window");
-    let cell = &buffer[(1 + 9 + column, 3)];
+    let cell = &buffer[(1 + view::LABEL_WIDTH + column, 3)];
     assert_eq!(cell.symbol(), "•", "{rows:#?}");
     assert_eq!(cell.fg, view::category_colour(Category::RootSwitch));
     assert!(cell.modifier.contains(Modifier::REVERSED), "the selected event stands out");
@@ -143,9 +144,9 @@ fn event_list_filters_by_text_category_and_process() {
     let shown: Vec<&String> = rows[1..].iter().filter(|row| row.contains("ms ")).collect();
     assert!(!shown.is_empty(), "{rows:#?}");
     for row in &shown {
-        assert!(row.contains(" child ") && row.contains("mount"), "{row}");
+        assert!(row.contains(" intermediate ") && row.contains("mount"), "{row}");
     }
-    assert!(rows[0].contains("mounts") && rows[0].contains("role child"), "{rows:#?}");
+    assert!(rows[0].contains("mounts") && rows[0].contains("role intermediate"), "{rows:#?}");
 
     press_code(&mut app, KeyCode::Backspace); // every category
     press(&mut app, "0"); // the tenth: files
@@ -194,7 +195,7 @@ fn event_list_colours_failed_calls_red_and_scrolls_to_the_cursor() {
     assert_eq!(app.cursor, Some(0));
     assert!(!app.follow, "moving stops following");
     let rows = lines(&render(EventList(&app), 120, 6));
-    assert!(rows[1].contains("+    0.000ms runtime  runc["), "{rows:#?}");
+    assert!(rows[1].contains("+    0.000ms runtime      runc["), "{rows:#?}");
     press_code(&mut app, KeyCode::End);
     let last = app.visible().len() - 1;
     assert_eq!(app.cursor, Some(last));
