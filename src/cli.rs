@@ -229,6 +229,10 @@ pub struct WatchArgs {
     /// of containers' processes, are recorded. The header says which.
     #[arg(long)]
     pub all_capability_checks: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (containers born,
+    /// phase durations, events and losses, findings), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// `64M` -> 67108864.

@@ -57,6 +57,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         rotate: None,
         window_ns: None,
         omit_host_granted_checks: false,
+        fleet: Default::default(),
     };
     let code = session.run()?;
     // The runtime deleted the container when it exited; the bundle and the

@@ -71,6 +71,8 @@ pub struct Session {
     /// Leave out granted capability checks outside every container
     /// (`watch`'s default; see [`NotRecorded`]).
     pub omit_host_granted_checks: bool,
+    /// `watch`: metrics and traces for a fleet's engines.
+    pub fleet: cradle_export::FleetOptions,
 }
 
 impl Session {
@@ -171,6 +173,7 @@ impl Session {
                 _ = retire_tick.tick(), if window_ns.is_some() => {
                     let window = window_ns.unwrap_or_default();
                     outputs.retire(monotonic_ns().saturating_sub(window))?;
+                    outputs.fleet_totals(&probes, &stream, records)?;
                 }
                 line = captured.next_line(), if captured.is_open() => {
                     if let Some((from, line)) = line.context("reading the command's output")? {
@@ -302,6 +305,7 @@ struct Outputs {
     omit_host_granted_checks: bool,
     /// Events left out so far (see [`Session::omit_host_granted_checks`]).
     not_recorded: u64,
+    fleet: Option<cradle_export::Fleet>,
 }
 
 impl Outputs {
@@ -317,7 +321,12 @@ impl Outputs {
         } else {
             (None, Some(Timeline::new(session.timeline.clone(), header)), None)
         };
+        let fleet = match session.fleet.is_empty() {
+            true => None,
+            false => Some(cradle_export::Fleet::start(&session.fleet, header)?),
+        };
         Ok(Outputs {
+            fleet,
             joiner: Joiner::default(),
             ready: Vec::new(),
             collector: Collector::live(),
@@ -409,7 +418,11 @@ impl Outputs {
 
     /// Writes and forgets the containers over since before `before_ns`.
     fn retire(&mut self, before_ns: u64) -> anyhow::Result<()> {
-        for container in self.collector.retire(before_ns) {
+        let retired = self.collector.retire(before_ns);
+        if let Some(fleet) = &mut self.fleet {
+            fleet.retired(&retired, &self.collector);
+        }
+        for container in retired {
             if let Some(file) = &mut self.file {
                 file.writer.container(&container).context("writing the trace file")?;
             }
@@ -423,7 +436,25 @@ impl Outputs {
         self.flush()
     }
 
+    /// The fleet exports' view of the session's totals.
+    fn fleet_totals(
+        &mut self,
+        probes: &Probes,
+        stream: &EventStream,
+        records: u64,
+    ) -> anyhow::Result<()> {
+        if let Some(fleet) = &mut self.fleet {
+            let lost_by_kind =
+                probes.lost()?.into_iter().map(|(kind, n)| (kind.name().to_string(), n)).collect();
+            fleet.totals(records + stream.decode_errors(), &lost_by_kind);
+        }
+        Ok(())
+    }
+
     fn write(&mut self, event: &Event) -> anyhow::Result<()> {
+        if let Some(fleet) = &mut self.fleet {
+            fleet.event(event, &self.collector);
+        }
         if let Some(file) = &mut self.file {
             file.writer.event(event).context("writing the trace file")?;
         }
@@ -455,6 +486,9 @@ impl Outputs {
         for mut event in pending {
             self.collector.attribute(&mut event);
             self.write(&event)?;
+        }
+        if let Some(fleet) = self.fleet.take() {
+            fleet.finish(&self.collector);
         }
         let containers = self.collector.containers();
         if let Some(file) = &mut self.file {

@@ -28,6 +28,7 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     session.rotate = args.rotate;
     session.window_ns = Some(args.window.saturating_mul(1_000_000_000));
     session.omit_host_granted_checks = !args.all_capability_checks;
+    session.fleet = cradle_export::FleetOptions { metrics: args.metrics };
     session.run()
 }
 
@@ -90,5 +91,6 @@ fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bo
         rotate: None,
         window_ns: None,
         omit_host_granted_checks: false,
+        fleet: Default::default(),
     }
 }

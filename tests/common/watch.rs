@@ -29,6 +29,12 @@ impl Watch {
         Watch::spawn(dir, out.clone(), &[], || started(&out))
     }
 
+    /// `cradle watch --out DIR/watch.jsonl` and `extra` flags.
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Watch {
+        let out = dir.join("watch.jsonl");
+        Watch::spawn(dir, out.clone(), extra, || started(&out))
+    }
+
     /// `cradle watch --out OUT_DIR --rotate SIZE` and `extra` flags.
     pub fn start_rotating(dir: &Path, out_dir: &Path, size: &str, extra: &[&str]) -> Watch {
         let mut args = vec!["--rotate", size];
