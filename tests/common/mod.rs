@@ -9,6 +9,7 @@ use std::{
 
 use serde_json::Value;
 
+pub mod clients;
 pub mod probes;
 pub mod runtime;
 pub mod tmux;
