@@ -250,8 +250,8 @@ fn role_label(owner: &cradle_probes::event::Owner) -> String {
     }
 }
 
-/// The summary's lines on who launched the runtime, and the later
-/// commands run on the container.
+/// The summary's lines on who launched the runtime, the links daemons made
+/// for it, and the later commands run on the container.
 pub fn launcher_and_call_lines(container: &Container) -> Vec<String> {
     let mut lines = Vec::new();
     if !container.launchers.is_empty() {
@@ -266,6 +266,25 @@ pub fn launcher_and_call_lines(container: &Container) -> Vec<String> {
         }
     }
     let start = container.start_ns();
+    if !container.links.is_empty() {
+        lines.push("  network links put in its namespace by others:".to_string());
+        for link in &container.links {
+            let name = link.name.as_deref().map_or("(unnamed)".into(), printable);
+            let kind = link.kind.as_deref().map_or("link".into(), printable);
+            let peer = link
+                .peer
+                .as_deref()
+                .map(|peer| format!(", peer {}", printable(peer)))
+                .unwrap_or_default();
+            let how = if link.moved { "moved in" } else { "made" };
+            lines.push(format!(
+                "    {kind} {name}{peer} in net:[{}], {how} by {}[{}]",
+                link.netns,
+                printable(&link.comm),
+                link.pid
+            ));
+        }
+    }
     for call in &container.calls {
         lines.push(format!(
             "  {}  {} {} (pid {})",

@@ -1,6 +1,7 @@
 //! Link creation requests (`ip link add ... type veth`): a tracked task's
 //! sendmsg/sendto whose payload starts with an `RTM_NEWLINK` netlink header
-//! is recorded at exit with the first bytes of the message and the result.
+//! (or an `RTM_SETLINK` that moves a link to a namespace descriptor) is
+//! recorded at exit with the first bytes of the message and the result.
 //! The entry looks at the message header, so other traffic costs a few
 //! reads; of a request, it also resolves the namespace descriptors it names
 //! (see `netns_fds`). Userspace parses the attributes. A request the socket took
@@ -26,6 +27,10 @@ use crate::{
 
 /// `RTM_NEWLINK` (linux/rtnetlink.h).
 pub const RTM_NEWLINK: u16 = 16;
+/// `RTM_SETLINK`: recorded only when it moves a link to another network
+/// namespace (dockerd moves a veth end made in the host's into a
+/// container's this way).
+pub const RTM_SETLINK: u16 = 19;
 /// Offset of `nlmsg_seq` in `struct nlmsghdr`.
 const NLMSG_SEQ: usize = 8;
 /// `sizeof(struct nlmsghdr) + sizeof(struct ifinfomsg)`: no request is shorter.
@@ -111,13 +116,17 @@ fn stash_if_newlink(fd: u64, buf: *const u8, len: u64) {
     else {
         return;
     };
-    if nlmsg_type != RTM_NEWLINK || nlmsg_len < NEWLINK_MIN || len < NEWLINK_MIN as u64 {
+    let link_request = nlmsg_type == RTM_NEWLINK || nlmsg_type == RTM_SETLINK;
+    if !link_request || nlmsg_len < NEWLINK_MIN || len < NEWLINK_MIN as u64 {
         return;
     }
     // SAFETY: as above.
     let seq =
         unsafe { bpf_probe_read_user(buf.wrapping_add(NLMSG_SEQ).cast::<u32>()) }.unwrap_or(0);
     let [fds, inums] = netns_fds(buf);
+    if nlmsg_type == RTM_SETLINK && fds == 0 {
+        return;
+    }
     let mut args = [0; CALL_ARGS];
     args[0] = buf as u64;
     args[1] = len;

@@ -17,7 +17,7 @@ use crate::{
     calls::take,
     emit::{current_pid, send},
     maps::{PENDING, PendingCall},
-    netlink::{RTM_NEWLINK, socket_call_probes},
+    netlink::{RTM_NEWLINK, RTM_SETLINK, socket_call_probes},
     syscall::syscall_ret,
 };
 
@@ -109,7 +109,8 @@ fn received(ctx: &RawTracePointContext) {
         return;
     };
     let seq = call.args[1] as u32;
-    if answer.kind != NLMSG_ERROR || answer.request_kind != RTM_NEWLINK || answer.seq != seq {
+    let link_request = answer.request_kind == RTM_NEWLINK || answer.request_kind == RTM_SETLINK;
+    if answer.kind != NLMSG_ERROR || !link_request || answer.seq != seq {
         return;
     }
     let _ = AWAITED.remove(current_tgid());

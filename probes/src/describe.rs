@@ -305,9 +305,19 @@ impl Detail {
                 let verdict = if *ret == 0 { "granted" } else { "denied" };
                 write!(out, "capability check {cap}: {verdict}")
             }
-            Detail::NewLink { link_kind, link, peer, ret, seq, answer } => {
+            Detail::NewLink { link_kind, link, peer, ret, seq, answer, moved_ifindex } => {
                 let kind = link_kind.as_deref().unwrap_or("link");
-                write!(out, "RTM_NEWLINK seq {seq} {kind} {}", placement(link))?;
+                match moved_ifindex {
+                    Some(index) => {
+                        let to = match (link.netns, link.netns_fd) {
+                            (Some(inum), _) => format!("net:[{inum}]"),
+                            (None, Some(fd)) => format!("the netns of fd {fd}"),
+                            (None, None) => "another netns".to_string(),
+                        };
+                        write!(out, "RTM_SETLINK seq {seq} moves link ifindex {index} to {to}")?
+                    }
+                    None => write!(out, "RTM_NEWLINK seq {seq} {kind} {}", placement(link))?,
+                }
                 if let Some(peer) = peer {
                     write!(out, " peer {}", placement(peer))?;
                 }

@@ -337,7 +337,8 @@ pub enum Detail {
         cap_name: Option<Name>,
         ret: i32,
     },
-    /// An RTM_NEWLINK request (e.g. `ip link add a type veth peer b`).
+    /// An RTM_NEWLINK request (e.g. `ip link add a type veth peer b`), or
+    /// an RTM_SETLINK that moves a link to another network namespace.
     NewLink {
         /// IFLA_INFO_KIND: `veth`, `bridge`, ...
         link_kind: Option<String>,
@@ -355,6 +356,11 @@ pub enum Detail {
         /// [`crate::Joiner`]): 0 when it made the link, a negative errno
         /// when it refused; `None` when no answer was seen.
         answer: Option<i32>,
+        /// An RTM_SETLINK that moves the existing link of this interface
+        /// index to `link`'s namespace (dockerd's way to hand a container
+        /// the veth end it made in the host's); `None` for a new link.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moved_ifindex: Option<u32>,
     },
     /// The kernel made a veth pair (`veth_newlink`), whoever asked: the
     /// acting task is the one that asked (`ip`, dockerd, netavark...).

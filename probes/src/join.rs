@@ -240,6 +240,7 @@ mod tests {
             ret,
             seq,
             answer: None,
+            moved_ifindex: None,
         }
     }
 

@@ -8,6 +8,12 @@ const NLMSG_HDRLEN: usize = 16;
 /// Offset of `nlmsg_seq` in `struct nlmsghdr`.
 const NLMSG_SEQ: usize = 8;
 const IFINFOMSG_LEN: usize = 16;
+/// Offset of `nlmsg_type` in `struct nlmsghdr`.
+const NLMSG_TYPE: usize = 4;
+/// Offset of `ifi_index` in the `struct ifinfomsg` after the header.
+const IFI_INDEX: usize = NLMSG_HDRLEN + 4;
+/// `RTM_SETLINK` (the probe records it only when it moves a link).
+const RTM_SETLINK: u16 = 19;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_NET_NS_PID: u16 = 19;
@@ -68,7 +74,8 @@ fn placement(attrs: &[u8], sender: &SenderNamespaces) -> LinkPlacement {
     end
 }
 
-/// Decodes an RTM_NEWLINK request (`message` starts at its nlmsghdr).
+/// Decodes an RTM_NEWLINK request, or an RTM_SETLINK that moves a link
+/// (`message` starts at its nlmsghdr).
 pub fn new_link(message: &[u8], sender: &SenderNamespaces, ret: i64) -> Detail {
     let declared = message
         .get(..4)
@@ -76,6 +83,10 @@ pub fn new_link(message: &[u8], sender: &SenderNamespaces, ret: i64) -> Detail {
         .unwrap_or(0);
     let message = &message[..declared.min(message.len())];
     let seq = message.get(NLMSG_SEQ..).and_then(u32_of).unwrap_or(0);
+    let moves = message
+        .get(NLMSG_TYPE..NLMSG_TYPE + 2)
+        .is_some_and(|kind| u16::from_ne_bytes([kind[0], kind[1]]) == RTM_SETLINK);
+    let moved_ifindex = message.get(IFI_INDEX..).and_then(u32_of).filter(|_| moves);
     let attrs = message.get(NLMSG_HDRLEN + IFINFOMSG_LEN..).unwrap_or(&[]);
     let mut link_kind = None;
     let mut peer = None;
@@ -111,6 +122,7 @@ pub fn new_link(message: &[u8], sender: &SenderNamespaces, ret: i64) -> Detail {
         seq,
         // The answer comes later, on the socket.
         answer: None,
+        moved_ifindex,
     }
 }
 
@@ -155,7 +167,7 @@ mod tests {
 
     #[test]
     fn decodes_a_veth_request() {
-        let Detail::NewLink { link_kind, link, peer, ret, seq, answer } =
+        let Detail::NewLink { link_kind, link, peer, ret, seq, answer, moved_ifindex } =
             new_link(&veth_request(), &SenderNamespaces { netns: 7, fds: &[] }, 60)
         else {
             panic!("not a new link");
@@ -167,7 +179,30 @@ mod tests {
         assert_eq!(peer.name.as_deref(), Some("b0"));
         assert_eq!((peer.netns, peer.netns_pid), (None, Some(42)));
         assert_eq!(ret, 60);
-        assert_eq!((seq, answer), (0x0102_0304, None));
+        assert_eq!((seq, answer, moved_ifindex), (0x0102_0304, None, None));
+    }
+
+    /// What dockerd sends to hand a container the veth end it made in the
+    /// host's namespace: RTM_SETLINK of ifindex 435 with IFLA_NET_NS_FD.
+    #[test]
+    fn decodes_a_move_to_a_namespace_descriptor() {
+        let mut body = vec![0u8; IFINFOMSG_LEN];
+        body[4..8].copy_from_slice(&435u32.to_ne_bytes());
+        body.extend(attr(IFLA_NET_NS_FD, &32u32.to_ne_bytes()));
+        let mut message = ((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes().to_vec();
+        message.extend_from_slice(&RTM_SETLINK.to_ne_bytes());
+        message.extend_from_slice(&[0; 2]);
+        message.extend_from_slice(&41u32.to_ne_bytes());
+        message.extend_from_slice(&[0; 4]);
+        message.extend(body);
+        let sender = SenderNamespaces { netns: 1, fds: &[(32, 4026532181)] };
+        let Detail::NewLink { link_kind, link, peer, seq, moved_ifindex, .. } =
+            new_link(&message, &sender, 40)
+        else {
+            panic!("not a link request");
+        };
+        assert_eq!((link_kind, peer, seq, moved_ifindex), (None, None, 41, Some(435)));
+        assert_eq!((link.name, link.netns), (None, Some(4026532181)));
     }
 
     #[test]

@@ -21,6 +21,7 @@
 
 mod invocation;
 mod launcher;
+mod links;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use invocation::{Invocation, RUNTIMES, parse as parse_invocation};
 pub use launcher::Launcher;
+pub use links::NetworkLink;
 
 use crate::event::{Detail, Event, ExitStatus, Namespaces, Owner};
 
@@ -177,6 +179,11 @@ pub struct Container {
     /// (`start`, `kill`, `delete`, `exec`, `state`, ...), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<RuntimeCall>,
+    /// Network links that processes outside it (dockerd, a CNI plugin)
+    /// put in its network namespace, in order. Found by `watch` and
+    /// `trace` as they run (see `links`); empty where none was seen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<NetworkLink>,
 }
 
 /// A runtime command run on an existing container.
@@ -206,6 +213,9 @@ impl Container {
         self.events_may_be_missing |= recorded.events_may_be_missing;
         if self.launchers.is_empty() {
             self.launchers = recorded.launchers.clone();
+        }
+        if self.links.is_empty() {
+            self.links = recorded.links.clone();
         }
     }
 
@@ -297,6 +307,14 @@ pub struct Collector {
     /// Container records of a trace file not yet matched by a replayed
     /// container: what events alone cannot rebuild.
     recorded: Vec<Container>,
+    /// A live session's network namespace: a container that shares it
+    /// claims no daemon's links.
+    host_netns: Option<u32>,
+    /// The network namespace of each container whose namespace is known
+    /// and not the host's (created or joined).
+    container_netns: HashMap<u32, ContainerKey>,
+    /// Link requests seen outside every container, not yet claimed.
+    unclaimed_links: links::Unclaimed,
 }
 
 /// `CLONE_NEWNET`.
@@ -306,7 +324,9 @@ impl Collector {
     /// A collector of a live session: it reads each runtime's launcher
     /// chain from `/proc` as the runtime starts.
     pub fn live() -> Collector {
-        Collector { proc: Some(PathBuf::from("/proc")), ..Default::default() }
+        use std::os::unix::fs::MetadataExt;
+        let host_netns = std::fs::metadata("/proc/self/ns/net").ok().map(|ns| ns.ino() as u32);
+        Collector { proc: Some(PathBuf::from("/proc")), host_netns, ..Default::default() }
     }
 
     /// The containers known, in the order their runtimes started.
@@ -348,6 +368,7 @@ impl Collector {
             return Vec::new();
         }
         self.created_netns.retain(|_, key| !over.contains(key));
+        self.container_netns.retain(|_, key| !over.contains(key));
         over.iter().filter_map(|key| self.containers.remove(key)).collect()
     }
 
@@ -406,6 +427,9 @@ impl Collector {
             return self.attribution(Some(key), Some(Role::Runtime), call);
         }
         let Some(process) = self.processes.get(&event.tgid).copied() else {
+            if self.proc.is_some() {
+                self.note_link(event);
+            }
             // A daemon (dockerd, netavark) makes a container's link; it
             // acts for the runtime, without becoming the container's.
             if let Some(key) = self.link_destination(event) {
@@ -419,6 +443,54 @@ impl Collector {
             None => self.update(key, process.role, event),
         };
         self.attribution(Some(key), Some(role), process.call)
+    }
+
+    /// Records a link request made outside every container on the
+    /// container whose network namespace it puts a link in, or keeps it
+    /// until such a container shows up.
+    fn note_link(&mut self, event: &Event) {
+        let Some(request) = links::Request::of(event) else { return };
+        if let Some(ifindex) = request.moved_ifindex() {
+            let into = request
+                .namespaces()
+                .find_map(|netns| self.container_netns.get(&netns).map(|key| (netns, *key)));
+            if let Some((netns, key)) = into {
+                let sys_class_net = std::path::Path::new("/sys/class/net");
+                let link = self.unclaimed_links.moved(sys_class_net, ifindex, netns, &request);
+                if let Some(container) = self.containers.get_mut(&key) {
+                    container.links.push(link);
+                }
+            }
+            return;
+        }
+        let known: Vec<(u32, ContainerKey)> = request
+            .namespaces()
+            .filter_map(|netns| self.container_netns.get(&netns).map(|key| (netns, *key)))
+            .collect();
+        self.unclaimed_links.keep(request);
+        for (netns, key) in known {
+            self.claim_links(netns, key);
+        }
+    }
+
+    /// Hands the kept link requests into `netns` to container `key`.
+    fn claim_links(&mut self, netns: u32, key: ContainerKey) {
+        let claimed = self.unclaimed_links.claim(netns);
+        if let Some(container) = self.containers.get_mut(&key) {
+            container.links.extend(claimed);
+        }
+    }
+
+    /// Container `key` is in network namespace `netns` (it made it, or
+    /// joined it): the daemons' links there are its, those already made
+    /// too. The host's namespace is nobody's.
+    fn network_namespace_known(&mut self, key: ContainerKey, netns: u32) {
+        if self.proc.is_none() || Some(netns) == self.host_netns || netns == 0 {
+            return;
+        }
+        if self.container_netns.insert(netns, key) != Some(key) {
+            self.claim_links(netns, key);
+        }
     }
 
     /// The container whose network namespace a link event puts an end in.
@@ -486,6 +558,7 @@ impl Collector {
                 None => Vec::new(),
             },
             calls: Vec::new(),
+            links: Vec::new(),
         };
         if let Some(at) = self.recorded.iter().position(|r| container.is(r)) {
             let recorded = self.recorded.swap_remove(at);
@@ -574,6 +647,11 @@ impl Collector {
     /// Applies an event of a process of container `key`; returns the
     /// process's role after it.
     fn update(&mut self, key: ContainerKey, role: Role, event: &Event) -> Role {
+        if let Detail::Namespaces { namespaces, ret: 0.., .. }
+        | Detail::Setns { namespaces, ret: 0.., .. } = &event.detail
+        {
+            self.network_namespace_known(key, namespaces.net);
+        }
         let Some(container) = self.containers.get_mut(&key) else { return role };
         let ts = event.ts_ns;
         let mut role = role;

@@ -98,6 +98,16 @@ fn container() -> Container {
             argv: vec!["/usr/bin/containerd-shim-runc-v2".into(), "-id".into(), "c1".into()],
         }],
         calls: vec![crate::collector::RuntimeCall { command: "start".into(), pid: 8, ts_ns: 300 }],
+        links: vec![crate::collector::NetworkLink {
+            kind: Some("veth".into()),
+            name: Some("veth6ecef1f".into()),
+            peer: Some("veth93c00e5".into()),
+            netns: 4026532181,
+            pid: 4,
+            comm: "dockerd".into(),
+            ts_ns: 250,
+            moved: true,
+        }],
     }
 }
 

@@ -1,0 +1,258 @@
+//! Network links that daemons put in a container's network namespace
+//! (dockerd, a CNI plugin, netavark): they are not the container's
+//! processes, and they often act before the runtime starts, so the events
+//! alone cannot say whose the link is. A live collector keeps the recent
+//! link requests no container has claimed, and hands them to a container
+//! once its network namespace is known (created or joined); a link moved
+//! into a container later (`RTM_SETLINK`) is its at once.
+//!
+//! A move names the link by interface index only. The veth pair it belongs
+//! to is found through its host end, which stays in the host's namespace:
+//! `/sys/class/net/END/iflink` is the index of that end's peer.
+
+use std::{collections::VecDeque, path::Path};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Detail, Event};
+
+/// A network link a process outside a container put in its network
+/// namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NetworkLink {
+    /// `veth`, `bridge`, ...; `None` where the request that made it was
+    /// not seen.
+    pub kind: Option<String>,
+    /// The end in the container's namespace, by the name it was made with
+    /// (a client may rename it there, as `eth0`).
+    pub name: Option<String>,
+    /// The other end of a veth, by name.
+    pub peer: Option<String>,
+    /// The container's network namespace (inode number).
+    pub netns: u32,
+    /// The process that asked (tgid) and its name.
+    pub pid: u32,
+    pub comm: String,
+    /// The request that put the link there, CLOCK_MONOTONIC nanoseconds.
+    pub ts_ns: u64,
+    /// Made elsewhere and moved in (`RTM_SETLINK`), not made there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub moved: bool,
+}
+
+/// How many unclaimed link requests are kept: a client makes a
+/// container's link moments before its runtime starts.
+const UNCLAIMED_MAX: usize = 64;
+
+/// One end of a link request.
+#[derive(Clone, Debug)]
+struct End {
+    name: Option<String>,
+    netns: Option<u32>,
+}
+
+/// A successful link request seen outside every container.
+#[derive(Clone, Debug)]
+pub(super) struct Request {
+    kind: Option<String>,
+    link: End,
+    peer: Option<End>,
+    moved_ifindex: Option<u32>,
+    pid: u32,
+    comm: String,
+    ts_ns: u64,
+}
+
+impl Request {
+    /// The link request `event` carries, if the kernel did not refuse it.
+    pub(super) fn of(event: &Event) -> Option<Request> {
+        let Detail::NewLink {
+            link_kind,
+            link,
+            peer,
+            ret: 0..,
+            answer: None | Some(0),
+            moved_ifindex,
+            ..
+        } = &event.detail
+        else {
+            return None;
+        };
+        let end =
+            |end: &crate::event::LinkPlacement| End { name: end.name.clone(), netns: end.netns };
+        Some(Request {
+            kind: link_kind.clone(),
+            link: end(link),
+            peer: peer.as_ref().map(end),
+            moved_ifindex: *moved_ifindex,
+            pid: event.tgid,
+            comm: event.comm.to_string(),
+            ts_ns: event.ts_ns,
+        })
+    }
+
+    /// The link this request put in network namespace `netns`, if it did.
+    fn into(&self, netns: u32) -> Option<NetworkLink> {
+        let (here, other) = if self.link.netns == Some(netns) {
+            (&self.link, self.peer.as_ref())
+        } else if let Some(peer) = self.peer.as_ref().filter(|p| p.netns == Some(netns)) {
+            (peer, Some(&self.link))
+        } else {
+            return None;
+        };
+        Some(NetworkLink {
+            kind: self.kind.clone(),
+            name: here.name.clone(),
+            peer: other.and_then(|end| end.name.clone()),
+            netns,
+            pid: self.pid,
+            comm: self.comm.clone(),
+            ts_ns: self.ts_ns,
+            moved: false,
+        })
+    }
+
+    /// The namespaces this request put an end in.
+    pub(super) fn namespaces(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::once(&self.link).chain(self.peer.as_ref()).filter_map(|end| end.netns)
+    }
+
+    pub(super) fn moved_ifindex(&self) -> Option<u32> {
+        self.moved_ifindex
+    }
+}
+
+/// The link requests no container has claimed yet, newest last.
+#[derive(Default)]
+pub(super) struct Unclaimed {
+    requests: VecDeque<Request>,
+}
+
+impl Unclaimed {
+    pub(super) fn keep(&mut self, request: Request) {
+        if self.requests.len() == UNCLAIMED_MAX {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(request);
+    }
+
+    /// Takes the links the kept requests put in `netns`.
+    pub(super) fn claim(&mut self, netns: u32) -> Vec<NetworkLink> {
+        let mut claimed = Vec::new();
+        self.requests.retain(|request| match request.into(netns) {
+            Some(link) => {
+                claimed.push(link);
+                false
+            }
+            None => true,
+        });
+        claimed
+    }
+
+    /// The link a move of interface `ifindex` into `netns` by `mover` hands
+    /// over: the veth pair whose other end (still in the host's namespace,
+    /// as `sys_class_net` shows it) has `ifindex` as its peer; a bare link
+    /// if no kept request made it.
+    pub(super) fn moved(
+        &mut self,
+        sys_class_net: &Path,
+        ifindex: u32,
+        netns: u32,
+        mover: &Request,
+    ) -> NetworkLink {
+        let peer_index = |name: &str| {
+            std::fs::read_to_string(sys_class_net.join(name).join("iflink"))
+                .ok()
+                .and_then(|text| text.trim().parse::<u32>().ok())
+        };
+        let stayed = |end: Option<&End>| {
+            end.and_then(|end| end.name.as_deref()).is_some_and(|n| peer_index(n) == Some(ifindex))
+        };
+        let made = self.requests.iter().position(|request| {
+            request.kind.as_deref() == Some("veth")
+                && (stayed(Some(&request.link)) || stayed(request.peer.as_ref()))
+        });
+        let (kind, name, peer) = match made.and_then(|at| self.requests.remove(at)) {
+            Some(request) => {
+                let link_name = request.link.name.clone();
+                let peer_name = request.peer.as_ref().and_then(|p| p.name.clone());
+                // The end that stayed is the one whose peer moved.
+                if stayed(Some(&request.link)) {
+                    (request.kind, peer_name, link_name)
+                } else {
+                    (request.kind, link_name, peer_name)
+                }
+            }
+            None => (None, None, None),
+        };
+        NetworkLink {
+            kind,
+            name,
+            peer,
+            netns,
+            pid: mover.pid,
+            comm: mover.comm.clone(),
+            ts_ns: mover.ts_ns,
+            moved: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(kind: &str, link: (&str, u32), peer: (&str, u32), moved: Option<u32>) -> Request {
+        let end = |(name, netns): (&str, u32)| End { name: Some(name.into()), netns: Some(netns) };
+        Request {
+            kind: Some(kind.into()),
+            link: end(link),
+            peer: Some(end(peer)),
+            moved_ifindex: moved,
+            pid: 40,
+            comm: "bridge".into(),
+            ts_ns: 7,
+        }
+    }
+
+    /// A CNI plugin makes the veth in the container's namespace before
+    /// the runtime joins it: kept, then claimed once, by that namespace.
+    #[test]
+    fn a_link_made_before_the_container_is_claimed_by_its_namespace() {
+        let mut unclaimed = Unclaimed::default();
+        unclaimed.keep(request("veth", ("eth0", 5), ("veth1", 1), None));
+        assert!(unclaimed.claim(6).is_empty());
+        let claimed = unclaimed.claim(5);
+        assert_eq!(claimed.len(), 1);
+        let link = &claimed[0];
+        assert_eq!((link.name.as_deref(), link.peer.as_deref()), (Some("eth0"), Some("veth1")));
+        assert_eq!((link.kind.as_deref(), link.netns, link.moved), (Some("veth"), 5, false));
+        assert!(unclaimed.claim(5).is_empty(), "claimed once");
+    }
+
+    /// dockerd makes both ends in the host's namespace, then moves one by
+    /// index: the pair is the one whose remaining end has it as its peer.
+    #[test]
+    fn a_moved_link_is_named_through_the_end_that_stayed() {
+        let sys = std::env::temp_dir().join(format!("cradle-links-{}", std::process::id()));
+        for (name, iflink) in [("vethA", "435\n"), ("vethC", "999\n")] {
+            std::fs::create_dir_all(sys.join(name)).unwrap();
+            std::fs::write(sys.join(name).join("iflink"), iflink).unwrap();
+        }
+        let mut unclaimed = Unclaimed::default();
+        unclaimed.keep(request("veth", ("vethC", 1), ("vethD", 1), None));
+        unclaimed.keep(request("veth", ("vethA", 1), ("vethB", 1), None));
+        let mover = Request { comm: "dockerd".into(), ..request("", ("", 9), ("", 9), Some(435)) };
+        let link = unclaimed.moved(&sys, 435, 9, &mover);
+        assert_eq!((link.name.as_deref(), link.peer.as_deref()), (Some("vethB"), Some("vethA")));
+        assert_eq!(
+            (link.kind.as_deref(), link.comm.as_str(), link.moved),
+            (Some("veth"), "dockerd", true)
+        );
+        // An index no kept pair has: the move alone.
+        let link = unclaimed.moved(&sys, 77, 9, &mover);
+        std::fs::remove_dir_all(&sys).unwrap();
+        assert_eq!((link.kind, link.name, link.moved), (None, None, true));
+    }
+}
