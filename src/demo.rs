@@ -58,6 +58,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         window_ns: None,
         omit_host_granted_checks: false,
         fleet: Default::default(),
+        daemon_containers: false,
     };
     let code = session.run()?;
     // The runtime deleted the container when it exited; the bundle and the

@@ -73,7 +73,17 @@ pub struct Session {
     pub omit_host_granted_checks: bool,
     /// `watch`: metrics and traces for a fleet's engines.
     pub fleet: cradle_export::FleetOptions,
+    /// `trace` of a container client: also follow every container runtime
+    /// started on the host while it runs (see [`DAEMON_CONTAINERS`]).
+    pub daemon_containers: bool,
 }
+
+/// The rule by which `trace` of a container client follows the containers
+/// its daemon starts, as the trace header and the user are told it.
+pub const DAEMON_CONTAINERS: &str = "the traced command is a container client whose daemon \
+     starts containers outside its processes: every container runtime started on the host \
+     while it ran is followed too, as `cradle watch` follows them (other clients' containers \
+     started meanwhile included)";
 
 impl Session {
     /// Runs the session to its end: the command's exit, or an interrupt
@@ -91,6 +101,7 @@ impl Session {
     async fn trace(self) -> anyhow::Result<ExitCode> {
         let track = match self.mode {
             TraceMode::Watch => TrackMode::Runtimes,
+            TraceMode::Trace if self.daemon_containers => TrackMode::Runtimes,
             TraceMode::Trace | TraceMode::Run => TrackMode::Tree,
         };
         let mut config = ProbeConfig {
@@ -249,6 +260,7 @@ impl Session {
                 true => vec![NotRecorded::host_granted_capability_checks()],
                 false => Vec::new(),
             },
+            daemon_containers: self.daemon_containers.then(|| DAEMON_CONTAINERS.to_string()),
         })
     }
 }

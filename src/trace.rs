@@ -15,9 +15,19 @@ use crate::{
     timeline::TimelineOptions,
 };
 
+/// Container clients whose daemon, not the client, runs the runtime: a
+/// trace of one follows the containers started while it runs.
+pub const CONTAINER_CLIENTS: &[&str] = &["docker", "podman", "nerdctl", "ctr"];
+
 pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let explain = args.output.explain;
+    let program = args.command.first().map(|program| program.rsplit('/').next().unwrap_or(program));
+    let daemon_containers = program.is_some_and(|name| CONTAINER_CLIENTS.contains(&name));
+    if daemon_containers {
+        eprintln!("cradle: {}", crate::session::DAEMON_CONTAINERS);
+    }
     let mut session = session(TraceMode::Trace, args.command, args.output, false);
+    session.daemon_containers = daemon_containers;
     session.step = args.step.map(|at| Stepper::new(&at, explain)).transpose()?;
     session.run()
 }
@@ -92,5 +102,6 @@ fn session(mode: TraceMode, command: Vec<String>, output: OutputArgs, stdout: bo
         window_ns: None,
         omit_host_granted_checks: false,
         fleet: Default::default(),
+        daemon_containers: false,
     }
 }

@@ -16,7 +16,7 @@ use std::{path::Path, sync::Mutex};
 
 use common::{
     clients::{Docker, IMAGE, PODMAN_ULIMITS, Podman, busybox_rootfs, succeeded},
-    cradle, output,
+    cradle, json_lines, output,
     watch::Watch,
 };
 use serde_json::Value;
@@ -147,4 +147,42 @@ fn a_podman_run_by_runc_is_told_whole_under_watch() {
     let lines = watch.stop();
     assert_told_whole(&trace, &lines, &id, "conmon");
     assert_has_veth(&lines, &id, "bridge");
+}
+
+/// `cradle trace -- docker run`: the docker CLI starts nothing itself, its
+/// daemon does. The trace follows the containers started while the client
+/// runs, says so in its header, and shows this one's birth.
+#[test]
+fn a_trace_of_docker_run_shows_the_container_the_daemon_started() {
+    let _alone = one_test_at_a_time();
+    let docker = Docker::start();
+    docker.import(&busybox_rootfs(docker.dir.path()));
+    let trace = docker.dir.path().join("trace.jsonl");
+    let cidfile = docker.dir.path().join("cid");
+    let traced = output(
+        cradle()
+            .env("DOCKER_HOST", docker.host())
+            .args(["trace", "--out"])
+            .arg(&trace)
+            .args(["--", "/usr/bin/docker", "run", "--rm", "--cidfile"])
+            .arg(&cidfile)
+            .args([IMAGE, "true"]),
+    );
+    assert!(traced.status.success(), "{traced:?}");
+    let said = String::from_utf8_lossy(&traced.stderr);
+    assert!(said.contains("container client"), "the user is told the rule: {said}");
+    let id = std::fs::read_to_string(&cidfile).unwrap().trim().to_owned();
+    let lines = json_lines(&trace);
+    let rule = lines[0]["header"]["daemon_containers"].as_str().expect("the rule in the header");
+    assert!(rule.contains("every container runtime started on the host"), "{rule}");
+    record(&lines, &id);
+    let events = events_of(&lines, &id);
+    for kind in ["namespaces", "pivot_root"] {
+        assert!(events.iter().any(|e| e["kind"] == kind), "{id} has no {kind}");
+    }
+    assert!(
+        events.iter().any(|e| e["role"] == "workload"
+            && common::exec_argv(e).is_some_and(|argv| argv == ["true"])),
+        "the workload's exec"
+    );
 }

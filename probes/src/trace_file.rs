@@ -93,6 +93,11 @@ pub struct Header {
     /// (not lost: counted in the trailer's `not_recorded`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_recorded: Vec<NotRecorded>,
+    /// `trace` of a container client (docker, podman, ...), whose daemon
+    /// starts the containers outside the traced command's processes: the
+    /// rule by which this trace followed them too, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon_containers: Option<String>,
 }
 
 /// A class of events a trace leaves out on purpose.

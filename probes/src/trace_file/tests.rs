@@ -30,6 +30,7 @@ fn header() -> Header {
             refused: vec![HookRefusal { path: "fexit".into(), reason: "EPERM".into() }],
         }],
         host_namespaces: [("net".to_owned(), 4026531840)].into(),
+        daemon_containers: None,
         part: None,
         not_recorded: vec![],
         unavailable: vec![ProbeAbsence {
