@@ -170,6 +170,8 @@ pub enum ExportFormat {
     Perfetto,
     /// A static timeline picture.
     Svg,
+    /// OpenTelemetry traces (OTLP JSON): each container's birth one trace.
+    OtlpJson,
 }
 
 pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
@@ -180,6 +182,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
                 serde_json::to_string(&cradle_reports::perfetto::render(&trace))? + "\n"
             }
             ExportFormat::Svg => cradle_reports::svg::render(&trace),
+            ExportFormat::OtlpJson => cradle_export::otlp_json::render(&trace)? + "\n",
         };
         match &args.out {
             None => print(&output)?,

@@ -15,7 +15,7 @@ use std::{
 };
 
 use common::{
-    PHASES, RuncBundle, output,
+    RuncBundle, output,
     runtime::{Sandbox, run_with},
     watch::Watch,
 };
@@ -112,7 +112,7 @@ fn prometheus_reads_five_births_and_their_phases() {
     let started = "sum(cradle_container_births_total{runtime=\"runc\",outcome=\"started\"})";
     assert_eq!(prometheus.wait_for(started, 5.0), Some(5.0), "{started}");
     // The phases of a birth: each ends before the workload runs.
-    for phase in &PHASES[..6] {
+    for phase in common::otlp::birth_phases() {
         let observations = format!(
             "sum(cradle_phase_duration_seconds_count{{runtime=\"runc\",phase=\"{phase}\"}})"
         );

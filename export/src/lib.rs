@@ -16,6 +16,8 @@
 
 pub mod births;
 pub mod metrics;
+pub mod otlp_json;
+pub mod spans;
 
 use std::{collections::BTreeMap, net::SocketAddr};
 

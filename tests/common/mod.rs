@@ -10,6 +10,7 @@ use std::{
 use serde_json::Value;
 
 pub mod clients;
+pub mod otlp;
 pub mod probes;
 pub mod runtime;
 pub mod tmux;
