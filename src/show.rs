@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use cradle_probes::{
     collector::{Collector, Phase},
-    explain::{self, EVENT_KINDS, Explanation},
+    explain::{self, EVENT_KINDS, Explanation, TOPICS},
     trace_file::{Record, TraceEnd, TraceReader, Trailer, Truncation},
 };
 
@@ -76,11 +76,17 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         for entry in EVENT_KINDS {
             println!("  {:<22} {}", entry.name, entry.title);
         }
+        println!("\nOther topics:");
+        for entry in TOPICS {
+            println!("  {:<22} {}", entry.name, entry.title);
+        }
         println!("\n`cradle explain NAME` explains one.");
         return Ok(ExitCode::SUCCESS);
     };
     let Some(entry) = explain::lookup(&topic) else {
-        bail!("nothing is called {topic:?}: `cradle explain` lists the phases and event kinds");
+        bail!(
+            "nothing is called {topic:?}: `cradle explain` lists the phases, event kinds and topics"
+        );
     };
     print_explanation(entry);
     Ok(ExitCode::SUCCESS)

@@ -191,6 +191,21 @@ impl Timeline {
         for caveat in container.caveats() {
             self.paint(RED, &format!("  warning: {caveat}"))?;
         }
+        if let Some(mappings) = &container.id_mappings {
+            let line = format!(
+                "  user namespace user:[{}], as /proc/{}/uid_map and gid_map say:",
+                mappings.user_ns, mappings.read_from_pid
+            );
+            self.paint("", &line)?;
+            for line in mappings.lines() {
+                self.paint("", &format!("    {line}"))?;
+            }
+            if self.explain {
+                let entry = explain::topic("id_mapping");
+                self.note(entry.what, "    ")?;
+                self.note(&format!("Why: {}", entry.why), "    ")?;
+            }
+        }
         for line in launcher_and_call_lines(container) {
             self.paint("", &line)?;
         }

@@ -264,3 +264,101 @@ fn a_rootless_container_runs_as_an_unprivileged_user_as_runcs_does() {
     assert!(stderr(&refused).contains("linux.resources"), "{}", stderr(&refused));
     assert!(!runtime_dir.join("cradle").join(&limited).exists(), "state directory left");
 }
+
+/// `/proc/PID/uid_map` or `gid_map` as the host reads it: the lines cradle
+/// shows for it, and the ranges its records hold.
+fn map_as_shown(pid: i64, file: &str) -> (Vec<String>, Vec<serde_json::Value>) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
+    let kind = &file[..3];
+    let mut lines = Vec::new();
+    let mut ranges = Vec::new();
+    for line in text.lines() {
+        let [inside, outside, count]: [u32; 3] = line
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
+        let ids = if count == 1 { "1 id".to_string() } else { format!("{count} ids") };
+        lines.push(format!("{kind} {inside} inside = {kind} {outside} on the host, {ids}"));
+        ranges.push(serde_json::json!({"inside": inside, "outside": outside, "count": count}));
+    }
+    (lines, ranges)
+}
+
+/// The trace of a user-namespaced container, of cradle's and of runc's,
+/// shows the id mapping the host sees in `/proc/PID/uid_map` and `gid_map`
+/// of its init: in the container record, the timeline of a replay, and the
+/// report.
+#[test]
+fn the_trace_shows_the_id_mapping_the_host_sees() {
+    let sandbox = Sandbox::new();
+    for runtime in ["cradle", "runc"] {
+        let bundle =
+            user_namespace_bundle(&sandbox, &format!("traced-{runtime}"), &["sleep", "600"]);
+        // Different uid and gid maps, two ranges: nothing mixed up.
+        sandbox.edit_config(&bundle, |config| {
+            config["linux"]["gidMappings"] = serde_json::json!([
+                {"containerID": 0, "hostID": HOST_ID + RANGE, "size": 1000},
+                {"containerID": 1000, "hostID": HOST_ID + 2 * RANGE, "size": 1},
+            ]);
+        });
+        let id = sandbox.id(&format!("traced{runtime}"));
+        let root = sandbox.dir.path().join(format!("{runtime}-traced-state"));
+        let trace = sandbox.dir.path().join(format!("{id}.jsonl"));
+        let binary = if runtime == "cradle" { runtime::cradle_bin() } else { runtime };
+        let root_arg = root.to_str().unwrap();
+        let (traced, err) = runtime::run_quietly(
+            runtime::cradle_bin(),
+            &root,
+            &["trace", "--out", trace.to_str().unwrap(), "--", binary, "--root", root_arg]
+                .into_iter()
+                .chain(["run", "-d", "--bundle", bundle.to_str().unwrap(), &id])
+                .collect::<Vec<_>>(),
+        );
+        let state = Command::new(binary).args(["--root", root_arg, "state", &id]).output().unwrap();
+        let pid = serde_json::from_slice::<serde_json::Value>(&state.stdout)
+            .ok()
+            .and_then(|state| state["pid"].as_i64());
+        let host_view = pid.map(|pid| (map_as_shown(pid, "uid_map"), map_as_shown(pid, "gid_map")));
+        let deleted =
+            Command::new(binary).args(["--root", root_arg, "delete", "--force", &id]).output();
+        assert!(traced, "{runtime} traced: {err}");
+        assert!(deleted.unwrap().status.success(), "{runtime} delete");
+        let ((uid_lines, uids), (gid_lines, gids)) = host_view.expect("the init's maps");
+        assert_eq!(uids.len(), 1, "{uids:?}");
+        assert_eq!(gids.len(), 2, "{gids:?}");
+
+        let records: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let container = records
+            .iter()
+            .find_map(|record| record.get("container").filter(|c| c["id"] == id.as_str()))
+            .expect("the container's record");
+        let mappings = &container["id_mappings"];
+        assert_eq!(
+            mappings["uids"],
+            serde_json::Value::from(uids.clone()),
+            "{runtime}: {container}"
+        );
+        assert_eq!(mappings["gids"], serde_json::Value::from(gids.clone()), "{runtime}");
+
+        let show = Command::new(runtime::cradle_bin()).arg("show").arg(&trace).output().unwrap();
+        let report = Command::new(runtime::cradle_bin())
+            .args(["report", "--format", "text"])
+            .arg(&trace)
+            .output()
+            .unwrap();
+        for (what, out) in [("show", show), ("report", report)] {
+            let text = stdout(&out);
+            for line in uid_lines.iter().chain(&gid_lines) {
+                assert!(text.contains(line), "{runtime}: `cradle {what}` lacks {line:?}:\n{text}");
+            }
+        }
+    }
+    let explained = Command::new(runtime::cradle_bin()).args(["explain", "id-mapping"]).output();
+    assert!(stdout(&explained.unwrap()).contains("/proc/PID/uid_map"), "cradle explain");
+}

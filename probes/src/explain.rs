@@ -26,11 +26,34 @@ pub fn phase(phase: Phase) -> &'static Explanation {
     PHASES.iter().find(|entry| entry.name == phase.name()).expect("every phase is explained")
 }
 
-/// An event kind or a phase, by name.
+/// An event kind, a phase or another topic, by name.
 pub fn lookup(name: &str) -> Option<&'static Explanation> {
     let name = name.trim().to_ascii_lowercase().replace('-', "_");
-    PHASES.iter().chain(EVENT_KINDS).find(|entry| entry.name == name)
+    PHASES.iter().chain(EVENT_KINDS).chain(TOPICS).find(|entry| entry.name == name)
 }
+
+/// The explanation of a topic that is neither a phase nor an event kind.
+pub fn topic(name: &str) -> &'static Explanation {
+    TOPICS.iter().find(|entry| entry.name == name).expect("a topic of TOPICS")
+}
+
+/// What a container record shows beside its events.
+pub const TOPICS: &[Explanation] = &[Explanation {
+    name: "id_mapping",
+    title: "user namespace id mapping (uid_map, gid_map)",
+    what: "A user namespace has uids and gids of its own. Each line of /proc/PID/uid_map (and \
+           gid_map) says that COUNT ids from INSIDE in the namespace are the ids from OUTSIDE \
+           in its parent namespace, here the host's: `uid 0 inside = uid 100000 on the host, \
+           65536 ids`. The runtime writes both files once, after the init made the namespace \
+           and before it becomes root there; an id no line maps shows as nobody (65534). \
+           cradle reads the maps from /proc through a process of the container while it \
+           traces: the kernel side sees the runtime open the files, not what it writes.",
+    why: "With a mapping, root inside the container is an ordinary uid on the host: a process \
+          that escapes, or a file it writes on a bind mount, belongs to that uid and has no \
+          more power over the host than any other user. Its capabilities count only for \
+          what the namespace owns. Rootless containers work this way too, mapping root \
+          inside to the user who ran the runtime.",
+}];
 
 pub const PHASES: &[Explanation] = &[
     Explanation {
@@ -339,6 +362,7 @@ mod tests {
     fn lookup_accepts_dashes_and_case() {
         assert_eq!(lookup("Pivot-Root").map(|e| e.name), Some("pivot_root"));
         assert_eq!(lookup("ROOT_SWITCH").map(|e| e.name), Some("root_switch"));
+        assert_eq!(lookup("id-mapping").map(|e| e.name), Some("id_mapping"));
         assert!(lookup("nonsense").is_none());
     }
 

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use cradle_probes::{
     Detail, Event, ExitStatus, NamespaceSource, Namespaces,
     abi::AT_FDCWD,
-    collector::{Container, Launcher, Phase, Role},
+    collector::{Container, IdMappings, Launcher, Phase, Role},
     fd_paths::FdPaths,
     names,
     trace_file::{ProbeAbsence, TraceEnd, TraceMode, Truncation},
@@ -238,6 +238,10 @@ pub struct NamespaceReport {
     pub joined: Vec<NamespaceJoined>,
     /// mnt, pid, net, ipc, uts, cgroup, user, as the workload has them.
     pub views: Vec<NamespaceView>,
+    /// The container's own user namespace's uid and gid maps, as the
+    /// tracer read them from `/proc`; absent without one, or unread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_mappings: Option<IdMappings>,
 }
 
 impl NamespaceReport {
@@ -978,6 +982,7 @@ impl<'a> ContainerBuilder<'a> {
                 evidence: evidence.into_iter().map(|i| self.r(i)).collect(),
             });
         }
+        report.id_mappings = self.container.id_mappings.clone();
         report
     }
 

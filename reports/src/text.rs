@@ -118,6 +118,13 @@ fn container_text(out: &mut String, c: &ContainerReport) {
         let shared = if v.shared_with_host { "  shared with the host" } else { "" };
         let _ = writeln!(out, "  {:<7} {inum}{shared}", v.kind);
     }
+    if let Some(mappings) = &c.namespaces.id_mappings {
+        let _ =
+            writeln!(out, "  user:[{}] maps ids (cradle explain id_mapping):", mappings.user_ns);
+        for line in mappings.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     for j in &c.namespaces.joined {
         let when = if j.after_start { "after start" } else { "before start" };
         let _ = writeln!(out, "  setns {} ({when}, {})", j.kinds.join("|"), at(&j.evidence));

@@ -559,6 +559,12 @@ fn container_detail(container: &Container) -> Text<'static> {
     let phase = explain::phase(container.phase());
     lines.push(heading(phase.title));
     lines.push(Line::from(phase.what));
+    if let Some(mappings) = &container.id_mappings {
+        lines.push(heading("User namespace"));
+        lines
+            .push(Line::from(format!("  user:[{}] (cradle explain id_mapping)", mappings.user_ns)));
+        lines.extend(mappings.lines().into_iter().map(|line| Line::from(format!("  {line}"))));
+    }
     if !container.launchers.is_empty() {
         lines.push(heading("Launched by"));
         for launcher in &container.launchers {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use cradle_probes::{
     Detail,
-    collector::Phase,
+    collector::{IdMappings, IdRange, Phase},
     describe::Category,
     explain,
     trace_file::{Trace, TraceEnd, Trailer},
@@ -234,6 +234,25 @@ fn detail_pane_summarises_the_container_with_its_phases() {
         assert!(all.contains(phase.title()), "phase {phase:?} listed: {all}");
     }
     assert!(all.contains("exited 0"), "{all}");
+}
+
+/// A replayed container's id mapping, from its record, is in its panel.
+#[test]
+fn detail_pane_shows_a_containers_id_mapping() {
+    let mut trace = fixture("runc-run.jsonl");
+    let range = IdRange { inside: 0, outside: 100_000, count: 65_536 };
+    trace.containers[0].id_mappings = Some(IdMappings {
+        user_ns: 4_026_532_800,
+        read_from_pid: 9,
+        uids: vec![range],
+        gids: vec![],
+    });
+    let mut app = App::replay(trace);
+    press_code(&mut app, KeyCode::Tab);
+    press_code(&mut app, KeyCode::Enter);
+    let all = text(&lines(&render(DetailPane(&app), 70, 60)));
+    assert!(all.contains("user:[4026532800]"), "{all}");
+    assert!(all.contains("uid 0 inside = uid 100000 on the host, 65536 ids"), "{all}");
 }
 
 #[test]

@@ -19,6 +19,7 @@
 //! after its task's exit record is in the ring, and the ring keeps the
 //! kernel's order, so a recycled pid always arrives as a new process.
 
+mod id_map;
 mod invocation;
 mod launcher;
 mod links;
@@ -32,6 +33,7 @@ use std::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use id_map::{IdMappings, IdRange};
 pub use invocation::{Invocation, RUNTIMES, parse as parse_invocation};
 pub use launcher::Launcher;
 pub use links::NetworkLink;
@@ -184,6 +186,11 @@ pub struct Container {
     /// `trace` as they run (see `links`); empty where none was seen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<NetworkLink>,
+    /// Its own user namespace's id mapping, read from `/proc` by a live
+    /// session once written (see [`IdMappings`]); `None` without a user
+    /// namespace of its own, or where it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_mappings: Option<IdMappings>,
 }
 
 /// A runtime command run on an existing container.
@@ -216,6 +223,9 @@ impl Container {
         }
         if self.links.is_empty() {
             self.links = recorded.links.clone();
+        }
+        if self.id_mappings.is_none() {
+            self.id_mappings = recorded.id_mappings.clone();
         }
     }
 
@@ -315,10 +325,15 @@ pub struct Collector {
     container_netns: HashMap<u32, ContainerKey>,
     /// Link requests seen outside every container, not yet claimed.
     unclaimed_links: links::Unclaimed,
+    /// User namespaces containers made or joined (container -> inode
+    /// number) whose id maps a live session has not read yet.
+    unread_id_maps: HashMap<ContainerKey, u32>,
 }
 
 /// `CLONE_NEWNET`.
 const CLONE_NEWNET: u64 = 0x4000_0000;
+/// `CLONE_NEWUSER`.
+const CLONE_NEWUSER: u64 = 0x1000_0000;
 
 impl Collector {
     /// A collector of a live session: it reads each runtime's launcher
@@ -369,6 +384,7 @@ impl Collector {
         }
         self.created_netns.retain(|_, key| !over.contains(key));
         self.container_netns.retain(|_, key| !over.contains(key));
+        self.unread_id_maps.retain(|key, _| !over.contains(key));
         over.iter().filter_map(|key| self.containers.remove(key)).collect()
     }
 
@@ -440,7 +456,11 @@ impl Collector {
         let key = process.container;
         let role = match process.call {
             Some(_) => self.update_call(process, event),
-            None => self.update(key, process.role, event),
+            None => {
+                let role = self.update(key, process.role, event);
+                self.read_id_maps(key, event.tgid);
+                role
+            }
         };
         self.attribution(Some(key), Some(role), process.call)
     }
@@ -490,6 +510,21 @@ impl Collector {
         }
         if self.container_netns.insert(netns, key) != Some(key) {
             self.claim_links(netns, key);
+        }
+    }
+
+    /// A live session reads the id maps of container `key`'s user
+    /// namespace through process `tgid`, if it is in that namespace and
+    /// they are written; until then, each event of the container tries.
+    fn read_id_maps(&mut self, key: ContainerKey, tgid: u32) {
+        let (Some(proc), Some(&user_ns)) = (&self.proc, self.unread_id_maps.get(&key)) else {
+            return;
+        };
+        if let Some(mappings) = IdMappings::read(proc, tgid, user_ns)
+            && let Some(container) = self.containers.get_mut(&key)
+        {
+            container.id_mappings = Some(mappings);
+            self.unread_id_maps.remove(&key);
         }
     }
 
@@ -559,6 +594,7 @@ impl Collector {
             },
             calls: Vec::new(),
             links: Vec::new(),
+            id_mappings: None,
         };
         if let Some(at) = self.recorded.iter().position(|r| container.is(r)) {
             let recorded = self.recorded.swap_remove(at);
@@ -676,6 +712,10 @@ impl Collector {
                 if flags & CLONE_NEWNET != 0 && namespaces.net != 0 {
                     self.created_netns.insert(namespaces.net, key);
                 }
+                // The container's own, not one its workload makes.
+                if flags & CLONE_NEWUSER != 0 && namespaces.user != 0 && role != Role::Workload {
+                    self.unread_id_maps.insert(key, namespaces.user);
+                }
                 container.namespaces = Some(*namespaces);
                 container.advance(Phase::NamespaceCreation, ts);
             }
@@ -690,6 +730,14 @@ impl Collector {
                 if container.phase() >= Phase::NamespaceCreation =>
             {
                 container.advance(Phase::RootfsAssembly, ts);
+            }
+            // A user namespace joined by path (its maps are long written).
+            Detail::Setns { nstype_names, namespaces, ret: 0, .. }
+                if role != Role::Workload
+                    && nstype_names.iter().any(|name| name == "user")
+                    && namespaces.user != 0 =>
+            {
+                self.unread_id_maps.insert(key, namespaces.user);
             }
             Detail::PivotRoot { ret: 0, .. } | Detail::Chroot { ret: 0, .. } => {
                 role = Role::Init;

@@ -350,3 +350,64 @@ fn retire_forgets_only_containers_that_are_over() {
     let owner = collector.observe(&next.events[0]);
     assert_eq!(owner.container, Some(1), "a forgotten container's key is not reused");
 }
+
+/// A live session reads a container's id maps through a process of its
+/// user namespace once the runtime has written them, never through a
+/// process outside it; a replay takes them from the record.
+#[test]
+fn the_id_maps_are_read_in_the_container_s_user_namespace_once_written() {
+    use std::os::unix::fs::MetadataExt;
+    let proc = tempfile::tempdir().unwrap();
+    let file = |pid: u32, name: &str| proc.path().join(pid.to_string()).join(name);
+    for pid in [10, 11, 12] {
+        std::fs::create_dir_all(file(pid, "ns")).unwrap();
+        std::fs::write(file(pid, "uid_map"), "").unwrap();
+        std::fs::write(file(pid, "gid_map"), "").unwrap();
+    }
+    std::fs::write(file(10, "ns/user"), "").unwrap();
+    std::fs::write(file(11, "ns/user"), "").unwrap();
+    std::fs::hard_link(file(11, "ns/user"), file(12, "ns/user")).unwrap();
+    let user_ns = std::fs::metadata(file(11, "ns/user")).unwrap().ino() as u32;
+    let new_user = Detail::Namespaces {
+        source: NamespaceSource::Unshare,
+        flags: CLONE_NEWUSER,
+        created: vec!["user".into()],
+        target_pid: 0,
+        namespaces: Namespaces { user: user_ns, ..Default::default() },
+        ret: 0,
+        hook: Default::default(),
+    };
+    let mut script = Script::new();
+    script
+        .push(10, exec("runc --root /r run --bundle /b c1"))
+        .push(10, fork(11))
+        .push(11, exec("runc init"))
+        .push(11, new_user)
+        .push(10, mount())
+        .push(11, fork(12))
+        .push(12, pivot());
+    let mut live = Collector { proc: Some(proc.path().to_path_buf()), ..Default::default() };
+    let events = &script.events;
+    events[..4].iter().for_each(|e| _ = live.observe(e));
+    assert_eq!(live.container(0).unwrap().id_mappings, None, "not written yet");
+    for pid in [10, 11, 12] {
+        std::fs::write(file(pid, "uid_map"), "0 100000 65536\n").unwrap();
+        std::fs::write(file(pid, "gid_map"), "0 100000 65536\n").unwrap();
+    }
+    std::fs::write(file(10, "uid_map"), "0 0 4294967295\n").unwrap();
+    _ = live.observe(&events[4]);
+    assert_eq!(live.container(0).unwrap().id_mappings, None, "the runtime is not in it");
+    std::fs::remove_dir_all(proc.path().join("11")).unwrap();
+    _ = live.observe(&events[5]);
+    assert_eq!(live.container(0).unwrap().id_mappings, None, "11 is gone");
+    _ = live.observe(&events[6]);
+    let range = IdRange { inside: 0, outside: 100_000, count: 65_536 };
+    let expected = IdMappings { user_ns, read_from_pid: 12, uids: vec![range], gids: vec![range] };
+    let recorded = live.container(0).unwrap().clone();
+    assert_eq!(recorded.id_mappings.as_ref(), Some(&expected));
+
+    let mut replay = Collector::default();
+    replay.merge_recorded(&recorded);
+    events.iter().for_each(|e| _ = replay.observe(e));
+    assert_eq!(replay.container(0).unwrap().id_mappings, Some(expected));
+}

@@ -109,6 +109,12 @@ fn container() -> Container {
             ts_ns: 250,
             moved: true,
         }],
+        id_mappings: Some(crate::collector::IdMappings {
+            user_ns: 4_026_532_800,
+            read_from_pid: 9,
+            uids: vec![crate::collector::IdRange { inside: 0, outside: 100_000, count: 65_536 }],
+            gids: vec![crate::collector::IdRange { inside: 0, outside: 100_000, count: 65_536 }],
+        }),
     }
 }
 
