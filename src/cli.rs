@@ -233,6 +233,31 @@ pub struct WatchArgs {
     /// phase durations, events and losses, findings), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Send each container's birth as an OpenTelemetry trace to this OTLP
+    /// endpoint (an OpenTelemetry Collector), e.g. http://127.0.0.1:4317.
+    /// Batched; when the endpoint is away, spans are dropped and counted
+    /// (trailer, metrics), and the watch goes on.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub otlp: Option<String>,
+    /// How to speak to the --otlp endpoint: grpc (port 4317) or http
+    /// (HTTP/protobuf, port 4318, path /v1/traces).
+    #[arg(long, value_enum, default_value_t = OtlpProtocol::Grpc, requires = "otlp")]
+    pub otlp_protocol: OtlpProtocol,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OtlpProtocol {
+    Grpc,
+    Http,
+}
+
+impl From<OtlpProtocol> for cradle_export::otlp::Protocol {
+    fn from(protocol: OtlpProtocol) -> Self {
+        match protocol {
+            OtlpProtocol::Grpc => cradle_export::otlp::Protocol::Grpc,
+            OtlpProtocol::Http => cradle_export::otlp::Protocol::Http,
+        }
+    }
 }
 
 /// `64M` -> 67108864.

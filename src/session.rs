@@ -285,6 +285,7 @@ fn trailer(
         ended_ns: monotonic_ns(),
         exit_code,
         not_recorded: 0,
+        export_dropped: 0,
     })
 }
 
@@ -420,6 +421,7 @@ impl Outputs {
     /// in the file where it is forgotten or the watch ends).
     fn rotate(&mut self, mut trailer: Trailer) -> anyhow::Result<()> {
         trailer.not_recorded = self.not_recorded;
+        trailer.export_dropped = self.fleet.as_ref().map_or(0, |f| f.export_dropped());
         if let Some(file) = &mut self.file {
             let started_here = self.collector.containers_from(file.first_container);
             file.rotate(started_here, trailer)?;
@@ -500,7 +502,7 @@ impl Outputs {
             self.write(&event)?;
         }
         if let Some(fleet) = self.fleet.take() {
-            fleet.finish(&self.collector);
+            trailer.export_dropped = fleet.finish(&self.collector);
         }
         let containers = self.collector.containers();
         if let Some(file) = &mut self.file {

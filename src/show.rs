@@ -51,6 +51,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         ended_ns: 0,
         exit_code: None,
         not_recorded: 0,
+        export_dropped: 0,
     });
     timeline.finish(collector.containers(), &trailer)?;
     match truncation {

@@ -38,7 +38,10 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     session.rotate = args.rotate;
     session.window_ns = Some(args.window.saturating_mul(1_000_000_000));
     session.omit_host_granted_checks = !args.all_capability_checks;
-    session.fleet = cradle_export::FleetOptions { metrics: args.metrics };
+    session.fleet = cradle_export::FleetOptions {
+        metrics: args.metrics,
+        otlp: args.otlp.map(|endpoint| (endpoint, args.otlp_protocol.into())),
+    };
     session.run()
 }
 

@@ -16,6 +16,7 @@
 
 pub mod births;
 pub mod metrics;
+pub mod otlp;
 pub mod otlp_json;
 pub mod spans;
 
@@ -38,6 +39,8 @@ pub enum ExportError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Otlp(#[from] otlp::OtlpError),
 }
 
 /// What a session exports, from the command line.
@@ -45,19 +48,23 @@ pub enum ExportError {
 pub struct FleetOptions {
     /// `--metrics ADDR`.
     pub metrics: Option<SocketAddr>,
+    /// `--otlp ENDPOINT`, and how to speak to it.
+    pub otlp: Option<(String, otlp::Protocol)>,
 }
 
 impl FleetOptions {
     pub fn is_empty(&self) -> bool {
-        self.metrics.is_none()
+        self.metrics.is_none() && self.otlp.is_none()
     }
 }
 
 /// A live session's exports: fed each attributed event, each container
 /// the session forgets, and its totals; never waits on a reader.
 pub struct Fleet {
+    header: Header,
     births: Births,
     metrics: Option<Metrics>,
+    otlp: Option<otlp::OtlpExport>,
 }
 
 impl Fleet {
@@ -74,7 +81,15 @@ impl Fleet {
             }
             None => None,
         };
-        Ok(Fleet { births: Births::new(header), metrics })
+        let otlp = match &options.otlp {
+            Some((endpoint, protocol)) => {
+                let export = otlp::OtlpExport::start(endpoint, *protocol, spans::resource(header))?;
+                tracing::info!(endpoint, ?protocol, "exporting births as OTLP traces");
+                Some(export)
+            }
+            None => None,
+        };
+        Ok(Fleet { header: header.clone(), births: Births::new(header), metrics, otlp })
     }
 
     /// One event, attributed by `collector`.
@@ -97,22 +112,33 @@ impl Fleet {
     /// The session's totals: records read from the ring, events lost by
     /// kind.
     pub fn totals(&mut self, records: u64, lost_by_kind: &BTreeMap<String, u64>) {
+        let dropped = self.export_dropped();
         if let Some(metrics) = &mut self.metrics {
-            metrics.totals(records, lost_by_kind, 0);
+            metrics.totals(records, lost_by_kind, dropped);
         }
     }
 
+    /// Spans the OTLP export dropped so far.
+    pub fn export_dropped(&self) -> u64 {
+        self.otlp.as_ref().map_or(0, otlp::OtlpExport::dropped)
+    }
+
     /// The end of the session: the births not over yet are exported as
-    /// they stand.
-    pub fn finish(mut self, collector: &Collector) {
+    /// they stand, and the export sends what it holds (for a bounded
+    /// time). Returns the spans the export dropped in all.
+    pub fn finish(mut self, collector: &Collector) -> u64 {
         for birth in self.births.finish(collector) {
             self.birth(&birth);
         }
+        self.otlp.take().map_or(0, otlp::OtlpExport::finish)
     }
 
     fn birth(&self, birth: &Birth) {
         if let Some(metrics) = &self.metrics {
             metrics.birth(birth);
+        }
+        if let Some(otlp) = &self.otlp {
+            otlp.send(spans::birth_spans(birth, &self.header));
         }
     }
 }

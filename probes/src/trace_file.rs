@@ -224,6 +224,10 @@ pub struct Trailer {
     /// Events left out on purpose, as the header's `not_recorded` says.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_recorded: u64,
+    /// `watch --otlp`: spans of container births the export dropped (its
+    /// queue was full, or the backend did not take them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub export_dropped: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

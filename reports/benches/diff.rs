@@ -83,6 +83,7 @@ fn write(path: &Path, base: &Trace, events: usize, extra_mount: Option<u32>) {
         ended_ns: 0,
         exit_code: Some(0),
         not_recorded: 0,
+        export_dropped: 0,
     });
     writer.finish(trailer).unwrap();
 }

@@ -374,6 +374,7 @@ fn live_mode_pauses_steps_and_takes_the_trailers_loss_count() {
         ended_ns: 0,
         exit_code: Some(0),
         not_recorded: 0,
+        export_dropped: 0,
     };
     app.feed(Feed::Trailer(trailer), now);
     assert_eq!(app.lost, 9, "the trailer's count is the final word");

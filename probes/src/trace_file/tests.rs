@@ -129,6 +129,7 @@ fn trailer() -> Trailer {
         ended_ns: 999,
         exit_code: Some(0),
         not_recorded: 0,
+        export_dropped: 0,
     }
 }
 

@@ -1,0 +1,270 @@
+//! `cradle watch --otlp` (issue 21): an OTLP receiver built from the
+//! official `opentelemetry-proto` gRPC service receives the births of
+//! three real runc containers, each one trace with its phases in order
+//! and the inode numbers of the namespaces the container really has
+//! (read from /proc while it runs). Then, with the receiver stopped, the
+//! watch goes on and counts the spans it drops (metrics, trailer). Real
+//! kernel, real eBPF, real runc: needs root. Its own test file: a second
+//! watch in the same test binary would see these containers too.
+
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    net::{SocketAddr, TcpListener},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use common::{
+    RuncBundle, otlp, output,
+    probes::ns_inum,
+    runtime::{Sandbox, run_with},
+    watch::Watch,
+};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    service::TowerToHyperService,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    trace_service_server::{TraceService, TraceServiceServer},
+};
+
+/// Keeps every request it is sent.
+#[derive(Clone, Default)]
+struct Receiver {
+    requests: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.requests.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+    }
+}
+
+/// The receiver serving on its own runtime, until stopped.
+struct Running {
+    receiver: Receiver,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(addr: SocketAddr) -> Running {
+        let receiver = Receiver::default();
+        let service = TraceServiceServer::new(receiver.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready, serving) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+                ready.send(()).unwrap();
+                tokio::pin!(stopped);
+                loop {
+                    let (stream, _) = tokio::select! {
+                        accepted = listener.accept() => accepted.unwrap(),
+                        _ = &mut stopped => break,
+                    };
+                    let service = TowerToHyperService::new(service.clone());
+                    tokio::spawn(async move {
+                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                            .http2_only()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+            // Dropping the runtime ends every connection: the receiver is gone.
+        });
+        serving.recv().expect("the receiver listens");
+        Running { receiver, stop: Some(stop), thread: Some(thread) }
+    }
+
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+
+    fn requests(&self) -> Vec<ExportTraceServiceRequest> {
+        self.receiver.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `runc run` of a sleeping container, in the background.
+struct Sleeper {
+    id: String,
+    run: Child,
+    root: std::path::PathBuf,
+}
+
+impl Sleeper {
+    fn start(bundle: &RuncBundle, id: String) -> Sleeper {
+        let root = bundle.runc_root();
+        let run = Command::new("runc")
+            .arg("--root")
+            .arg(&root)
+            .args(["run", "--bundle"])
+            .arg(bundle.path())
+            .arg(&id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("runc run");
+        Sleeper { id, run, root }
+    }
+
+    fn runc(&self, args: &[&str]) -> std::process::Output {
+        output(Command::new("runc").arg("--root").arg(&self.root).args(args))
+    }
+
+    /// The pid of its init once it runs the workload.
+    fn pid(&self) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let state = self.runc(&["state", &self.id]);
+            if let Ok(state) = serde_json::from_slice::<serde_json::Value>(&state.stdout)
+                && state["status"] == "running"
+                && let Some(pid) = state["pid"].as_u64()
+                && std::fs::read_link(format!("/proc/{pid}/exe"))
+                    .is_ok_and(|exe| exe.ends_with("busybox"))
+            {
+                return pid;
+            }
+            assert!(Instant::now() < deadline, "{} never ran", self.id);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(mut self) {
+        self.runc(&["kill", &self.id, "KILL"]);
+        let _ = self.run.wait();
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.run.kill();
+        let _ = self.run.wait();
+        self.runc(&["delete", "--force", &self.id]);
+    }
+}
+
+/// `GET http://ADDR/metrics`, and the value of the series `name`.
+fn metric(addr: &str, name: &str) -> Option<f64> {
+    use http_body_util::{BodyExt, Empty};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let body = runtime.block_on(async {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Empty<hyper::body::Bytes>>();
+        let uri = format!("http://{addr}/metrics").parse().ok()?;
+        let response = client.get(uri).await.ok()?;
+        response.into_body().collect().await.ok().map(|body| body.to_bytes())
+    })?;
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[test]
+fn births_arrive_as_traces_and_drops_are_counted_when_the_receiver_is_away() {
+    let sandbox = Sandbox::new();
+    let receiver_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut receiver = Running::start(receiver_addr);
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let endpoint = format!("http://{receiver_addr}");
+    let watch =
+        Watch::start_with(sandbox.dir.path(), &["--otlp", &endpoint, "--metrics", &metrics]);
+
+    // Three births, each container's namespaces read while it runs.
+    let sleeping = RuncBundle::new(&["sleep", "60"]);
+    let mut seen: Vec<(String, u64, BTreeMap<String, i64>)> = Vec::new();
+    for n in 0..3 {
+        let sleeper = Sleeper::start(&sleeping, sandbox.id(&format!("otlp{n}")));
+        let pid = sleeper.pid();
+        let namespaces = ["mnt", "uts", "ipc", "pid", "net", "cgroup"]
+            .into_iter()
+            .map(|kind| (kind.to_owned(), ns_inum(pid, kind) as i64))
+            .collect();
+        seen.push((sleeper.id.clone(), pid, namespaces));
+        sleeper.stop();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let spans = loop {
+        let spans = otlp::spans(&receiver.requests());
+        let arrived = seen
+            .iter()
+            .filter(|(id, ..)| spans.iter().any(|r| r.span.name == format!("container {id}")));
+        if arrived.count() == seen.len() {
+            break spans;
+        }
+        assert!(Instant::now() < deadline, "not every birth arrived");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for (id, pid, namespaces) in &seen {
+        let (root, children) = otlp::birth(&spans, id);
+        let phases: Vec<&str> = children.iter().map(|r| r.span.name.as_str()).collect();
+        assert_eq!(phases, otlp::birth_phases(), "{id}");
+        assert_eq!(otlp::int(&root.span.attributes, "process.pid"), Some(*pid as i64), "{id}");
+        assert_eq!(
+            otlp::string(&root.span.attributes, "container.runtime.name").as_deref(),
+            Some("runc")
+        );
+        // Every namespace the birth created is one the container has.
+        let created = otlp::namespaces(&children);
+        assert!(created.len() >= 5, "{id}: {created:?}");
+        for (kind, inode) in &created {
+            assert_eq!(namespaces.get(kind), Some(inode), "{id}: {kind} namespace");
+        }
+    }
+
+    // The receiver goes away: the watch goes on, and counts the drops.
+    receiver.stop();
+    let before = metric(&metrics, "cradle_export_dropped_spans_total");
+    assert_eq!(before, Some(0.0), "dropped before the receiver stopped");
+    let quick = RuncBundle::new(&["true"]);
+    let late = sandbox.id("otlplate");
+    let run = run_with("runc", &quick.runc_root(), quick.path(), &late);
+    assert!(run.status.success(), "{late}: {run:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dropped = loop {
+        match metric(&metrics, "cradle_export_dropped_spans_total") {
+            Some(dropped) if dropped > 0.0 => break dropped,
+            _ => assert!(Instant::now() < deadline, "no span counted dropped"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let records = watch.stop();
+    assert!(
+        records.iter().any(|r| r["container"]["id"] == late.as_str()),
+        "the watch recorded no container after the receiver stopped"
+    );
+    let trailer = &records.last().unwrap()["trailer"];
+    assert!(
+        trailer["export_dropped"].as_f64().is_some_and(|n| n >= dropped),
+        "trailer: {trailer}, metrics: {dropped}"
+    );
+}
