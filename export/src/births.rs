@@ -37,6 +37,13 @@ impl Birth {
             && self.report.workload.is_some()
     }
 
+    /// Who ran the runtime: its launcher's command name (a shim such as
+    /// `containerd-shim`, `conmon`, a shell), `unknown` where it could not
+    /// be read. Few distinct values on a host, so a fit metric label.
+    pub fn client(&self) -> &str {
+        self.container.launchers.first().map_or("unknown", |launcher| launcher.comm.as_str())
+    }
+
     /// `started` or `failed`.
     pub fn outcome(&self) -> &'static str {
         if self.started() { "started" } else { "failed" }

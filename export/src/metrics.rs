@@ -22,6 +22,8 @@ use crate::births::Birth;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BirthLabels {
     runtime: String,
+    /// Who ran the runtime (see [`Birth::client`]).
+    client: String,
     /// `started` (the workload was executed) or `failed`.
     outcome: String,
 }
@@ -29,6 +31,7 @@ struct BirthLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
     runtime: String,
+    client: String,
     phase: String,
 }
 
@@ -71,7 +74,7 @@ impl Metrics {
         let births = Family::<BirthLabels, Counter>::default();
         registry.register(
             "container_births",
-            "Containers whose birth was seen, by runtime and outcome (started: the workload was executed)",
+            "Containers whose birth was seen, by runtime, client (the runtime's launcher) and outcome (started: the workload was executed)",
             births.clone(),
         );
         let phase_seconds =
@@ -80,7 +83,7 @@ impl Metrics {
             );
         registry.register(
             "phase_duration_seconds",
-            "How long each phase of a container's birth took, by runtime and phase",
+            "How long each phase of a container's birth took, by runtime, client and phase",
             phase_seconds.clone(),
         );
         let events = Family::<KindLabels, Counter>::default();
@@ -132,9 +135,11 @@ impl Metrics {
 
     pub fn birth(&self, birth: &Birth) {
         let runtime = birth.container.runtime.clone();
+        let client = birth.client().to_owned();
         self.births
             .get_or_create(&BirthLabels {
                 runtime: runtime.clone(),
+                client: client.clone(),
                 outcome: birth.outcome().into(),
             })
             .inc();
@@ -150,6 +155,7 @@ impl Metrics {
             self.phase_seconds
                 .get_or_create(&PhaseLabels {
                     runtime: runtime.clone(),
+                    client: client.clone(),
                     phase: phase.phase.name().into(),
                 })
                 .observe(seconds);
