@@ -143,6 +143,8 @@ pub struct Session {
     pub undecodable: u64,
     /// Records the kernel could not put in the full ring.
     pub lost: u64,
+    /// The kernel ring's size, as the trace's header gives it.
+    pub ring_bytes: u64,
     /// The workload's own time, measured inside the trace.
     pub workload_seconds: f64,
     /// `cradle trace` from start to exit.
@@ -160,12 +162,14 @@ impl Session {
     }
 }
 
-/// `cradle trace --json` of `command` (timed inside the trace), its output
-/// streamed through a FIFO and only its trailer kept.
+/// `cradle trace --json` of `command` (timed inside the trace), with
+/// `trace_args` added, its output streamed through a FIFO and only its
+/// header's ring size and its trailer kept.
 pub fn traced_session(
     paths: &Paths,
     work: &Path,
     workload: &str,
+    trace_args: &[String],
     command: &[String],
 ) -> Result<Session> {
     let fifo = work.join("trace.fifo");
@@ -173,7 +177,7 @@ pub fn traced_session(
     make_fifo(&fifo)?;
     let reader = {
         let fifo = fifo.clone();
-        thread::spawn(move || -> Result<(u64, Option<Value>)> {
+        thread::spawn(move || -> Result<Summary> {
             let file = File::open(&fifo).with_context(|| format!("opening {}", fifo.display()))?;
             trailer_of(BufReader::with_capacity(1 << 20, file))
         })
@@ -182,6 +186,7 @@ pub fn traced_session(
     let child = Command::new(&paths.cradle)
         .args(["trace", "--json", "--out"])
         .arg(&fifo)
+        .args(trace_args)
         .arg("--")
         .arg(&paths.xtask)
         .args(["stopwatch", "--"])
@@ -198,11 +203,12 @@ pub fn traced_session(
     let reaped = reap(child, started)?;
     unblock_reader(&fifo);
     let peak_rss_kib = sampler.join().expect("sampler thread");
-    let (_lines, trailer) = reader.join().expect("reader thread")?;
+    let summary = reader.join().expect("reader thread")?;
     if !reaped.success {
         bail!("cradle trace of {command:?} failed");
     }
-    let trailer = trailer.context("cradle trace wrote no trailer line")?;
+    let trailer = summary.trailer.context("cradle trace wrote no trailer line")?;
+    let header = summary.header.context("cradle trace wrote no header line")?;
     let workload_time = parse_elapsed(&stdout).context("the timer printed no elapsed time")?;
     let _ = std::fs::remove_file(&fifo);
     Ok(Session {
@@ -210,6 +216,7 @@ pub fn traced_session(
         records: trailer["records"].as_u64().context("trailer.records")?,
         undecodable: trailer["undecodable"].as_u64().context("trailer.undecodable")?,
         lost: trailer["lost"].as_u64().context("trailer.lost")?,
+        ring_bytes: header["ring_bytes"].as_u64().context("header.ring_bytes")?,
         workload_seconds: workload_time.as_secs_f64(),
         whole_seconds: reaped.elapsed.as_secs_f64(),
         peak_rss_kib,
@@ -236,20 +243,32 @@ fn make_fifo(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What the bench keeps of a `cradle trace --json` output.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub lines: u64,
+    pub header: Option<Value>,
+    /// Records read, undecodable, lost.
+    pub trailer: Option<Value>,
+}
+
 /// Counts the lines of a `cradle trace --json` output and keeps the
-/// object of its `trailer` line (records read, undecodable, lost).
-pub fn trailer_of(mut input: impl BufRead) -> Result<(u64, Option<Value>)> {
-    let (mut lines, mut trailer) = (0, None);
+/// objects of its `header` and `trailer` lines.
+pub fn trailer_of(mut input: impl BufRead) -> Result<Summary> {
+    let mut summary = Summary::default();
     let mut line = Vec::new();
     loop {
         line.clear();
         if input.read_until(b'\n', &mut line)? == 0 {
-            return Ok((lines, trailer));
+            return Ok(summary);
         }
-        lines += 1;
-        if line.starts_with(b"{\"trailer\"") {
-            let value: Value = serde_json::from_slice(&line).context("parsing the trailer line")?;
-            trailer = Some(value["trailer"].clone());
+        summary.lines += 1;
+        for (key, slot) in [("trailer", &mut summary.trailer), ("header", &mut summary.header)] {
+            if line.starts_with(format!("{{\"{key}\"").as_bytes()) {
+                let value: Value = serde_json::from_slice(&line)
+                    .with_context(|| format!("parsing the {key} line"))?;
+                *slot = Some(value[key].clone());
+            }
         }
     }
 }
@@ -294,10 +313,11 @@ mod tests {
     #[test]
     fn keeps_only_the_trailer_of_a_trace() {
         let trace = "{\"header\":{}}\n{\"event\":{}}\n{\"trailer\":{\"records\":5,\"lost\":1}}\n";
-        let (lines, trailer) = trailer_of(trace.as_bytes()).unwrap();
-        assert_eq!(lines, 3);
-        assert_eq!(trailer.unwrap()["records"], 5);
-        assert_eq!(trailer_of("{\"event\":{}}\n".as_bytes()).unwrap().1, None);
+        let summary = trailer_of(trace.as_bytes()).unwrap();
+        assert_eq!(summary.lines, 3);
+        assert_eq!(summary.trailer.unwrap()["records"], 5);
+        assert_eq!(summary.header, Some(serde_json::json!({})));
+        assert_eq!(trailer_of("{\"event\":{}}\n".as_bytes()).unwrap().trailer, None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! processes by the harness here.
 
 mod collector;
+mod host;
 mod process;
 mod report;
 mod runtimes;
@@ -53,6 +54,13 @@ pub struct BenchArgs {
     /// out. Its memory goal is judged from 2,000.
     #[arg(long, default_value_t = 2_000)]
     pub soak: usize,
+    /// Rounds of each workload alone and under `cradle watch`, and of the
+    /// tracer's startup.
+    #[arg(long, default_value_t = 10)]
+    pub host_rounds: usize,
+    /// Execs of each of the 4 concurrent containers of the loss storm.
+    #[arg(long, default_value_t = 5_000)]
+    pub loss_storm: u32,
     /// Execs of the storm inside one container, halfway through the soak.
     #[arg(long, default_value_t = 5_000)]
     pub soak_storm: u32,
@@ -140,10 +148,7 @@ fn run_soak(
     runtimes: &[&Runtime],
 ) -> Result<soak::Soak> {
     let storm_bundle = work.join("storm-bundle");
-    make_bundle(&paths.cradle, &storm_bundle)?;
-    let storm =
-        format!("i=0; while [ $i -lt {} ]; do /bin/true; i=$((i+1)); done", args.soak_storm);
-    set_args(&storm_bundle, serde_json::json!(["sh", "-c", storm]))?;
+    make_storm_bundle(&paths.cradle, &storm_bundle, args.soak_storm)?;
     soak::soak(paths, runtimes, bundle, &storm_bundle, work, args.soak, args.soak_storm)
 }
 
@@ -181,6 +186,12 @@ fn measure(
     section(&format!("tracing cost: {} rounds", args.trace_rounds));
     let traced = [&runtimes[1], &runtimes[0]];
     let tracing = runtimes::tracing_cost(&traced, paths, &bundle, work, args.trace_rounds)?;
+    section(&format!("startup: {} rounds", args.host_rounds));
+    let startup = host::startup(paths, work, args.host_rounds)?;
+    section("the kernel's floor under a lifecycle");
+    let floor = host::lifecycle_floor(work, args.rounds)?;
+    section(&format!("watch's cost to the host: {} rounds", args.host_rounds));
+    let watch_cost = host::watch_cost(paths, work, args.host_rounds)?;
     section("recording a stream");
     let recording = collector::record(paths, &runtimes[1], &bundle, work, 5_000)?;
     section("replaying it (criterion)");
@@ -191,6 +202,7 @@ fn measure(
         paths,
         work,
         &format!("exec storm of {} `/bin/true`", args.storm),
+        &[],
         &[probe_actions.clone(), "storm".into(), args.storm.to_string()],
     )?;
     section("memory session");
@@ -205,6 +217,7 @@ fn measure(
         paths,
         work,
         &format!("runc run, exec storm of 5000, {} prctl calls", args.session_calls),
+        &[],
         &["sh".into(), "-c".into(), session],
     )?;
     if memory.records + memory.lost < report::MEMORY_GOAL_EVENTS {
@@ -217,6 +230,11 @@ fn measure(
         );
     }
 
+    section(&format!("loss: 4 concurrent storms of {}", args.loss_storm));
+    let storm_bundle = work.join("loss-bundle");
+    make_storm_bundle(&paths.cradle, &storm_bundle, args.loss_storm)?;
+    let loss = host::loss(paths, &runtimes[1], &storm_bundle, work, args.loss_storm)?;
+
     let soak = match args.soak {
         0 => None,
         containers => {
@@ -226,6 +244,7 @@ fn measure(
     };
 
     let mut goals = report::goals(&lifecycle, &tracing, &replay, &memory);
+    goals.extend(report::host_goals(&startup, &watch_cost));
     match &soak {
         Some(soak) if soak.containers >= 2_000 => goals.push(report::Goal::at_most(
             "watch soak: peak RSS growth from container 200 to 2,000",
@@ -250,6 +269,10 @@ fn measure(
         storm,
         memory,
         soak,
+        startup,
+        floor,
+        watch_cost,
+        loss,
         goals,
     })
 }
@@ -265,6 +288,13 @@ fn make_bundle(cradle: &Path, dir: &Path) -> Result<()> {
     config["process"]["terminal"] = Value::Bool(false);
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
     set_args(dir, serde_json::json!(["true"]))
+}
+
+/// A bundle whose process execs `/bin/true` `execs` times.
+fn make_storm_bundle(cradle: &Path, dir: &Path, execs: u32) -> Result<()> {
+    make_bundle(cradle, dir)?;
+    let storm = format!("i=0; while [ $i -lt {execs} ]; do /bin/true; i=$((i+1)); done");
+    set_args(dir, serde_json::json!(["sh", "-c", storm]))
 }
 
 /// Sets the process args of the bundle at `dir`.

@@ -105,7 +105,7 @@ fn hwm(pid: u32) -> Result<u64> {
     super::collector::vm_hwm_kib(&status).context("no VmHWM in the watcher's status")
 }
 
-fn wait_for_header(dir: &Path) -> Result<()> {
+pub fn wait_for_header(dir: &Path) -> Result<()> {
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
     while Instant::now() < deadline {
         let started =
@@ -127,7 +127,7 @@ fn lost_in(dir: &Path) -> Result<u64> {
     files.sort();
     let last = files.last().context("the soak wrote no trace file")?;
     let file = std::fs::File::open(last)?;
-    let (_, trailer) = super::collector::trailer_of(std::io::BufReader::new(file))?;
-    let trailer = trailer.context("the soak's last file has no trailer")?;
+    let summary = super::collector::trailer_of(std::io::BufReader::new(file))?;
+    let trailer = summary.trailer.context("the soak's last file has no trailer")?;
     trailer["lost"].as_u64().context("trailer.lost")
 }

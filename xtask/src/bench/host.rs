@@ -1,0 +1,253 @@
+//! What cradle costs beyond the traced run itself: the tracer's startup and
+//! shutdown, what a running `cradle watch` costs the rest of the host, the
+//! kernel's floor under a container's lifecycle, and how fast concurrent
+//! containers can exec before the ring drops records.
+
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::Instant,
+};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use super::{
+    Paths,
+    collector::{Session, traced_session},
+    process::timed,
+    runtimes::{Runtime, millis, rotation},
+    soak::wait_for_header,
+    stats::Spread,
+};
+
+/// `cradle trace -o /dev/null -- true` from exec to exit, beside the plain
+/// `true` it runs, in ms.
+#[derive(Clone, Debug, Serialize)]
+pub struct Startup {
+    pub plain: Spread,
+    pub traced: Spread,
+}
+
+pub fn startup(paths: &Paths, work: &Path, rounds: usize) -> Result<Startup> {
+    let log = work.join("startup.stderr");
+    let (mut plain, mut traced) = (Vec::new(), Vec::new());
+    for round in 0..WARM_UP_ROUNDS + rounds {
+        let plain_time = timed(&mut Command::new("/bin/true"), &log)?;
+        let traced_time = timed(
+            Command::new(&paths.cradle).args(["trace", "-o", "/dev/null", "--", "/bin/true"]),
+            &log,
+        )?;
+        if round >= WARM_UP_ROUNDS {
+            plain.push(millis(plain_time));
+            traced.push(millis(traced_time));
+        }
+    }
+    Ok(Startup {
+        plain: Spread::of(&plain).context("no samples")?,
+        traced: Spread::of(&traced).context("no samples")?,
+    })
+}
+
+const WARM_UP_ROUNDS: usize = 2;
+
+/// One untracked workload, timed with and without `cradle watch` running
+/// on the host, in ms.
+#[derive(Clone, Debug, Serialize)]
+pub struct WatchCost {
+    pub workload: String,
+    pub alone: Spread,
+    pub watched: Spread,
+}
+
+impl WatchCost {
+    pub fn ratio(&self) -> f64 {
+        self.watched.median / self.alone.median
+    }
+}
+
+/// The micro workload (a tight syscall loop) and a realistic one (archiving
+/// /usr/include through a pipe), each run alone and under a `cradle watch`
+/// started for that run, the order rotated each round.
+pub fn watch_cost(paths: &Paths, work: &Path, rounds: usize) -> Result<Vec<WatchCost>> {
+    let probe_actions = paths.probe_actions.display().to_string();
+    let workloads = [
+        (
+            "200,000 prctl calls (probe_actions calls)".to_string(),
+            vec![probe_actions, "calls".into(), "200000".into()],
+        ),
+        (
+            "tar c /usr/include | cat > /dev/null".to_string(),
+            vec!["sh".into(), "-c".into(), "tar cf - -C /usr include | cat > /dev/null".into()],
+        ),
+    ];
+    let log = work.join("watch-cost.stderr");
+    let out = work.join("watch-cost");
+    workloads
+        .into_iter()
+        .map(|(name, argv)| {
+            let (mut alone, mut watched) = (Vec::new(), Vec::new());
+            for round in 0..WARM_UP_ROUNDS + rounds {
+                for watching in rotation(2, round).map(|i| i == 1) {
+                    let mut command = Command::new(&argv[0]);
+                    command.args(&argv[1..]);
+                    let elapsed = if watching {
+                        let watch = Watch::start(paths, &out)?;
+                        let elapsed = timed(&mut command, &log);
+                        watch.stop()?;
+                        elapsed?
+                    } else {
+                        timed(&mut command, &log)?
+                    };
+                    if round >= WARM_UP_ROUNDS {
+                        if watching { &mut watched } else { &mut alone }.push(millis(elapsed));
+                    }
+                }
+            }
+            Ok(WatchCost {
+                workload: name,
+                alone: Spread::of(&alone).context("no samples")?,
+                watched: Spread::of(&watched).context("no samples")?,
+            })
+        })
+        .collect()
+}
+
+/// A `cradle watch` with its default recording, ready when its first file
+/// has a header.
+struct Watch {
+    child: std::process::Child,
+    out: std::path::PathBuf,
+}
+
+impl Watch {
+    fn start(paths: &Paths, out: &Path) -> Result<Watch> {
+        let _ = std::fs::remove_dir_all(out);
+        let child = Command::new(&paths.cradle)
+            .args(["watch", "--out"])
+            .arg(out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting cradle watch")?;
+        let watch = Watch { child, out: out.to_path_buf() };
+        wait_for_header(out)?;
+        Ok(watch)
+    }
+
+    fn stop(mut self) -> Result<()> {
+        // SAFETY: kill(2) on a child this process spawned and has not
+        // reaped, so its pid cannot have been reused.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait()?;
+        let _ = std::fs::remove_dir_all(&self.out);
+        if !status.success() {
+            bail!("cradle watch ended with {status}");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the kernel makes any runtime pay for a container's lifecycle: the
+/// same namespaces unshared around an exec of `true`, and three process
+/// spawns (a runtime's create, its init and the workload), in ms.
+#[derive(Clone, Debug, Serialize)]
+pub struct LifecycleFloor {
+    pub unshare_exec: Spread,
+    pub three_spawns: Spread,
+}
+
+pub fn lifecycle_floor(work: &Path, rounds: usize) -> Result<LifecycleFloor> {
+    let log = work.join("floor.stderr");
+    let (mut unshare, mut spawns) = (Vec::new(), Vec::new());
+    for round in 0..WARM_UP_ROUNDS + rounds {
+        let unshared = timed(
+            Command::new("unshare").args([
+                "--mount",
+                "--uts",
+                "--ipc",
+                "--net",
+                "--pid",
+                "--cgroup",
+                "--fork",
+                "/bin/true",
+            ]),
+            &log,
+        )?;
+        let started = Instant::now();
+        for _ in 0..3 {
+            timed(&mut Command::new("/bin/true"), &log)?;
+        }
+        let three = started.elapsed();
+        if round >= WARM_UP_ROUNDS {
+            unshare.push(millis(unshared));
+            spawns.push(millis(three));
+        }
+    }
+    Ok(LifecycleFloor {
+        unshare_exec: Spread::of(&unshare).context("no samples")?,
+        three_spawns: Spread::of(&spawns).context("no samples")?,
+    })
+}
+
+/// Concurrent containers each running an exec storm, traced at one ring
+/// size.
+#[derive(Clone, Debug, Serialize)]
+pub struct Loss {
+    pub containers: usize,
+    pub execs_each: u32,
+    pub session: Session,
+}
+
+/// The storm under the default ring, then under doubled rings until a
+/// session loses nothing (or [`MAX_RING`] is reached).
+pub fn loss(
+    paths: &Paths,
+    runtime: &Runtime,
+    storm_bundle: &Path,
+    work: &Path,
+    execs_each: u32,
+) -> Result<Vec<Loss>> {
+    let containers = 4;
+    let mut results = Vec::new();
+    // The first session takes cradle's default ring; its header says how big.
+    let mut ring: Option<u64> = None;
+    loop {
+        let runs: Vec<String> = (0..containers)
+            .map(|n| {
+                format!(
+                    "{} run --bundle {} bench-loss-{}-{}-{n} &",
+                    runtime.command_line(),
+                    storm_bundle.display(),
+                    std::process::id(),
+                    results.len()
+                )
+            })
+            .collect();
+        let script = format!("{} wait", runs.join(" "));
+        let session = traced_session(
+            paths,
+            work,
+            &format!("{containers} containers, each an exec storm of {execs_each}"),
+            &ring.map(|ring| vec!["--ring-size".into(), ring.to_string()]).unwrap_or_default(),
+            &["sh".into(), "-c".into(), script],
+        )?;
+        let (lost, used) = (session.lost, session.ring_bytes);
+        results.push(Loss { containers, execs_each, session });
+        if lost == 0 || used >= MAX_RING {
+            return Ok(results);
+        }
+        ring = Some(used * 2);
+    }
+}
+
+/// The largest ring the loss measurement tries.
+const MAX_RING: u64 = 256 << 20;
