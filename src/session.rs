@@ -109,6 +109,7 @@ impl Session {
             ring_bytes: self.ring_bytes,
             refuse_paths: self.refuse_hooks.clone(),
             skip: self.skip_probes.clone(),
+            floor: bench_floor(),
             ..Default::default()
         };
         if !self.runtimes.is_empty() {
@@ -699,4 +700,15 @@ pub fn monotonic_ns() -> u64 {
         Ok(now) => now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64,
         Err(_) => 0,
     }
+}
+
+/// `CRADLE_BENCH_FLOOR`: the benchmark's floor configuration (BENCHMARKS.md):
+/// every probe attached, each program returning at once. Nothing is
+/// recorded, so it is said loudly.
+fn bench_floor() -> bool {
+    let floor = std::env::var_os("CRADLE_BENCH_FLOOR").is_some();
+    if floor {
+        tracing::warn!("CRADLE_BENCH_FLOOR is set: the probes attach but record nothing");
+    }
+    floor
 }

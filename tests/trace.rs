@@ -472,3 +472,29 @@ fn json_output_stays_pure_json_lines_whatever_the_command_prints() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not-json-1") && stderr.contains("not-json-2"), "{stderr}");
 }
+
+/// The benchmark's floor (`CRADLE_BENCH_FLOOR`): the same programs attach,
+/// and none of them records anything, so the floor measures the hooks alone.
+#[test]
+fn the_bench_floor_attaches_every_program_and_records_nothing() {
+    let header_and_records = |floor: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("trace.jsonl");
+        let mut command = cradle();
+        command.args(["trace", "--json", "--out"]).arg(&trace).args(["--", "/bin/true"]);
+        command.env_remove("CRADLE_SKIP_PROBES");
+        if floor {
+            command.env("CRADLE_BENCH_FLOOR", "1");
+        }
+        let result = output(&mut command);
+        assert!(result.status.success(), "{result:?}");
+        let lines = json_lines(&trace);
+        let trailer = lines.iter().find_map(|line| line.get("trailer")).expect("a trailer").clone();
+        (header_of(&lines)["probes"].clone(), trailer["records"].as_u64().unwrap())
+    };
+    let (traced_programs, traced_records) = header_and_records(false);
+    let (floor_programs, floor_records) = header_and_records(true);
+    assert!(traced_records > 0, "the plain trace recorded nothing");
+    assert_eq!(floor_records, 0, "the floor recorded {floor_records} records");
+    assert_eq!(floor_programs, traced_programs, "the floor attached other programs");
+}

@@ -703,7 +703,9 @@ pub const LAYOUT_ABSENT: u32 = u32::MAX;
 pub struct TraceConfig {
     /// [`TRACK_TREE`], [`TRACK_ALL`] or [`TRACK_RUNTIMES`].
     pub mode: u32,
-    pub _pad: u32,
+    /// Nonzero: every attached program returns at once. The benchmark's
+    /// floor: what having the hooks attached costs, before cradle's work.
+    pub floor: u32,
     /// For [`TRACK_RUNTIMES`]: the executable names (NUL-padded, as
     /// `comm` holds them) whose exec starts tracking the task.
     pub runtimes: [[u8; TASK_COMM_LEN]; RUNTIME_NAMES_MAX],

@@ -12,7 +12,10 @@ use aya_ebpf::{
 };
 use cradle_probes_common::{CapCapableEvent, EventKind, TRACKED_MAX};
 
-use crate::emit::{current_is_tracked, current_pid, send};
+use crate::{
+    emit::{current_is_tracked, current_pid, send},
+    globals::floor,
+};
 
 /// The capability a thread's `cap_capable` call checks, from the kprobe to
 /// the kretprobe, by kernel pid.
@@ -28,6 +31,9 @@ fn checked(cap: i32, ret: i32) {
 /// const struct user_namespace *capable_ns, int cap, int ret)`.
 #[raw_tracepoint(tracepoint = "cap_capable")]
 pub fn cap_capable(ctx: RawTracePointContext) -> i32 {
+    if floor() {
+        return 0;
+    }
     if current_is_tracked() {
         checked(ctx.arg::<u64>(3) as i32, ctx.arg::<u64>(4) as i32);
     }
@@ -38,6 +44,9 @@ pub fn cap_capable(ctx: RawTracePointContext) -> i32 {
 /// *target_ns, int cap, unsigned int opts)`.
 #[fexit(function = "cap_capable")]
 pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
+    if floor() {
+        return 0;
+    }
     if current_is_tracked() {
         let cap = ctx.arg::<u64>(2) as i32;
         checked(cap, ctx.ret::<u64>().unwrap_or(0) as i32);
@@ -47,6 +56,9 @@ pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
 
 #[kprobe]
 pub fn cap_capable_kprobe(ctx: ProbeContext) -> u32 {
+    if floor() {
+        return 0;
+    }
     if current_is_tracked() {
         let cap = ctx.arg::<u64>(2).unwrap_or(0) as i32;
         let _ = CAP_PENDING.insert(current_pid(), cap, 0);
@@ -56,6 +68,9 @@ pub fn cap_capable_kprobe(ctx: ProbeContext) -> u32 {
 
 #[kretprobe]
 pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
+    if floor() {
+        return 0;
+    }
     let pid = current_pid();
     // SAFETY: copied out at once, then removed by this same thread.
     let Some(cap) = (unsafe { CAP_PENDING.get(pid) }).copied() else {

@@ -9,7 +9,7 @@ use cradle_probes_common::{CgroupEvent, EventKind, KERNEL_PATH_MAX};
 
 use crate::{
     emit::{count_lost, current_is_tracked, header},
-    globals::layout,
+    globals::{floor, layout},
     kernel::{Task, read},
     maps::{EVENTS, TRACKED},
 };
@@ -60,6 +60,9 @@ fn send_cgroup(kind: EventKind, cgroup: *const u8, path: *const u8, target: u32,
 /// `cgroup_mkdir(struct cgroup *cgrp, const char *path)`.
 #[raw_tracepoint(tracepoint = "cgroup_mkdir")]
 pub fn cgroup_mkdir(ctx: RawTracePointContext) -> i32 {
+    if floor() {
+        return 0;
+    }
     if !current_is_tracked() {
         return 0;
     }
@@ -72,6 +75,9 @@ pub fn cgroup_mkdir(ctx: RawTracePointContext) -> i32 {
 /// writer or the task moved is tracked (a runtime moves its own child).
 #[raw_tracepoint(tracepoint = "cgroup_attach_task")]
 pub fn cgroup_attach_task(ctx: RawTracePointContext) -> i32 {
+    if floor() {
+        return 0;
+    }
     let task = Task::from_ptr(ctx.arg(2));
     if !current_is_tracked() {
         // SAFETY: only tested for presence.

@@ -19,7 +19,7 @@ use cradle_probes_common::SYSCALL_HANDLERS_MAX;
 
 use crate::{
     emit::{current_is_tracked, current_pid},
-    globals::watch_runtimes,
+    globals::{floor, watch_runtimes},
     maps::PENDING,
     syscall::{is_native_call, syscall_number},
 };
@@ -38,6 +38,9 @@ pub static SYS_EXIT_HANDLERS: ProgramArray =
 /// runtimes are watched (its exec handler decides).
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
+    if floor() {
+        return 0;
+    }
     if (current_is_tracked() || watch_runtimes()) && is_native_call(&ctx) {
         let number = ctx.arg::<u64>(1);
         dispatch(&ctx, &SYS_ENTER_HANDLERS, number);
@@ -50,6 +53,9 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 /// entry stashed (a link daemon's netlink requests and answers).
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
+    if floor() {
+        return 0;
+    }
     let followed = current_is_tracked()
         // SAFETY: only tested for presence.
         || (watch_runtimes() && unsafe { PENDING.get(current_pid()) }.is_some());

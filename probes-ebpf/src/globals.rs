@@ -20,6 +20,13 @@ pub fn layout() -> KernelLayout {
     unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.layout) }
 }
 
+/// The benchmark's floor: every attached program returns at once.
+#[inline(always)]
+pub fn floor() -> bool {
+    // SAFETY: as in `layout`.
+    unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.floor) != 0 }
+}
+
 /// Whether every task on the host is reported, not just tracked ones.
 #[inline(always)]
 pub fn track_all() -> bool {

@@ -22,7 +22,7 @@ use cradle_probes_common::{
 
 use crate::{
     emit::{current_is_tracked, current_pid, send},
-    globals::{layout, track_all, watch_runtimes},
+    globals::{floor, layout, track_all, watch_runtimes},
     kernel::{Task, net_inum, nsproxy_namespaces, read, read_ptr},
     maps::{HOOKS, NS_CREATED, VETH_PENDING},
 };
@@ -50,12 +50,18 @@ fn stash_created(nsproxy: u64) {
 /// *tsk, struct user_namespace *user_ns, struct fs_struct *new_fs)`.
 #[fexit(function = "create_new_namespaces")]
 pub fn create_new_namespaces_fexit(ctx: FExitContext) -> i32 {
+    if floor() {
+        return 0;
+    }
     stash_created(ctx.ret::<u64>().unwrap_or(0));
     0
 }
 
 #[kretprobe]
 pub fn create_new_namespaces_kretprobe(ctx: RetProbeContext) -> u32 {
+    if floor() {
+        return 0;
+    }
     stash_created(ctx.ret::<u64>());
     0
 }
@@ -88,6 +94,9 @@ fn veth_wanted() -> bool {
 /// (the device is argument 0 from Linux 6.15 on: the layout says which).
 #[kprobe]
 pub fn veth_newlink_kprobe(ctx: ProbeContext) -> u32 {
+    if floor() {
+        return 0;
+    }
     if !veth_wanted() || !hooked(HOOK_VETH) {
         return 0;
     }
@@ -108,6 +117,9 @@ pub fn veth_newlink_kprobe(ctx: ProbeContext) -> u32 {
 
 #[kretprobe]
 pub fn veth_newlink_kretprobe(ctx: RetProbeContext) -> u32 {
+    if floor() {
+        return 0;
+    }
     let pid = current_pid();
     // SAFETY: copied out at once, then removed by this same thread.
     let Some(dev) = (unsafe { VETH_PENDING.get(pid) }).copied() else {

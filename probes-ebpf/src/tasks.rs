@@ -11,7 +11,7 @@ use cradle_probes_common::{
 
 use crate::{
     emit::{count_lost, current_is_tracked, current_pid, header, send, send_then_stop},
-    globals::{layout, runtime_file, track_all, watch_runtimes},
+    globals::{floor, layout, runtime_file, track_all, watch_runtimes},
     hooks::created_namespaces,
     kernel::{Task, read, read_ptr},
     maps::{EVENTS, PENDING, TRACKED},
@@ -22,6 +22,9 @@ use crate::{
 /// is tracked before its first instruction.
 #[raw_tracepoint(tracepoint = "task_newtask")]
 pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
+    if floor() {
+        return 0;
+    }
     let parent = current_pid();
     // SAFETY: the value is copied out at once.
     let tracked = unsafe { TRACKED.get(parent) }.copied();
@@ -67,6 +70,9 @@ pub fn task_newtask(ctx: RawTracePointContext) -> i32 {
 /// `sched_process_exit(struct task_struct *p, ...)`, run by the exiting task.
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn sched_process_exit(ctx: RawTracePointContext) -> i32 {
+    if floor() {
+        return 0;
+    }
     let pid = current_pid();
     // SAFETY: only tested for presence.
     let tracked = unsafe { TRACKED.get(pid) }.is_some();
@@ -133,6 +139,9 @@ fn judge_runtime(bprm: *const u8) {
 /// place: the exec has succeeded.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
+    if floor() {
+        return 0;
+    }
     if !current_is_tracked() {
         return 0;
     }

@@ -156,6 +156,9 @@ pub struct ProbeConfig {
     /// Probes to leave out, by name (see [`crate::programs::PROBES`]); an
     /// essential one cannot be.
     pub skip: Vec<String>,
+    /// The benchmark's floor: every program attached as usual, each
+    /// returning at once, so nothing is recorded.
+    pub floor: bool,
 }
 
 impl Default for ProbeConfig {
@@ -169,6 +172,7 @@ impl Default for ProbeConfig {
             refuse_paths: Vec::new(),
             link_daemons: DEFAULT_LINK_DAEMONS.iter().map(|name| name.to_string()).collect(),
             skip: Vec::new(),
+            floor: false,
         }
     }
 }
@@ -310,7 +314,7 @@ pub(crate) fn load_object_with(
                 TrackMode::All => TRACK_ALL,
                 TrackMode::Runtimes => TRACK_RUNTIMES,
             },
-            _pad: 0,
+            floor: u32::from(config.floor),
             runtimes: runtime_names(&config.runtimes)?,
             runtime_lens: runtime_lens(&config.runtimes),
             _pad2: 0,

@@ -17,6 +17,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("crun", "the second peer runtime"),
     ("busybox-static", "the root filesystem of the default bundle"),
     ("strace", "cross-checking what the probes report"),
+    ("bpftool", "bench: each program's run time, with kernel.bpf_stats_enabled"),
     ("tmux", "end-to-end tests of the terminal UI"),
     ("iproute2", "network namespaces and veths in tests"),
     ("docker.io", "a real client that runs cradle as its runtime (tests/clients_docker_podman.rs)"),

@@ -8,6 +8,7 @@
 mod collector;
 mod host;
 mod process;
+mod profile;
 mod report;
 mod runtimes;
 mod soak;
@@ -186,6 +187,11 @@ fn measure(
     section(&format!("tracing cost: {} rounds", args.trace_rounds));
     let traced = [&runtimes[1], &runtimes[0]];
     let tracing = runtimes::tracing_cost(&traced, paths, &bundle, work, args.trace_rounds)?;
+    section("profile of the traced runs");
+    let profiles = traced
+        .iter()
+        .map(|runtime| profile::profile(paths, runtime, &bundle, work, args.trace_rounds))
+        .collect::<Result<Vec<_>>>()?;
     section(&format!("startup: {} rounds", args.host_rounds));
     let startup = host::startup(paths, work, args.host_rounds)?;
     section("the kernel's floor under a lifecycle");
@@ -269,6 +275,7 @@ fn measure(
         storm,
         memory,
         soak,
+        profiles,
         startup,
         floor,
         watch_cost,

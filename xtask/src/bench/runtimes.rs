@@ -30,7 +30,7 @@ pub struct Runtime {
     pub name: &'static str,
     program: PathBuf,
     global_args: Vec<String>,
-    namespace: MountNamespace,
+    pub namespace: MountNamespace,
 }
 
 impl Runtime {
@@ -201,19 +201,33 @@ pub fn wrapper_cost(namespace: &MountNamespace, work: &Path, rounds: usize) -> R
     })
 }
 
-/// `RUNTIME run` of the bundle with and without `cradle trace`, in ms.
+/// `RUNTIME run` of the bundle untraced, under the floor (`cradle trace`
+/// with `CRADLE_BENCH_FLOOR`: every program attached, each returning at
+/// once) and under `cradle trace`, in ms.
 #[derive(Clone, Debug, Serialize)]
 pub struct TracingCost {
     pub runtime: &'static str,
     /// The run command's own time, measured by a timer process around it
     /// (inside the trace when traced): what tracing costs the workload.
     pub plain: Spread,
+    pub floor: Spread,
     pub traced: Spread,
     /// Wall time of the whole command line, `cradle trace` included:
     /// loading and attaching the probes, and detaching them at the end.
     pub plain_whole: Spread,
+    pub floor_whole: Spread,
     pub traced_whole: Spread,
 }
+
+/// How a tracing-cost run is made.
+#[derive(Clone, Copy, PartialEq)]
+enum Tracing {
+    Untraced,
+    Floor,
+    Traced,
+}
+
+const TRACINGS: [Tracing; 3] = [Tracing::Untraced, Tracing::Floor, Tracing::Traced];
 
 /// Interleaved `run`s of each runtime, plain and under `cradle trace`.
 pub fn tracing_cost(
@@ -223,26 +237,29 @@ pub fn tracing_cost(
     work: &Path,
     rounds: usize,
 ) -> Result<Vec<TracingCost>> {
-    // (runtime, traced) pairs, each with (workload, whole) samples.
-    let variants: Vec<(usize, bool)> =
-        (0..runtimes.len()).flat_map(|r| [(r, false), (r, true)]).collect();
+    // (runtime, tracing) pairs, each with (workload, whole) samples.
+    let variants: Vec<(usize, Tracing)> =
+        (0..runtimes.len()).flat_map(|r| TRACINGS.map(|tracing| (r, tracing))).collect();
     let mut samples = vec![(Vec::new(), Vec::new()); variants.len()];
     let trace_out = work.join("trace.txt");
     for round in 0..TRACE_WARMUP_ROUNDS + rounds {
         for index in rotation(variants.len(), round) {
-            let (runtime_index, traced) = variants[index];
+            let (runtime_index, tracing) = variants[index];
             let runtime = runtimes[runtime_index];
-            let id = format!("bench-run-{}-{}-{round}-{traced}", std::process::id(), runtime.name);
+            let id = format!("bench-run-{}-{}-{round}-{index}", std::process::id(), runtime.name);
             let mut run = vec![paths.xtask.display().to_string(), "stopwatch".into(), "--".into()];
             run.extend(runtime.argv());
             run.extend(["run".into(), "--bundle".into(), bundle.display().to_string(), id]);
-            let mut command = if traced {
-                let mut command = runtime.namespace.command(&paths.cradle);
-                command.args(["trace", "--out"]).arg(&trace_out).arg("--").args(&run);
-                command
-            } else {
+            let mut command = if tracing == Tracing::Untraced {
                 let mut command = runtime.namespace.command(&run[0]);
                 command.args(&run[1..]);
+                command
+            } else {
+                let mut command = runtime.namespace.command(&paths.cradle);
+                command.args(["trace", "--out"]).arg(&trace_out).arg("--").args(&run);
+                if tracing == Tracing::Floor {
+                    command.env("CRADLE_BENCH_FLOOR", "1");
+                }
                 command
             };
             let started = Instant::now();
@@ -268,12 +285,14 @@ pub fn tracing_cost(
         .iter()
         .enumerate()
         .map(|(r, runtime)| {
-            let (plain, traced) = (&samples[2 * r], &samples[2 * r + 1]);
+            let [plain, floor, traced] = [0, 1, 2].map(|t| &samples[TRACINGS.len() * r + t]);
             Ok(TracingCost {
                 runtime: runtime.name,
                 plain: spread(&plain.0)?,
+                floor: spread(&floor.0)?,
                 traced: spread(&traced.0)?,
                 plain_whole: spread(&plain.1)?,
+                floor_whole: spread(&floor.1)?,
                 traced_whole: spread(&traced.1)?,
             })
         })
