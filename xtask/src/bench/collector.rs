@@ -191,25 +191,28 @@ pub fn traced_session(
         .arg(&paths.xtask)
         .args(["stopwatch", "--"])
         .args(command)
+        // With --json, cradle sends the command's stdout (the timer's
+        // line) to its stderr; its own stdout repeats the FIFO's stream.
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .context("starting cradle trace")?;
     let pid = child.id();
     let sampler = thread::spawn(move || sample_hwm(pid));
     let mut child = child;
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().expect("piped"), &mut stdout)?;
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("piped"), &mut stderr)?;
     let reaped = reap(child, started)?;
     unblock_reader(&fifo);
     let peak_rss_kib = sampler.join().expect("sampler thread");
     let summary = reader.join().expect("reader thread")?;
     if !reaped.success {
-        bail!("cradle trace of {command:?} failed");
+        bail!("cradle trace of {command:?} failed: {}", stderr.trim());
     }
     let trailer = summary.trailer.context("cradle trace wrote no trailer line")?;
     let header = summary.header.context("cradle trace wrote no header line")?;
-    let workload_time = parse_elapsed(&stdout).context("the timer printed no elapsed time")?;
+    let workload_time = parse_elapsed(&stderr).context("the timer printed no elapsed time")?;
     let _ = std::fs::remove_file(&fifo);
     Ok(Session {
         workload: workload.to_string(),

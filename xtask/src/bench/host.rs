@@ -82,7 +82,7 @@ pub fn watch_cost(paths: &Paths, work: &Path, rounds: usize) -> Result<Vec<Watch
         ),
     ];
     let log = work.join("watch-cost.stderr");
-    let out = work.join("watch-cost");
+    let out = work.join("watch-cost.jsonl");
     workloads
         .into_iter()
         .map(|(name, argv)| {
@@ -122,7 +122,7 @@ struct Watch {
 
 impl Watch {
     fn start(paths: &Paths, out: &Path) -> Result<Watch> {
-        let _ = std::fs::remove_dir_all(out);
+        let _ = std::fs::remove_file(out);
         let child = Command::new(&paths.cradle)
             .args(["watch", "--out"])
             .arg(out)
@@ -141,7 +141,7 @@ impl Watch {
         // reaped, so its pid cannot have been reused.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let status = self.child.wait()?;
-        let _ = std::fs::remove_dir_all(&self.out);
+        let _ = std::fs::remove_file(&self.out);
         if !status.success() {
             bail!("cradle watch ended with {status}");
         }

@@ -105,13 +105,18 @@ fn hwm(pid: u32) -> Result<u64> {
     super::collector::vm_hwm_kib(&status).context("no VmHWM in the watcher's status")
 }
 
-pub fn wait_for_header(dir: &Path) -> Result<()> {
+/// Waits until `out`, a trace file or a directory of them (`--rotate`),
+/// holds a whole header line: the watcher is attached.
+pub fn wait_for_header(out: &Path) -> Result<()> {
+    let has_line = |path: &Path| std::fs::read_to_string(path).is_ok_and(|t| t.contains('\n'));
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
     while Instant::now() < deadline {
-        let started =
-            std::fs::read_dir(dir).into_iter().flatten().flatten().any(|file| {
-                std::fs::read_to_string(file.path()).is_ok_and(|text| text.contains('\n'))
-            });
+        let started = has_line(out)
+            || std::fs::read_dir(out)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|file| has_line(&file.path()));
         if started {
             return Ok(());
         }
