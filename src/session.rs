@@ -419,13 +419,14 @@ impl Outputs {
     /// Closes the current file with `trailer` and starts the next. The
     /// closing file gets the records, as they stand, of the containers
     /// born in it and not yet forgotten (each is recorded again, whole,
-    /// in the file where it is forgotten or the watch ends).
+    /// in the file where it is forgotten or the watch ends); the next
+    /// begins with every known container's, carried over.
     fn rotate(&mut self, mut trailer: Trailer) -> anyhow::Result<()> {
         trailer.not_recorded = self.not_recorded;
         trailer.export_dropped = self.fleet.as_ref().map_or(0, |f| f.export_dropped());
         if let Some(file) = &mut self.file {
             let started_here = self.collector.containers_from(file.first_container);
-            file.rotate(started_here, trailer)?;
+            file.rotate(started_here, trailer, &self.collector.carried())?;
             file.first_container = self.collector.next_key();
         }
         Ok(())
@@ -587,16 +588,24 @@ impl TraceFile {
             .is_some_and(|(_, size)| self.writer.get_ref().get_ref().bytes >= *size)
     }
 
+    /// Closes this file (the records of the containers `started_here`,
+    /// then `trailer`) and opens the next, which begins with the `carried`
+    /// records: a replay of it alone knows the containers alive across
+    /// the boundary.
     fn rotate<'a>(
         &mut self,
         started_here: impl Iterator<Item = &'a cradle_probes::collector::Container>,
         trailer: Trailer,
+        carried: &[cradle_probes::collector::Container],
     ) -> anyhow::Result<()> {
         let Some((dir, _)) = &self.rotation else { return Ok(()) };
         self.header.part = Some(self.header.part.unwrap_or(1) + 1);
         let next = TraceFile::part(dir, &self.header)?;
-        let next =
+        let mut next =
             TraceWriter::new(BufWriter::new(Counted { inner: next, bytes: 0 }), &self.header)?;
+        for container in carried {
+            next.container(container).context("writing the trace file")?;
+        }
         let mut done = std::mem::replace(&mut self.writer, next);
         for container in started_here {
             done.container(container).context("writing the trace file")?;

@@ -44,16 +44,7 @@ fn calls(container: &Value) -> Vec<&str> {
 
 /// `report`'s findings on container `id` of `trace` at high or critical.
 fn high_findings(trace: &Path, id: &str) -> Vec<Value> {
-    let report = output(cradle().arg("report").arg(trace));
-    assert!(report.status.success(), "{report:?}");
-    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
-    let container = report["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("{id} in the report"))
-        .clone();
+    let container = common::reported_container(trace, id);
     container["findings"]
         .as_array()
         .unwrap()

@@ -8,7 +8,7 @@ mod common;
 use std::{path::PathBuf, process::Command, time::Duration};
 
 use common::{RuncBundle, cradle, json_lines, output, runtime::Sandbox, watch::Watch};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn run(bundle: &RuncBundle, id: &str) {
     let result = output(
@@ -156,4 +156,97 @@ fn watch_leaves_out_granted_checks_outside_containers_unless_asked() {
             assert!(trailer["not_recorded"].as_u64().unwrap() > 0, "and counted: {trailer}");
         }
     }
+}
+
+/// A container alive across a rotation: the next file begins with its
+/// record and live processes, so that file alone, shown or reported,
+/// still attributes its later events to it: a `runc exec` on it and its
+/// init's exit (before, they read as the host's).
+#[test]
+fn a_container_alive_across_a_rotation_is_still_itself_in_the_next_file() {
+    let sandbox = Sandbox::new();
+    let long = RuncBundle::new(&["sh", "-c", "read line; exit 3"]);
+    let short = RuncBundle::new(&["true"]);
+    let out = sandbox.dir.path().join("carried");
+    let watch = Watch::start_rotating(sandbox.dir.path(), &out, "32K", &["--window", "300"]);
+    let id = sandbox.id("carried");
+    let runc = |bundle: &RuncBundle| {
+        let mut command = Command::new("runc");
+        command.arg("--root").arg(bundle.runc_root());
+        command
+    };
+    let mut long_run = runc(&long)
+        .args(["run", "--bundle"])
+        .arg(long.path())
+        .arg(&id)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Other containers, runc's and cradle's, fill the first file past its
+    // size; cradle's are born across rotations.
+    let cradle_bundle = sandbox.bundle("filler", &["true"]);
+    let mut n = 0;
+    while files(&out).len() < 4 {
+        run(&short, &sandbox.id(&format!("filler{n}")));
+        let filler = sandbox.id(&format!("cradle-filler{n}"));
+        let ran = sandbox.output(&["run", "--bundle", cradle_bundle.to_str().unwrap(), &filler]);
+        assert!(ran.status.success(), "{ran:?}");
+        n += 1;
+        assert!(n < 50, "32K never filled");
+    }
+    let exec = output(runc(&long).args(["exec", &id, "echo", "inside"]));
+    assert!(exec.status.success(), "{exec:?}");
+    drop(long_run.stdin.take());
+    let status = long_run.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "the long container's exit");
+    watch.terminate();
+
+    let files = files(&out);
+    // No file alone judges a container it does not hold the birth of (the
+    // runtime's exec, the report's evidence for it).
+    for file in &files {
+        let report = output(cradle().arg("report").arg(file));
+        assert!(report.status.success(), "{}: {report:?}", file.display());
+        let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+        for container in report["containers"].as_array().unwrap() {
+            if container["runtime"]["evidence"].is_null() {
+                assert_eq!(container["findings"], json!([]), "{}: {container}", file.display());
+            }
+        }
+    }
+    // Each of the later events is in some file but the first (where the
+    // container was born), and that file alone tells it as the
+    // container's: its head carries the container and its processes.
+    let shown: Vec<String> = files[1..]
+        .iter()
+        .map(|file| {
+            let shown = output(cradle().arg("show").arg(file));
+            assert!(shown.status.success(), "{shown:?}");
+            String::from_utf8_lossy(&shown.stdout).into_owned()
+        })
+        .collect();
+    let line_of = |what: &dyn Fn(&str) -> bool| {
+        shown.iter().enumerate().find_map(|(at, text)| {
+            text.lines().find(|l| what(l)).map(|line| (at + 1, line.to_owned()))
+        })
+    };
+    let (at, echo) = line_of(&|l| l.contains("execve(") && l.contains("[\"echo\", \"inside\"]"))
+        .expect("runc exec's program after the first rotation");
+    assert!(echo.contains(&id) && echo.contains("exec workload"), "{echo}");
+    let head: Vec<Value> = json_lines(&files[at])
+        .into_iter()
+        .skip(1)
+        .take_while(|l| l.get("kind").is_none())
+        .map(|l| l["container"].clone())
+        .collect();
+    let carried = head
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("the head of {} carries {id}: {head:?}", files[at].display()));
+    assert!(!carried["processes"].as_array().unwrap().is_empty(), "{carried}");
+    let (at, _) = line_of(&|l| l.contains(&id) && l.contains("exit: exited 3"))
+        .expect("the init's exit, the container's, after the first rotation");
+    let container = common::reported_container(&files[at], &id);
+    assert_eq!(container["runtime"]["exit"], "exited 3", "{container}");
 }

@@ -85,8 +85,10 @@ pub struct Header {
     /// `watch --rotate`: this file's number in the series, from 1. Each
     /// file is a whole trace; the series shares `started_unix_ns` and
     /// `origin_ns`. A container is recorded in the file its runtime
-    /// started in; a later file has the rest of its events, which a
-    /// replay of that file alone shows as the host's.
+    /// started in; each later file begins, after its header, with the
+    /// records of the containers still known then, with their live
+    /// processes, so that a replay of that file alone attributes the rest
+    /// of their events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<u32>,
     /// Events the kernel reported that this trace leaves out on purpose

@@ -86,7 +86,16 @@ pub struct Finding {
 
 /// Runs every rule on a container. `lost` events make absence findings
 /// uncertain, and their message says so.
+///
+/// A container whose runtime exec is not in the trace was born before it:
+/// in an earlier file of a rotated `watch`, whose head carried it into this
+/// one. Its birth is judged in the file that holds it; this one holds only
+/// its later events, from which no rule can tell what its namespaces,
+/// mounts or privileges are.
 pub fn evaluate(report: &ContainerReport, lost: u64) -> Vec<Finding> {
+    if report.runtime.evidence.is_none() {
+        return Vec::new();
+    }
     RULES
         .iter()
         .flat_map(|rule| {

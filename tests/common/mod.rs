@@ -80,6 +80,20 @@ fn flat(record: Value) -> Value {
     Value::Object(event)
 }
 
+/// What `cradle report TRACE` (JSON) says of container `id`.
+pub fn reported_container(trace: &Path, id: &str) -> Value {
+    let report = output(cradle().arg("report").arg(trace));
+    assert!(report.status.success(), "{report:?}");
+    let report: Value = serde_json::from_slice(&report.stdout).expect("the report is JSON");
+    report["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} in the report of {}", trace.display()))
+        .clone()
+}
+
 /// A container's phases, in their documented order.
 pub const PHASES: [&str; 8] = [
     "runtime_start",

@@ -191,6 +191,25 @@ pub struct Container {
     /// namespace of its own, or where it could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_mappings: Option<IdMappings>,
+    /// Its processes alive when this record was written. Only the records
+    /// at the head of a rotated file (`watch --rotate`, part 2 on) carry
+    /// them: the container began in an earlier file, and a replay of this
+    /// file alone starts from them, so its later events are still its.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<CarriedProcess>,
+}
+
+/// A process of a container, as a rotated file's head carries it over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CarriedProcess {
+    pub tgid: u32,
+    pub role: Role,
+    /// Threads alive.
+    pub threads: u32,
+    /// The later runtime command it belongs to (index into `calls`);
+    /// absent for the creating command's processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<usize>,
 }
 
 /// A runtime command run on an existing container.
@@ -411,11 +430,57 @@ impl Collector {
     /// Takes what a trace file's container record carries that events
     /// alone cannot rebuild (where loss was seen, the launcher chain) into
     /// the replayed container it describes, now or once it is replayed.
+    ///
+    /// A record that carries processes (the head of a rotated file) is a
+    /// container that began before this file: unless it is known already,
+    /// it is taken in as it stood, with its processes, so that their events
+    /// in this file are its.
     pub fn merge_recorded(&mut self, recorded: &Container) {
         match self.containers.values_mut().find(|c| c.is(recorded)) {
             Some(container) => container.take_recorded(recorded),
+            None if !recorded.processes.is_empty() => self.carry_in(recorded),
             None => self.recorded.push(recorded.clone()),
         }
+    }
+
+    /// Takes in a container, and its processes, carried over from an
+    /// earlier file.
+    fn carry_in(&mut self, recorded: &Container) {
+        let key = self.next_key;
+        self.next_key += 1;
+        for process in &recorded.processes {
+            let CarriedProcess { tgid, role, threads, call } = *process;
+            let call = call.filter(|&call| call < recorded.calls.len());
+            self.processes.insert(tgid, Process { container: key, role, threads, call });
+        }
+        let mut container = recorded.clone();
+        container.processes.clear();
+        container.upgrade();
+        self.containers.insert(key, container);
+    }
+
+    /// The records that carry the known containers over to the next file
+    /// of a rotating watch: each as it stands, with its live processes.
+    pub fn carried(&self) -> Vec<Container> {
+        self.containers
+            .iter()
+            .map(|(key, container)| {
+                let mut carried = container.clone();
+                carried.processes = self
+                    .processes
+                    .iter()
+                    .filter(|(_, p)| p.container == *key)
+                    .map(|(tgid, p)| CarriedProcess {
+                        tgid: *tgid,
+                        role: p.role,
+                        threads: p.threads,
+                        call: p.call,
+                    })
+                    .collect();
+                carried.processes.sort_by_key(|p| p.tgid);
+                carried
+            })
+            .collect()
     }
 
     /// Whether process `tgid` is alive and belongs to a container, as far
@@ -595,6 +660,7 @@ impl Collector {
             calls: Vec::new(),
             links: Vec::new(),
             id_mappings: None,
+            processes: Vec::new(),
         };
         if let Some(at) = self.recorded.iter().position(|r| container.is(r)) {
             let recorded = self.recorded.swap_remove(at);

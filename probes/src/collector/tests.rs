@@ -78,6 +78,14 @@ fn capset() -> Detail {
 
 /// runc run: runtime 10 forks 11 (runc init), which forks 12 (the init).
 fn runc_run(script: &mut Script, base: u32, id: &str) {
+    let init = runc_birth(script, base, id);
+    script
+        .push(init, Detail::Sethostname { name: Some("h".into()), ret: 0 })
+        .push(init, Detail::TaskExit { exit_code: 0 });
+}
+
+/// A runc run up to its workload's exec; returns the init's pid.
+fn runc_birth(script: &mut Script, base: u32, id: &str) -> u32 {
     let (runtime, stage, init) = (base, base + 1, base + 2);
     script
         .push(runtime, exec(&format!("runc --root /r run --bundle /b {id}")))
@@ -88,9 +96,8 @@ fn runc_run(script: &mut Script, base: u32, id: &str) {
         .push(init, mount())
         .push(init, pivot())
         .push(init, capset())
-        .push(init, exec("sh -c true"))
-        .push(init, Detail::Sethostname { name: Some("h".into()), ret: 0 })
-        .push(init, Detail::TaskExit { exit_code: 0 });
+        .push(init, exec("sh -c true"));
+    init
 }
 
 #[test]
@@ -410,4 +417,38 @@ fn the_id_maps_are_read_in_the_container_s_user_namespace_once_written() {
     replay.merge_recorded(&recorded);
     events.iter().for_each(|e| _ = replay.observe(e));
     assert_eq!(replay.container(0).unwrap().id_mappings, Some(expected));
+}
+
+/// A rotated file begins with the records that carry the live containers
+/// over: a replay of that file alone takes them in, and the later events of
+/// their processes, and later commands on their ids, are theirs.
+#[test]
+fn a_carried_record_makes_a_later_file_attribute_alone() {
+    let mut first = Script::new();
+    let init = runc_birth(&mut first, 10, "c1");
+    let mut live = Collector::default();
+    first.events.iter().for_each(|e| _ = live.observe(e));
+    let carried = live.carried();
+    assert_eq!(carried.len(), 1);
+    let pids: Vec<u32> = carried[0].processes.iter().map(|p| p.tgid).collect();
+    assert_eq!(pids, [10, 11, init]);
+
+    let mut later = Script { ts: 100, events: Vec::new() };
+    later
+        .push(init, fork(13))
+        .push(13, exec("ls"))
+        .push(20, exec("runc --root /r delete c1"))
+        .push(init, Detail::TaskExit { exit_code: 3 << 8 });
+    let mut replay = Collector::default();
+    replay.merge_recorded(&carried[0]);
+    let owners: Vec<Attribution> = later.events.iter().map(|e| replay.observe(e)).collect();
+    assert!(owners.iter().all(|o| o.container == Some(0)), "{owners:?}");
+    assert_eq!(owners[1].role, Some(Role::Workload));
+    assert_eq!(owners[2].call, Some(0), "delete names the carried id");
+    let container = replay.container(0).unwrap();
+    assert_eq!(container.exit(), Some(ExitStatus::Exited { code: 3 }));
+    assert!(container.processes.is_empty(), "the carried processes are taken in, not kept");
+    // Without the carried record, the same events are the host's.
+    let mut alone = Collector::default();
+    assert!(later.events.iter().all(|e| alone.observe(e).container.is_none()));
 }

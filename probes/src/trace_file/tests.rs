@@ -115,6 +115,7 @@ fn container() -> Container {
             uids: vec![crate::collector::IdRange { inside: 0, outside: 100_000, count: 65_536 }],
             gids: vec![crate::collector::IdRange { inside: 0, outside: 100_000, count: 65_536 }],
         }),
+        processes: Vec::new(),
     }
 }
 
