@@ -3,9 +3,10 @@
 //! three real runc containers, each one trace with its phases in order
 //! and the inode numbers of the namespaces the container really has
 //! (read from /proc while it runs). Then, with the receiver stopped, the
-//! watch goes on and counts the spans it drops (metrics, trailer). Real
-//! kernel, real eBPF, real runc: needs root. Its own test file: a second
-//! watch in the same test binary would see these containers too.
+//! watch goes on and counts the spans it drops (metrics, trailer). The
+//! same over OTLP/HTTP with protobuf bodies. Real kernel, real eBPF, real
+//! runc: needs root. Its own test file, its tests one at a time: a second
+//! watch at the same time would see these containers too.
 
 mod common;
 
@@ -23,14 +24,18 @@ use common::{
     runtime::{Sandbox, run_with},
     watch::Watch,
 };
+use http_body_util::{BodyExt, Full};
+use hyper::{body::Bytes, service::service_fn};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
+    server::conn::auto,
     service::TowerToHyperService,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
     trace_service_server::{TraceService, TraceServiceServer},
 };
+use prost::Message;
 
 /// Keeps every request it is sent.
 #[derive(Clone, Default)]
@@ -49,6 +54,27 @@ impl TraceService for Receiver {
     }
 }
 
+/// An OTLP/HTTP request: its protobuf body decoded and kept.
+async fn receive_http(
+    receiver: Receiver,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let response = hyper::Response::builder();
+    let body = match request.uri().path() {
+        "/v1/traces" => request.into_body().collect().await.ok().map(|body| body.to_bytes()),
+        _ => None,
+    };
+    let Some(message) = body.and_then(|body| ExportTraceServiceRequest::decode(body).ok()) else {
+        return Ok(response.status(400).body(Full::default()).unwrap());
+    };
+    receiver.requests.lock().unwrap().push(message);
+    let reply = ExportTraceServiceResponse { partial_success: None }.encode_to_vec();
+    Ok(response
+        .header("content-type", "application/x-protobuf")
+        .body(Full::new(Bytes::from(reply)))
+        .unwrap())
+}
+
 /// The receiver serving on its own runtime, until stopped.
 struct Running {
     receiver: Receiver,
@@ -57,9 +83,11 @@ struct Running {
 }
 
 impl Running {
-    fn start(addr: SocketAddr) -> Running {
+    /// gRPC (`http: false`) or HTTP/protobuf.
+    fn start(addr: SocketAddr, http: bool) -> Running {
         let receiver = Receiver::default();
-        let service = TraceServiceServer::new(receiver.clone());
+        let grpc = TraceServiceServer::new(receiver.clone());
+        let keeper = receiver.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, serving) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -73,13 +101,18 @@ impl Running {
                         accepted = listener.accept() => accepted.unwrap(),
                         _ = &mut stopped => break,
                     };
-                    let service = TowerToHyperService::new(service.clone());
-                    tokio::spawn(async move {
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .http2_only()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let io = TokioIo::new(stream);
+                    if http {
+                        let keeper = keeper.clone();
+                        let service = service_fn(move |r| receive_http(keeper.clone(), r));
+                        tokio::spawn(async move { builder.serve_connection(io, service).await });
+                    } else {
+                        let service = TowerToHyperService::new(grpc.clone());
+                        tokio::spawn(async move {
+                            builder.http2_only().serve_connection(io, service).await
+                        });
+                    }
                 }
             });
             // Dropping the runtime ends every connection: the receiver is gone.
@@ -174,12 +207,12 @@ impl Drop for Sleeper {
 
 /// `GET http://ADDR/metrics`, and the value of the series `name`.
 fn metric(addr: &str, name: &str) -> Option<f64> {
-    use http_body_util::{BodyExt, Empty};
+    use http_body_util::Empty;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let body = runtime.block_on(async {
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<Empty<hyper::body::Bytes>>();
+                .build_http::<Empty<Bytes>>();
         let uri = format!("http://{addr}/metrics").parse().ok()?;
         let response = client.get(uri).await.ok()?;
         response.into_body().collect().await.ok().map(|body| body.to_bytes())
@@ -189,11 +222,32 @@ fn metric(addr: &str, name: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// One watch at a time in this file.
+static WATCHING: Mutex<()> = Mutex::new(());
+
+/// Waits for the root spans of containers `ids`; returns every span.
+fn wait_for_births(receiver: &Running, ids: &[&str]) -> Vec<otlp::Received> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let spans = otlp::spans(&receiver.requests());
+        let arrived = ids
+            .iter()
+            .filter(|id| spans.iter().any(|r| r.span.name == format!("container {id}")))
+            .count();
+        if arrived == ids.len() {
+            return spans;
+        }
+        assert!(Instant::now() < deadline, "not every birth arrived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn births_arrive_as_traces_and_drops_are_counted_when_the_receiver_is_away() {
+    let _one_watch = WATCHING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let sandbox = Sandbox::new();
     let receiver_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut receiver = Running::start(receiver_addr);
+    let mut receiver = Running::start(receiver_addr, false);
     let metrics = format!("127.0.0.1:{}", free_port());
     let endpoint = format!("http://{receiver_addr}");
     let watch =
@@ -212,18 +266,8 @@ fn births_arrive_as_traces_and_drops_are_counted_when_the_receiver_is_away() {
         seen.push((sleeper.id.clone(), pid, namespaces));
         sleeper.stop();
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let spans = loop {
-        let spans = otlp::spans(&receiver.requests());
-        let arrived = seen
-            .iter()
-            .filter(|(id, ..)| spans.iter().any(|r| r.span.name == format!("container {id}")));
-        if arrived.count() == seen.len() {
-            break spans;
-        }
-        assert!(Instant::now() < deadline, "not every birth arrived");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let ids: Vec<&str> = seen.iter().map(|(id, ..)| id.as_str()).collect();
+    let spans = wait_for_births(&receiver, &ids);
     for (id, pid, namespaces) in &seen {
         let (root, children) = otlp::birth(&spans, id);
         let phases: Vec<&str> = children.iter().map(|r| r.span.name.as_str()).collect();
@@ -267,4 +311,29 @@ fn births_arrive_as_traces_and_drops_are_counted_when_the_receiver_is_away() {
         trailer["export_dropped"].as_f64().is_some_and(|n| n >= dropped),
         "trailer: {trailer}, metrics: {dropped}"
     );
+}
+
+#[test]
+fn an_http_protobuf_endpoint_receives_births_too() {
+    let _one_watch = WATCHING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let sandbox = Sandbox::new();
+    let receiver_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let receiver = Running::start(receiver_addr, true);
+    // No path: the traces signal's own, /v1/traces, is taken.
+    let endpoint = format!("http://{receiver_addr}");
+    let watch =
+        Watch::start_with(sandbox.dir.path(), &["--otlp", &endpoint, "--otlp-protocol", "http"]);
+    let bundle = RuncBundle::new(&["true"]);
+    let id = sandbox.id("otlphttp");
+    let run = run_with("runc", &bundle.runc_root(), bundle.path(), &id);
+    assert!(run.status.success(), "{id}: {run:?}");
+    let spans = wait_for_births(&receiver, &[&id]);
+    let (root, children) = otlp::birth(&spans, &id);
+    let phases: Vec<&str> = children.iter().map(|r| r.span.name.as_str()).collect();
+    assert_eq!(phases, otlp::birth_phases(), "{id}");
+    let workload = otlp::string(&root.span.attributes, "process.executable.path");
+    assert_eq!(workload.as_deref(), Some("/bin/true"), "{id}");
+    let records = watch.stop();
+    let trailer = &records.last().unwrap()["trailer"];
+    assert!(trailer.get("export_dropped").is_none(), "dropped with the receiver up: {trailer}");
 }
