@@ -284,20 +284,7 @@ pub fn launcher_and_call_lines(container: &Container) -> Vec<String> {
     if !container.links.is_empty() {
         lines.push("  network links put in its namespace by others:".to_string());
         for link in &container.links {
-            let name = link.name.as_deref().map_or("(unnamed)".into(), printable);
-            let kind = link.kind.as_deref().map_or("link".into(), printable);
-            let peer = link
-                .peer
-                .as_deref()
-                .map(|peer| format!(", peer {}", printable(peer)))
-                .unwrap_or_default();
-            let how = if link.moved { "moved in" } else { "made" };
-            lines.push(format!(
-                "    {kind} {name}{peer} in net:[{}], {how} by {}[{}]",
-                link.netns,
-                printable(&link.comm),
-                link.pid
-            ));
+            lines.push(format!("    {}", printable(&link.summary())));
         }
     }
     for call in &container.calls {

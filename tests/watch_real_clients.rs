@@ -91,14 +91,23 @@ fn assert_told_whole(trace: &Path, lines: &[Value], id: &str, launcher: &str) {
 }
 
 /// The veth the daemon made for the container is in its record: made by
-/// `daemon`, one end in the container's network namespace.
-fn assert_has_veth(lines: &[Value], id: &str, daemon: &str) {
+/// `daemon`, one end in the container's network namespace; `report` and
+/// `show` say so too.
+fn assert_has_veth(trace: &Path, lines: &[Value], id: &str, daemon: &str) {
     let container = record(lines, id);
     let net = &container["namespaces"]["net"];
+    let is_veth = |l: &Value| l["kind"] == "veth" && l["comm"] == daemon && l["netns"] == *net;
     let links = container["links"].as_array().unwrap_or_else(|| panic!("no links: {container}"));
+    assert!(links.iter().any(is_veth), "no veth of {daemon} in net:[{net}]: {links:?}");
+    let reported = common::reported_container(trace, id);
+    let links = reported["network"]["daemon_links"].as_array().expect("the report's links");
+    assert!(links.iter().any(is_veth), "the report: {links:?}");
+    let shown = output(cradle().arg("show").arg(trace));
+    let text = String::from_utf8_lossy(&shown.stdout);
     assert!(
-        links.iter().any(|l| l["kind"] == "veth" && l["comm"] == daemon && l["netns"] == *net),
-        "no veth of {daemon} in net:[{net}]: {links:?}"
+        text.lines()
+            .any(|l| l.trim_start().starts_with("veth ") && l.contains(&format!("by {daemon}["))),
+        "show lists the veth: {text}"
     );
 }
 
@@ -118,7 +127,7 @@ fn a_docker_run_by_runc_is_told_whole_under_watch() {
     let trace = watch.out.clone();
     let lines = watch.stop();
     assert_told_whole(&trace, &lines, &id, "containerd-shim");
-    assert_has_veth(&lines, &id, "dockerd");
+    assert_has_veth(&trace, &lines, &id, "dockerd");
 }
 
 #[test]
@@ -137,7 +146,7 @@ fn a_podman_run_by_runc_is_told_whole_under_watch() {
     let trace = watch.out.clone();
     let lines = watch.stop();
     assert_told_whole(&trace, &lines, &id, "conmon");
-    assert_has_veth(&lines, &id, "bridge");
+    assert_has_veth(&trace, &lines, &id, "bridge");
 }
 
 /// `cradle trace -- docker run`: the docker CLI starts nothing itself, its

@@ -487,6 +487,11 @@ pub struct NetworkReport {
     pub own_namespace: Option<u32>,
     /// Interfaces created or changed for the container.
     pub interfaces: Vec<LinkRequest>,
+    /// Links that processes outside the container (dockerd, a CNI plugin)
+    /// put in its network namespace, from its record (see
+    /// `cradle_probes::collector::NetworkLink`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub daemon_links: Vec<cradle_probes::collector::NetworkLink>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -764,6 +769,7 @@ impl<'a> ContainerBuilder<'a> {
         let network = NetworkReport {
             own_namespace: net_view.filter(|v| !v.shared_with_host).and_then(|v| v.inum),
             interfaces: self.interfaces(),
+            daemon_links: self.container.links.clone(),
         };
         ContainerReport {
             index: self.key,

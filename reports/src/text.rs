@@ -238,6 +238,9 @@ fn container_text(out: &mut String, c: &ContainerReport) {
             c.network.interfaces.len()
         );
     }
+    for link in &c.network.daemon_links {
+        let _ = writeln!(out, "  {}", link.summary());
+    }
     let _ = writeln!(out, "\nprocesses:");
     for p in &c.processes {
         let programs: Vec<&str> = p.programs.iter().map(|r| r.filename.as_str()).collect();

@@ -41,6 +41,23 @@ pub struct NetworkLink {
     pub moved: bool,
 }
 
+impl NetworkLink {
+    /// In words: `veth vethB, peer vethA in net:[N], moved in by dockerd[4]`
+    /// (unescaped: names come from the traced processes).
+    pub fn summary(&self) -> String {
+        let peer = self.peer.as_deref().map(|peer| format!(", peer {peer}")).unwrap_or_default();
+        format!(
+            "{} {}{peer} in net:[{}], {} by {}[{}]",
+            self.kind.as_deref().unwrap_or("link"),
+            self.name.as_deref().unwrap_or("(unnamed)"),
+            self.netns,
+            if self.moved { "moved in" } else { "made" },
+            self.comm,
+            self.pid
+        )
+    }
+}
+
 /// How many unclaimed link requests are kept: a client makes a
 /// container's link moments before its runtime starts.
 const UNCLAIMED_MAX: usize = 64;
