@@ -348,8 +348,8 @@ fn io_weight_cpu_idle_realtime_and_hugetlb_land_as_under_runc() {
 
 /// rdma limits name a device; the kernel refuses one it does not have
 /// (these hosts and the VMs have none), and so both runtimes fail the
-/// create; cradle's error names the file and the value, and nothing is
-/// left.
+/// create; cradle's error names the field, the file and the value, and
+/// nothing is left.
 #[test]
 fn an_rdma_limit_for_a_missing_device_fails_under_both_runtimes() {
     if !host_offers("rdma", "rdma.max") {
@@ -365,9 +365,11 @@ fn an_rdma_limit_for_a_missing_device_fails_under_both_runtimes() {
     let id = sandbox.id("rdma");
     let out = sandbox.create(&bundle, &id);
     assert!(!out.status.success(), "an rdma limit for a missing device was accepted");
-    // The error names the file and the value written.
-    assert!(stderr(&out).contains("rdma.max"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("cradle_no_such_hca"), "{}", stderr(&out));
+    // The error names the field, the file and the value written.
+    let err = stderr(&out);
+    assert!(err.contains("linux.resources.rdma.cradle_no_such_hca:"), "{err}");
+    assert!(err.contains("rdma.max"), "{err}");
+    assert!(err.contains("\"cradle_no_such_hca hca_handle=2 hca_object=10\""), "{err}");
     assert!(runtime::cgroups_mentioning(&id).is_empty(), "cgroups left");
     assert!(!sandbox.root.join(&id).exists(), "state left");
     let runc_root = sandbox.dir.path().join("runc-state");

@@ -514,9 +514,41 @@ fn hierarchies() -> Result<Vec<Hierarchy>> {
     Ok(out)
 }
 
+/// Writes `value` to `file` for config field `field` (v1 or v2); a write
+/// the kernel refuses is reported with the field and the value.
+fn write_field(dir: &Path, field: &str, file: &str, value: impl ToString) -> Result<()> {
+    let path = dir.join(file);
+    let value = value.to_string();
+    std::fs::write(&path, &value)
+        .context(|| format!("config.json: {field}: writing {value:?} to {}", path.display()))
+}
+
+/// The field of one rdma device's limits: `linux.resources.rdma.mlx5_0`.
+fn rdma_field(device: &str) -> String {
+    format!("linux.resources.rdma.{device}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write the kernel refuses names the config field and the value
+    /// (here: a file that cannot be written, as a refused rdma device).
+    #[test]
+    fn a_refused_write_names_the_field_and_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rdma.max")).unwrap();
+        let line = resources::rdma_line("mlx5_9", Some(2), None);
+        let err = write_field(dir.path(), &rdma_field("mlx5_9"), "rdma.max", line).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "config.json: linux.resources.rdma.mlx5_9: writing \"mlx5_9 hca_handle=2\" to "
+            ),
+            "{text}"
+        );
+        assert!(text.contains("rdma.max: "), "{text}");
+    }
 
     fn dir(path: &str, controllers: Option<&[&str]>) -> CgroupDir {
         CgroupDir {

@@ -100,7 +100,8 @@ pub fn apply(dir: &Path, controllers: &[String], resources: &Resources) -> Resul
     }
     if has("rdma") {
         for (device, handles, objects) in &resources.rdma {
-            write(dir, "rdma.max", rdma_line(device, *handles, *objects))?;
+            let line = rdma_line(device, *handles, *objects);
+            super::write_field(dir, &super::rdma_field(device), "rdma.max", line)?;
         }
     }
     if has("devices") {

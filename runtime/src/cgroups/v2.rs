@@ -17,7 +17,7 @@ fn set(dir: &Path, field: &str, file: &str, value: impl ToString) -> Result<()> 
     if let Some(err) = missing_controller(dir, field, file) {
         return Err(err);
     }
-    write(dir, file, value)
+    super::write_field(dir, field, file, value)
 }
 
 fn write(dir: &Path, file: &str, value: impl ToString) -> Result<()> {
@@ -64,7 +64,7 @@ pub fn apply(dir: &Path, resources: &Resources) -> Result<()> {
         set(dir, "linux.resources.hugepageLimits", &file, limit_bytes)?;
     }
     for (device, handles, objects) in &resources.rdma {
-        set(dir, "linux.resources.rdma", "rdma.max", rdma_line(device, *handles, *objects))?;
+        set(dir, &super::rdma_field(device), "rdma.max", rdma_line(device, *handles, *objects))?;
     }
     for (file, value) in &resources.unified {
         set(dir, &format!("linux.resources.unified[{file:?}]"), file, value)?;
