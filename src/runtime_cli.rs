@@ -495,6 +495,9 @@ pub struct UpdateArgs {
     pub cpu_rt_period: Option<u64>,
     #[arg(long, value_name = "US")]
     pub cpu_rt_runtime: Option<i64>,
+    /// The cgroup's SCHED_IDLE class: 1 idle, 0 normal (runc 1.2's flag).
+    #[arg(long, value_name = "0|1")]
+    pub cpu_idle: Option<i64>,
     #[arg(long, value_name = "CPUS")]
     pub cpuset_cpus: Option<String>,
     #[arg(long, value_name = "MEMS")]
@@ -560,6 +563,7 @@ pub fn update(root: PathBuf, args: UpdateArgs) -> anyhow::Result<ExitCode> {
         ("cpu", "shares", args.cpu_share.map(Into::into)),
         ("cpu", "realtimePeriod", args.cpu_rt_period.map(Into::into)),
         ("cpu", "realtimeRuntime", args.cpu_rt_runtime.map(Into::into)),
+        ("cpu", "idle", args.cpu_idle.map(Into::into)),
         ("cpu", "cpus", args.cpuset_cpus.map(Into::into)),
         ("cpu", "mems", args.cpuset_mems.map(Into::into)),
         ("memory", "limit", args.memory.map(Into::into)),

@@ -289,7 +289,8 @@ fn host_offers(controller: &str, v1_file: &str) -> bool {
 
 /// Issue 18 build item 4: io weight, cpu idle and realtime, and hugetlb,
 /// each where the host's kernel has the files, land as under runc (a
-/// setting the layout lacks is skipped, with runc's warning).
+/// setting the layout lacks is skipped, with runc's warning). cpu.idle is
+/// written as runc 1.2 writes it (runc 1.1, installed here, ignores it).
 #[test]
 fn io_weight_cpu_idle_realtime_and_hugetlb_land_as_under_runc() {
     let v2 = pure_cgroup_v2();
@@ -298,12 +299,14 @@ fn io_weight_cpu_idle_realtime_and_hugetlb_land_as_under_runc() {
     let mut files: Vec<&str> = Vec::new();
     let hugetlb = host_offers("hugetlb", "hugetlb.2MB.limit_in_bytes");
     let realtime = !v2 && host_offers("cpu", "cpu.rt_runtime_us");
+    // v1 has cpu.idle since Linux 5.15.
+    let idle = v2 || host_offers("cpu", "cpu.idle");
     sandbox.edit_config(&bundle, |config| {
         let resources = &mut config["linux"]["resources"];
         resources["blockIO"] = json!({"weight": 300});
-        // runc 1.1 writes cpu.idle on v2 only (later runc on v1 too).
-        if v2 {
-            resources["cpu"] = json!({"idle": 1});
+        resources["cpu"] = json!({});
+        if idle {
+            resources["cpu"]["idle"] = json!(1);
         }
         if realtime {
             resources["cpu"]["realtimeRuntime"] = json!(0);
@@ -314,9 +317,14 @@ fn io_weight_cpu_idle_realtime_and_hugetlb_land_as_under_runc() {
         }
     });
     if v2 {
-        files.extend(["io/io.bfq.weight", "io/io.weight", "cpu/cpu.idle"]);
+        files.extend(["io/io.bfq.weight", "io/io.weight"]);
     } else {
         files.extend(["blkio/blkio.bfq.weight", "blkio/blkio.weight"]);
+    }
+    if idle {
+        files.push("cpu/cpu.idle");
+    } else {
+        eprintln!("cpu.idle: this kernel's v1 cpu controller has no cpu.idle; not checked");
     }
     if realtime {
         files.extend(["cpu/cpu.rt_runtime_us", "cpu/cpu.rt_period_us"]);
@@ -330,8 +338,8 @@ fn io_weight_cpu_idle_realtime_and_hugetlb_land_as_under_runc() {
     let by_runc = files_written_by("runc", &runc_root, &bundle, &sandbox.id("more-runc"), &files);
     let id = sandbox.id("more");
     let by_cradle = files_written_by(runtime::cradle_bin(), &sandbox.root, &bundle, &id, &files);
-    // runc 1.1 accepts cpu.idle but writes it nowhere; later runc (and
-    // cradle) write it on v2.
+    // runc 1.1 accepts cpu.idle but writes it nowhere; runc 1.2 (and
+    // cradle) write it, on v1 and v2.
     let without_idle = |values: &[String]| -> Vec<String> {
         values.iter().filter(|v| !v.starts_with("cpu/cpu.idle")).cloned().collect()
     };
@@ -340,9 +348,68 @@ fn io_weight_cpu_idle_realtime_and_hugetlb_land_as_under_runc() {
         without_idle(&by_runc),
         "cradle (left) and runc (right) differ"
     );
-    assert!(by_cradle.contains(&"cpu/cpu.idle = 1".to_owned()) || !v2, "{by_cradle:?}");
+    assert!(by_cradle.contains(&"cpu/cpu.idle = 1".to_owned()) || !idle, "{by_cradle:?}");
     if hugetlb {
         assert!(by_cradle.last().unwrap().ends_with(&(4 << 20).to_string()), "{by_cradle:?}");
+    }
+}
+
+/// cpu.idle as runc 1.2 writes it: 0 is written too (it makes an idle
+/// group a normal one again, as `update --cpu-idle 0` asks), and on v2 before cpu.weight, so idle with
+/// shares fails there as under runc 1.2 (the kernel refuses a weight for
+/// an idle group), naming the field; on v1 the shares go first and the
+/// create succeeds.
+#[test]
+fn cpu_idle_is_written_as_runc_1_2_writes_it() {
+    let v2 = pure_cgroup_v2();
+    if !v2 && !host_offers("cpu", "cpu.idle") {
+        eprintln!("skipped: this kernel's v1 cpu controller has no cpu.idle");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["sleep", "1000"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"]["cpu"] = json!({"idle": 0, "shares": 512});
+    });
+    let id = sandbox.id("idle0");
+    let files = ["cpu/cpu.idle", if v2 { "cpu/cpu.weight" } else { "cpu/cpu.shares" }];
+    let written = files_written_by(runtime::cradle_bin(), &sandbox.root, &bundle, &id, &files);
+    let weight = if v2 { "cpu/cpu.weight = 20" } else { "cpu/cpu.shares = 512" };
+    assert_eq!(written, ["cpu/cpu.idle = 0", weight]);
+
+    // `update --cpu-idle` (runc 1.2's flag) both ways; 0 is not "unset".
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"]["cpu"] = json!({"idle": 1});
+    });
+    let id = sandbox.id("idleupdate");
+    let created = sandbox.create(&bundle, &id);
+    assert!(created.status.success(), "create: {}", stderr(&created));
+    let pid = sandbox.state(&id)["pid"].as_u64().unwrap().to_string();
+    let idle_file = cgroup_dir(&pid, "cpu").join("cpu.idle");
+    let idle_now = || std::fs::read_to_string(&idle_file).unwrap().trim().to_owned();
+    assert_eq!(idle_now(), "1");
+    for value in ["0", "1"] {
+        let out = sandbox.output(&["update", "--cpu-idle", value, &id]);
+        assert!(out.status.success(), "update --cpu-idle {value}: {}", stderr(&out));
+        assert_eq!(idle_now(), value, "after update --cpu-idle {value}");
+    }
+    let out = sandbox.output(&["delete", "--force", &id]);
+    assert!(out.status.success(), "delete: {}", stderr(&out));
+
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"]["cpu"] = json!({"idle": 1, "shares": 512});
+    });
+    let id = sandbox.id("idle1");
+    if v2 {
+        let created = sandbox.create(&bundle, &id);
+        let err = stderr(&created);
+        assert!(!created.status.success(), "idle with shares was accepted on v2");
+        assert!(err.contains("linux.resources.cpu.shares") && err.contains("cpu.weight"), "{err}");
+        assert_eq!(runtime::cgroups_mentioning(&id), Vec::<PathBuf>::new(), "cgroup left");
+    } else {
+        // The kernel shows an idle group's shares as its own (3).
+        let written = files_written_by(runtime::cradle_bin(), &sandbox.root, &bundle, &id, &files);
+        assert_eq!(written[0], "cpu/cpu.idle = 1", "{written:?}");
     }
 }
 

@@ -159,7 +159,9 @@ impl Resources {
             resources.cpuset_mems = cpu.mems().clone().filter(|mems| !mems.is_empty());
             resources.cpu_realtime_runtime = set(cpu.realtime_runtime());
             resources.cpu_realtime_period = set(cpu.realtime_period());
-            resources.cpu_idle = set(cpu.idle());
+            // As runc 1.2 (runc 1.1 ignores the field): written when given,
+            // 0 too, which makes an idle group a normal one again.
+            resources.cpu_idle = cpu.idle();
             if set(cpu.burst()).is_some() {
                 ignored.push("linux.resources.cpu.burst");
             }

@@ -107,6 +107,11 @@ fn apply_memory(dir: &Path, resources: &Resources) -> Result<()> {
 }
 
 fn apply_cpu(dir: &Path, resources: &Resources) -> Result<()> {
+    // First, as runc 1.2: the kernel refuses a weight for an idle group,
+    // so idle with shares fails there as under runc.
+    if let Some(idle) = resources.cpu_idle {
+        set(dir, &format!("{CPU}.idle"), "cpu.idle", idle)?;
+    }
     if let Some(shares) = resources.cpu_shares {
         set(dir, &format!("{CPU}.shares"), "cpu.weight", shares_to_weight(shares))?;
     }
@@ -115,9 +120,6 @@ fn apply_cpu(dir: &Path, resources: &Resources) -> Result<()> {
             resources.cpu_quota.filter(|q| *q > 0).map_or("max".to_owned(), |q| q.to_string());
         let value = format!("{quota} {}", resources.cpu_period.unwrap_or(100_000));
         set(dir, &format!("{CPU}.quota"), "cpu.max", value)?;
-    }
-    if let Some(idle) = resources.cpu_idle {
-        set(dir, &format!("{CPU}.idle"), "cpu.idle", idle)?;
     }
     if let Some(cpus) = &resources.cpuset_cpus {
         set(dir, &format!("{CPU}.cpus"), "cpuset.cpus", cpus)?;
