@@ -31,6 +31,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("uidmap", "newuidmap/newgidmap: multi-id user namespace maps for rootless containers"),
     ("gcc", "static C test programs run inside containers (seccomp parity)"),
     ("libc6-dev", "static C test programs run inside containers (seccomp parity)"),
+    ("libseccomp-dev", "the reference compiler of runtime/tests/seccomp_libseccomp.rs"),
     ("qemu-system-x86", "vmtest: boots Debian's kernels to test cradle on them"),
     ("python3-venv", "vmtest: virtme-ng's own Python environment"),
     ("kmod", "vmtest: depmod for the unpacked kernels, modprobe in the guests"),

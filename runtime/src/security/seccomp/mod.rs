@@ -92,9 +92,12 @@ impl Section {
         Some(if self == Section::X32 { number | X32_SYSCALL_BIT } else { number })
     }
 
-    /// i386 passes 32-bit arguments: only the low halves are compared.
+    /// i386 and x32 are 32-bit ABIs: only the low halves are compared, as
+    /// libseccomp compares them (the kernel reads the arguments of those
+    /// calls as 32-bit values, so a high half must not slip a call past a
+    /// rule).
     fn wide_arguments(self) -> bool {
-        self != Section::I386
+        self == Section::X86_64
     }
 }
 
