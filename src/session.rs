@@ -324,6 +324,12 @@ struct Outputs {
 
 impl Outputs {
     fn open(session: &Session, header: &Header) -> anyhow::Result<Outputs> {
+        // First: an export that cannot start (a taken address) leaves no
+        // trace file behind.
+        let fleet = match session.fleet.is_empty() {
+            true => None,
+            false => Some(cradle_export::Fleet::start(&session.fleet, header)?),
+        };
         let file = match &session.out {
             Some(path) => Some(TraceFile::create(path, session.rotate, header)?),
             None => None,
@@ -334,10 +340,6 @@ impl Outputs {
             (None, None, Some(cradle_tui::Live::new(header)))
         } else {
             (None, Some(Timeline::new(session.timeline.clone(), header)), None)
-        };
-        let fleet = match session.fleet.is_empty() {
-            true => None,
-            false => Some(cradle_export::Fleet::start(&session.fleet, header)?),
         };
         Ok(Outputs {
             fleet,

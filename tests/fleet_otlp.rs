@@ -337,3 +337,25 @@ fn an_http_protobuf_endpoint_receives_births_too() {
     let trailer = &records.last().unwrap()["trailer"];
     assert!(trailer.get("export_dropped").is_none(), "dropped with the receiver up: {trailer}");
 }
+
+/// A taken metrics address and an endpoint that is no http URL: each is
+/// refused by name before anything is written.
+#[test]
+fn bad_export_arguments_are_refused_by_name_and_leave_no_file() {
+    let _one_watch = WATCHING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let sandbox = Sandbox::new();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    let out = sandbox.dir.path().join("refused.jsonl");
+    for (args, named) in [
+        (["--metrics", taken.as_str()], format!("--metrics {taken}")),
+        (["--otlp", "https://collector:4317"], "--otlp https://collector:4317".into()),
+        (["--otlp", "collector:4317"], "--otlp collector:4317".into()),
+    ] {
+        let refused = output(common::cradle().args(["watch", "--out"]).arg(&out).args(args));
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains(&named), "{args:?}: {stderr}");
+        assert!(!out.exists(), "{args:?} left {}", out.display());
+    }
+}
