@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use similar::{Algorithm, DiffOp, capture_diff_slices};
 
-use crate::{load::LoadedTrace, model::NamedPaths};
+use crate::{build::NamedPaths, load::LoadedTrace};
 
 /// How to compare.
 #[derive(Clone, Debug)]

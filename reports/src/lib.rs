@@ -11,6 +11,7 @@
 //! container runtime. Everything here is computed from trace files that
 //! `cradle-probes` wrote, with its types (data flows probes -> reports).
 
+pub mod build;
 pub mod diff;
 pub mod load;
 pub mod model;
@@ -20,6 +21,7 @@ pub mod sarif;
 pub mod svg;
 pub mod text;
 
+pub use build::build_report;
 pub use load::{LoadError, LoadedTrace};
-pub use model::{Report, build_report};
+pub use model::Report;
 pub use rules::{RULES, Rule, Severity};

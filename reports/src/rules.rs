@@ -3,41 +3,10 @@
 //! on and what the probes cannot see) with a check over a
 //! [`ContainerReport`]. `cradle report --rules` lists them.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::model::{ContainerReport, EventRef, FileWrite, MountOperation, MountReport};
-
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 5] =
-        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
+pub use crate::model::{Finding, Severity};
 
 /// One rule.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -63,24 +32,6 @@ pub struct Rule {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hit {
     pub message: String,
-    pub evidence: Vec<EventRef>,
-}
-
-/// A rule's finding on one container.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Finding {
-    /// The rule's id.
-    pub id: String,
-    /// The rule's short name.
-    pub rule: String,
-    pub severity: Severity,
-    pub title: String,
-    /// What was found in this container.
-    pub message: String,
-    pub rationale: String,
-    pub remediation: String,
-    /// The events the finding rests on (for an absence: the event by which
-    /// it should have happened, usually the workload's exec).
     pub evidence: Vec<EventRef>,
 }
 
