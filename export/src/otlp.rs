@@ -189,7 +189,10 @@ fn send_batches(
         let exported = runtime.block_on(async {
             tokio::time::timeout(EXPORT_TIMEOUT * 2, exporter.export(batch)).await
         });
-        counts.queued.fetch_sub(n, Ordering::AcqRel);
+        // Saturating: a finish that gave up waiting has zeroed it.
+        let _ = counts.queued.fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+            Some(queued.saturating_sub(n))
+        });
         match exported {
             Ok(Ok(())) => {
                 counts.sent.fetch_add(n as u64, Ordering::Relaxed);
@@ -202,6 +205,71 @@ fn send_batches(
                 counts.dropped.fetch_add(n as u64, Ordering::Relaxed);
                 tracing::debug!(spans = n, "OTLP export timed out; spans dropped");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{borrow::Cow, time::SystemTime};
+
+    use opentelemetry::{
+        InstrumentationScope,
+        trace::{SpanContext, SpanId, SpanKind, Status},
+    };
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+
+    use super::*;
+
+    fn span() -> SpanData {
+        SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: Cow::Borrowed("test"),
+            start_time: SystemTime::UNIX_EPOCH,
+            end_time: SystemTime::UNIX_EPOCH,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder("test").build(),
+        }
+    }
+
+    /// Births past the queue's room are dropped at once and counted; the
+    /// sender never waits, whatever the backend does.
+    #[test]
+    fn a_full_queue_drops_and_counts() {
+        // Nothing listens on port 1: every export fails, slowly or not.
+        let resource = opentelemetry_sdk::Resource::builder_empty().build();
+        let export = OtlpExport::start("http://127.0.0.1:1", Protocol::Grpc, resource).unwrap();
+        let birth = 100;
+        let births = QUEUE_SPANS / birth + 5;
+        for _ in 0..births {
+            export.send((0..birth).map(|_| span()).collect());
+        }
+        // The thread may have taken some out already; at least the births
+        // past the room were refused right away.
+        let refused = (births * birth).saturating_sub(QUEUE_SPANS + BATCH_SPANS) as u64;
+        assert!(
+            export.dropped() >= refused,
+            "{} dropped, {refused} past the room",
+            export.dropped()
+        );
+        // At the end, every span was either sent or dropped.
+        let dropped = export.finish();
+        assert_eq!(dropped, (births * birth) as u64);
+    }
+
+    #[test]
+    fn an_endpoint_that_is_no_http_url_is_refused() {
+        for endpoint in ["https://collector:4317", "collector:4317", "http://", "not a url"] {
+            let resource = opentelemetry_sdk::Resource::builder_empty().build();
+            let refused = OtlpExport::start(endpoint, Protocol::Http, resource);
+            assert!(refused.is_err(), "{endpoint}");
         }
     }
 }
