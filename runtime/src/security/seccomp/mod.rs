@@ -9,8 +9,9 @@
 //! then installed with a listener, which the runtime sends to the agent
 //! at `listenerPath` ([`listener`]), as runc does.
 //!
-//! Names are resolved against the built-in tables ([`tables`]); a name that
-//! is no syscall anywhere is an error naming it. A name that exists only
+//! Names are resolved against the tables of [`tables`] (from the
+//! `syscalls` crate); a name that is no syscall anywhere is skipped, as
+//! runc skips a name libseccomp cannot resolve. A name that exists only
 //! on other architectures matches nothing here, as with libseccomp.
 //!
 //! Two of runc's own rules on top of libseccomp's:
@@ -25,7 +26,7 @@
 mod bpf;
 pub mod docker;
 pub mod listener;
-mod tables;
+pub mod tables;
 
 use std::{
     collections::BTreeSet,
@@ -79,11 +80,11 @@ enum Section {
 }
 
 impl Section {
-    fn table(self) -> &'static [(&'static str, u32)] {
+    fn table(self) -> &'static tables::Table {
         match self {
-            Section::X86_64 => tables::X86_64,
-            Section::I386 => tables::I386,
-            Section::X32 => tables::X32,
+            Section::X86_64 => tables::x86_64(),
+            Section::I386 => tables::i386(),
+            Section::X32 => tables::x32(),
         }
     }
 
@@ -302,7 +303,7 @@ fn rules(spec: &LinuxSeccomp, default: u32) -> Result<Vec<Rule>> {
             let known = [Section::X86_64, Section::I386, Section::X32]
                 .iter()
                 .any(|section| section.number(name).is_some())
-                || tables::OTHER_ARCHITECTURES.contains(&name.as_str());
+                || tables::elsewhere(name);
             if !known {
                 // runc, through libseccomp, skips a name it cannot resolve:
                 // profiles list syscalls of newer kernels and other
