@@ -7,8 +7,9 @@
 //! into a container later (`RTM_SETLINK`) is its at once.
 //!
 //! A move names the link by interface index only. The veth pair it belongs
-//! to is found through its host end, which stays in the host's namespace:
-//! `/sys/class/net/END/iflink` is the index of that end's peer.
+//! to is found by the index each end in the host's namespace had when the
+//! pair was made (read from sysfs then), or through the end that stays
+//! behind: `/sys/class/net/END/iflink` is the index of that end's peer.
 
 use std::{collections::VecDeque, path::Path};
 
@@ -67,6 +68,9 @@ const UNCLAIMED_MAX: usize = 64;
 struct End {
     name: Option<String>,
     netns: Option<u32>,
+    /// Its interface index, read from sysfs when the request was kept
+    /// (an end in the host's namespace only).
+    index: Option<u32>,
 }
 
 /// A successful link request seen outside every container.
@@ -96,8 +100,11 @@ impl Request {
         else {
             return None;
         };
-        let end =
-            |end: &crate::event::LinkPlacement| End { name: end.name.clone(), netns: end.netns };
+        let end = |end: &crate::event::LinkPlacement| End {
+            name: end.name.clone(),
+            netns: end.netns,
+            index: None,
+        };
         Some(Request {
             kind: link_kind.clone(),
             link: end(link),
@@ -138,6 +145,26 @@ impl Request {
     pub(super) fn moved_ifindex(&self) -> Option<u32> {
         self.moved_ifindex
     }
+
+    /// Notes the interface index of each end in the host's namespace
+    /// `host_netns`, as `sys_class_net` shows it now: a later move names
+    /// the end by index only, and by then the end may be gone.
+    pub(super) fn read_indexes(&mut self, sys_class_net: &Path, host_netns: u32) {
+        for end in std::iter::once(&mut self.link).chain(self.peer.as_mut()) {
+            if end.netns != Some(host_netns) {
+                continue;
+            }
+            end.index = end
+                .name
+                .as_deref()
+                .and_then(|name| read_u32(&sys_class_net.join(name).join("ifindex")));
+        }
+    }
+}
+
+/// A number in a sysfs file.
+fn read_u32(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// The link requests no container has claimed yet, newest last.
@@ -178,27 +205,26 @@ impl Unclaimed {
         netns: u32,
         mover: &Request,
     ) -> NetworkLink {
-        let peer_index = |name: &str| {
-            std::fs::read_to_string(sys_class_net.join(name).join("iflink"))
-                .ok()
-                .and_then(|text| text.trim().parse::<u32>().ok())
-        };
-        let stayed = |end: Option<&End>| {
-            end.and_then(|end| end.name.as_deref()).is_some_and(|n| peer_index(n) == Some(ifindex))
-        };
+        let peer_index = |name: &str| read_u32(&sys_class_net.join(name).join("iflink"));
+        // The end known by the index that moved, or the one that stayed
+        // behind with that index as its peer.
+        let went = |end: &End| end.index == Some(ifindex);
+        let stayed =
+            |end: &End| end.name.as_deref().is_some_and(|name| peer_index(name) == Some(ifindex));
         let made = self.requests.iter().position(|request| {
-            request.kind.as_deref() == Some("veth")
-                && (stayed(Some(&request.link)) || stayed(request.peer.as_ref()))
+            let mut ends = std::iter::once(&request.link).chain(request.peer.as_ref());
+            request.kind.as_deref() == Some("veth") && ends.any(|e| went(e) || stayed(e))
         });
         let (kind, name, peer) = match made.and_then(|at| self.requests.remove(at)) {
             Some(request) => {
                 let link_name = request.link.name.clone();
                 let peer_name = request.peer.as_ref().and_then(|p| p.name.clone());
-                // The end that stayed is the one whose peer moved.
-                if stayed(Some(&request.link)) {
-                    (request.kind, peer_name, link_name)
-                } else {
+                let link_moved = went(&request.link)
+                    || !(request.peer.as_ref().is_some_and(went) || stayed(&request.link));
+                if link_moved {
                     (request.kind, link_name, peer_name)
+                } else {
+                    (request.kind, peer_name, link_name)
                 }
             }
             None => (None, None, None),
@@ -221,7 +247,11 @@ mod tests {
     use super::*;
 
     fn request(kind: &str, link: (&str, u32), peer: (&str, u32), moved: Option<u32>) -> Request {
-        let end = |(name, netns): (&str, u32)| End { name: Some(name.into()), netns: Some(netns) };
+        let end = |(name, netns): (&str, u32)| End {
+            name: Some(name.into()),
+            netns: Some(netns),
+            index: None,
+        };
         Request {
             kind: Some(kind.into()),
             link: end(link),
@@ -267,6 +297,13 @@ mod tests {
             (link.kind.as_deref(), link.comm.as_str(), link.moved),
             (Some("veth"), "dockerd", true)
         );
+        // An end whose index was read when the pair was made: found by it,
+        // though sysfs no longer has it.
+        let mut made = request("veth", ("vethE", 1), ("vethF", 1), None);
+        made.peer.as_mut().unwrap().index = Some(600);
+        unclaimed.keep(made);
+        let link = unclaimed.moved(&sys, 600, 9, &mover);
+        assert_eq!((link.name.as_deref(), link.peer.as_deref()), (Some("vethF"), Some("vethE")));
         // An index no kept pair has: the move alone.
         let link = unclaimed.moved(&sys, 77, 9, &mover);
         std::fs::remove_dir_all(&sys).unwrap();

@@ -534,19 +534,22 @@ impl Collector {
     /// container whose network namespace it puts a link in, or keeps it
     /// until such a container shows up.
     fn note_link(&mut self, event: &Event) {
-        let Some(request) = links::Request::of(event) else { return };
+        let Some(mut request) = links::Request::of(event) else { return };
+        let sys_class_net = std::path::Path::new("/sys/class/net");
         if let Some(ifindex) = request.moved_ifindex() {
             let into = request
                 .namespaces()
                 .find_map(|netns| self.container_netns.get(&netns).map(|key| (netns, *key)));
             if let Some((netns, key)) = into {
-                let sys_class_net = std::path::Path::new("/sys/class/net");
                 let link = self.unclaimed_links.moved(sys_class_net, ifindex, netns, &request);
                 if let Some(container) = self.containers.get_mut(&key) {
                     container.links.push(link);
                 }
             }
             return;
+        }
+        if let Some(host) = self.host_netns {
+            request.read_indexes(sys_class_net, host);
         }
         let known: Vec<(u32, ContainerKey)> = request
             .namespaces()
