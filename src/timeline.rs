@@ -241,6 +241,13 @@ impl Timeline {
             );
             self.paint(RED, &line)?;
         }
+        if trailer.export_dropped > 0 {
+            let line = format!(
+                "cradle: {} spans of container births not sent to the OTLP endpoint (it was away or slow)",
+                trailer.export_dropped
+            );
+            self.paint(RED, &line)?;
+        }
         self.out.flush()
     }
 }

@@ -301,6 +301,7 @@ fn births_arrive_as_traces_and_drops_are_counted_when_the_receiver_is_away() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
+    let timeline = watch.timeline.clone();
     let records = watch.stop();
     assert!(
         records.iter().any(|r| r["container"]["id"] == late.as_str()),
@@ -311,6 +312,10 @@ fn births_arrive_as_traces_and_drops_are_counted_when_the_receiver_is_away() {
         trailer["export_dropped"].as_f64().is_some_and(|n| n >= dropped),
         "trailer: {trailer}, metrics: {dropped}"
     );
+    // And the timeline's closing lines say so.
+    let timeline = std::fs::read_to_string(&timeline).unwrap();
+    let said = format!("{} spans of container births not sent", trailer["export_dropped"]);
+    assert!(timeline.contains(&said), "{said:?} not in the timeline's end");
 }
 
 #[test]
