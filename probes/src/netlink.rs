@@ -1,6 +1,11 @@
 //! Parsing the RTM_NEWLINK requests the netlink probe captures: which link
 //! kind, which names, which network namespace each end goes to. Bounded
 //! and total: a malformed message yields what could be read, never a panic.
+//!
+//! Hand-written on purpose, where the runtime's client uses
+//! netlink-packet-route: the probe captures a bounded prefix of each
+//! message, often cut inside an attribute, and that crate refuses a
+//! truncated message whole, where this keeps what could be read.
 
 use crate::event::{Detail, LinkPlacement};
 
