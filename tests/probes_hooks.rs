@@ -298,6 +298,14 @@ fn watch_gives_a_container_the_veth_a_daemon_puts_in_its_network_namespace() {
     assert_eq!(request["answer"], 0, "{request}");
     assert_eq!(request["peer"]["name"], b.as_str(), "{request}");
     assert_eq!(request["peer"]["netns"], container_net, "{request}");
+    // runc is judged by its file: the one on the allow-list, as the kernel
+    // names it (a guest's overlayfs /usr once made it untrusted, and so no
+    // container).
+    let runc_run = lines
+        .iter()
+        .find(|e| e["kind"] == "exec" && e["ret"] == 0 && e["argv"][3] == "run")
+        .expect("runc run's exec");
+    assert_eq!(runc_run.get("untrusted_runtime"), None, "{runc_run}");
     assert_eq!(request["container"], id.as_str(), "{request}");
     if kprobes_here() && veth_here() {
         let veth = lines

@@ -706,12 +706,10 @@ pub struct TraceConfig {
     /// Nonzero: every attached program returns at once. The benchmark's
     /// floor: what having the hooks attached costs, before cradle's work.
     pub floor: u32,
-    /// For [`TRACK_RUNTIMES`]: the executable names (NUL-padded, as
-    /// `comm` holds them) whose exec starts tracking the task.
-    pub runtimes: [[u8; TASK_COMM_LEN]; RUNTIME_NAMES_MAX],
-    /// The length of each name in `runtimes`; 0 for an unused slot.
-    pub runtime_lens: [u8; RUNTIME_NAMES_MAX],
-    pub _pad2: u32,
+    /// For [`TRACK_RUNTIMES`]: the executable names whose exec starts
+    /// tracking the task, as the end of a file name; an unused slot is all
+    /// zero.
+    pub runtimes: [RuntimeTail; RUNTIME_NAMES_MAX],
     /// Step mode: a bit per [`EventKind`]. A tracked task that sends a
     /// record of a kind set here is stopped (SIGSTOP) right after, so it
     /// pauses once the call returned; userspace resumes it with SIGCONT.
@@ -727,6 +725,26 @@ pub struct TraceConfig {
     /// they are not tracked. All zero: an unused slot.
     pub link_daemons: [[u8; TASK_COMM_LEN]; LINK_DAEMONS_MAX],
 }
+
+/// An executable's name as the end of the file names that run it: `/NAME`
+/// right-aligned in [`FILENAME_TAIL`] bytes, each byte that counts set in
+/// `mask`. A file name's tail is its last [`FILENAME_TAIL`] bytes (NUL
+/// excluded), with `/` in front of a shorter name, so that `NAME`,
+/// `./NAME` and `/usr/bin/NAME` all end in `/NAME`. The file runs the
+/// executable when `tail & mask == bytes`, word by word: a comparison of
+/// fixed size, with no search for the last `/` (a data-dependent loop costs
+/// Linux 6.1's verifier more states than it allows). The words hold the
+/// bytes in memory order (native endian), as a 16-byte read yields them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuntimeTail {
+    pub bytes: [u64; 2],
+    pub mask: [u64; 2],
+}
+
+/// Bytes of a file name's end that [`RuntimeTail`] compares: a `/` and a
+/// name of at most `TASK_COMM_LEN - 1` bytes.
+pub const FILENAME_TAIL: usize = TASK_COMM_LEN;
 
 /// A file, as the kernel names it: its device (the kernel's `dev_t`
 /// encoding, major << 20 | minor) and inode number.

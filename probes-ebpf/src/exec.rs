@@ -2,17 +2,20 @@
 //! exit. Userspace pairs the two records by thread.
 
 use aya_ebpf::{
-    helpers::bpf_probe_read_user, macros::raw_tracepoint, programs::RawTracePointContext,
+    helpers::{bpf_probe_read_kernel, bpf_probe_read_user},
+    macros::raw_tracepoint,
+    programs::RawTracePointContext,
 };
 use cradle_probes_common::{
     EXEC_ARGC_MAX, EXEC_ARGV_MAX, EXEC_ARGV_TRUNCATED, EXEC_AT, EXEC_FILENAME_MAX,
-    EXEC_FILENAME_TRUNCATED, EventKind, ExecEvent, ExecResultEvent, HEADER_UNPRIVILEGED,
-    HEADER_UNTRUSTED_RUNTIME, RUNTIME_NAMES_MAX, TASK_COMM_LEN, TRACKED_EXEC_PENDING, TrackedTask,
+    EXEC_FILENAME_TRUNCATED, EventKind, ExecEvent, ExecResultEvent, FILENAME_TAIL,
+    HEADER_UNPRIVILEGED, HEADER_UNTRUSTED_RUNTIME, RUNTIME_NAMES_MAX, TRACKED_EXEC_PENDING,
+    TrackedTask,
 };
 
 use crate::{
     emit::{current_is_tracked, current_pid, header, send_bytes, send_then_stop},
-    globals::{runtime_len, runtime_name, watch_runtimes},
+    globals::{runtime_tail, watch_runtimes},
     maps::{EXEC_SCRATCH, TRACKED},
     syscall::{copy_user_str, enter_args, syscall_ret},
 };
@@ -21,6 +24,9 @@ const FIXED: usize = core::mem::size_of::<ExecEvent>();
 const ARGV_AT: usize = FIXED + EXEC_FILENAME_MAX;
 const ARGV_MASK: usize = EXEC_ARGV_MAX - 1;
 const _: () = assert!(EXEC_ARGV_MAX.is_power_of_two());
+const _: () = assert!(EXEC_FILENAME_MAX.is_power_of_two());
+// names_a_runtime writes `/`s in the FILENAME_TAIL bytes before the filename.
+const _: () = assert!(FIXED >= FILENAME_TAIL && FIXED % 8 == 0);
 
 #[raw_tracepoint]
 pub fn sys_enter_execve(ctx: RawTracePointContext) -> i32 {
@@ -98,10 +104,7 @@ fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
         None => 0,
     };
     if !tracked {
-        // SAFETY: the filename area lies inside the scratch value.
-        let filename =
-            unsafe { core::slice::from_raw_parts(base.wrapping_add(FIXED), EXEC_FILENAME_MAX) };
-        if !names_a_runtime(filename, filename_len as usize) {
+        if !names_a_runtime(base, filename_len) {
             return;
         }
         let pid = current_pid();
@@ -164,45 +167,42 @@ fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
 }
 
 /// Whether the file's name (what follows its last `/`) is one of the
-/// runtime names `cradle watch` follows. `len` counts the NUL. Compares
-/// suffixes rather than searching for the last `/`: a data-dependent
-/// search multiplies the verifier's states past its limit.
+/// runtime names `cradle watch` follows. `base` is the scratch record, its
+/// filename area holding the name; `len` counts the NUL. Compares the
+/// name's tail with each runtime's ([`RuntimeTail`]): fixed-size word
+/// comparisons, where a byte loop (or a search for the last `/`) gives
+/// Linux 6.1's verifier more states than it allows.
 #[inline(always)]
-fn names_a_runtime(filename: &[u8], len: usize) -> bool {
-    if !(2..=EXEC_FILENAME_MAX).contains(&len) {
+fn names_a_runtime(base: *mut u8, len: u32) -> bool {
+    if !(2..=EXEC_FILENAME_MAX as u32).contains(&len) {
         return false;
     }
-    let text_len = len - 1;
+    const SLASHES: u64 = u64::from_ne_bytes([b'/'; 8]);
+    // `/`s in front of the name, so that a short name's tail starts with
+    // one; they are in the record's fixed part, which is written last.
+    // SAFETY: FILENAME_TAIL bytes before the filename area, inside the
+    // scratch value, 8-byte aligned (map values are, FIXED is).
+    unsafe { base.wrapping_add(FIXED - FILENAME_TAIL).cast::<[u64; 2]>().write([SLASHES; 2]) };
+    // Opaque, so that LLVM keeps the mask: it can prove the mask redundant,
+    // but 6.1's verifier cannot, and refuses the unbounded offset.
+    let text_len = core::hint::black_box(len as usize - 1) & (EXEC_FILENAME_MAX - 1);
+    // The FILENAME_TAIL bytes that end where the name does.
+    let tail_at = base.wrapping_add(FIXED - FILENAME_TAIL + text_len);
+    // SAFETY: a kernel-memory read through the helper, which may fail; the
+    // bytes lie inside the scratch value.
+    let Ok(tail) = (unsafe { bpf_probe_read_kernel(tail_at.cast::<[u64; 2]>()) }) else {
+        return false;
+    };
     let mut n = 0;
     while n < RUNTIME_NAMES_MAX {
-        let name_len = runtime_len(n);
-        if name_len != 0 && name_len <= text_len && ends_with_name(filename, text_len, n, name_len)
+        let name = runtime_tail(n);
+        if name.mask[1] != 0
+            && tail[0] & name.mask[0] == name.bytes[0]
+            && tail[1] & name.mask[1] == name.bytes[1]
         {
             return true;
         }
         n += 1;
     }
     false
-}
-
-/// Whether `filename[..text_len]` is `.../NAME` or `NAME` for runtime `n`.
-#[inline(always)]
-fn ends_with_name(filename: &[u8], text_len: usize, n: usize, name_len: usize) -> bool {
-    const MASK: usize = EXEC_FILENAME_MAX - 1;
-    let start = text_len - name_len;
-    if start > 0 && filename[(start - 1) & MASK] != b'/' {
-        return false;
-    }
-    let name = runtime_name(n);
-    let mut j: usize = 0;
-    while j < TASK_COMM_LEN - 1 {
-        if j >= name_len {
-            break;
-        }
-        if filename[(start + j) & MASK] != name[j] {
-            return false;
-        }
-        j += 1;
-    }
-    true
 }

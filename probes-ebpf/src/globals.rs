@@ -2,7 +2,7 @@
 
 use cradle_probes_common::{
     KernelLayout, LINK_DAEMONS_MAX, ProbeGlobals, RUNTIME_FILES_MAX, RUNTIME_NAMES_MAX,
-    RuntimeFile, TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES,
+    RuntimeFile, RuntimeTail, TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES,
 };
 
 /// Set by userspace through aya's `set_global` before the object is loaded.
@@ -41,23 +41,13 @@ pub fn watch_runtimes() -> bool {
     unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.mode) == TRACK_RUNTIMES }
 }
 
-/// The `n`th runtime name watched for, NUL-padded; unused slots are all
-/// zero. Read one at a time: all of them at once would not fit the stack.
+/// The `n`th runtime name watched for, as a file name's end; an unused
+/// slot is all zero.
 #[inline(always)]
-pub fn runtime_name(n: usize) -> [u8; TASK_COMM_LEN] {
+pub fn runtime_tail(n: usize) -> RuntimeTail {
     let n = if n < RUNTIME_NAMES_MAX { n } else { 0 };
     // SAFETY: as in `layout`; `n` is in bounds.
     unsafe { core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.runtimes[n]) }
-}
-
-/// The length of the `n`th runtime name; 0 for an unused slot.
-#[inline(always)]
-pub fn runtime_len(n: usize) -> usize {
-    let n = if n < RUNTIME_NAMES_MAX { n } else { 0 };
-    // SAFETY: as in `layout`; `n` is in bounds.
-    usize::from(unsafe {
-        core::ptr::read_volatile(&raw const CRADLE_GLOBALS.config.runtime_lens[n])
-    })
 }
 
 /// The `n`th file a runtime may run from; an unused slot is all zero.

@@ -16,9 +16,10 @@ use aya::{
     },
 };
 use cradle_probes_common::{
-    EVENTS_MAP, EventKind, GLOBALS_SYMBOL, HOOKS_MAP, KernelLayout, LAYOUT_ABSENT,
+    EVENTS_MAP, EventKind, FILENAME_TAIL, GLOBALS_SYMBOL, HOOKS_MAP, KernelLayout, LAYOUT_ABSENT,
     LINK_DAEMONS_MAX, LOST_MAP, ProbeGlobals, RUNTIME_FILES_MAX, RUNTIME_NAMES_MAX, RuntimeFile,
-    TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES, TRACK_TREE, TRACKED_MAP, TraceConfig, TrackedTask,
+    RuntimeTail, TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES, TRACK_TREE, TRACKED_MAP, TraceConfig,
+    TrackedTask,
 };
 
 use crate::{
@@ -316,8 +317,6 @@ pub(crate) fn load_object_with(
             },
             floor: u32::from(config.floor),
             runtimes: runtime_names(&config.runtimes)?,
-            runtime_lens: runtime_lens(&config.runtimes),
-            _pad2: 0,
             stop_kinds: config.stop_after.iter().fold(0, |bits, kind| bits | 1 << (*kind as u32)),
             runtime_files: match (config.track, config.runtime_files.is_empty()) {
                 (TrackMode::Runtimes, true) => {
@@ -356,8 +355,9 @@ fn comm_table<const N: usize>(
 }
 
 /// The runtime names: executables' file names.
-fn runtime_names(names: &[String]) -> Result<[[u8; TASK_COMM_LEN]; RUNTIME_NAMES_MAX], ProbeError> {
-    comm_table(names, |name| !name.contains('/')).map_err(|refused| {
+fn runtime_names(names: &[String]) -> Result<[RuntimeTail; RUNTIME_NAMES_MAX], ProbeError> {
+    let table = comm_table::<RUNTIME_NAMES_MAX>(names, |name| !name.contains('/'));
+    let table = table.map_err(|refused| {
         ProbeError::RuntimeName(match refused {
             None => {
                 format!("{} names given, at most {RUNTIME_NAMES_MAX} can be watched", names.len())
@@ -367,7 +367,8 @@ fn runtime_names(names: &[String]) -> Result<[[u8; TASK_COMM_LEN]; RUNTIME_NAMES
                 TASK_COMM_LEN - 1
             ),
         })
-    })
+    })?;
+    Ok(table.map(|name| runtime_tail(&name)))
 }
 
 /// Where runtimes are installed, searched beside `PATH` for the default
@@ -395,6 +396,7 @@ pub fn runtime_files_named(names: &[String]) -> Vec<PathBuf> {
 /// device and inode, at most [`RUNTIME_FILES_MAX`] distinct ones.
 pub fn trusted_runtime_files(candidates: &[PathBuf]) -> Vec<(PathBuf, RuntimeFile)> {
     use std::os::unix::fs::MetadataExt;
+    let mounts = superblock_devices();
     let mut trusted: Vec<(PathBuf, RuntimeFile)> = Vec::new();
     for candidate in candidates {
         let Ok(meta) = std::fs::metadata(candidate) else { continue };
@@ -402,7 +404,7 @@ pub fn trusted_runtime_files(candidates: &[PathBuf]) -> Vec<(PathBuf, RuntimeFil
             tracing::warn!(file = %candidate.display(), "not a trusted runtime: not root's alone");
             continue;
         }
-        let dev = meta.dev();
+        let dev = superblock_device(candidate, &mounts).unwrap_or(meta.dev());
         let file = RuntimeFile {
             // The kernel's dev_t: 12 bits of major, 20 of minor.
             dev: ((libc::major(dev) & 0xfff) << 20) | (libc::minor(dev) & 0xf_ffff),
@@ -414,6 +416,40 @@ pub fn trusted_runtime_files(candidates: &[PathBuf]) -> Vec<(PathBuf, RuntimeFil
         }
     }
     trusted
+}
+
+/// The device of each mount's superblock, by mount id, from
+/// `/proc/self/mountinfo`; empty where it cannot be read.
+fn superblock_devices() -> std::collections::HashMap<u64, libc::dev_t> {
+    use procfs_core::FromRead;
+    let Ok(mounts) = procfs_core::process::MountInfos::from_file("/proc/self/mountinfo") else {
+        return std::collections::HashMap::new();
+    };
+    mounts
+        .into_iter()
+        .filter_map(|mount| {
+            let (major, minor) = mount.majmin.split_once(':')?;
+            let dev = libc::makedev(major.parse().ok()?, minor.parse().ok()?);
+            Some((u64::try_from(mount.mnt_id).ok()?, dev))
+        })
+        .collect()
+}
+
+/// The device of the superblock `file` is on, as the kernel's
+/// `inode->i_sb->s_dev` (what the exec program compares) names it. `stat`'s
+/// device can differ: overlayfs reports its lower layer's (a virtme-ng
+/// guest's `/usr`, many live and container images), btrfs a subvolume's.
+/// `None` before Linux 5.8 (no mount id in statx).
+fn superblock_device(
+    file: &Path,
+    mounts: &std::collections::HashMap<u64, libc::dev_t>,
+) -> Option<libc::dev_t> {
+    use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+    let stat = statx(CWD, file, AtFlags::empty(), StatxFlags::MNT_ID).ok()?;
+    if !StatxFlags::from_bits_retain(stat.stx_mask).contains(StatxFlags::MNT_ID) {
+        return None;
+    }
+    mounts.get(&stat.stx_mnt_id).copied()
 }
 
 fn runtime_files(candidates: &[PathBuf]) -> [RuntimeFile; RUNTIME_FILES_MAX] {
@@ -439,12 +475,31 @@ fn link_daemons(names: &[String]) -> Result<[[u8; TASK_COMM_LEN]; LINK_DAEMONS_M
     })
 }
 
-fn runtime_lens(names: &[String]) -> [u8; RUNTIME_NAMES_MAX] {
-    let mut lens = [0u8; RUNTIME_NAMES_MAX];
-    for (len, name) in lens.iter_mut().zip(names) {
-        *len = name.len() as u8;
+/// A runtime's name (NUL-padded; all zero for an unused slot) as the end
+/// of the file names that run it.
+fn runtime_tail(name: &[u8; TASK_COMM_LEN]) -> RuntimeTail {
+    let len = name.iter().position(|&byte| byte == 0).unwrap_or(TASK_COMM_LEN);
+    if len == 0 {
+        return RuntimeTail::default();
     }
-    lens
+    let mut bytes = [0u8; FILENAME_TAIL];
+    let mut mask = [0u8; FILENAME_TAIL];
+    // A name is at most TASK_COMM_LEN - 1 bytes (comm_table), so the `/`
+    // fits in front of it.
+    let start = FILENAME_TAIL - len;
+    bytes[start - 1] = b'/';
+    bytes[start..].copy_from_slice(&name[..len]);
+    mask[start - 1..].fill(0xff);
+    RuntimeTail { bytes: tail_words(bytes), mask: tail_words(mask) }
+}
+
+/// Sixteen bytes as the two words a 16-byte read of them yields.
+fn tail_words(bytes: [u8; FILENAME_TAIL]) -> [u64; 2] {
+    let (low, high) = bytes.split_at(8);
+    [
+        u64::from_ne_bytes(low.try_into().expect("8 bytes")),
+        u64::from_ne_bytes(high.try_into().expect("8 bytes")),
+    ]
 }
 
 /// One program's attachment, owned apart from the program so that it can
@@ -460,6 +515,21 @@ pub(crate) enum Link {
 /// Loads and attaches one program as its spec says; a tail-called program
 /// is placed in its program array instead, and has no link of its own.
 pub(crate) fn attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<Option<Link>, ProbeError> {
+    let link = load_and_attach(ebpf, spec)?;
+    if tracing::enabled!(tracing::Level::DEBUG)
+        && let Some(Ok(info)) = ebpf.program(spec.program).map(|program| program.info())
+    {
+        // How close each program comes to the verifier's limit.
+        tracing::debug!(
+            program = spec.program,
+            verified_instructions = info.verified_instruction_count(),
+            "program loaded"
+        );
+    }
+    Ok(link)
+}
+
+fn load_and_attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<Option<Link>, ProbeError> {
     let program = ebpf.program_mut(spec.program).ok_or(ProbeError::MissingProgram(spec.program))?;
     let load_err = |source| ProbeError::ProgramLoad { program: spec.program, source };
     let attach_err =
@@ -874,5 +944,50 @@ mod object_tests {
             }
         }
         assert!(programs > 10, "{programs} program sections");
+    }
+}
+
+#[cfg(test)]
+mod runtime_tail_tests {
+    use cradle_probes_common::FILENAME_TAIL;
+
+    use super::{runtime_names, tail_words};
+
+    /// A file name's tail as the exec program reads it: its last
+    /// FILENAME_TAIL bytes, `/` in front of a shorter name.
+    fn tail_of(filename: &str) -> [u64; 2] {
+        let mut padded = vec![b'/'; FILENAME_TAIL];
+        padded.extend_from_slice(filename.as_bytes());
+        tail_words(padded[padded.len() - FILENAME_TAIL..].try_into().expect("16 bytes"))
+    }
+
+    fn runs(filename: &str) -> Vec<usize> {
+        let names = ["runc", "crun", "cradle", "fifteen-bytes-x"].map(String::from);
+        let table = runtime_names(&names).expect("valid names");
+        let tail = tail_of(filename);
+        (0..table.len())
+            .filter(|&n| {
+                let t = table[n];
+                t.mask != [0, 0]
+                    && tail[0] & t.mask[0] == t.bytes[0]
+                    && tail[1] & t.mask[1] == t.bytes[1]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_file_runs_a_runtime_when_its_name_after_the_last_slash_is_the_runtimes() {
+        assert_eq!(runs("runc"), [0]);
+        assert_eq!(runs("./runc"), [0]);
+        assert_eq!(runs("/usr/local/sbin/runc"), [0]);
+        assert_eq!(runs("/a/very/long/directory/name/for/crun"), [1]);
+        assert_eq!(runs("/usr/bin/cradle"), [2]);
+        assert_eq!(runs("fifteen-bytes-x"), [3]);
+        assert_eq!(runs("/opt/fifteen-bytes-x"), [3]);
+        for other in
+            ["xrunc", "/bin/xrunc", "/bin/runc2", "/runc/sh", "unc", "", "/", "x-fifteen-bytes-x"]
+        {
+            assert_eq!(runs(other), Vec::<usize>::new(), "{other:?}");
+        }
     }
 }
