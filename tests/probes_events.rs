@@ -371,3 +371,19 @@ fn veth_request_the_kernel_refuses_carries_its_errno() {
     assert_eq!(veth[1]["answer"], -libc::EEXIST, "{}", veth[1]);
     assert!(t.kind("new_link_answer").is_empty(), "every answer joined its request");
 }
+
+/// An empty argument is recorded as one, and the arguments after it still
+/// come: kernels before 6.14 or so count an empty string as 0 bytes copied,
+/// which once ended the recorded argv there.
+#[test]
+fn exec_records_empty_arguments_and_the_ones_after_them() {
+    let t = trace(&[], &["/bin/sh", "-c", "exec /bin/true '' a '' '' b ''"]);
+    assert!(t.success, "{}", t.stdout);
+    let execs = t.kind("exec");
+    let exec = execs
+        .iter()
+        .find(|e| e["filename"] == "/bin/true")
+        .unwrap_or_else(|| panic!("no exec of /bin/true: {execs:#?}"));
+    assert_eq!(exec["argv"], json!(["/bin/true", "", "a", "", "", "b", ""]), "{exec}");
+    assert_eq!(exec["argv_truncated"], false, "{exec}");
+}

@@ -31,6 +31,8 @@ pub static SEQUENCE: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 #[repr(C)]
 pub struct ExecScratch {
     pub bytes: [u8; EXEC_RECORD_MAX + EXEC_ARGV_MAX],
+    /// A value the verifier must not track (`exec::opaque`).
+    pub opaque: u64,
 }
 
 #[map]

@@ -96,8 +96,7 @@ pub fn syscall_ret(ctx: &RawTracePointContext) -> i64 {
 /// `EMPTY_COUNTS`: an empty string is one byte, its NUL, on every kernel.
 /// Kernels before 6.14 or so return 0 for it (strncpy_from_user_nofault)
 /// where later ones count the NUL; a failed read is negative on all. Off
-/// in exec's argv loop, where the extra branch takes 6.1's verifier past
-/// its limit (an empty argument there ends the copied argv early).
+/// for exec's filename, which an empty string makes none (the exec fails).
 #[inline(always)]
 pub fn copy_user_str<const EMPTY_COUNTS: bool>(
     dst: *mut u8,
