@@ -156,6 +156,37 @@ fn trace_sh(extra: &[&str], script: &str) -> (Vec<Value>, std::process::Output) 
     (events, result)
 }
 
+/// A refused program costs its verification and one more for the
+/// verdict, not eleven: asked for its whole walk, the verifier of 6.1
+/// filled every log buffer aya grows for a program refused after 1,000,000
+/// instructions, minutes under emulation. Statistics alone carry the
+/// verdict; the walk is for `CRADLE_LOG=debug`. On this machine fentry is
+/// refused, so doctor's loads include refusals.
+#[test]
+fn doctor_asks_the_verifier_for_its_verdict_not_its_walk() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("bpf.strace");
+    let traced = output(
+        std::process::Command::new("strace")
+            .args(["-f", "-e", "trace=bpf", "-o"])
+            .arg(&calls)
+            .arg(env!("CARGO_BIN_EXE_cradle"))
+            .arg("doctor")
+            .env_remove("CRADLE_LOG"),
+    );
+    assert!(calls.exists(), "strace: {traced:?}");
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    // The loads of cradle's own programs (not its tiny feature probes).
+    let loads: Vec<&str> = calls
+        .lines()
+        .filter(|line| line.contains("BPF_PROG_LOAD") && line.contains("\"Dual MIT/GPL\""))
+        .collect();
+    assert!(!loads.is_empty(), "no program loads in {calls}");
+    for load in loads.iter().filter(|load| !load.contains("log_buf=NULL")) {
+        assert!(load.contains("log_level=4,"), "a load asking for more than statistics: {load}");
+    }
+}
+
 #[test]
 fn doctor_finds_what_works_by_trying() {
     let (report, can_run) = doctor();

@@ -7,7 +7,7 @@ use std::{
 };
 
 use aya::{
-    Ebpf, EbpfLoader,
+    Ebpf, EbpfLoader, VerifierLogLevel,
     maps::{HashMap, IterableMap, MapData, PerCpuArray, ProgramArray, RingBuf},
     programs::{
         FEntry, FExit, KProbe, ProgramError, RawTracePoint, TracePoint, fentry::FEntryLink,
@@ -328,10 +328,26 @@ pub(crate) fn load_object_with(
         },
     };
     EbpfLoader::new()
+        .verifier_log_level(verifier_log_level())
         .override_global(GLOBALS_SYMBOL, &globals, true)
         .map_max_entries(EVENTS_MAP, config.ring_bytes)
         .load(EBPF_OBJECT)
         .map_err(ProbeError::Load)
+}
+
+/// What the verifier writes back about a refused program. aya loads a
+/// program once without a log and, if it is refused, again with one, in a
+/// buffer it grows tenfold for as long as the log does not fit. The walk
+/// of a program refused after 1,000,000 instructions fits none: it was
+/// verified 11 times, minutes on 6.1 under emulation. Its verdict and
+/// statistics alone make the reason; the walk only when debugging
+/// (`CRADLE_LOG=debug`).
+fn verifier_log_level() -> VerifierLogLevel {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        VerifierLogLevel::DEBUG | VerifierLogLevel::STATS
+    } else {
+        VerifierLogLevel::STATS
+    }
 }
 
 /// Names as the programs compare them with `comm`: NUL-padded, at most
