@@ -71,9 +71,6 @@ const CI_TESTS: &[(&str, &[&str])] = &[
             "traces_on_the_hook_and_the_tracepoint_paths_do_not_differ",
             // A veth made by an untracked shell, seen under watch.
             "watch_records_how_a_veth_made_by_an_untracked_shell_was_seen",
-            // A daemon's veth, given to the container whose network
-            // namespace receives the peer.
-            "watch_gives_a_container_the_veth_a_daemon_puts_in_its_network_namespace",
         ],
     ),
     // exec, mounts, pivot_root and setns as on the host.
