@@ -26,7 +26,7 @@ const ARGV_MASK: usize = EXEC_ARGV_MAX - 1;
 const _: () = assert!(EXEC_ARGV_MAX.is_power_of_two());
 const _: () = assert!(EXEC_FILENAME_MAX.is_power_of_two());
 // names_a_runtime writes `/`s in the FILENAME_TAIL bytes before the filename.
-const _: () = assert!(FIXED >= FILENAME_TAIL && FIXED % 8 == 0);
+const _: () = assert!(FIXED >= FILENAME_TAIL && FIXED.is_multiple_of(8));
 
 #[raw_tracepoint]
 pub fn sys_enter_execve(ctx: RawTracePointContext) -> i32 {

@@ -2,7 +2,7 @@
 
 use cradle_probes_common::{
     KernelLayout, LINK_DAEMONS_MAX, ProbeGlobals, RUNTIME_FILES_MAX, RUNTIME_NAMES_MAX,
-    RuntimeFile, RuntimeTail, TASK_COMM_LEN, TRACK_ALL, TRACK_RUNTIMES,
+    RuntimeFile, RuntimeTail, TRACK_ALL, TRACK_RUNTIMES,
 };
 
 /// Set by userspace through aya's `set_global` before the object is loaded.
