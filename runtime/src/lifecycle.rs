@@ -6,7 +6,7 @@ use std::{
     fs::File,
     io::Read,
     os::{
-        fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd},
+        fd::{AsFd, BorrowedFd, OwnedFd},
         unix::fs::PermissionsExt,
     },
     path::{Path, PathBuf},
@@ -551,21 +551,10 @@ fn kill_and_wait(state: &StoredState) -> Result<()> {
     if !crate::state::process_is_alive(state.pid, state.pid_start_time) {
         return Ok(());
     }
-    // SAFETY: pidfd_send_signal with a pidfd we own and no siginfo.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            std::os::fd::AsRawFd::as_raw_fd(&pidfd),
-            libc::SIGKILL,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if rc < 0 {
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::ESRCH) {
-            return Err(err).context(|| format!("killing {}", state.pid));
-        }
+    if let Err(err) = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL)
+        && err != rustix::io::Errno::SRCH
+    {
+        return Err(std::io::Error::from(err)).context(|| format!("killing {}", state.pid));
     }
     let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
     match poll(&mut fds, PollTimeout::from(10_000u16)) {
@@ -584,11 +573,11 @@ fn reap_if_child(pid: i32) {
 }
 
 fn pidfd_open(pid: i32) -> Result<OwnedFd> {
-    // SAFETY: pidfd_open returns a new descriptor or -1; checked below.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context(|| format!("pidfd_open {pid}"));
-    }
-    // SAFETY: a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    let context = || format!("pidfd_open {pid}");
+    let pid = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))
+        .context(context)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(std::io::Error::from)
+        .context(context)
 }
