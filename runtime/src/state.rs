@@ -1,6 +1,13 @@
 //! Per-container state under the runtime root: `ROOT/ID/state.json`
 //! (written atomically: temp file, then rename) and `ROOT/ID/exec.fifo`,
 //! which exists from `create` until `start`.
+//!
+//! Not oci-spec's `State`: the state runc prints (and containerd's go-runc
+//! reads back) has `rootfs`, `created` and a `paused` status that the
+//! spec's state and oci-spec's `ContainerState` lack, and the stored state
+//! keeps what only cradle needs (the pid's start time, cgroups, network,
+//! hooks, host mounts). Where exactly the spec's state is sent, to a
+//! seccomp agent, oci-spec's types are used (`security::seccomp::listener`).
 
 use std::{
     collections::BTreeMap,
