@@ -413,6 +413,28 @@ fn cpu_idle_is_written_as_runc_1_2_writes_it() {
     }
 }
 
+/// cpu.burst as runc 1.2 writes it (runc 1.1, installed here, ignores
+/// it): after the quota, in `cpu.max.burst` on v2 and `cpu.cfs_burst_us`
+/// on v1 (skipped with a warning where the kernel has no such file).
+#[test]
+fn cpu_burst_is_written_as_runc_1_2_writes_it() {
+    let v2 = pure_cgroup_v2();
+    let file = if v2 { "cpu/cpu.max.burst" } else { "cpu/cpu.cfs_burst_us" };
+    if !v2 && !host_offers("cpu", "cpu.cfs_burst_us") {
+        eprintln!("skipped: this kernel's v1 cpu controller has no cpu.cfs_burst_us");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["sleep", "1000"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["linux"]["resources"]["cpu"] =
+            json!({"quota": 50000, "period": 100000, "burst": 20000});
+    });
+    let id = sandbox.id("burst");
+    let written = files_written_by(runtime::cradle_bin(), &sandbox.root, &bundle, &id, &[file]);
+    assert_eq!(written, [format!("{file} = 20000")]);
+}
+
 /// rdma limits name a device; the kernel refuses one it does not have
 /// (these hosts and the VMs have none), and so both runtimes fail the
 /// create; cradle's error names the field, the file and the value, and

@@ -25,6 +25,8 @@ pub struct Resources {
     pub cpu_realtime_runtime: Option<i64>,
     pub cpu_realtime_period: Option<u64>,
     pub cpu_idle: Option<i64>,
+    /// CFS burst, in microseconds (runc 1.2's `cpu.burst`).
+    pub cpu_burst: Option<u64>,
     pub blkio_leaf_weight: Option<u16>,
     pub blkio_weight_devices: Vec<WeightDevice>,
     /// `(file suffix, device)`: `read_bps_device` (v1) / `rbps` (v2), ...
@@ -119,19 +121,10 @@ impl DeviceRule {
 }
 
 impl Resources {
+    /// The limits: every field is applied (where the host's cgroups have
+    /// its file) or refused, none is accepted and dropped.
     pub fn from_spec(spec: &LinuxResources) -> Result<Self> {
-        let (resources, ignored) = Self::read(spec)?;
-        if !ignored.is_empty() {
-            tracing::warn!(fields = ?ignored, "config.json fields accepted but NOT applied");
-        }
-        Ok(resources)
-    }
-
-    /// The limits, and the fields that ask for something cradle does not
-    /// apply.
-    fn read(spec: &LinuxResources) -> Result<(Self, Vec<&'static str>)> {
         let mut resources = Resources::default();
-        let mut ignored = Vec::new();
         if let Some(memory) = spec.memory() {
             resources.memory_limit = set(memory.limit());
             resources.memory_reservation = set(memory.reservation());
@@ -162,9 +155,8 @@ impl Resources {
             // As runc 1.2 (runc 1.1 ignores the field): written when given,
             // 0 too, which makes an idle group a normal one again.
             resources.cpu_idle = cpu.idle();
-            if set(cpu.burst()).is_some() {
-                ignored.push("linux.resources.cpu.burst");
-            }
+            // As runc 1.2 (runc 1.1 ignores the field): written when given.
+            resources.cpu_burst = cpu.burst();
         }
         if let Some(pids) = spec.pids() {
             resources.pids_limit = set(Some(pids.limit()));
@@ -251,7 +243,7 @@ impl Resources {
             resources.unified.push((file.clone(), value.clone()));
         }
         resources.unified.sort();
-        Ok((resources, ignored))
+        Ok(resources)
     }
 }
 
@@ -337,8 +329,6 @@ mod tests {
             "hugepageLimits": [],
         }))
         .unwrap();
-        let (resources, not_applied) = Resources::read(&spec).unwrap();
-        assert_eq!(resources, Resources::default());
-        assert!(not_applied.is_empty(), "no warning: {not_applied:?}");
+        assert_eq!(Resources::from_spec(&spec).unwrap(), Resources::default());
     }
 }

@@ -52,6 +52,10 @@ pub fn apply(dir: &Path, controllers: &[String], resources: &Resources) -> Resul
         if let Some(quota) = resources.cpu_quota {
             write(dir, "cpu.cfs_quota_us", quota)?;
         }
+        // After the quota, which a burst may not exceed.
+        if let Some(burst) = resources.cpu_burst {
+            write_if_present(dir, "linux.resources.cpu.burst", "cpu.cfs_burst_us", burst)?;
+        }
         // The period first, as runc: the runtime may not exceed it.
         if let Some(period) = resources.cpu_realtime_period {
             write(dir, "cpu.rt_period_us", period)?;

@@ -121,6 +121,10 @@ fn apply_cpu(dir: &Path, resources: &Resources) -> Result<()> {
         let value = format!("{quota} {}", resources.cpu_period.unwrap_or(100_000));
         set(dir, &format!("{CPU}.quota"), "cpu.max", value)?;
     }
+    // After the quota, which a burst may not exceed.
+    if let Some(burst) = resources.cpu_burst {
+        set(dir, &format!("{CPU}.burst"), "cpu.max.burst", burst)?;
+    }
     if let Some(cpus) = &resources.cpuset_cpus {
         set(dir, &format!("{CPU}.cpus"), "cpuset.cpus", cpus)?;
     }
