@@ -15,6 +15,7 @@ use cradle_probes_common::{
 };
 
 use crate::{
+    cstr::c_string,
     event::{Detail, Event, Name, NamespaceHook, NamespaceSource, VethEndpoint},
     names, netlink, syscalls,
 };
@@ -75,12 +76,6 @@ fn read<T: Plain>(bytes: &[u8]) -> Result<T, DecodeError> {
     // SAFETY: the slice holds at least size_of::<T>() bytes, the read is
     // unaligned, and `T: Plain` makes any byte pattern a valid T.
     Ok(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
-}
-
-/// The text up to the first NUL (or the whole slice), lossily as UTF-8.
-pub(crate) fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
 /// Decodes one ring-buffer record.

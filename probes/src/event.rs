@@ -6,8 +6,6 @@ use std::{borrow::Cow, sync::Arc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::collector::{Phase, Role};
-
 /// A name from a fixed vocabulary (`"mnt"`, `"PR_SET_NO_NEW_PRIVS"`): static
 /// when decoded, owned when read back from a trace file.
 pub type Name = Cow<'static, str>;
@@ -75,6 +73,87 @@ impl Event {
             unprivileged: false,
             owner: None,
             detail,
+        }
+    }
+}
+
+/// A process's part in its container's birth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The runtime command itself (`runc run`).
+    Runtime,
+    /// Processes the runtime creates on the way (`runc init` stages).
+    Intermediate,
+    /// The process that switches root and becomes the container's init.
+    Init,
+    /// The user's program, from its exec on, and its descendants.
+    Workload,
+}
+
+impl Role {
+    /// Its name, as in trace files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Runtime => "runtime",
+            Role::Intermediate => "intermediate",
+            Role::Init => "init",
+            Role::Workload => "workload",
+        }
+    }
+}
+
+/// The stages of a container's birth, in the order they happen.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    RuntimeStart,
+    NamespaceCreation,
+    RootfsAssembly,
+    RootSwitch,
+    PrivilegeReduction,
+    WorkloadExec,
+    Running,
+    Exit,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 8] = [
+        Phase::RuntimeStart,
+        Phase::NamespaceCreation,
+        Phase::RootfsAssembly,
+        Phase::RootSwitch,
+        Phase::PrivilegeReduction,
+        Phase::WorkloadExec,
+        Phase::Running,
+        Phase::Exit,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::RuntimeStart => "runtime_start",
+            Phase::NamespaceCreation => "namespace_creation",
+            Phase::RootfsAssembly => "rootfs_assembly",
+            Phase::RootSwitch => "root_switch",
+            Phase::PrivilegeReduction => "privilege_reduction",
+            Phase::WorkloadExec => "workload_exec",
+            Phase::Running => "running",
+            Phase::Exit => "exit",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Phase::RuntimeStart => "Runtime start",
+            Phase::NamespaceCreation => "Namespace creation",
+            Phase::RootfsAssembly => "Root filesystem assembly",
+            Phase::RootSwitch => "Root switch",
+            Phase::PrivilegeReduction => "Privilege reduction",
+            Phase::WorkloadExec => "Workload exec",
+            Phase::Running => "Running",
+            Phase::Exit => "Exit",
         }
     }
 }

@@ -10,6 +10,7 @@
 //! the container runtime, which knows nothing of tracing.
 
 pub mod collector;
+mod cstr;
 pub mod decode;
 pub mod describe;
 pub mod doctor;

@@ -29,7 +29,7 @@ use crate::{
         probe,
     },
     stream::EventStream,
-    trace_file::{HookRefusal, HookUse},
+    trace_file::{HookRefusal, HookUse, ProbeAbsence},
     tracefs::{TracefsError, ensure_tracefs},
 };
 
@@ -196,6 +196,16 @@ pub struct LeftOut {
     /// The program that could not load or attach, or the configuration
     /// that left the probe out, with the exact error.
     pub reason: String,
+}
+
+impl From<&LeftOut> for ProbeAbsence {
+    fn from(out: &LeftOut) -> Self {
+        ProbeAbsence {
+            probe: out.probe.name.to_string(),
+            kinds: out.probe.kinds.iter().map(|kind| kind.name().to_string()).collect(),
+            reason: out.reason.clone(),
+        }
+    }
 }
 
 /// What [`attach_all`] did: the programs attached (with their links), the

@@ -43,7 +43,7 @@ fn attributes(mut bytes: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
 }
 
 fn string(payload: &[u8]) -> String {
-    crate::decode::c_string(payload)
+    crate::cstr::c_string(payload)
 }
 
 fn u32_of(payload: &[u8]) -> Option<u32> {

@@ -4,7 +4,7 @@
 use cradle_probes_common::{CALL_SLOTS, CallEvent, EventKind};
 
 use crate::{
-    decode::c_string,
+    cstr::c_string,
     event::{Detail, Name},
     names::{self, MOUNT_ATTRS, MOUNT_FLAGS, UMOUNT_FLAGS, bit_names},
 };

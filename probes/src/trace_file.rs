@@ -17,7 +17,7 @@ use std::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{collector::Container, event::Event, loader::LeftOut, programs::ProgramSpec};
+use crate::{collector::Container, event::Event, programs::ProgramSpec};
 
 /// The `format` every header carries.
 pub const FORMAT: &str = "cradle-trace";
@@ -193,16 +193,6 @@ pub struct ProbeAbsence {
     /// Why: the program that failed and the kernel's error, or
     /// configuration.
     pub reason: String,
-}
-
-impl From<&LeftOut> for ProbeAbsence {
-    fn from(out: &LeftOut) -> Self {
-        ProbeAbsence {
-            probe: out.probe.name.to_string(),
-            kinds: out.probe.kinds.iter().map(|kind| kind.name().to_string()).collect(),
-            reason: out.reason.clone(),
-        }
-    }
 }
 
 /// How a trace ended, and what it counted.
