@@ -8,9 +8,10 @@ mod common;
 use std::{
     io::{BufRead, BufReader, Write},
     process::{Command, Stdio},
+    time::Duration,
 };
 
-use common::{PHASE_TITLES, RuncBundle, cradle, paused_pid, process_state, runtime::Sandbox};
+use common::{PHASE_TITLES, RuncBundle, cradle, paused_pid, runtime::Sandbox, state_once_stopped};
 
 /// Drives a `--step` run: answers each pause, returns the phases paused
 /// at, in order, and the exit status.
@@ -25,7 +26,7 @@ fn step_through(mut command: Command) -> (Vec<String>, std::process::ExitStatus)
     // A run that hangs fails the test rather than blocking it.
     let pid = child.id() as i32;
     std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_secs(90));
+        std::thread::sleep(Duration::from_secs(90));
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
     });
     let stderr = BufReader::new(child.stderr.take().unwrap());
@@ -38,7 +39,7 @@ fn step_through(mut command: Command) -> (Vec<String>, std::process::ExitStatus)
         if line.starts_with(">> paused: ") {
             let pid = paused_pid(&line).expect("a pid in the pause");
             assert_eq!(
-                process_state(pid),
+                state_once_stopped(pid, Duration::from_secs(10)),
                 Some('T'),
                 "pid {pid} is not stopped at: {line}\n{transcript}"
             );
@@ -121,7 +122,7 @@ fn an_interrupt_at_a_pause_resumes_the_runtime_and_runs_to_the_end() {
         transcript.push('\n');
         if stopped.is_none() && line.starts_with(">> paused: ") {
             let pid = paused_pid(&line).expect("a pid in the pause");
-            assert_eq!(process_state(pid), Some('T'), "{transcript}");
+            assert_eq!(state_once_stopped(pid, Duration::from_secs(10)), Some('T'), "{transcript}");
             stopped = Some(pid);
             // Ctrl-C, as cradle alone gets it (its command would get its
             // own from the terminal): the pause gives up, Enter unpressed.

@@ -14,6 +14,7 @@ use std::{
 use common::{
     PHASE_TITLES, RuncBundle, paused_pid, process_state,
     runtime::{Sandbox, processes_mentioning},
+    state_once_stopped,
     tmux::{Tmux, then_report_terminal, wait_for_exit},
 };
 use serde_json::Value;
@@ -201,7 +202,7 @@ fn closing_the_terminal_at_a_step_pause_leaves_nothing_stopped_or_running() {
         tmux.keys(&["n"]);
         let screen = tmux.wait_text("Namespace creation has begun.", WAIT);
         let stopped = paused_pid(&screen).unwrap_or_else(|| panic!("who stopped:\n{screen}"));
-        assert_eq!(process_state(stopped), Some('T'), "{screen}");
+        assert_eq!(state_once_stopped(stopped, WAIT), Some('T'), "{screen}");
         // The window closes: cradle must notice, resume what it stopped,
         // end the run and exit, not spin on a dead terminal.
         drop(tmux);
@@ -231,7 +232,7 @@ fn step_in_the_ui(name: &str, command: &str) {
         let screen = tmux.wait_text(&format!("{phase} has begun."), WAIT);
         assert!(screen.contains("LIVE stopped"), "{screen}");
         let pid = paused_pid(&screen).unwrap_or_else(|| panic!("who stopped:\n{screen}"));
-        assert_eq!(process_state(pid), Some('T'), "pid {pid} is stopped:\n{screen}");
+        assert_eq!(state_once_stopped(pid, WAIT), Some('T'), "pid {pid} is stopped:\n{screen}");
         tmux.keys(&["n"]);
     }
     tmux.wait_text("LIVE ended", WAIT);

@@ -120,6 +120,20 @@ pub fn process_state(pid: u32) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
+/// The state of `pid` once it is stopped, or the last state seen after
+/// `within`. A stop the kernel asked for lands on the task's way back to
+/// user mode, which a loaded machine may not schedule for a while.
+pub fn state_once_stopped(pid: u32, within: std::time::Duration) -> Option<char> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let state = process_state(pid);
+        if state == Some('T') || std::time::Instant::now() >= deadline {
+            return state;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// The titles the timeline and the UI give the phases a container steps
 /// through, in order: Running, which is not a step of its birth, left out.
 pub const PHASE_TITLES: [&str; 7] = [
