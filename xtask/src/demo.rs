@@ -6,10 +6,7 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use crate::{
-    setup::run_checked,
-    test::{cargo, workspace_root},
-};
+use crate::workspace::{cargo, run_checked, workspace_root};
 
 pub fn run(extra: &[String]) -> Result<()> {
     run_checked(cargo().args(["build", "--release", "--bin", "cradle"]))?;

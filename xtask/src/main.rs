@@ -7,9 +7,12 @@
 
 mod bench;
 mod demo;
+#[cfg(test)]
+mod module_cycles;
 mod setup;
 mod test;
 mod vmtest;
+mod workspace;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

@@ -5,6 +5,8 @@ use std::{path::PathBuf, process::Command};
 
 use anyhow::{Context, Result, bail};
 
+use crate::workspace::run_checked;
+
 /// Debian packages cradle needs, and why.
 const PACKAGES: &[(&str, &str)] = &[
     ("rustc-web", "the eBPF compiler: a rustc that ships its library source"),
@@ -128,12 +130,4 @@ fn install_cargo_fuzz() -> Result<()> {
     }
     println!("setup: building cargo-fuzz {CARGO_FUZZ_VERSION}");
     run_checked(&mut cargo_install("cargo-fuzz", CARGO_FUZZ_VERSION))
-}
-
-pub fn run_checked(command: &mut Command) -> Result<()> {
-    let status = command.status().with_context(|| format!("running {command:?}"))?;
-    if !status.success() {
-        bail!("{command:?} failed: {status}");
-    }
-    Ok(())
 }

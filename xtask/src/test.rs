@@ -2,23 +2,15 @@
 
 use std::{
     io::{BufRead, BufReader},
-    path::PathBuf,
     process::{Command, Stdio},
 };
 
 use anyhow::{Context, Result, bail};
 
-use crate::{setup::run_checked, vmtest};
-
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-pub fn cargo() -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.current_dir(workspace_root());
-    command
-}
+use crate::{
+    vmtest,
+    workspace::{Totals, cargo, count_results, run_checked, workspace_root},
+};
 
 /// The whole test run; `kernel_matrix` adds the kernel-facing tests inside
 /// every kernel of the matrix after the host's.
@@ -97,12 +89,6 @@ fn fuzz_decode() -> Result<()> {
     )
 }
 
-#[derive(Default)]
-pub struct Totals {
-    pub passed: u64,
-    pub failed: u64,
-}
-
 /// Runs a `cargo test` command, echoing its output while adding up the
 /// `test result:` lines of every test binary.
 fn run_tests(command: &mut Command) -> Result<Totals> {
@@ -115,46 +101,4 @@ fn run_tests(command: &mut Command) -> Result<Totals> {
         bail!("{command:?} failed: {status}");
     }
     Ok(totals)
-}
-
-/// Echoes cargo test's output lines while adding up their `test result:`
-/// lines (one per test binary), each echoed line starting with `tag`.
-pub fn count_results(lines: impl Iterator<Item = String>, tag: &str) -> Totals {
-    let mut totals = Totals::default();
-    for line in lines {
-        println!("{tag}{line}");
-        if let Some(result) = line.strip_prefix("test result: ") {
-            totals.passed += count_before(result, " passed");
-            totals.failed += count_before(result, " failed");
-        }
-    }
-    totals
-}
-
-/// The number just before `label` in "ok. 5 passed; 0 failed; ...".
-fn count_before(text: &str, label: &str) -> u64 {
-    text.split(';')
-        .find_map(|part| {
-            part.trim()
-                .trim_start_matches("ok. ")
-                .trim_start_matches("FAILED. ")
-                .strip_suffix(label)
-        })
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::count_before;
-
-    #[test]
-    fn reads_cargo_test_result_lines() {
-        let ok = "ok. 5 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 2.46s";
-        assert_eq!(count_before(ok, " passed"), 5);
-        assert_eq!(count_before(ok, " failed"), 0);
-        let failed = "FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out";
-        assert_eq!(count_before(failed, " passed"), 3);
-        assert_eq!(count_before(failed, " failed"), 2);
-    }
 }

@@ -22,10 +22,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use clap::{Args, FromArgMatches, ValueEnum};
 
-use crate::{
-    setup::run_checked,
-    test::{Totals, cargo, count_results, workspace_root},
-};
+use crate::workspace::{Totals, cargo, count_results, run_checked, workspace_root};
 
 /// A kernel of the matrix: a series and the Debian package that tracks it.
 pub struct Kernel {
@@ -686,7 +683,7 @@ fn path_with_venv() -> std::ffi::OsString {
 #[cfg(test)]
 mod tests {
     use super::{CI_TESTS, KERNEL_TESTS, KERNELS, KNOWN_GAPS};
-    use crate::test::workspace_root;
+    use crate::workspace::workspace_root;
 
     /// A renamed test would otherwise drop out of CI's kernel runs
     /// silently (`--exact` matches nothing and passes).

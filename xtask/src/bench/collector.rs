@@ -22,7 +22,7 @@ use super::{
     runtimes::{Runtime, parse_elapsed},
     stats::Spread,
 };
-use crate::test::cargo;
+use crate::workspace::cargo;
 
 /// What the recorder wrote.
 #[derive(Clone, Debug, Serialize)]
@@ -88,9 +88,9 @@ pub struct Replay {
 
 /// Runs the criterion replay bench on `recording`; reads its samples back.
 pub fn replay(recording: &Recording) -> Result<Vec<Replay>> {
-    let criterion = crate::test::workspace_root().join("target/criterion/replay");
+    let criterion = crate::workspace::workspace_root().join("target/criterion/replay");
     let _ = std::fs::remove_dir_all(&criterion);
-    crate::setup::run_checked(
+    crate::workspace::run_checked(
         cargo()
             .args(["bench", "-p", "cradle-probes", "--bench", "replay"])
             .env("CRADLE_BENCH_RECORDING", &recording.path),

@@ -25,10 +25,7 @@ use serde_json::Value;
 
 pub use runtimes::stopwatch;
 
-use crate::{
-    setup::run_checked,
-    test::{cargo, workspace_root},
-};
+use crate::workspace::{cargo, run_checked, workspace_root};
 use process::MountNamespace;
 use report::{Machine, Results};
 use runtimes::Runtime;
