@@ -37,7 +37,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("qemu-system-x86", "vmtest: boots Debian's kernels to test cradle on them"),
     ("python3-venv", "vmtest: virtme-ng's own Python environment"),
     ("kmod", "vmtest: depmod for the unpacked kernels, modprobe in the guests"),
-    ("prometheus", "scrapes `cradle watch --metrics` in tests/fleet_export.rs"),
+    ("prometheus", "scrapes `cradle watch --metrics` in tests/fleet_prometheus.rs"),
     ("udev", "vmtest: names the guest's virtio ports, which carry a test's output and exit status"),
 ];
 
