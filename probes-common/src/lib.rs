@@ -797,6 +797,11 @@ pub const TRACKED_MAX: u32 = 65536;
 pub const SYS_ENTER_HANDLERS_MAP: &str = "SYS_ENTER_HANDLERS";
 /// The same for the raw `sys_exit` program and the calls' exits.
 pub const SYS_EXIT_HANDLERS_MAP: &str = "SYS_EXIT_HANDLERS";
+/// The entry handlers that can act for a task that is not tracked (when
+/// runtimes are watched: an exec, a link daemon's netlink call), by
+/// syscall number: the only handlers `sys_enter` passes such a task's
+/// calls to, so the rest of the host pays no handler for its other calls.
+pub const SYS_ENTER_UNTRACKED_HANDLERS_MAP: &str = "SYS_ENTER_UNTRACKED_HANDLERS";
 /// Name of the array the programs read to know which of the kernel-function
 /// hooks userspace attached: slot [`HOOK_NAMESPACES`], [`HOOK_VETH`] or
 /// [`HOOK_CAPABILITY`], nonzero once attached.

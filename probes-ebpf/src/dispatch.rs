@@ -29,21 +29,35 @@ use crate::{
 pub static SYS_ENTER_HANDLERS: ProgramArray =
     ProgramArray::with_max_entries(SYSCALL_HANDLERS_MAX, 0);
 
+/// Syscall number -> the entry handlers that can act for an untracked task
+/// when runtimes are watched (execs, link daemons' netlink calls): userspace
+/// places them here too, so that an untracked task's other calls reach no
+/// handler at all.
+#[map]
+pub static SYS_ENTER_UNTRACKED_HANDLERS: ProgramArray =
+    ProgramArray::with_max_entries(SYSCALL_HANDLERS_MAX, 0);
+
 /// Syscall number -> the program that handles that call's exit.
 #[map]
 pub static SYS_EXIT_HANDLERS: ProgramArray =
     ProgramArray::with_max_entries(SYSCALL_HANDLERS_MAX, 0);
 
-/// Tracked tasks' calls, and every exec an untracked task makes when
-/// runtimes are watched (its exec handler decides).
+/// Tracked tasks' calls, and when runtimes are watched, the calls of an
+/// untracked task that a handler may act on (an exec: its handler decides
+/// whether a runtime starts; a link daemon's netlink calls).
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     if floor() {
         return 0;
     }
-    if (current_is_tracked() || watch_runtimes()) && is_native_call(&ctx) {
+    let tracked = current_is_tracked();
+    if (tracked || watch_runtimes()) && is_native_call(&ctx) {
         let number = ctx.arg::<u64>(1);
-        dispatch(&ctx, &SYS_ENTER_HANDLERS, number);
+        if tracked {
+            dispatch(&ctx, &SYS_ENTER_HANDLERS, number);
+        } else {
+            dispatch(&ctx, &SYS_ENTER_UNTRACKED_HANDLERS, number);
+        }
     }
     0
 }

@@ -267,7 +267,7 @@ pub(crate) fn attach_all(
         if is_out(&left_out, &spec) {
             // Attached before a sibling failed: take it back out.
             drop(link);
-            if let Some(tail_call) = spec.tail_call {
+            for tail_call in spec.slots() {
                 unplace(ebpf, tail_call);
             }
         } else {
@@ -573,9 +573,11 @@ fn load_and_attach(ebpf: &mut Ebpf, spec: &ProgramSpec) -> Result<Option<Link>, 
             if tp.fd().is_err() {
                 tp.load().map_err(load_err)?;
             }
-            if let Some(tail_call) = spec.tail_call {
+            if spec.tail_call.is_some() {
                 let fd = tp.fd().map_err(load_err)?.try_clone().map_err(ProbeError::Io)?;
-                place(ebpf, spec.program, tail_call, &fd)?;
+                for tail_call in spec.slots() {
+                    place(ebpf, spec.program, tail_call, &fd)?;
+                }
                 return Ok(None);
             }
             let id = tp.attach(spec.target).map_err(attach_err)?;

@@ -1,6 +1,8 @@
 //! Which eBPF program serves which probe, and how each attaches.
 
-use cradle_probes_common::{EventKind, SYS_ENTER_HANDLERS_MAP, SYS_EXIT_HANDLERS_MAP};
+use cradle_probes_common::{
+    EventKind, SYS_ENTER_HANDLERS_MAP, SYS_ENTER_UNTRACKED_HANDLERS_MAP, SYS_EXIT_HANDLERS_MAP,
+};
 use serde::Serialize;
 
 /// How a program is attached to the kernel.
@@ -55,6 +57,11 @@ pub struct ProgramSpec {
     /// Set for a program that is not attached itself but reached by a tail
     /// call from a dispatching program.
     pub tail_call: Option<TailCall>,
+    /// Set for a syscall entry handler that can act for a task that is not
+    /// tracked when runtimes are watched (an exec; a link daemon's netlink
+    /// call): it also fills its slot of the untracked-task array, and no
+    /// other handler runs for an untracked task's calls.
+    pub acts_for_untracked: bool,
 }
 
 /// Where a tail-called program goes: a slot of a program array.
@@ -66,6 +73,17 @@ pub struct TailCall {
 }
 
 impl ProgramSpec {
+    /// The program-array slots a tail-called program fills: its own, and
+    /// for a handler that [acts for untracked tasks](Self::acts_for_untracked)
+    /// the same slot of the untracked-task array.
+    pub fn slots(&self) -> impl Iterator<Item = TailCall> + use<> {
+        let untracked = self
+            .tail_call
+            .filter(|_| self.acts_for_untracked)
+            .map(|slot| TailCall { array: SYS_ENTER_UNTRACKED_HANDLERS_MAP, ..slot });
+        self.tail_call.into_iter().chain(untracked)
+    }
+
     /// `mechanism:category/target`, as shown in trace headers and `doctor`
     /// (a syscall handler: `raw_tracepoint:sys_enter/mount`).
     pub fn describe(&self) -> String {
@@ -152,6 +170,7 @@ const fn raw_tp(probes: &'static [&'static str], name: &'static str) -> ProgramS
         target: name,
         optional: false,
         tail_call: None,
+        acts_for_untracked: false,
     }
 }
 
@@ -171,6 +190,15 @@ const fn on_enter(
         target: syscall,
         optional: false,
         tail_call: Some(TailCall { array: SYS_ENTER_HANDLERS_MAP, index: number as u32 }),
+        acts_for_untracked: false,
+    }
+}
+
+impl ProgramSpec {
+    /// This entry handler [acts for untracked
+    /// tasks](ProgramSpec::acts_for_untracked).
+    const fn for_any_task(self) -> ProgramSpec {
+        ProgramSpec { acts_for_untracked: true, ..self }
     }
 }
 
@@ -220,9 +248,9 @@ pub const PROGRAMS: &[ProgramSpec] = &[
     raw_tp(&["exec"], "sched_process_exec"),
     raw_tp(&["cgroup"], "cgroup_mkdir"),
     raw_tp(&["cgroup"], "cgroup_attach_task"),
-    on_enter(&["exec"], "sys_enter_execve", "execve", libc::SYS_execve),
+    on_enter(&["exec"], "sys_enter_execve", "execve", libc::SYS_execve).for_any_task(),
     on_exit(&["exec"], "sys_exit_exec", "execve", libc::SYS_execve),
-    on_enter(&["exec"], "sys_enter_execveat", "execveat", libc::SYS_execveat),
+    on_enter(&["exec"], "sys_enter_execveat", "execveat", libc::SYS_execveat).for_any_task(),
     on_exit(&["exec"], "sys_exit_exec", "execveat", libc::SYS_execveat),
     on_enter(&["namespaces"], "sys_enter_unshare", "unshare", libc::SYS_unshare),
     on_exit(&["namespaces"], "sys_exit_unshare", "unshare", libc::SYS_unshare),
@@ -256,13 +284,13 @@ pub const PROGRAMS: &[ProgramSpec] = &[
     on_exit(&["privileges"], "sys_exit_seccomp", "seccomp", libc::SYS_seccomp),
     on_enter(&["hostname"], "sys_enter_sethostname", "sethostname", libc::SYS_sethostname),
     on_exit(&["hostname"], "sys_exit_sethostname", "sethostname", libc::SYS_sethostname),
-    on_enter(&["link"], "sys_enter_sendmsg", "sendmsg", libc::SYS_sendmsg),
+    on_enter(&["link"], "sys_enter_sendmsg", "sendmsg", libc::SYS_sendmsg).for_any_task(),
     on_exit(&["link"], "sys_exit_send", "sendmsg", libc::SYS_sendmsg),
-    on_enter(&["link"], "sys_enter_sendto", "sendto", libc::SYS_sendto),
+    on_enter(&["link"], "sys_enter_sendto", "sendto", libc::SYS_sendto).for_any_task(),
     on_exit(&["link"], "sys_exit_send", "sendto", libc::SYS_sendto),
-    on_enter(&["link"], "sys_enter_recvmsg", "recvmsg", libc::SYS_recvmsg),
+    on_enter(&["link"], "sys_enter_recvmsg", "recvmsg", libc::SYS_recvmsg).for_any_task(),
     on_exit(&["link"], "sys_exit_recv", "recvmsg", libc::SYS_recvmsg),
-    on_enter(&["link"], "sys_enter_recvfrom", "recvfrom", libc::SYS_recvfrom),
+    on_enter(&["link"], "sys_enter_recvfrom", "recvfrom", libc::SYS_recvfrom).for_any_task(),
     on_exit(&["link"], "sys_exit_recv", "recvfrom", libc::SYS_recvfrom),
     on_enter(&["files"], "sys_enter_open", "open", libc::SYS_open),
     on_exit(&["files"], "sys_exit_open", "open", libc::SYS_open),
@@ -320,6 +348,7 @@ const fn on_function(
         target: function,
         optional: true,
         tail_call: None,
+        acts_for_untracked: false,
     }
 }
 
@@ -475,7 +504,7 @@ mod tests {
     fn every_syscall_handler_has_a_slot_of_its_own() {
         let mut taken = HashSet::new();
         for spec in PROGRAMS {
-            if let Some(tail_call) = spec.tail_call {
+            for tail_call in spec.slots() {
                 assert!(tail_call.index < SYSCALL_HANDLERS_MAX, "{} has no slot", spec.program);
                 assert!(taken.insert(tail_call), "{} shares a slot", spec.program);
             }
@@ -503,6 +532,25 @@ mod tests {
         }
         for hook in HOOKS {
             assert!(super::probe(hook.probe).is_some(), "hook for unknown probe {}", hook.probe);
+        }
+    }
+
+    /// Only `sys_enter` passes an untracked task's calls on: an exit
+    /// handler (followed through PENDING stashes) or an attached program
+    /// marked so would mean a mistaken table.
+    #[test]
+    fn only_entry_handlers_act_for_untracked_tasks() {
+        let marked: Vec<&ProgramSpec> =
+            PROGRAMS.iter().filter(|spec| spec.acts_for_untracked).collect();
+        assert!(!marked.is_empty());
+        for spec in marked {
+            let slots: Vec<&str> = spec.slots().map(|slot| slot.array).collect();
+            assert_eq!(
+                slots,
+                [SYS_ENTER_HANDLERS_MAP, SYS_ENTER_UNTRACKED_HANDLERS_MAP],
+                "{}",
+                spec.program
+            );
         }
     }
 
