@@ -251,3 +251,127 @@ pub fn loss(
 
 /// The largest ring the loss measurement tries.
 const MAX_RING: u64 = 256 << 20;
+
+/// Where `cradle trace -o /dev/null -- /bin/true` spends its time, from one
+/// run under `strace -f -T -ttt`. strace slows every syscall it stops, so
+/// the shares matter more than the absolute times.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StartupBreakdown {
+    /// From cradle's exec to its first program load: the BTF, the object,
+    /// the maps.
+    pub before_loading_ms: f64,
+    /// The program loads' own time (verification included), and their
+    /// number (aya's feature probes among them).
+    pub loading_ms: f64,
+    pub loads: usize,
+    /// The slowest program loads, by name (the kernel keeps 15 bytes).
+    pub slowest_loads: Vec<(String, f64)>,
+    /// The attach calls' own time (raw tracepoints, links, perf events).
+    pub attaching_ms: f64,
+    /// From the end of the last load to the command's exec.
+    pub after_loading_ms: f64,
+    /// From the command's exit to cradle's: detaching, the trailer.
+    pub shutdown_ms: f64,
+}
+
+pub fn startup_breakdown(paths: &Paths, work: &Path) -> Result<StartupBreakdown> {
+    let log = work.join("startup.strace");
+    let output = Command::new("strace")
+        .args(["-f", "-T", "-ttt", "-e", "trace=bpf,perf_event_open,execve,exit_group", "-o"])
+        .arg(&log)
+        .arg(&paths.cradle)
+        .args(["trace", "-o", "/dev/null", "--", "/bin/true"])
+        .output()
+        .context("running strace (cargo xtask setup installs it)")?;
+    if !output.status.success() {
+        bail!("strace of cradle trace failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let text = std::fs::read_to_string(&log)?;
+    breakdown_of(&text).context("reading strace's log of cradle trace")
+}
+
+/// The breakdown from an `strace -f -T -ttt` log: lines `PID SECONDS
+/// call(...) = RESULT <DURATION>`.
+fn breakdown_of(log: &str) -> Option<StartupBreakdown> {
+    let parsed: Vec<(u32, f64, &str, f64)> = log
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ' ');
+            let pid = fields.next()?.parse().ok()?;
+            let at = fields.next()?.parse().ok()?;
+            let call = fields.next()?;
+            let took = call
+                .rsplit_once('<')
+                .and_then(|(_, rest)| rest.strip_suffix('>')?.parse().ok())
+                .unwrap_or(0.0);
+            Some((pid, at, call, took))
+        })
+        .collect();
+    let &(cradle, started, _, _) = parsed.first()?;
+    let loads: Vec<&(u32, f64, &str, f64)> =
+        parsed.iter().filter(|(_, _, call, _)| call.starts_with("bpf(BPF_PROG_LOAD")).collect();
+    let first_load = loads.first()?.1;
+    let last_load_end = loads.iter().map(|(_, at, _, took)| at + took).fold(0.0, f64::max);
+    let command = parsed.iter().find(|(pid, _, call, _)| {
+        *pid != cradle && call.starts_with("execve(\"/bin/true\"") && call.contains(") = 0")
+    })?;
+    let command_exit = parsed
+        .iter()
+        .find(|(pid, _, call, _)| *pid == command.0 && call.starts_with("exit_group"))?;
+    let cradle_exit =
+        parsed.iter().find(|(pid, _, call, _)| *pid == cradle && call.starts_with("exit_group"))?;
+    let mut slowest: Vec<(String, f64)> = loads
+        .iter()
+        .map(|(_, _, call, took)| {
+            let name = call
+                .split_once("prog_name=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map_or("", |(name, _)| name);
+            (name.to_string(), took * 1e3)
+        })
+        .collect();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    slowest.truncate(5);
+    let attach = ["bpf(BPF_RAW_TRACEPOINT_OPEN", "bpf(BPF_LINK_CREATE", "perf_event_open("];
+    Some(StartupBreakdown {
+        before_loading_ms: (first_load - started) * 1e3,
+        loading_ms: loads.iter().map(|(_, _, _, took)| took * 1e3).sum(),
+        loads: loads.len(),
+        slowest_loads: slowest,
+        attaching_ms: parsed
+            .iter()
+            .filter(|(_, _, call, _)| attach.iter().any(|prefix| call.starts_with(prefix)))
+            .map(|(_, _, _, took)| took * 1e3)
+            .sum(),
+        after_loading_ms: (command.1 - last_load_end) * 1e3,
+        shutdown_ms: (cradle_exit.1 - command_exit.1) * 1e3,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_startup_is_broken_down_from_straces_log() {
+        let log = "\
+10 100.000000 execve(\"/x/cradle\", [\"cradle\"], 0x0 /* 3 vars */) = 0 <0.001000>
+10 100.100000 bpf(BPF_PROG_LOAD, {prog_name=\"a\", insn_cnt=2}, 148) = 5 <0.010000>
+10 100.120000 bpf(BPF_PROG_LOAD, {prog_name=\"sys_exit_send\", insn_cnt=9}, 148) = 6 <0.030000>
+10 100.160000 bpf(BPF_RAW_TRACEPOINT_OPEN, {raw_tracepoint={name=\"x\", prog_fd=6}}, 152) = 7 <0.002000>
+11 100.200000 execve(\"/bin/true\", [\"/bin/true\"], 0x0 /* 3 vars */) = 0 <0.001000>
+11 100.210000 exit_group(0)                     = ?
+10 100.250000 exit_group(0)                     = ?
+";
+        let breakdown = breakdown_of(log).unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+        assert!(close(breakdown.before_loading_ms, 100.0), "{breakdown:?}");
+        assert!(close(breakdown.loading_ms, 40.0), "{breakdown:?}");
+        assert_eq!(breakdown.loads, 2);
+        assert_eq!(breakdown.slowest_loads[0].0, "sys_exit_send");
+        assert!(close(breakdown.attaching_ms, 2.0), "{breakdown:?}");
+        assert!(close(breakdown.after_loading_ms, 50.0), "{breakdown:?}");
+        assert!(close(breakdown.shutdown_ms, 40.0), "{breakdown:?}");
+        assert_eq!(breakdown_of("garbage\n"), None);
+    }
+}

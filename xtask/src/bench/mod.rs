@@ -191,6 +191,7 @@ fn measure(
         .collect::<Result<Vec<_>>>()?;
     section(&format!("startup: {} rounds", args.host_rounds));
     let startup = host::startup(paths, work, args.host_rounds)?;
+    let startup_breakdown = host::startup_breakdown(paths, work)?;
     section("the kernel's floor under a lifecycle");
     let floor = host::lifecycle_floor(work, args.rounds)?;
     section(&format!("watch's cost to the host: {} rounds", args.host_rounds));
@@ -274,6 +275,7 @@ fn measure(
         soak,
         profiles,
         startup,
+        startup_breakdown,
         floor,
         watch_cost,
         loss,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{
     collector::{Recording, Replay, Session},
-    host::{LifecycleFloor, Loss, Startup, WatchCost},
+    host::{LifecycleFloor, Loss, Startup, StartupBreakdown, WatchCost},
     profile::Profile,
     runtimes::{Lifecycle, TracingCost, WrapperCost},
     stats::Spread,
@@ -41,6 +41,7 @@ pub struct Results {
     /// Where the traced runs' time went, per runtime.
     pub profiles: Vec<Profile>,
     pub startup: Startup,
+    pub startup_breakdown: StartupBreakdown,
     pub floor: LifecycleFloor,
     pub watch_cost: Vec<WatchCost>,
     /// The loss storm at the default ring, then at doubled rings until
@@ -317,6 +318,20 @@ pub fn markdown(results: &Results) -> String {
         spread_cell(&s.traced, 1),
         spread_cell(&s.plain, 2),
         s.traced.n
+    );
+    let b = &results.startup_breakdown;
+    let slowest: Vec<String> =
+        b.slowest_loads.iter().map(|(name, ms)| format!("`{name}` {ms:.1}")).collect();
+    let _ = writeln!(
+        md,
+        "\nWhere startup goes, ms, from one run under `strace -f -T -ttt` (which slows each syscall: read the shares): before the first program load (BTF, object, maps) {:.1}; {} program loads with verification {:.1} (slowest: {}); attach calls {:.1}; from the last load to the command's exec {:.1}; from the command's exit to cradle's (detach, trailer) {:.1}.",
+        b.before_loading_ms,
+        b.loads,
+        b.loading_ms,
+        slowest.join(", "),
+        b.attaching_ms,
+        b.after_loading_ms,
+        b.shutdown_ms
     );
 
     let _ = writeln!(
