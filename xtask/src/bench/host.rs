@@ -296,10 +296,10 @@ fn breakdown_of(log: &str) -> Option<StartupBreakdown> {
     let parsed: Vec<(u32, f64, &str, f64)> = log
         .lines()
         .filter_map(|line| {
-            let mut fields = line.splitn(3, ' ');
-            let pid = fields.next()?.parse().ok()?;
-            let at = fields.next()?.parse().ok()?;
-            let call = fields.next()?;
+            // strace pads the pid column: split on runs of blanks.
+            let (pid, rest) = line.trim_start().split_once(' ')?;
+            let (at, call) = rest.trim_start().split_once(' ')?;
+            let (pid, at) = (pid.parse().ok()?, at.parse().ok()?);
             let took = call
                 .rsplit_once('<')
                 .and_then(|(_, rest)| rest.strip_suffix('>')?.parse().ok())
@@ -313,7 +313,9 @@ fn breakdown_of(log: &str) -> Option<StartupBreakdown> {
     let first_load = loads.first()?.1;
     let last_load_end = loads.iter().map(|(_, at, _, took)| at + took).fold(0.0, f64::max);
     let command = parsed.iter().find(|(pid, _, call, _)| {
-        *pid != cradle && call.starts_with("execve(\"/bin/true\"") && call.contains(") = 0")
+        // An exec split across lines (`<unfinished ...>`) has no result on
+        // its first line; only a failed one says `= -1`.
+        *pid != cradle && call.starts_with("execve(\"/bin/true\"") && !call.contains("= -1")
     })?;
     let command_exit = parsed
         .iter()
@@ -359,8 +361,8 @@ mod tests {
 10 100.100000 bpf(BPF_PROG_LOAD, {prog_name=\"a\", insn_cnt=2}, 148) = 5 <0.010000>
 10 100.120000 bpf(BPF_PROG_LOAD, {prog_name=\"sys_exit_send\", insn_cnt=9}, 148) = 6 <0.030000>
 10 100.160000 bpf(BPF_RAW_TRACEPOINT_OPEN, {raw_tracepoint={name=\"x\", prog_fd=6}}, 152) = 7 <0.002000>
-11 100.200000 execve(\"/bin/true\", [\"/bin/true\"], 0x0 /* 3 vars */) = 0 <0.001000>
-11 100.210000 exit_group(0)                     = ?
+9   100.200000 execve(\"/bin/true\", [\"/bin/true\"], 0x0 /* 3 vars */ <unfinished ...>
+9   100.210000 exit_group(0)                     = ?
 10 100.250000 exit_group(0)                     = ?
 ";
         let breakdown = breakdown_of(log).unwrap();
