@@ -3,11 +3,7 @@
 //! kernel's floor under a container's lifecycle, and how fast concurrent
 //! containers can exec before the ring drops records.
 
-use std::{
-    path::Path,
-    process::{Command, Stdio},
-    time::Instant,
-};
+use std::{path::Path, process::Command, time::Instant};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -17,7 +13,7 @@ use super::{
     collector::{Session, traced_session},
     process::timed,
     runtimes::{Runtime, millis, rotation},
-    soak::wait_for_header,
+    soak::Watch,
     stats::Spread,
 };
 
@@ -92,9 +88,11 @@ pub fn watch_cost(paths: &Paths, work: &Path, rounds: usize) -> Result<Vec<Watch
                     let mut command = Command::new(&argv[0]);
                     command.args(&argv[1..]);
                     let elapsed = if watching {
-                        let watch = Watch::start(paths, &out)?;
+                        let _ = std::fs::remove_file(&out);
+                        let watch = Watch::start(paths, &[], &out)?;
                         let elapsed = timed(&mut command, &log);
                         watch.stop()?;
+                        let _ = std::fs::remove_file(&out);
                         elapsed?
                     } else {
                         timed(&mut command, &log)?
@@ -111,49 +109,6 @@ pub fn watch_cost(paths: &Paths, work: &Path, rounds: usize) -> Result<Vec<Watch
             })
         })
         .collect()
-}
-
-/// A `cradle watch` with its default recording, ready when its first file
-/// has a header.
-struct Watch {
-    child: std::process::Child,
-    out: std::path::PathBuf,
-}
-
-impl Watch {
-    fn start(paths: &Paths, out: &Path) -> Result<Watch> {
-        let _ = std::fs::remove_file(out);
-        let child = Command::new(&paths.cradle)
-            .args(["watch", "--out"])
-            .arg(out)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting cradle watch")?;
-        let watch = Watch { child, out: out.to_path_buf() };
-        wait_for_header(out)?;
-        Ok(watch)
-    }
-
-    fn stop(mut self) -> Result<()> {
-        // SAFETY: kill(2) on a child this process spawned and has not
-        // reaped, so its pid cannot have been reused.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait()?;
-        let _ = std::fs::remove_file(&self.out);
-        if !status.success() {
-            bail!("cradle watch ended with {status}");
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// What the kernel makes any runtime pay for a container's lifecycle: the

@@ -53,16 +53,9 @@ pub fn soak(
 ) -> Result<Soak> {
     let started = Instant::now();
     let out = work.join("soak");
-    let mut watch = Command::new(&paths.cradle)
-        .args(["watch", "--rotate", "64M", "--window", "2", "--out"])
-        .arg(&out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting cradle watch")?;
-    let pid = watch.id();
+    let watch = Watch::start(paths, &["--rotate", "64M", "--window", "2"], &out)?;
+    let pid = watch.pid();
     let result = (|| -> Result<(u64, u64)> {
-        wait_for_header(&out)?;
         let mut after_warm_up = 0;
         for n in 0..containers {
             let runtime = runtimes[n % runtimes.len()];
@@ -76,16 +69,9 @@ pub fn soak(
         }
         Ok((after_warm_up, hwm(pid)?))
     })();
-    // SAFETY: kill(2) with a pid this process spawned and has not reaped,
-    // so it cannot have been reused.
-    if unsafe { libc::kill(pid as i32, libc::SIGTERM) } != 0 {
-        let _ = watch.kill();
-    }
-    let status = watch.wait()?;
+    let stopped = watch.stop();
     let (after, end) = result?;
-    if !status.success() {
-        bail!("cradle watch ended with {status}");
-    }
+    stopped?;
     let lost = lost_in(&out)?;
     let _ = std::fs::remove_dir_all(&out);
     Ok(Soak {
@@ -107,7 +93,7 @@ fn hwm(pid: u32) -> Result<u64> {
 
 /// Waits until `out`, a trace file or a directory of them (`--rotate`),
 /// holds a whole header line: the watcher is attached.
-pub fn wait_for_header(out: &Path) -> Result<()> {
+fn wait_for_header(out: &Path) -> Result<()> {
     let has_line = |path: &Path| std::fs::read_to_string(path).is_ok_and(|t| t.contains('\n'));
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -135,4 +121,53 @@ fn lost_in(dir: &Path) -> Result<u64> {
     let summary = super::collector::trailer_of(std::io::BufReader::new(file))?;
     let trailer = summary.trailer.context("the soak's last file has no trailer")?;
     trailer["lost"].as_u64().context("trailer.lost")
+}
+
+/// A running `cradle watch` writing to `out` (a file, or a directory with
+/// `--rotate`), ready once its first file has a header. Dropped unstopped,
+/// it is killed.
+pub struct Watch {
+    child: std::process::Child,
+}
+
+impl Watch {
+    pub fn start(paths: &Paths, args: &[&str], out: &Path) -> Result<Watch> {
+        let child = Command::new(&paths.cradle)
+            .arg("watch")
+            .args(args)
+            .arg("--out")
+            .arg(out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting cradle watch")?;
+        let watch = Watch { child };
+        wait_for_header(out)?;
+        Ok(watch)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops it as a service manager would (SIGTERM), and checks it ended
+    /// cleanly.
+    pub fn stop(mut self) -> Result<()> {
+        // SAFETY: kill(2) on a child this process spawned and has not
+        // reaped, so its pid cannot have been reused.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("cradle watch ended with {status}");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
