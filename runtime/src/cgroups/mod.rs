@@ -7,7 +7,8 @@
 //! `unified` tree, as runc does; limits go to the controller that owns
 //! them ([`v1`]). On a pure v2 host it gets one directory, with the
 //! controllers enabled down the path ([`v2`]), and its device rules as
-//! an eBPF program attached to it ([`devices`]).
+//! an eBPF program attached to it ([`devices`]). Which of the two a host
+//! is, and its v1 hierarchies, is read from the mount table ([`host`]).
 //!
 //! `cgroupsPath` absolute: from each hierarchy's root. Relative, or the
 //! default `cradle/ID`: under the runtime's own cgroup in each v1
@@ -19,6 +20,7 @@ mod bpf_syscall;
 pub mod control;
 pub mod devices;
 mod ebpf;
+pub mod host;
 pub mod resources;
 mod v1;
 mod v2;
@@ -37,13 +39,12 @@ use nix::{
 };
 use serde::{Deserialize, Serialize};
 
+use self::host::host_hierarchies;
 pub use self::resources::Resources;
-use crate::{
-    error::{Context, Error, Result},
-    rootfs::cgroup::host_hierarchies,
-};
+use crate::error::{Context, Error, Result};
 
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// Where the host mounts its cgroup hierarchies.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CgroupConfig {
