@@ -22,7 +22,6 @@ use crate::{
     error::{Error, Result},
     hooks::Hooks,
     mount_options::{MountOptions, propagation_option},
-    process::sysctl,
     security::Security,
 };
 
@@ -344,7 +343,7 @@ impl ContainerConfig {
             spec.process().as_ref().ok_or_else(|| Error::invalid("process", "is missing"))?;
         let sysctl: BTreeMap<String, String> =
             linux.sysctl().clone().unwrap_or_default().into_iter().collect();
-        sysctl::validate(&sysctl, &namespaces)?;
+        check_sysctl(&sysctl, &namespaces)?;
         let devices = devices(linux.devices().as_deref().unwrap_or_default())?;
         let mut cgroups =
             CgroupConfig::from_spec(linux.cgroups_path().as_deref(), linux.resources().as_ref())?;
@@ -426,6 +425,65 @@ fn check_own_uts(field: &str, namespaces: &[NamespaceConfig]) -> Result<()> {
                 uts.path.as_deref().unwrap_or(Path::new("")).display()
             ),
         ));
+    }
+    Ok(())
+}
+
+/// The namespace a sysctl belongs to, or `None` if it is host-wide.
+fn sysctl_namespace(key: &str) -> Option<NamespaceKind> {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if key.starts_with("net.") {
+        Some(NamespaceKind::Network)
+    } else if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some(NamespaceKind::Ipc)
+    } else if matches!(key, "kernel.hostname" | "kernel.domainname") {
+        Some(NamespaceKind::Uts)
+    } else {
+        None
+    }
+}
+
+/// `linux.sysctl`: only parameters that belong to a namespace the container
+/// has its own of, so that none changes the host.
+fn check_sysctl(sysctl: &BTreeMap<String, String>, namespaces: &[NamespaceConfig]) -> Result<()> {
+    for key in sysctl.keys() {
+        let field = format!("linux.sysctl ({key})");
+        let well_formed = !key.is_empty()
+            && key.split('.').all(|part| !part.is_empty() && part != "..")
+            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !well_formed {
+            return Err(Error::invalid(field, "is not a sysctl name"));
+        }
+        let Some(kind) = sysctl_namespace(key) else {
+            return Err(Error::invalid(field, "is not namespaced: it would change the host"));
+        };
+        let Some(namespace) = namespaces.iter().find(|ns| ns.kind == kind) else {
+            return Err(Error::invalid(
+                field,
+                format!("needs the container to have a {} namespace", kind.proc_name()),
+            ));
+        };
+        // A joined namespace counts only if it is not the host's (runc's
+        // checkHostNs).
+        if namespace.is_runtimes_own()? {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "the {} namespace it would be set in is the runtime's own: it would change \
+                     the host",
+                    kind.proc_name()
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -917,5 +975,24 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(config.unwrap().hostname.as_deref(), Some("h"));
+    }
+
+    #[test]
+    fn sysctl_only_namespaced_parameters_with_their_namespace() {
+        let net = [NamespaceConfig { kind: NamespaceKind::Network, path: None }];
+        let one = |key: &str| BTreeMap::from([(key.to_owned(), "1".to_owned())]);
+        check_sysctl(&one("net.ipv4.ip_forward"), &net).unwrap();
+        let err = check_sysctl(&one("kernel.sem"), &net).unwrap_err();
+        assert!(err.to_string().contains("ipc namespace"), "{err}");
+        let err = check_sysctl(&one("vm.swappiness"), &net).unwrap_err();
+        assert!(err.to_string().contains("not namespaced"), "{err}");
+        let host_net = [NamespaceConfig {
+            kind: NamespaceKind::Network,
+            path: Some("/proc/self/ns/net".into()),
+        }];
+        let err = check_sysctl(&one("net.ipv4.ip_forward"), &host_net).unwrap_err();
+        assert!(err.to_string().contains("runtime's own"), "{err}");
+        let err = check_sysctl(&one("net/../x"), &net).unwrap_err();
+        assert!(err.to_string().contains("not a sysctl name"), "{err}");
     }
 }

@@ -29,7 +29,8 @@
 //!
 //! [`security`] holds capabilities, no_new_privileges, seccomp (compiled
 //! to BPF here) and AppArmor, applied last before `execve`; masked and
-//! read-only paths are in [`rootfs::paths`], sysctl in [`process::sysctl`].
+//! read-only paths are in [`rootfs::paths`]; sysctl is checked in
+//! [`config`] and written by [`process::sysctl`].
 //!
 //! [`cgroups`] creates the container's cgroup, writes `linux.resources`
 //! (device rules as an eBPF program on cgroup v2) and moves the init in
