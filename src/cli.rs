@@ -11,7 +11,7 @@ pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "version {}\nspec: {}\ncommand line: runc 1.1\nseccomp: built-in compiler (x86_64, x86, x32)",
         env!("CARGO_PKG_VERSION"),
-        cradle_runtime::bundle::SPEC_VERSION
+        cradle_runtime::features::SPEC_VERSION
     )
 });
 

@@ -13,13 +13,11 @@ use serde_json::json;
 
 use crate::{
     error::{Context, Error, Result},
+    features::SPEC_VERSION,
     security::seccomp::docker::{self, DEFAULT_CAPABILITIES},
 };
 
 pub const HOST_BUSYBOX: &str = "/bin/busybox";
-
-/// The runtime spec version cradle writes and reports (`cradle --version`).
-pub const SPEC_VERSION: &str = "1.0.2";
 
 /// A config.json close to what Docker generates, with Docker's default
 /// hardening: its 14 capabilities (bounding, effective, permitted), its

@@ -1,12 +1,16 @@
-//! `features`: the OCI features document (runtime-spec `features.md`, as
-//! runc prints it) of what this runtime accepts. It claims only what
-//! cradle implements; each claim is exercised by a test
-//! (`tests/runtime_cli_contract.rs`). Fields it leaves out mean "unknown"
-//! to a reader, as the spec allows.
+//! The runtime spec version cradle implements, and `features`: the OCI
+//! features document (runtime-spec `features.md`, as runc prints it) of
+//! what this runtime accepts. It claims only what cradle implements; each
+//! claim is exercised by a test (`tests/runtime_cli_contract.rs`). Fields
+//! it leaves out mean "unknown" to a reader, as the spec allows.
 
 use serde_json::{Value, json};
 
-use crate::{bundle::SPEC_VERSION, hooks::HOOK_NAMES};
+use crate::hooks::HOOK_NAMES;
+
+/// The runtime spec version cradle implements: written in the configs and
+/// states it makes, reported here and by `cradle --version`.
+pub const SPEC_VERSION: &str = "1.0.2";
 
 /// The namespace types a config may list, in the spec's names.
 pub const NAMESPACES: [&str; 6] = ["pid", "network", "ipc", "uts", "mount", "cgroup"];

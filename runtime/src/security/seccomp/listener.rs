@@ -26,8 +26,8 @@ use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags, pidfd_getfd, pidfd_open}
 
 use super::Agent;
 use crate::{
-    bundle::SPEC_VERSION,
     error::{Context, Error, Result},
+    features::SPEC_VERSION,
 };
 
 /// The container, as the agent is told of it.
