@@ -268,53 +268,10 @@ fn host_capabilities() -> Vec<String> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let bounding = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim();
     let bounding = u64::from_str_radix(bounding, 16).unwrap();
-    const NAMES: [&str; 41] = [
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "DAC_READ_SEARCH",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "SETGID",
-        "SETUID",
-        "SETPCAP",
-        "LINUX_IMMUTABLE",
-        "NET_BIND_SERVICE",
-        "NET_BROADCAST",
-        "NET_ADMIN",
-        "NET_RAW",
-        "IPC_LOCK",
-        "IPC_OWNER",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "SYS_CHROOT",
-        "SYS_PTRACE",
-        "SYS_PACCT",
-        "SYS_ADMIN",
-        "SYS_BOOT",
-        "SYS_NICE",
-        "SYS_RESOURCE",
-        "SYS_TIME",
-        "SYS_TTY_CONFIG",
-        "MKNOD",
-        "LEASE",
-        "AUDIT_WRITE",
-        "AUDIT_CONTROL",
-        "SETFCAP",
-        "MAC_OVERRIDE",
-        "MAC_ADMIN",
-        "SYSLOG",
-        "WAKE_ALARM",
-        "BLOCK_SUSPEND",
-        "AUDIT_READ",
-        "PERFMON",
-        "BPF",
-        "CHECKPOINT_RESTORE",
-    ];
-    (0..NAMES.len())
-        .filter(|bit| bounding & (1 << bit) != 0)
-        .map(|bit| format!("CAP_{}", NAMES[bit]))
-        .collect()
+    let mut held: Vec<caps::Capability> =
+        caps::all().into_iter().filter(|cap| bounding & cap.bitmask() != 0).collect();
+    held.sort_by_key(|cap| cap.index());
+    held.iter().map(ToString::to_string).collect()
 }
 
 fn make_dangerous(config: &mut Value) {

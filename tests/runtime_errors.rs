@@ -78,6 +78,18 @@ fn time_namespace_is_refused_not_ignored() {
     assert_rejected(&sandbox, &bundle, &sandbox.id("timens"), "not supported by cradle");
 }
 
+/// A capability name no table knows is refused, naming it, before anything
+/// is set up.
+#[test]
+fn unknown_capability_name() {
+    let sandbox = Sandbox::new();
+    let bundle = sandbox.bundle("b", &["true"]);
+    sandbox.edit_config(&bundle, |config| {
+        config["process"]["capabilities"]["bounding"] = serde_json::json!(["CAP_NOPE"]);
+    });
+    assert_rejected(&sandbox, &bundle, &sandbox.id("badcap"), "CAP_NOPE");
+}
+
 #[test]
 fn mount_with_bad_type() {
     let sandbox = Sandbox::new();

@@ -1,12 +1,20 @@
 //! The five capability sets of `process.capabilities`, as bit masks, and
 //! their application with the real syscalls: `prctl(PR_CAPBSET_DROP)` for
-//! the bounding set, `capset(2)` for effective, permitted and inheritable,
-//! `prctl(PR_CAP_AMBIENT)` for ambient.
+//! the bounding set, one `capset(2)` for effective, permitted and
+//! inheritable, `prctl(PR_CAP_AMBIENT)` for ambient.
+//!
+//! A capability's number comes from the `caps` crate's name table, the one
+//! table the tracer and the reports name capabilities with too. The calls
+//! go through rustix, which takes the sets as masks: the kernel checks the
+//! three sets of a `capset` against each other, so they are set in one call
+//! (`caps::set` makes one call per set), and the bounding set loses every
+//! capability this kernel knows, including those newer than any table.
 
 use oci_spec::runtime::{Capability, LinuxCapabilities};
+use rustix::thread::{self as thread, CapabilitySet};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapabilitySets {
@@ -25,12 +33,12 @@ impl CapabilitySets {
         let mask = |set: &Option<oci_spec::runtime::Capabilities>, name: &str| {
             let mut bits = 0u64;
             for cap in set.iter().flatten() {
-                let number = number(*cap);
-                if number > last {
-                    tracing::warn!("process.capabilities.{name}: {cap} is unknown to this kernel");
-                    continue;
+                match number(*cap) {
+                    Some(number) if number <= last => bits |= 1 << number,
+                    _ => tracing::warn!(
+                        "process.capabilities.{name}: {cap} is unknown to this kernel"
+                    ),
                 }
-                bits |= 1 << number;
             }
             bits
         };
@@ -46,10 +54,10 @@ impl CapabilitySets {
     /// Adds `cap` as runc's `exec --cap` does: to the bounding, effective
     /// and permitted sets, and to ambient when the inheritable set is used.
     pub fn add(&mut self, cap: Capability) -> Result<()> {
-        let number = number(cap);
-        if number > last_capability() {
-            return Err(Error::invalid("exec --cap", format!("{cap} is unknown to this kernel")));
-        }
+        let number =
+            number(cap).filter(|&number| number <= last_capability()).ok_or_else(|| {
+                Error::invalid("exec --cap", format!("{cap} is unknown to this kernel"))
+            })?;
         let bit = 1 << number;
         self.bounding |= bit;
         self.effective |= bit;
@@ -64,9 +72,9 @@ impl CapabilitySets {
     pub fn drop_bounding(&self) -> Result<()> {
         for cap in 0..=last_capability() {
             if self.bounding & (1 << cap) == 0 {
-                prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0).map_err(|err| {
-                    sys_error(format!("dropping capability {cap} from bounding"), err)
-                })?;
+                thread::remove_capability_from_bounding_set(single(cap))
+                    .map_err(std::io::Error::from)
+                    .context(|| format!("dropping {} from the bounding set", name(cap)))?;
             }
         }
         Ok(())
@@ -75,12 +83,14 @@ impl CapabilitySets {
     /// Effective, permitted and inheritable, then the ambient set.
     pub fn apply(&self) -> Result<()> {
         capset(self.effective, self.permitted, self.inheritable)?;
-        prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0)
-            .map_err(|err| sys_error("clearing the ambient capabilities".to_owned(), err))?;
-        for cap in 0..64u32 {
+        thread::clear_ambient_capability_set()
+            .map_err(std::io::Error::from)
+            .context(|| "clearing the ambient capabilities".to_owned())?;
+        for cap in 0..u64::BITS {
             if self.ambient & (1 << cap) != 0 {
-                prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as _)
-                    .map_err(|err| sys_error(format!("raising ambient capability {cap}"), err))?;
+                thread::configure_capability_in_ambient_set(single(cap), true)
+                    .map_err(std::io::Error::from)
+                    .context(|| format!("raising {} in the ambient set", name(cap)))?;
             }
         }
         Ok(())
@@ -90,144 +100,63 @@ impl CapabilitySets {
 /// Keeps the permitted set across a switch from uid 0 (the effective set
 /// is emptied; [`CapabilitySets::apply`] sets it again).
 pub fn keep_across_setuid(keep: bool) -> Result<()> {
-    prctl(libc::PR_SET_KEEPCAPS, u64::from(keep) as libc::c_ulong, 0)
-        .map_err(|err| sys_error("PR_SET_KEEPCAPS".to_owned(), err))
+    thread::set_keep_capabilities(keep)
+        .map_err(std::io::Error::from)
+        .context(|| "PR_SET_KEEPCAPS".to_owned())
 }
 
 /// Makes the effective set equal to the permitted set.
 pub fn raise_effective() -> Result<()> {
-    let (_, permitted, inheritable) = capget()?;
-    capset(permitted, permitted, inheritable)
+    let sets =
+        thread::capabilities(None).map_err(std::io::Error::from).context(|| "capget".to_owned())?;
+    capset(sets.permitted.bits(), sets.permitted.bits(), sets.inheritable.bits())
 }
 
 pub fn set_no_new_privileges() -> Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
-        return Err(sys_error("PR_SET_NO_NEW_PRIVS".to_owned(), std::io::Error::last_os_error()));
-    }
-    Ok(())
+    thread::set_no_new_privs(true)
+        .map_err(std::io::Error::from)
+        .context(|| "PR_SET_NO_NEW_PRIVS".to_owned())
 }
 
-/// The highest capability number this kernel knows.
+/// The highest capability number this kernel knows (without procfs, the
+/// highest the name table knows), below 64 as every set is.
 pub fn last_capability() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(40)
+        .unwrap_or_else(|| caps::all().iter().map(|cap| u32::from(cap.index())).max().unwrap_or(0))
+        .min(u64::BITS - 1)
 }
 
-pub fn number(cap: Capability) -> u32 {
-    use Capability as C;
-    match cap {
-        C::Chown => 0,
-        C::DacOverride => 1,
-        C::DacReadSearch => 2,
-        C::Fowner => 3,
-        C::Fsetid => 4,
-        C::Kill => 5,
-        C::Setgid => 6,
-        C::Setuid => 7,
-        C::Setpcap => 8,
-        C::LinuxImmutable => 9,
-        C::NetBindService => 10,
-        C::NetBroadcast => 11,
-        C::NetAdmin => 12,
-        C::NetRaw => 13,
-        C::IpcLock => 14,
-        C::IpcOwner => 15,
-        C::SysModule => 16,
-        C::SysRawio => 17,
-        C::SysChroot => 18,
-        C::SysPtrace => 19,
-        C::SysPacct => 20,
-        C::SysAdmin => 21,
-        C::SysBoot => 22,
-        C::SysNice => 23,
-        C::SysResource => 24,
-        C::SysTime => 25,
-        C::SysTtyConfig => 26,
-        C::Mknod => 27,
-        C::Lease => 28,
-        C::AuditWrite => 29,
-        C::AuditControl => 30,
-        C::Setfcap => 31,
-        C::MacOverride => 32,
-        C::MacAdmin => 33,
-        C::Syslog => 34,
-        C::WakeAlarm => 35,
-        C::BlockSuspend => 36,
-        C::AuditRead => 37,
-        C::Perfmon => 38,
-        C::Bpf => 39,
-        C::CheckpointRestore => 40,
-    }
+/// The kernel's number for a capability of the spec, by its name in the
+/// `caps` crate's table (`None` for a name the table does not have yet).
+pub fn number(cap: Capability) -> Option<u32> {
+    // oci-spec displays `SYS_ADMIN`; the kernel's name is `CAP_SYS_ADMIN`.
+    format!("CAP_{cap}").parse::<caps::Capability>().ok().map(|cap| u32::from(cap.index()))
 }
 
-fn prctl(option: libc::c_int, arg2: libc::c_ulong, arg3: libc::c_ulong) -> std::io::Result<()> {
-    // SAFETY: the prctl options used here take integer arguments only.
-    if unsafe { libc::prctl(option, arg2, arg3, 0 as libc::c_ulong, 0 as libc::c_ulong) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+/// `CAP_SYS_ADMIN`, or the number of a capability the table does not name.
+fn name(number: u32) -> String {
+    caps::all()
+        .into_iter()
+        .find(|cap| u32::from(cap.index()) == number)
+        .map_or_else(|| format!("capability {number}"), |cap| cap.to_string())
 }
 
-const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
+/// The set holding only capability `number` (below 64, as every set is).
+fn single(number: u32) -> CapabilitySet {
+    CapabilitySet::from_bits_retain(1 << number)
 }
 
 fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
-    let mut header = CapHeader { version: CAPABILITY_VERSION_3, pid: 0 };
-    let halves = |set: u64| [set as u32, (set >> 32) as u32];
-    let (e, p, i) = (halves(effective), halves(permitted), halves(inheritable));
-    let data = [
-        CapData { effective: e[0], permitted: p[0], inheritable: i[0] },
-        CapData { effective: e[1], permitted: p[1], inheritable: i[1] },
-    ];
-    // SAFETY: capset reads the header and two data structs (version 3),
-    // all owned here and laid out as the kernel's structs.
-    let rc =
-        unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) };
-    if rc < 0 {
-        return Err(sys_error(
-            format!("capset effective={effective:#x} permitted={permitted:#x}"),
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
-}
-
-fn capget() -> Result<(u64, u64, u64)> {
-    let mut header = CapHeader { version: CAPABILITY_VERSION_3, pid: 0 };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: capget writes two data structs (version 3) we own.
-    let rc = unsafe {
-        libc::syscall(libc::SYS_capget, &mut header as *mut CapHeader, data.as_mut_ptr())
+    let sets = thread::CapabilitySets {
+        effective: CapabilitySet::from_bits_retain(effective),
+        permitted: CapabilitySet::from_bits_retain(permitted),
+        inheritable: CapabilitySet::from_bits_retain(inheritable),
     };
-    if rc < 0 {
-        return Err(sys_error("capget".to_owned(), std::io::Error::last_os_error()));
-    }
-    let join = |low: u32, high: u32| u64::from(low) | (u64::from(high) << 32);
-    Ok((
-        join(data[0].effective, data[1].effective),
-        join(data[0].permitted, data[1].permitted),
-        join(data[0].inheritable, data[1].inheritable),
-    ))
-}
-
-fn sys_error(context: String, cause: std::io::Error) -> Error {
-    Error::Io { context, cause }
+    thread::set_capabilities(None, sets)
+        .map_err(std::io::Error::from)
+        .context(|| format!("capset effective={effective:#x} permitted={permitted:#x}"))
 }
 
 #[cfg(test)]
@@ -245,5 +174,16 @@ mod tests {
         assert_eq!(sets.bounding, 1 | 1 << 5 | 1 << 21);
         assert_eq!(sets.effective, 1 << 5);
         assert_eq!((sets.permitted, sets.inheritable, sets.ambient), (0, 0, 0));
+    }
+
+    /// Every capability the spec can name has the number the name table
+    /// gives it: the spec's names and the table's are the kernel's.
+    #[test]
+    fn each_spec_capability_has_the_tables_number() {
+        for cap in caps::all() {
+            let spec: Capability = serde_json::from_value(serde_json::json!(cap.to_string()))
+                .unwrap_or_else(|err| panic!("{cap} is not a spec capability: {err}"));
+            assert_eq!(number(spec), Some(u32::from(cap.index())), "{cap}");
+        }
     }
 }
