@@ -8,6 +8,7 @@ use cradle_probes::{
     Detail, Event, ExitStatus, Namespaces,
     abi::AT_FDCWD,
     collector::{Container, Phase, Role},
+    event::Name,
     fd_paths::FdPaths,
     names,
     trace_file::Truncation,
@@ -320,54 +321,66 @@ impl<'a> ContainerBuilder<'a> {
     /// namespace event, whose set still holds the host's for every kind it
     /// did not create.
     fn namespaces(&mut self, start: Option<usize>, workload: Option<usize>) -> NamespaceReport {
+        let cited_by_exec_only = self.host_namespaces_at_start(start);
         let mut report = NamespaceReport::default();
-        // Host namespaces known from the header, cited by the runtime's
-        // exec until an event shows them.
-        let mut cited_by_exec_only: Vec<&str> = Vec::new();
-        if let Some(i) = start {
-            let event = self.event(i);
-            self.host.insert("mnt", (event.mnt_ns, i));
-            self.host.insert("pid", (event.pid_ns, i));
-            // The tracer's own namespaces, where the header has them: the
-            // surest source, whatever order the runtime joins and creates.
-            for kind in NAMESPACE_KINDS {
-                if let Some(&inum) = self.trace.header.host_namespaces.get(kind)
-                    && !self.host.contains_key(kind)
-                {
-                    self.host.insert(kind, (inum, i));
-                    cited_by_exec_only.push(kind);
-                }
+        let current = self.namespace_changes(&mut report, &cited_by_exec_only);
+        report.views = NAMESPACE_KINDS
+            .iter()
+            .map(|kind| self.namespace_view(kind, workload, current))
+            .collect();
+        report.id_mappings = self.container.id_mappings.clone();
+        report
+    }
+
+    /// Records the host's namespaces known at the runtime's exec: its mnt
+    /// and pid namespaces, and the others from the trace's header. Returns
+    /// the kinds known from the header, which the runtime's exec cites
+    /// until an event shows them.
+    fn host_namespaces_at_start(&mut self, start: Option<usize>) -> Vec<&'static str> {
+        let mut cited_by_exec_only = Vec::new();
+        let Some(i) = start else { return cited_by_exec_only };
+        let event = self.event(i);
+        self.host.insert("mnt", (event.mnt_ns, i));
+        self.host.insert("pid", (event.pid_ns, i));
+        // The tracer's own namespaces, where the header has them: the
+        // surest source, whatever order the runtime joins and creates.
+        for kind in NAMESPACE_KINDS {
+            if let Some(&inum) = self.trace.header.host_namespaces.get(kind)
+                && !self.host.contains_key(kind)
+            {
+                self.host.insert(kind, (inum, i));
+                cited_by_exec_only.push(kind);
             }
         }
+        cited_by_exec_only
+    }
+
+    /// Follows the namespaces created and joined into `report`. Returns the
+    /// namespaces the init lineage holds before the exec, and the event
+    /// that last set them.
+    fn namespace_changes(
+        &mut self,
+        report: &mut NamespaceReport,
+        cited_by_exec_only: &[&str],
+    ) -> Option<(Namespaces, usize)> {
         // Kinds joined by path before the first namespace change (runc
         // joins, then unshares): that change's set holds the joined ones,
         // not the host's.
         let mut joined_first: Vec<&str> = Vec::new();
-        // The namespaces the init lineage holds before the exec, and the
-        // event that last set them.
-        let mut current: Option<(Namespaces, usize)> = None;
+        let mut current = None;
         for &i in self.events {
-            let (role, phase) = self.owner(i);
+            let (_, phase) = self.owner(i);
             match &self.event(i).detail {
                 Detail::Namespaces { source, created, namespaces, ret: 0.., .. } => {
                     // Only the first change still holds the host's others.
                     if report.created.is_empty() {
-                        for kind in NAMESPACE_KINDS {
-                            let made = created.iter().any(|c| c == kind);
-                            if made || joined_first.contains(&kind) {
-                                continue;
-                            }
-                            let Some(inum) = inum_of(namespaces, kind) else { continue };
-                            let shows_host = match self.host.get(kind) {
-                                None => true,
-                                Some(&(host, _)) => {
-                                    host == inum && cited_by_exec_only.contains(&kind)
-                                }
-                            };
-                            if shows_host {
-                                self.host.insert(kind, (inum, i));
-                            }
-                        }
+                        self.learn_host_from_first_change(
+                            i,
+                            created,
+                            namespaces,
+                            &joined_first,
+                            cited_by_exec_only,
+                        );
                     }
                     for kind in created {
                         report.created.push(NamespaceCreated {
@@ -382,11 +395,6 @@ impl<'a> ContainerBuilder<'a> {
                     }
                 }
                 Detail::Setns { nstype_names, namespaces, ret: 0, nstype, .. } => {
-                    let kinds: Vec<String> = if *nstype == 0 {
-                        vec!["any".into()]
-                    } else {
-                        nstype_names.iter().map(|n| n.to_string()).collect()
-                    };
                     let looked_at: Vec<&str> = if *nstype == 0 {
                         NAMESPACE_KINDS.to_vec()
                     } else {
@@ -395,24 +403,13 @@ impl<'a> ContainerBuilder<'a> {
                     if report.created.is_empty() {
                         joined_first.extend(looked_at.iter().copied());
                     }
-                    let mut inums = BTreeMap::new();
-                    let mut into_host = Vec::new();
-                    for kind in looked_at {
-                        // After setns(CLONE_NEWPID) only the children move.
-                        let Some(inum) = namespaces.inum(kind) else { continue };
-                        inums.insert(kind.to_string(), inum);
-                        if self.host.get(kind).is_some_and(|(host, _)| *host == inum) {
-                            into_host.push(kind.to_string());
-                        }
-                    }
-                    report.joined.push(NamespaceJoined {
-                        kinds,
-                        inums,
-                        after_start: phase >= Phase::WorkloadExec,
-                        into_host,
-                        role,
-                        evidence: self.r(i),
-                    });
+                    report.joined.push(self.namespace_joined(
+                        i,
+                        *nstype,
+                        nstype_names,
+                        namespaces,
+                        &looked_at,
+                    ));
                     if phase < Phase::WorkloadExec {
                         current = Some((*namespaces, i));
                     }
@@ -420,52 +417,122 @@ impl<'a> ContainerBuilder<'a> {
                 _ => {}
             }
         }
-        let workload_event = workload.map(|i| self.event(i));
+        current
+    }
+
+    /// The host's namespace of each kind the first namespace change (event
+    /// `i`) neither created nor found joined, unless the host's is already
+    /// known from an event.
+    fn learn_host_from_first_change(
+        &mut self,
+        i: usize,
+        created: &[Name],
+        namespaces: &Namespaces,
+        joined_first: &[&str],
+        cited_by_exec_only: &[&str],
+    ) {
         for kind in NAMESPACE_KINDS {
-            let host = self.host.get(kind).copied();
-            let mut evidence = Vec::new();
-            if let Some((_, i)) = host {
-                evidence.push(i);
+            let made = created.iter().any(|c| c == kind);
+            if made || joined_first.contains(&kind) {
+                continue;
             }
-            // The workload's own exec event says its mnt and pid namespace
-            // directly; the others come from the last namespace change.
-            let direct = match (kind, workload_event) {
-                ("mnt", Some(event)) => Some(event.mnt_ns),
-                ("pid", Some(event)) => Some(event.pid_ns),
-                _ => None,
+            let Some(inum) = inum_of(namespaces, kind) else { continue };
+            let shows_host = match self.host.get(kind) {
+                None => true,
+                Some(&(host, _)) => host == inum && cited_by_exec_only.contains(&kind),
             };
-            let inum = match (direct, current) {
-                (Some(inum), _) => {
-                    evidence.extend(workload);
-                    Some(inum)
-                }
-                (None, Some((set, i))) => {
-                    evidence.push(i);
-                    inum_of(&set, kind)
-                }
-                // No namespace change at all: the host's, if the container
-                // got as far as its workload.
-                (None, None) => {
-                    evidence.extend(workload);
-                    workload.and(host.map(|(inum, _)| inum))
-                }
-            };
-            if let (Some((_, i)), Some(_)) = (current, direct) {
-                evidence.push(i);
+            if shows_host {
+                self.host.insert(kind, (inum, i));
             }
-            evidence.sort_unstable();
-            evidence.dedup();
-            let host_inum = host.map(|(inum, _)| inum);
-            report.views.push(NamespaceView {
-                kind: kind.into(),
-                inum,
-                host_inum,
-                shared_with_host: inum.is_some() && inum == host_inum,
-                evidence: evidence.into_iter().map(|i| self.r(i)).collect(),
-            });
         }
-        report.id_mappings = self.container.id_mappings.clone();
-        report
+    }
+
+    /// A setns (event `i`): the kinds it joined, their namespaces, and
+    /// which of them are the host's.
+    fn namespace_joined(
+        &self,
+        i: usize,
+        nstype: u32,
+        nstype_names: &[Name],
+        namespaces: &Namespaces,
+        looked_at: &[&str],
+    ) -> NamespaceJoined {
+        let (role, phase) = self.owner(i);
+        let kinds: Vec<String> = if nstype == 0 {
+            vec!["any".into()]
+        } else {
+            nstype_names.iter().map(|n| n.to_string()).collect()
+        };
+        let mut inums = BTreeMap::new();
+        let mut into_host = Vec::new();
+        for &kind in looked_at {
+            // After setns(CLONE_NEWPID) only the children move.
+            let Some(inum) = namespaces.inum(kind) else { continue };
+            inums.insert(kind.to_string(), inum);
+            if self.host.get(kind).is_some_and(|(host, _)| *host == inum) {
+                into_host.push(kind.to_string());
+            }
+        }
+        NamespaceJoined {
+            kinds,
+            inums,
+            after_start: phase >= Phase::WorkloadExec,
+            into_host,
+            role,
+            evidence: self.r(i),
+        }
+    }
+
+    /// The workload's namespace of one kind against the host's, with the
+    /// events that show both. `current`: the namespaces the init lineage
+    /// held before the exec, and the event that last set them.
+    fn namespace_view(
+        &self,
+        kind: &str,
+        workload: Option<usize>,
+        current: Option<(Namespaces, usize)>,
+    ) -> NamespaceView {
+        let host = self.host.get(kind).copied();
+        let mut evidence = Vec::new();
+        if let Some((_, i)) = host {
+            evidence.push(i);
+        }
+        // The workload's own exec event says its mnt and pid namespace
+        // directly; the others come from the last namespace change.
+        let direct = match (kind, workload.map(|i| self.event(i))) {
+            ("mnt", Some(event)) => Some(event.mnt_ns),
+            ("pid", Some(event)) => Some(event.pid_ns),
+            _ => None,
+        };
+        let inum = match (direct, current) {
+            (Some(inum), _) => {
+                evidence.extend(workload);
+                Some(inum)
+            }
+            (None, Some((set, i))) => {
+                evidence.push(i);
+                inum_of(&set, kind)
+            }
+            // No namespace change at all: the host's, if the container
+            // got as far as its workload.
+            (None, None) => {
+                evidence.extend(workload);
+                workload.and(host.map(|(inum, _)| inum))
+            }
+        };
+        if let (Some((_, i)), Some(_)) = (current, direct) {
+            evidence.push(i);
+        }
+        evidence.sort_unstable();
+        evidence.dedup();
+        let host_inum = host.map(|(inum, _)| inum);
+        NamespaceView {
+            kind: kind.into(),
+            inum,
+            host_inum,
+            shared_with_host: inum.is_some() && inum == host_inum,
+            evidence: evidence.into_iter().map(|i| self.r(i)).collect(),
+        }
     }
 
     /// The rootfs: the source of the first bind of a path onto itself in
@@ -495,24 +562,11 @@ impl<'a> ContainerBuilder<'a> {
         self.paths.get(&index)
     }
 
+    /// The container's mounts in the order they were made, by mount(2) or
+    /// the new mount API; a remount or mount_setattr is folded into the
+    /// mount it changes.
     fn mounts(&self, host_mnt: Option<u32>, rootfs: Option<&str>) -> Vec<MountReport> {
-        let mut mounts: Vec<MountReport> = Vec::new();
-        // Per thread: the last mount made, which a remount may modify, and
-        // a mount under construction with the new mount API.
-        let mut last_made: HashMap<u32, usize> = HashMap::new();
-        let mut pending: HashMap<u32, MountReport> = HashMap::new();
-        let mut fs_names: HashMap<u32, String> = HashMap::new();
-        let in_container_ns = |event: &Event| host_mnt.is_some_and(|host| host != event.mnt_ns);
-        // The last mount made (a filesystem or a bind) at a container path:
-        // what a later remount of that path changes, however it names it.
-        let made_at = |mounts: &[MountReport], path: Option<&str>| {
-            let path = path?;
-            mounts.iter().rposition(|m| {
-                m.result == 0
-                    && matches!(m.operation, MountOperation::Bind | MountOperation::Filesystem)
-                    && m.container_path.as_deref() == Some(path)
-            })
-        };
+        let mut walk = MountWalk::default();
         for &i in self.events {
             let event = self.event(i);
             let (role, phase) = self.owner(i);
@@ -523,146 +577,21 @@ impl<'a> ContainerBuilder<'a> {
             if phase < Phase::NamespaceCreation && host_mnt == Some(event.mnt_ns) {
                 continue;
             }
-            let before_switch = phase < Phase::RootSwitch;
             let named = self.named(i);
-            let source_path = named.and_then(|n| n.source.clone());
-            let target_path = named.and_then(|n| n.target.clone());
-            let new_mount = |operation, source: Option<String>, target: &Option<String>| {
-                // Only where the descriptor stood for another path.
-                let differs = |path: &Option<String>, raw: &Option<String>| {
-                    path.clone().filter(|p| Some(p) != raw.as_ref())
-                };
-                MountReport {
-                    operation,
-                    container_path: container_path_of(
-                        target_path.as_deref().or(target.as_deref()),
-                        phase,
-                        rootfs,
-                    ),
-                    target_path: differs(&target_path, target),
-                    source_path: differs(&source_path, &source),
-                    source,
-                    target: target.clone(),
-                    fstype: None,
-                    flags: Vec::new(),
-                    data: None,
-                    read_only: false,
-                    host_source: false,
-                    result: 0,
-                    role,
-                    phase,
-                    evidence: vec![self.r(i)],
-                }
-            };
-            match &event.detail {
-                Detail::Mount { source, target, fstype, flags, flag_names, data, ret } => {
-                    let operation = if flags & MS_REMOUNT != 0 {
-                        MountOperation::Remount
-                    } else if flags & MS_BIND != 0 {
-                        MountOperation::Bind
-                    } else if flags & MS_MOVE != 0 {
-                        MountOperation::Move
-                    } else if flags & MS_PROPAGATION != 0 {
-                        MountOperation::Propagation
-                    } else {
-                        MountOperation::Filesystem
-                    };
-                    let read_only = flags & MS_RDONLY != 0;
-                    let mut mount = new_mount(operation, source.clone(), target);
-                    if operation == MountOperation::Remount && *ret == 0 {
-                        // By path where the target is known (runtimes that
-                        // remount by descriptor do it long after the
-                        // mount); else the same thread's last mount, when
-                        // the remount names the same target.
-                        let by_thread = last_made.get(&event.pid).copied().filter(|&made| {
-                            target == &mounts[made].target
-                                || (target.as_deref().is_some_and(|t| t.starts_with("/proc/self/"))
-                                    && mount.container_path.is_none())
-                        });
-                        if let Some(made) =
-                            made_at(&mounts, mount.container_path.as_deref()).or(by_thread)
-                        {
-                            mounts[made].read_only = read_only;
-                            mounts[made].evidence.push(self.r(i));
-                            continue;
-                        }
-                    }
-                    mount.fstype = fstype.clone().filter(|f| !f.is_empty());
-                    mount.flags = flag_names.clone();
-                    mount.data = data.clone().filter(|d| !d.is_empty());
-                    mount.read_only = read_only;
-                    mount.result = *ret;
-                    mount.host_source = operation == MountOperation::Bind
-                        && *ret == 0
-                        && before_switch
-                        && in_container_ns(event)
-                        && mount.source_or_path().is_some_and(|s| {
-                            is_host_path(s, &target_path.clone().or(target.clone()), rootfs)
-                        });
-                    mounts.push(mount);
-                    if *ret == 0
-                        && matches!(operation, MountOperation::Bind | MountOperation::Filesystem)
-                    {
-                        last_made.insert(event.pid, mounts.len() - 1);
-                    }
-                }
-                // OPEN_TREE_CLONE: a detached copy, to be attached by
-                // move_mount: a bind mount in the making.
-                Detail::OpenTree { path, flags, ret, .. } if *ret >= 0 && flags & 1 != 0 => {
-                    let mut mount = new_mount(MountOperation::Bind, path.clone(), &None);
-                    mount.host_source = before_switch
-                        && in_container_ns(event)
-                        && mount.source_or_path().is_some_and(|s| is_host_path(s, &None, rootfs));
-                    pending.insert(event.pid, mount);
-                }
-                Detail::Fsopen { fsname: Some(name), ret: 0.., .. } => {
-                    fs_names.insert(event.pid, name.clone());
-                }
-                Detail::Fsmount { attr_names, ret: 0.., .. } => {
-                    let mut mount = new_mount(MountOperation::Filesystem, None, &None);
-                    mount.fstype = fs_names.get(&event.pid).cloned();
-                    mount.flags = attr_names.clone();
-                    mount.read_only = attr_names.iter().any(|a| a == "MOUNT_ATTR_RDONLY");
-                    pending.insert(event.pid, mount);
-                }
-                Detail::MountSetattr { attr_set_names, ret: 0, .. } => {
-                    let read_only = attr_set_names.iter().any(|a| a == "MOUNT_ATTR_RDONLY");
-                    let at_path = container_path_of(target_path.as_deref(), phase, rootfs);
-                    if let Some(mount) = pending.get_mut(&event.pid) {
-                        mount.read_only |= read_only;
-                        mount.flags.extend(attr_set_names.iter().cloned());
-                        mount.evidence.push(self.r(i));
-                    } else if let Some(made) = made_at(&mounts, at_path.as_deref())
-                        .or_else(|| last_made.get(&event.pid).copied())
-                    {
-                        mounts[made].read_only |= read_only;
-                        mounts[made].evidence.push(self.r(i));
-                    }
-                }
-                Detail::MoveMount { from_path, to_path, ret, .. } => {
-                    let moved = new_mount(MountOperation::Move, from_path.clone(), to_path);
-                    let mut mount = match pending.remove(&event.pid) {
-                        Some(mut mount) => {
-                            mount.evidence.push(self.r(i));
-                            mount
-                        }
-                        None => moved.clone(),
-                    };
-                    mount.target = to_path.clone();
-                    mount.target_path = moved.target_path;
-                    mount.container_path = moved.container_path;
-                    mount.result = *ret;
-                    mount.role = role;
-                    mount.phase = phase;
-                    mounts.push(mount);
-                    if *ret == 0 {
-                        last_made.insert(event.pid, mounts.len() - 1);
-                    }
-                }
-                _ => {}
-            }
+            walk.follow(&MountingEvent {
+                builder: self,
+                index: i,
+                event,
+                role,
+                phase,
+                source_path: named.and_then(|n| n.source.clone()),
+                target_path: named.and_then(|n| n.target.clone()),
+                rootfs,
+                before_switch_in_container: phase < Phase::RootSwitch
+                    && host_mnt.is_some_and(|host| host != event.mnt_ns),
+            });
         }
-        mounts
+        walk.mounts
     }
 
     /// Container paths the runtime found missing before the workload's exec.
@@ -972,6 +901,241 @@ impl<'a> ContainerBuilder<'a> {
             last_line: self.events.last().map(|&i| self.trace.lines[i]),
         }
     }
+}
+
+/// An event of the container that may mount, with what each mount report
+/// made from it shares.
+struct MountingEvent<'b> {
+    builder: &'b ContainerBuilder<'b>,
+    index: usize,
+    event: &'b Event,
+    role: Role,
+    phase: Phase,
+    /// The source and target it named through descriptors.
+    source_path: Option<String>,
+    target_path: Option<String>,
+    rootfs: Option<&'b str>,
+    /// Before the root switch, in the container's own mount namespace:
+    /// where a bind of a host path opens the host to the container.
+    before_switch_in_container: bool,
+}
+
+impl MountingEvent<'_> {
+    fn evidence(&self) -> EventRef {
+        self.builder.r(self.index)
+    }
+
+    /// A mount of this event, from its raw source and target.
+    fn new_mount(
+        &self,
+        operation: MountOperation,
+        source: Option<String>,
+        target: &Option<String>,
+    ) -> MountReport {
+        // Only where the descriptor stood for another path.
+        let differs = |path: &Option<String>, raw: &Option<String>| {
+            path.clone().filter(|p| Some(p) != raw.as_ref())
+        };
+        MountReport {
+            operation,
+            container_path: container_path_of(
+                self.target_path.as_deref().or(target.as_deref()),
+                self.phase,
+                self.rootfs,
+            ),
+            target_path: differs(&self.target_path, target),
+            source_path: differs(&self.source_path, &source),
+            source,
+            target: target.clone(),
+            fstype: None,
+            flags: Vec::new(),
+            data: None,
+            read_only: false,
+            host_source: false,
+            result: 0,
+            role: self.role,
+            phase: self.phase,
+            evidence: vec![self.evidence()],
+        }
+    }
+}
+
+/// The mounts found so far while following a container's events in time
+/// order, and the per-thread state a later event may complete or change.
+#[derive(Default)]
+struct MountWalk {
+    mounts: Vec<MountReport>,
+    /// Per thread: the last mount made, which a remount may modify.
+    last_made: HashMap<u32, usize>,
+    /// Per thread: a mount under construction with the new mount API.
+    pending: HashMap<u32, MountReport>,
+    /// Per thread: the filesystem its last fsopen named, for its fsmount.
+    fs_names: HashMap<u32, String>,
+}
+
+impl MountWalk {
+    fn follow(&mut self, at: &MountingEvent) {
+        let pid = at.event.pid;
+        match &at.event.detail {
+            Detail::Mount { .. } => self.mount(at),
+            // OPEN_TREE_CLONE: a detached copy, to be attached by
+            // move_mount: a bind mount in the making.
+            Detail::OpenTree { path, flags, ret, .. } if *ret >= 0 && flags & 1 != 0 => {
+                self.open_tree_clone(at, path)
+            }
+            Detail::Fsopen { fsname: Some(name), ret: 0.., .. } => {
+                self.fs_names.insert(pid, name.clone());
+            }
+            Detail::Fsmount { attr_names, ret: 0.., .. } => self.fsmount(at, attr_names),
+            Detail::MountSetattr { attr_set_names, ret: 0, .. } => {
+                self.mount_setattr(at, attr_set_names)
+            }
+            Detail::MoveMount { from_path, to_path, ret, .. } => {
+                self.move_mount(at, from_path, to_path, *ret)
+            }
+            _ => {}
+        }
+    }
+
+    /// mount(2): a new mount, or a remount of one made before.
+    fn mount(&mut self, at: &MountingEvent) {
+        let Detail::Mount { source, target, fstype, flags, flag_names, data, ret } =
+            &at.event.detail
+        else {
+            return;
+        };
+        let operation = mount_operation(*flags);
+        let read_only = flags & MS_RDONLY != 0;
+        let mut mount = at.new_mount(operation, source.clone(), target);
+        if operation == MountOperation::Remount
+            && *ret == 0
+            && let Some(made) = self.remounted(at, target, mount.container_path.as_deref())
+        {
+            self.mounts[made].read_only = read_only;
+            self.mounts[made].evidence.push(at.evidence());
+            return;
+        }
+        mount.fstype = fstype.clone().filter(|f| !f.is_empty());
+        mount.flags = flag_names.clone();
+        mount.data = data.clone().filter(|d| !d.is_empty());
+        mount.read_only = read_only;
+        mount.result = *ret;
+        mount.host_source = operation == MountOperation::Bind
+            && *ret == 0
+            && at.before_switch_in_container
+            && mount.source_or_path().is_some_and(|s| {
+                is_host_path(s, &at.target_path.clone().or(target.clone()), at.rootfs)
+            });
+        self.mounts.push(mount);
+        if *ret == 0 && matches!(operation, MountOperation::Bind | MountOperation::Filesystem) {
+            self.last_made.insert(at.event.pid, self.mounts.len() - 1);
+        }
+    }
+
+    /// The mount a successful remount changes: by path where the target is
+    /// known (runtimes that remount by descriptor do it long after the
+    /// mount); else the same thread's last mount, when the remount names
+    /// the same target.
+    fn remounted(
+        &self,
+        at: &MountingEvent,
+        target: &Option<String>,
+        container_path: Option<&str>,
+    ) -> Option<usize> {
+        let by_thread = self.last_made.get(&at.event.pid).copied().filter(|&made| {
+            target == &self.mounts[made].target
+                || (target.as_deref().is_some_and(|t| t.starts_with("/proc/self/"))
+                    && container_path.is_none())
+        });
+        last_made_at(&self.mounts, container_path).or(by_thread)
+    }
+
+    fn open_tree_clone(&mut self, at: &MountingEvent, path: &Option<String>) {
+        let mut mount = at.new_mount(MountOperation::Bind, path.clone(), &None);
+        mount.host_source = at.before_switch_in_container
+            && mount.source_or_path().is_some_and(|s| is_host_path(s, &None, at.rootfs));
+        self.pending.insert(at.event.pid, mount);
+    }
+
+    fn fsmount(&mut self, at: &MountingEvent, attr_names: &[String]) {
+        let mut mount = at.new_mount(MountOperation::Filesystem, None, &None);
+        mount.fstype = self.fs_names.get(&at.event.pid).cloned();
+        mount.flags = attr_names.to_vec();
+        mount.read_only = attr_names.iter().any(|a| a == "MOUNT_ATTR_RDONLY");
+        self.pending.insert(at.event.pid, mount);
+    }
+
+    /// Attributes set on the mount under construction, or else on the
+    /// mount made at that path or by the thread last.
+    fn mount_setattr(&mut self, at: &MountingEvent, attr_set_names: &[String]) {
+        let read_only = attr_set_names.iter().any(|a| a == "MOUNT_ATTR_RDONLY");
+        let at_path = container_path_of(at.target_path.as_deref(), at.phase, at.rootfs);
+        if let Some(mount) = self.pending.get_mut(&at.event.pid) {
+            mount.read_only |= read_only;
+            mount.flags.extend(attr_set_names.iter().cloned());
+            mount.evidence.push(at.evidence());
+        } else if let Some(made) = last_made_at(&self.mounts, at_path.as_deref())
+            .or_else(|| self.last_made.get(&at.event.pid).copied())
+        {
+            self.mounts[made].read_only |= read_only;
+            self.mounts[made].evidence.push(at.evidence());
+        }
+    }
+
+    /// move_mount(2): attaches the mount under construction, or moves an
+    /// attached one.
+    fn move_mount(
+        &mut self,
+        at: &MountingEvent,
+        from_path: &Option<String>,
+        to_path: &Option<String>,
+        ret: i64,
+    ) {
+        let moved = at.new_mount(MountOperation::Move, from_path.clone(), to_path);
+        let mut mount = match self.pending.remove(&at.event.pid) {
+            Some(mut mount) => {
+                mount.evidence.push(at.evidence());
+                mount
+            }
+            None => moved.clone(),
+        };
+        mount.target = to_path.clone();
+        mount.target_path = moved.target_path;
+        mount.container_path = moved.container_path;
+        mount.result = ret;
+        mount.role = at.role;
+        mount.phase = at.phase;
+        self.mounts.push(mount);
+        if ret == 0 {
+            self.last_made.insert(at.event.pid, self.mounts.len() - 1);
+        }
+    }
+}
+
+/// What mount(2) does with these flags.
+fn mount_operation(flags: u64) -> MountOperation {
+    if flags & MS_REMOUNT != 0 {
+        MountOperation::Remount
+    } else if flags & MS_BIND != 0 {
+        MountOperation::Bind
+    } else if flags & MS_MOVE != 0 {
+        MountOperation::Move
+    } else if flags & MS_PROPAGATION != 0 {
+        MountOperation::Propagation
+    } else {
+        MountOperation::Filesystem
+    }
+}
+
+/// The last mount made (a filesystem or a bind) at a container path: what
+/// a later remount of that path changes, however it names it.
+fn last_made_at(mounts: &[MountReport], path: Option<&str>) -> Option<usize> {
+    let path = path?;
+    mounts.iter().rposition(|m| {
+        m.result == 0
+            && matches!(m.operation, MountOperation::Bind | MountOperation::Filesystem)
+            && m.container_path.as_deref() == Some(path)
+    })
 }
 
 const MS_RDONLY: u64 = 1;

@@ -5,7 +5,11 @@ use std::fmt::Write as _;
 use cradle_probes::{collector::Phase, printable::printable_lines, timefmt::duration};
 
 use crate::{
-    model::{ContainerReport, EventRef, MountOperation, Report},
+    model::{
+        CgroupReport, ContainerReport, DeviceNodeReport, EventRef, EventSummary, FileWrite,
+        Finding, MountOperation, NamespaceReport, NetworkReport, PhaseReport, ProcessReport,
+        Report,
+    },
     rules::{RULES, Severity},
 };
 
@@ -59,6 +63,23 @@ fn render_raw(report: &Report) -> String {
 }
 
 fn container_text(out: &mut String, c: &ContainerReport) {
+    runtime_section(out, c);
+    findings_section(out, &c.findings);
+    phases_section(out, &c.phases);
+    namespaces_section(out, &c.namespaces);
+    mounts_section(out, c);
+    device_nodes_section(out, &c.device_nodes);
+    file_writes_section(out, &c.file_writes);
+    workload_exec_section(out, c);
+    cgroups_section(out, &c.cgroups);
+    network_section(out, &c.network);
+    processes_section(out, &c.processes);
+    events_section(out, &c.events);
+}
+
+/// The container's id and runtime: warnings, bundle, pids, who launched
+/// it and the runtime commands run on it later.
+fn runtime_section(out: &mut String, c: &ContainerReport) {
     let _ = writeln!(out, "== container {} ({}) ==", c.id, c.runtime.name);
     for caveat in &c.caveats {
         let _ = writeln!(out, "warning: {caveat}");
@@ -89,11 +110,15 @@ fn container_text(out: &mut String, c: &ContainerReport) {
             call.pid
         );
     }
+}
+
+/// The findings, most severe first, each with its evidence lines.
+fn findings_section(out: &mut String, findings: &[Finding]) {
     let _ = writeln!(out, "\nfindings:");
-    if c.findings.is_empty() {
+    if findings.is_empty() {
         let _ = writeln!(out, "  none");
     }
-    let mut findings: Vec<_> = c.findings.iter().collect();
+    let mut findings: Vec<_> = findings.iter().collect();
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     for f in findings {
         let _ = writeln!(out, "  [{}] {} {}: {}", f.severity.name(), f.id, f.title, f.message);
@@ -101,8 +126,11 @@ fn container_text(out: &mut String, c: &ContainerReport) {
             let _ = writeln!(out, "      {}: {}[{}] {}", at(e), e.comm, e.tgid, e.text);
         }
     }
+}
+
+fn phases_section(out: &mut String, phases: &[PhaseReport]) {
     let _ = writeln!(out, "\nphases:");
-    for p in &c.phases {
+    for p in phases {
         let _ = writeln!(
             out,
             "  {:<22} +{:>12}  {:>12}  {} events",
@@ -112,23 +140,33 @@ fn container_text(out: &mut String, c: &ContainerReport) {
             p.events
         );
     }
+}
+
+/// Each namespace kind, the user namespace's id mappings and the
+/// namespaces joined with setns.
+fn namespaces_section(out: &mut String, namespaces: &NamespaceReport) {
     let _ = writeln!(out, "\nnamespaces:");
-    for v in &c.namespaces.views {
+    for v in &namespaces.views {
         let inum = v.inum.map_or("?".into(), |i| format!("{}:[{i}]", v.kind));
         let shared = if v.shared_with_host { "  shared with the host" } else { "" };
         let _ = writeln!(out, "  {:<7} {inum}{shared}", v.kind);
     }
-    if let Some(mappings) = &c.namespaces.id_mappings {
+    if let Some(mappings) = &namespaces.id_mappings {
         let _ =
             writeln!(out, "  user:[{}] maps ids (cradle explain id_mapping):", mappings.user_ns);
         for line in mappings.lines() {
             let _ = writeln!(out, "    {line}");
         }
     }
-    for j in &c.namespaces.joined {
+    for j in &namespaces.joined {
         let when = if j.after_start { "after start" } else { "before start" };
         let _ = writeln!(out, "  setns {} ({when}, {})", j.kinds.join("|"), at(&j.evidence));
     }
+}
+
+/// The root filesystem and the mounts that succeeded; failed ones are only
+/// counted.
+fn mounts_section(out: &mut String, c: &ContainerReport) {
     if let Some(rootfs) = &c.rootfs {
         let _ = writeln!(out, "\nrootfs: {rootfs}");
     }
@@ -156,9 +194,12 @@ fn container_text(out: &mut String, c: &ContainerReport) {
     if failed > 0 {
         let _ = writeln!(out, "  ({failed} mount calls failed; see the JSON report)");
     }
-    if !c.device_nodes.is_empty() {
+}
+
+fn device_nodes_section(out: &mut String, device_nodes: &[DeviceNodeReport]) {
+    if !device_nodes.is_empty() {
         let _ = writeln!(out, "\ndevice nodes created:");
-        for node in &c.device_nodes {
+        for node in device_nodes {
             let path = node.container_path.as_deref().or(node.path.as_deref()).unwrap_or("?");
             let default = if node.default { "  (default)" } else { "" };
             let _ = writeln!(
@@ -172,13 +213,18 @@ fn container_text(out: &mut String, c: &ContainerReport) {
             );
         }
     }
+}
+
+/// How many files were opened for writing before and after the
+/// workload's exec; those after listed.
+fn file_writes_section(out: &mut String, file_writes: &[FileWrite]) {
     let workload_writes: Vec<_> =
-        c.file_writes.iter().filter(|w| w.phase >= Phase::WorkloadExec).collect();
-    if !c.file_writes.is_empty() {
+        file_writes.iter().filter(|w| w.phase >= Phase::WorkloadExec).collect();
+    if !file_writes.is_empty() {
         let _ = writeln!(
             out,
             "\nfiles opened for writing: {} before the workload's exec, {} after",
-            c.file_writes.len() - workload_writes.len(),
+            file_writes.len() - workload_writes.len(),
             workload_writes.len()
         );
         for w in workload_writes {
@@ -192,6 +238,11 @@ fn container_text(out: &mut String, c: &ContainerReport) {
             );
         }
     }
+}
+
+/// The root switch, then the workload's privileges at its exec
+/// (capabilities, no_new_privs, seccomp), what it ran and its hostname.
+fn workload_exec_section(out: &mut String, c: &ContainerReport) {
     if let Some(r) = &c.root_switch {
         let _ = writeln!(out, "\nroot switch: {:?} ({})", r.method, at(&r.evidence));
     }
@@ -225,24 +276,32 @@ fn container_text(out: &mut String, c: &ContainerReport) {
     if let Some(h) = &c.hostname {
         let _ = writeln!(out, "  hostname: {}", h.name.as_deref().unwrap_or("?"));
     }
-    let paths: std::collections::BTreeSet<&str> =
-        c.cgroups.iter().map(|g| g.path.as_str()).collect();
+}
+
+fn cgroups_section(out: &mut String, cgroups: &[CgroupReport]) {
+    let paths: std::collections::BTreeSet<&str> = cgroups.iter().map(|g| g.path.as_str()).collect();
     if !paths.is_empty() {
         let _ = writeln!(out, "\ncgroups: {}", paths.into_iter().collect::<Vec<_>>().join(", "));
     }
-    if !c.network.interfaces.is_empty() || c.network.own_namespace.is_some() {
+}
+
+fn network_section(out: &mut String, network: &NetworkReport) {
+    if !network.interfaces.is_empty() || network.own_namespace.is_some() {
         let _ = writeln!(
             out,
             "\nnetwork: {}, {} link requests",
-            c.network.own_namespace.map_or("host namespace".into(), |n| format!("net:[{n}]")),
-            c.network.interfaces.len()
+            network.own_namespace.map_or("host namespace".into(), |n| format!("net:[{n}]")),
+            network.interfaces.len()
         );
     }
-    for link in &c.network.daemon_links {
+    for link in &network.daemon_links {
         let _ = writeln!(out, "  {}", link.summary());
     }
+}
+
+fn processes_section(out: &mut String, processes: &[ProcessReport]) {
     let _ = writeln!(out, "\nprocesses:");
-    for p in &c.processes {
+    for p in processes {
         let programs: Vec<&str> = p.programs.iter().map(|r| r.filename.as_str()).collect();
         let _ = writeln!(
             out,
@@ -253,12 +312,15 @@ fn container_text(out: &mut String, c: &ContainerReport) {
             programs.join(" -> ")
         );
     }
+}
+
+fn events_section(out: &mut String, events: &EventSummary) {
     let _ = writeln!(
         out,
         "\nevents: {} (lines {}..{})",
-        c.events.count,
-        c.events.first_line.unwrap_or(0),
-        c.events.last_line.unwrap_or(0)
+        events.count,
+        events.first_line.unwrap_or(0),
+        events.last_line.unwrap_or(0)
     );
 }
 
