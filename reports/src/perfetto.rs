@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use cradle_probes::collector::Role;
+use cradle_probes::collector::{Container, Role};
 use serde_json::{Value, json};
 
 use crate::load::LoadedTrace;
@@ -24,11 +24,48 @@ fn micros(trace: &LoadedTrace, ts_ns: u64) -> f64 {
     trace.since_start(ts_ns) as f64 / 1000.0
 }
 
+/// Container groups are numbered from 1; the host is group 0.
+fn group_of(container: Option<usize>) -> u64 {
+    container.map_or(HOST_GROUP, |c| c as u64 + 1)
+}
+
+/// A process's track: its group and tgid, with its name and role.
+type Tracks = BTreeMap<(u64, u32), (String, Role)>;
+
+/// The trace as a trace-event JSON document.
 pub fn render(trace: &LoadedTrace) -> Value {
-    let mut events = Vec::new();
-    // Container groups are numbered from 1; the host is group 0.
-    let group_of = |container: Option<usize>| container.map_or(HOST_GROUP, |c| c as u64 + 1);
-    let mut tracks: BTreeMap<(u64, u32), (String, Role)> = BTreeMap::new();
+    let (instants, tracks) = event_instants(trace);
+    let last_ts = trace.events.iter().map(|e| e.ts_ns).max().unwrap_or(trace.header.origin_ns);
+    let mut metadata = vec![json!({
+        "name": "process_name", "ph": "M", "pid": HOST_GROUP, "tid": PHASE_TRACK,
+        "args": {"name": "host"},
+    })];
+    let mut phases = Vec::new();
+    for (key, container) in trace.containers.iter().enumerate() {
+        metadata.extend(container_metadata(key, container));
+        phases.extend(phase_spans(trace, key, container, last_ts));
+    }
+    metadata.extend(thread_names(&tracks));
+    metadata.extend(instants);
+    metadata.extend(phases);
+    json!({
+        "traceEvents": metadata,
+        "displayTimeUnit": "ms",
+        "otherData": {
+            "format": "cradle-trace export",
+            "source": trace.path.display().to_string(),
+            "host": trace.header.host,
+            "kernel": trace.header.kernel,
+            "started_unix_ns": trace.header.started_unix_ns,
+        },
+    })
+}
+
+/// Every event as an instant on its process's track, and the tracks they
+/// fall on.
+fn event_instants(trace: &LoadedTrace) -> (Vec<Value>, Tracks) {
+    let mut instants = Vec::new();
+    let mut tracks = Tracks::new();
     for (index, event) in trace.events.iter().enumerate() {
         let group = group_of(event.owner.as_ref().map(|o| o.container));
         let role = event.owner.as_ref().map_or(Role::Runtime, |o| o.role);
@@ -44,7 +81,7 @@ pub fn render(trace: &LoadedTrace) -> Value {
             args["phase"] = json!(owner.phase.name());
             args["role"] = json!(Role::name(owner.role));
         }
-        events.push(json!({
+        instants.push(json!({
             "name": event.detail.kind_name(),
             "cat": event.detail.category().name(),
             "ph": "i",
@@ -55,35 +92,46 @@ pub fn render(trace: &LoadedTrace) -> Value {
             "args": args,
         }));
     }
-    let last_ts = trace.events.iter().map(|e| e.ts_ns).max().unwrap_or(trace.header.origin_ns);
-    let mut metadata = vec![json!({
-        "name": "process_name", "ph": "M", "pid": HOST_GROUP, "tid": PHASE_TRACK,
-        "args": {"name": "host"},
-    })];
-    for (key, container) in trace.containers.iter().enumerate() {
-        let group = group_of(Some(key));
-        metadata.push(json!({
+    (instants, tracks)
+}
+
+/// A container's process group: its name, its place, and its phase track.
+fn container_metadata(key: usize, container: &Container) -> [Value; 3] {
+    let group = group_of(Some(key));
+    [
+        json!({
             "name": "process_name", "ph": "M", "pid": group, "tid": PHASE_TRACK,
             "args": {"name": format!("{} ({})", container.id, container.runtime)},
-        }));
-        metadata.push(json!({
+        }),
+        json!({
             "name": "process_sort_index", "ph": "M", "pid": group, "tid": PHASE_TRACK,
             "args": {"sort_index": group},
-        }));
-        metadata.push(json!({
+        }),
+        json!({
             "name": "thread_name", "ph": "M", "pid": group, "tid": PHASE_TRACK,
             "args": {"name": "phases"},
-        }));
-        let end = trace
-            .events
-            .iter()
-            .filter(|e| e.owner.as_ref().is_some_and(|o| o.container == key))
-            .map(|e| e.ts_ns)
-            .max()
-            .unwrap_or(last_ts);
-        for (n, mark) in container.phases.iter().enumerate() {
+        }),
+    ]
+}
+
+/// A container's phases as complete spans on its phase track, the last
+/// one until the container's last event (or the trace's, `last_ts`).
+fn phase_spans(trace: &LoadedTrace, key: usize, container: &Container, last_ts: u64) -> Vec<Value> {
+    let group = group_of(Some(key));
+    let end = trace
+        .events
+        .iter()
+        .filter(|e| e.owner.as_ref().is_some_and(|o| o.container == key))
+        .map(|e| e.ts_ns)
+        .max()
+        .unwrap_or(last_ts);
+    container
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(n, mark)| {
             let until = container.phases.get(n + 1).map_or(end, |next| next.ts_ns);
-            events.push(json!({
+            json!({
                 "name": mark.phase.title(),
                 "cat": "phase",
                 "ph": "X",
@@ -92,30 +140,25 @@ pub fn render(trace: &LoadedTrace) -> Value {
                 "pid": group,
                 "tid": PHASE_TRACK,
                 "args": {"phase": mark.phase.name()},
-            }));
-        }
-    }
-    for ((group, tgid), (comm, role)) in &tracks {
-        let name = if *group == HOST_GROUP {
-            format!("{comm} [{tgid}]")
-        } else {
-            format!("{comm} [{tgid}] {}", Role::name(*role))
-        };
-        metadata.push(json!({
-            "name": "thread_name", "ph": "M", "pid": group, "tid": tgid,
-            "args": {"name": name},
-        }));
-    }
-    metadata.extend(events);
-    json!({
-        "traceEvents": metadata,
-        "displayTimeUnit": "ms",
-        "otherData": {
-            "format": "cradle-trace export",
-            "source": trace.path.display().to_string(),
-            "host": trace.header.host,
-            "kernel": trace.header.kernel,
-            "started_unix_ns": trace.header.started_unix_ns,
-        },
-    })
+            })
+        })
+        .collect()
+}
+
+/// Each process track named after its process, and in a container its role.
+fn thread_names(tracks: &Tracks) -> Vec<Value> {
+    tracks
+        .iter()
+        .map(|((group, tgid), (comm, role))| {
+            let name = if *group == HOST_GROUP {
+                format!("{comm} [{tgid}]")
+            } else {
+                format!("{comm} [{tgid}] {}", Role::name(*role))
+            };
+            json!({
+                "name": "thread_name", "ph": "M", "pid": group, "tid": tgid,
+                "args": {"name": name},
+            })
+        })
+        .collect()
 }

@@ -4,7 +4,11 @@
 
 use std::fmt::Write as _;
 
-use cradle_probes::{collector::Phase, describe::Category, printable::printable};
+use cradle_probes::{
+    collector::{Container, Phase},
+    describe::Category,
+    printable::printable,
+};
 
 use crate::load::LoadedTrace;
 
@@ -53,107 +57,170 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The trace as an SVG document.
 pub fn render(trace: &LoadedTrace) -> String {
     let groups = trace.events_by_container();
-    let start = trace.events.iter().map(|e| e.ts_ns).min().unwrap_or(trace.header.origin_ns);
-    let end = trace.events.iter().map(|e| e.ts_ns).max().unwrap_or(start).max(start + 1);
-    let span = (end - start) as f64;
-    let x = |ts: u64| LEFT + (ts.saturating_sub(start) as f64 / span) * (WIDTH - LEFT - RIGHT);
-
+    let scale = TimeScale::of(trace);
     let mut body = String::new();
     let mut y = 40.0;
-    for (key, container) in trace.containers.iter().enumerate() {
+    for (container, events) in trace.containers.iter().zip(&groups) {
+        y = container_rows(&mut body, trace, &scale, container, events, y);
+    }
+    let axis_y = y + 6.0;
+    time_axis(&mut body, &scale, axis_y);
+    let legend_y = axis_y + 36.0;
+    category_legend(&mut body, legend_y);
+    document(trace, &body, legend_y + 16.0)
+}
+
+/// Where a time falls across the plot, from the trace's first event to its
+/// last.
+struct TimeScale {
+    start: u64,
+    end: u64,
+    span: f64,
+}
+
+impl TimeScale {
+    fn of(trace: &LoadedTrace) -> TimeScale {
+        let start = trace.events.iter().map(|e| e.ts_ns).min().unwrap_or(trace.header.origin_ns);
+        let end = trace.events.iter().map(|e| e.ts_ns).max().unwrap_or(start).max(start + 1);
+        TimeScale { start, end, span: (end - start) as f64 }
+    }
+
+    fn x(&self, ts: u64) -> f64 {
+        LEFT + (ts.saturating_sub(self.start) as f64 / self.span) * (WIDTH - LEFT - RIGHT)
+    }
+}
+
+/// One container from `y` down: its name, the band of its phases, then a
+/// row per process in the order they first appear. Returns the y below it.
+fn container_rows(
+    body: &mut String,
+    trace: &LoadedTrace,
+    scale: &TimeScale,
+    container: &Container,
+    events: &[usize],
+    mut y: f64,
+) -> f64 {
+    let _ = writeln!(
+        body,
+        r#"<text x="10" y="{:.1}" font-weight="bold">{} ({})</text>"#,
+        y + 14.0,
+        escape(&container.id),
+        escape(&container.runtime)
+    );
+    y += 22.0;
+    let container_end = events.iter().map(|&i| trace.events[i].ts_ns).max().unwrap_or(scale.end);
+    phase_band(body, scale, container, container_end, y);
+    y += BAND + 4.0;
+    let mut processes: Vec<u32> = Vec::new();
+    for &i in events {
+        if !processes.contains(&trace.events[i].tgid) {
+            processes.push(trace.events[i].tgid);
+        }
+    }
+    for tgid in processes {
+        let own: Vec<usize> =
+            events.iter().copied().filter(|&i| trace.events[i].tgid == tgid).collect();
+        process_row(body, trace, scale, tgid, &own, y);
+        y += ROW;
+    }
+    y + 14.0
+}
+
+/// The container's phases as coloured spans, each named where it is wide
+/// enough, the last one until the container's last event.
+fn phase_band(
+    body: &mut String,
+    scale: &TimeScale,
+    container: &Container,
+    container_end: u64,
+    y: f64,
+) {
+    for (n, mark) in container.phases.iter().enumerate() {
+        let until = container.phases.get(n + 1).map_or(container_end, |next| next.ts_ns);
+        let (x0, x1) = (scale.x(mark.ts_ns), scale.x(until));
         let _ = writeln!(
             body,
-            r#"<text x="10" y="{:.1}" font-weight="bold">{} ({})</text>"#,
-            y + 14.0,
-            escape(&container.id),
-            escape(&container.runtime)
+            r#"<rect x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{BAND}" fill="{}"><title>{}</title></rect>"#,
+            (x1 - x0).max(1.0),
+            phase_colour(mark.phase),
+            escape(mark.phase.title())
         );
-        y += 22.0;
-        let container_end = groups[key].iter().map(|&i| trace.events[i].ts_ns).max().unwrap_or(end);
-        for (n, mark) in container.phases.iter().enumerate() {
-            let until = container.phases.get(n + 1).map_or(container_end, |next| next.ts_ns);
-            let (x0, x1) = (x(mark.ts_ns), x(until));
+        if x1 - x0 > 60.0 {
             let _ = writeln!(
                 body,
-                r#"<rect x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{BAND}" fill="{}"><title>{}</title></rect>"#,
-                (x1 - x0).max(1.0),
-                phase_colour(mark.phase),
+                r#"<text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
+                x0 + 3.0,
+                y + 16.0,
                 escape(mark.phase.title())
             );
-            if x1 - x0 > 60.0 {
-                let _ = writeln!(
-                    body,
-                    r#"<text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
-                    x0 + 3.0,
-                    y + 16.0,
-                    escape(mark.phase.title())
-                );
-            }
         }
-        let _ = writeln!(body, r#"<text x="10" y="{:.1}" font-size="11">phases</text>"#, y + 16.0);
-        y += BAND + 4.0;
-        let mut processes: Vec<u32> = Vec::new();
-        for &i in &groups[key] {
-            if !processes.contains(&trace.events[i].tgid) {
-                processes.push(trace.events[i].tgid);
-            }
-        }
-        for tgid in processes {
-            let events: Vec<usize> =
-                groups[key].iter().copied().filter(|&i| trace.events[i].tgid == tgid).collect();
-            let last = &trace.events[*events.last().expect("a process has events")];
-            let role = last.owner.as_ref().map_or("", |o| o.role.name());
-            let _ = writeln!(
-                body,
-                r#"<text x="10" y="{:.1}" font-size="11">{} [{tgid}] {role}</text>"#,
-                y + 12.0,
-                escape(&last.comm)
-            );
-            let _ = writeln!(
-                body,
-                r##"<line x1="{LEFT}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#eeeeee"/>"##,
-                y + 9.0,
-                WIDTH - RIGHT,
-                y + 9.0
-            );
-            for i in events {
-                let event = &trace.events[i];
-                let _ = writeln!(
-                    body,
-                    r#"<rect x="{:.1}" y="{:.1}" width="2" height="{:.1}" fill="{}"><title>{}</title></rect>"#,
-                    x(event.ts_ns),
-                    y + 2.0,
-                    ROW - 4.0,
-                    category_colour(event.detail.category()),
-                    escape(&event.describe())
-                );
-            }
-            y += ROW;
-        }
-        y += 14.0;
     }
-    // The axis: ten ticks in milliseconds.
-    let axis_y = y + 6.0;
+    let _ = writeln!(body, r#"<text x="10" y="{:.1}" font-size="11">phases</text>"#, y + 16.0);
+}
+
+/// One process: its name, pid and role, a guide line and a tick per event.
+fn process_row(
+    body: &mut String,
+    trace: &LoadedTrace,
+    scale: &TimeScale,
+    tgid: u32,
+    events: &[usize],
+    y: f64,
+) {
+    let last = &trace.events[*events.last().expect("a process has events")];
+    let role = last.owner.as_ref().map_or("", |o| o.role.name());
+    let _ = writeln!(
+        body,
+        r#"<text x="10" y="{:.1}" font-size="11">{} [{tgid}] {role}</text>"#,
+        y + 12.0,
+        escape(&last.comm)
+    );
+    let _ = writeln!(
+        body,
+        r##"<line x1="{LEFT}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#eeeeee"/>"##,
+        y + 9.0,
+        WIDTH - RIGHT,
+        y + 9.0
+    );
+    for &i in events {
+        let event = &trace.events[i];
+        let _ = writeln!(
+            body,
+            r#"<rect x="{:.1}" y="{:.1}" width="2" height="{:.1}" fill="{}"><title>{}</title></rect>"#,
+            scale.x(event.ts_ns),
+            y + 2.0,
+            ROW - 4.0,
+            category_colour(event.detail.category()),
+            escape(&event.describe())
+        );
+    }
+}
+
+/// The axis: ten ticks in milliseconds.
+fn time_axis(body: &mut String, scale: &TimeScale, axis_y: f64) {
     let _ = writeln!(
         body,
         r#"<line x1="{LEFT}" y1="{axis_y:.1}" x2="{:.1}" y2="{axis_y:.1}" stroke="black"/>"#,
         WIDTH - RIGHT
     );
     for tick in 0..=10 {
-        let ts = start + (span * tick as f64 / 10.0) as u64;
-        let tx = x(ts);
+        let ts = scale.start + (scale.span * tick as f64 / 10.0) as u64;
+        let tx = scale.x(ts);
         let _ = writeln!(
             body,
             r#"<line x1="{tx:.1}" y1="{axis_y:.1}" x2="{tx:.1}" y2="{:.1}" stroke="black"/><text x="{tx:.1}" y="{:.1}" font-size="10" text-anchor="middle">{:.1} ms</text>"#,
             axis_y + 5.0,
             axis_y + 17.0,
-            (ts - start) as f64 / 1e6
+            (ts - scale.start) as f64 / 1e6
         );
     }
-    // The legend of event categories.
-    let legend_y = axis_y + 36.0;
+}
+
+/// The legend of event categories.
+fn category_legend(body: &mut String, legend_y: f64) {
     for (n, category) in Category::ALL.iter().enumerate() {
         let lx = LEFT + n as f64 * 105.0;
         let _ = writeln!(
@@ -165,7 +232,10 @@ pub fn render(trace: &LoadedTrace) -> String {
             category.name()
         );
     }
-    let height = legend_y + 16.0;
+}
+
+/// The document around `body`: its size, a white background and a title.
+fn document(trace: &LoadedTrace, body: &str, height: f64) -> String {
     let mut svg = String::new();
     let _ = writeln!(
         svg,
@@ -178,7 +248,7 @@ pub fn render(trace: &LoadedTrace) -> String {
         escape(&trace.path.display().to_string()),
         trace.events.len()
     );
-    svg.push_str(&body);
+    svg.push_str(body);
     svg.push_str("</svg>\n");
     svg
 }
