@@ -278,8 +278,21 @@ impl App {
             self.quit = true;
             return;
         }
+        if self.text_input.is_some() {
+            self.text_input_key(key.code);
+            self.refresh();
+        } else if self.overlay.is_some() {
+            self.overlay_key(key.code);
+        } else {
+            self.command_key(key.code);
+            self.refresh();
+        }
+    }
+
+    /// A key while the filter text is typed: Enter keeps it, Esc clears it.
+    fn text_input_key(&mut self, code: KeyCode) {
         if let Some(text) = &mut self.text_input {
-            match key.code {
+            match code {
                 KeyCode::Enter => self.text_input = None,
                 KeyCode::Esc => {
                     self.text_input = None;
@@ -295,20 +308,23 @@ impl App {
                 }
                 _ => {}
             }
-            self.refresh();
-            return;
         }
-        if self.overlay.is_some() {
-            match key.code {
-                KeyCode::Char('q') => self.quit = true,
-                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('i') | KeyCode::Enter => {
-                    self.overlay = None
-                }
-                _ => {}
+    }
+
+    /// A key while the help or info overlay is open: it only closes it, or quits.
+    fn overlay_key(&mut self, code: KeyCode) {
+        match code {
+            KeyCode::Char('q') => self.quit = true,
+            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('i') | KeyCode::Enter => {
+                self.overlay = None
             }
-            return;
+            _ => {}
         }
-        match key.code {
+    }
+
+    /// A key of the main screen (the help overlay lists them all).
+    fn command_key(&mut self, code: KeyCode) {
+        match code {
             KeyCode::Char('q') => self.quit = true,
             KeyCode::Char('?') => self.overlay = Some(Overlay::Help),
             KeyCode::Char('i') => self.overlay = Some(Overlay::Info),
@@ -369,7 +385,6 @@ impl App {
             }
             _ => {}
         }
-        self.refresh();
     }
 
     fn page(&self) -> usize {

@@ -108,14 +108,7 @@ struct Cell {
 impl Widget for Timeline<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.0;
-        let mut title = format!(" Timeline: {} ", subject_name(app, app.subject));
-        if let Some(container) = app.model.container(app.subject) {
-            let _ = write!(title, "· {} ", container.phase().title());
-        }
-        if app.zoom > 0 {
-            let _ = write!(title, "· zoom ×{} ", 1u64 << app.zoom);
-        }
-        let block = pane(Line::from(title), false);
+        let block = pane(Line::from(title(app)), false);
         let inner = block.inner(area);
         block.render(area, buf);
         if inner.width <= LABEL_WIDTH || inner.height == 0 {
@@ -127,87 +120,124 @@ impl Widget for Timeline<'_> {
         } else {
             &[Some(LANES[0]), Some(LANES[1]), Some(LANES[2]), Some(LANES[3])]
         };
-        let plot_x = inner.x + LABEL_WIDTH;
         let window = Window::of(app, inner.width - LABEL_WIDTH);
-        let mut cells = vec![vec![None::<Cell>; usize::from(window.columns)]; lanes.len()];
-        let selected = app.cursor.and_then(|cursor| app.visible().get(cursor)).copied();
-        let events = app.model.events();
-        for &index in app.visible() {
-            let event = &events[index];
-            let Some(column) = window.column(event.ts_ns) else { continue };
-            let role = event.owner.as_ref().map(|owner| owner.role);
-            let Some(lane) = lanes.iter().position(|lane| host || *lane == role) else {
-                continue;
-            };
-            let category = event.detail.category();
-            let cell = &mut cells[lane][usize::from(column)];
-            let merged = match cell.take() {
-                None => Cell { category, count: 1, failed: false, selected: false },
-                Some(mut cell) => {
-                    if rank(category) > rank(cell.category) {
-                        cell.category = category;
-                    }
-                    cell.count += 1;
-                    cell
-                }
-            };
-            *cell = Some(Cell {
-                failed: merged.failed || event.detail.failed(),
-                selected: merged.selected || Some(index) == selected,
-                ..merged
-            });
-        }
+        let cells = lane_cells(app, &window, lanes);
         let mut y = inner.y;
         let bottom = inner.y + inner.height;
         for (lane, row) in lanes.iter().zip(&cells) {
             if y >= bottom {
                 return;
             }
-            let label = lane.map_or("host", Role::name);
-            buf.set_string(inner.x, y, label, Style::new().add_modifier(Modifier::DIM));
-            for (column, cell) in row.iter().enumerate() {
-                let Some(cell) = cell else { continue };
-                let glyph = if cell.count > 1 { "◆" } else { "•" };
-                let mut style = Style::new().fg(category_colour(cell.category));
-                if cell.failed {
-                    style = style.fg(Color::Red);
-                }
-                if cell.selected {
-                    style = style.add_modifier(Modifier::REVERSED);
-                }
-                buf.set_string(plot_x + column as u16, y, glyph, style);
-            }
+            draw_lane(buf, inner.x, y, *lane, row);
             y += 1;
         }
         if y < bottom && !host {
-            buf.set_string(inner.x, y, "phases", Style::new().add_modifier(Modifier::DIM));
-            let marks = app.model.container(app.subject).map_or(&[][..], |c| &c.phases[..]);
-            // Each mark at its own time; its name only as far as the next.
-            let columns: Vec<(u16, Phase)> = marks
-                .iter()
-                .filter_map(|mark| window.column(mark.ts_ns).map(|column| (column, mark.phase)))
-                .collect();
-            for (i, &(column, phase)) in columns.iter().enumerate() {
-                let next = columns.get(i + 1).map_or(window.columns, |&(next, _)| next);
-                let room = usize::from(next.saturating_sub(column));
-                let label = format!("|{}", phase_label(phase));
-                let shown = if room > 3 { truncate(&label, room - 1) } else { "|".to_string() };
-                buf.set_string(plot_x + column, y, shown, Style::new().fg(Color::White));
-            }
+            draw_phase_marks(buf, app, &window, inner.x, y);
             y += 1;
         }
         if y < bottom {
-            let from = window.start_ns - window.origin_ns;
-            let to = from + window.ns_per_column * u64::from(window.columns);
-            let left = format!("+{}", duration(from));
-            let right = format!("+{}", duration(to));
-            let dim = Style::new().add_modifier(Modifier::DIM);
-            buf.set_string(inner.x, y, "time", dim);
-            buf.set_string(plot_x, y, &left, dim);
-            let right_x = (plot_x + window.columns).saturating_sub(right.chars().count() as u16);
-            if right_x > plot_x + left.chars().count() as u16 {
-                buf.set_string(right_x, y, &right, dim);
-            }
+            draw_time_axis(buf, &window, inner.x, y);
         }
+    }
+}
+
+/// The subject, its phase and the zoom.
+fn title(app: &App) -> String {
+    let mut title = format!(" Timeline: {} ", subject_name(app, app.subject));
+    if let Some(container) = app.model.container(app.subject) {
+        let _ = write!(title, "· {} ", container.phase().title());
+    }
+    if app.zoom > 0 {
+        let _ = write!(title, "· zoom ×{} ", 1u64 << app.zoom);
+    }
+    title
+}
+
+/// The visible events in the window, by lane and column; the events that
+/// share a cell merged into it. A single `None` lane (the host) takes
+/// every event.
+fn lane_cells(app: &App, window: &Window, lanes: &[Option<Role>]) -> Vec<Vec<Option<Cell>>> {
+    let host = lanes == [None];
+    let mut cells = vec![vec![None::<Cell>; usize::from(window.columns)]; lanes.len()];
+    let selected = app.cursor.and_then(|cursor| app.visible().get(cursor)).copied();
+    let events = app.model.events();
+    for &index in app.visible() {
+        let event = &events[index];
+        let Some(column) = window.column(event.ts_ns) else { continue };
+        let role = event.owner.as_ref().map(|owner| owner.role);
+        let Some(lane) = lanes.iter().position(|lane| host || *lane == role) else {
+            continue;
+        };
+        let category = event.detail.category();
+        let cell = &mut cells[lane][usize::from(column)];
+        let merged = match cell.take() {
+            None => Cell { category, count: 1, failed: false, selected: false },
+            Some(mut cell) => {
+                if rank(category) > rank(cell.category) {
+                    cell.category = category;
+                }
+                cell.count += 1;
+                cell
+            }
+        };
+        *cell = Some(Cell {
+            failed: merged.failed || event.detail.failed(),
+            selected: merged.selected || Some(index) == selected,
+            ..merged
+        });
+    }
+    cells
+}
+
+/// One lane at row `y`: its label, then a glyph per occupied cell.
+fn draw_lane(buf: &mut Buffer, x: u16, y: u16, lane: Option<Role>, row: &[Option<Cell>]) {
+    let label = lane.map_or("host", Role::name);
+    buf.set_string(x, y, label, Style::new().add_modifier(Modifier::DIM));
+    for (column, cell) in row.iter().enumerate() {
+        let Some(cell) = cell else { continue };
+        let glyph = if cell.count > 1 { "◆" } else { "•" };
+        let mut style = Style::new().fg(category_colour(cell.category));
+        if cell.failed {
+            style = style.fg(Color::Red);
+        }
+        if cell.selected {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        buf.set_string(x + LABEL_WIDTH + column as u16, y, glyph, style);
+    }
+}
+
+/// The phases the container entered, at row `y`: each mark at its own
+/// time, its name only as far as the next.
+fn draw_phase_marks(buf: &mut Buffer, app: &App, window: &Window, x: u16, y: u16) {
+    buf.set_string(x, y, "phases", Style::new().add_modifier(Modifier::DIM));
+    let marks = app.model.container(app.subject).map_or(&[][..], |c| &c.phases[..]);
+    let columns: Vec<(u16, Phase)> = marks
+        .iter()
+        .filter_map(|mark| window.column(mark.ts_ns).map(|column| (column, mark.phase)))
+        .collect();
+    for (i, &(column, phase)) in columns.iter().enumerate() {
+        let next = columns.get(i + 1).map_or(window.columns, |&(next, _)| next);
+        let room = usize::from(next.saturating_sub(column));
+        let label = format!("|{}", phase_label(phase));
+        let shown = if room > 3 { truncate(&label, room - 1) } else { "|".to_string() };
+        buf.set_string(x + LABEL_WIDTH + column, y, shown, Style::new().fg(Color::White));
+    }
+}
+
+/// The window's start and end at row `y`, relative to the subject's start;
+/// the end only where it does not run into the start.
+fn draw_time_axis(buf: &mut Buffer, window: &Window, x: u16, y: u16) {
+    let plot_x = x + LABEL_WIDTH;
+    let from = window.start_ns - window.origin_ns;
+    let to = from + window.ns_per_column * u64::from(window.columns);
+    let left = format!("+{}", duration(from));
+    let right = format!("+{}", duration(to));
+    let dim = Style::new().add_modifier(Modifier::DIM);
+    buf.set_string(x, y, "time", dim);
+    buf.set_string(plot_x, y, &left, dim);
+    let right_x = (plot_x + window.columns).saturating_sub(right.chars().count() as u16);
+    if right_x > plot_x + left.chars().count() as u16 {
+        buf.set_string(right_x, y, &right, dim);
     }
 }
