@@ -6,7 +6,7 @@
 use std::{path::Path, process::ExitCode};
 
 use anyhow::{Context, bail};
-use cradle_probes::trace_file::TraceMode;
+use cradle_events::trace_file::TraceMode;
 use serde_json::Value;
 
 use crate::{

@@ -103,7 +103,7 @@ fn fail(logs: logging::Destination, err: &anyhow::Error, failure: u8) -> ExitCod
     }
     // An error may quote a trace file or a process's name.
     let message = format!("{err:#}");
-    eprintln!("cradle: {}", cradle_probes::printable::printable_lines(&message));
+    eprintln!("cradle: {}", cradle_events::printable::printable_lines(&message));
     ExitCode::from(failure)
 }
 
@@ -133,7 +133,7 @@ fn unknown_help_topic(raw_args: &[std::ffi::OsString]) -> Option<ExitCode> {
     if known || topic.starts_with('-') {
         return None;
     }
-    eprintln!("No help topic for '{}'", cradle_probes::printable::printable_lines(topic));
+    eprintln!("No help topic for '{}'", cradle_events::printable::printable_lines(topic));
     Some(ExitCode::from(3))
 }
 

@@ -62,7 +62,7 @@ fn exit_2_on_error(run: impl FnOnce() -> anyhow::Result<ExitCode>) -> anyhow::Re
     run().or_else(|err| {
         tracing::error!("{err:#}");
         let message = format!("{err:#}");
-        eprintln!("cradle: {}", cradle_probes::printable::printable_lines(&message));
+        eprintln!("cradle: {}", cradle_events::printable::printable_lines(&message));
         Ok(ExitCode::from(ERROR))
     })
 }

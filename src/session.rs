@@ -15,15 +15,16 @@ use std::{
 };
 
 use anyhow::Context;
-use cradle_probes::{
-    Event, EventStream, Joiner, ProbeConfig, Probes, TrackMode,
+use cradle_events::{
+    Event, Joiner,
     collector::Collector,
-    stream::LossTracker,
+    loss::LossTracker,
     trace_file::{
         FORMAT, Header, NotRecorded, ProbeAbsence, ProbeUse, TraceEnd, TraceMode, TraceWriter,
         Trailer, VERSION,
     },
 };
+use cradle_probes::{EventStream, ProbeConfig, Probes, TrackMode};
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
@@ -294,7 +295,7 @@ fn trailer(
 /// the host's, for the containers traced from here.
 fn own_namespaces() -> std::collections::BTreeMap<String, u32> {
     use std::os::unix::fs::MetadataExt;
-    cradle_probes::names::NAMESPACE_FLAGS
+    cradle_events::names::NAMESPACE_FLAGS
         .iter()
         .filter_map(|&(_, kind)| {
             let inode = std::fs::metadata(format!("/proc/self/ns/{kind}")).ok()?.ino();
@@ -383,7 +384,7 @@ impl Outputs {
                 self.collector.attribute(&mut joined);
                 if self.omit_host_granted_checks
                     && joined.owner.is_none()
-                    && matches!(joined.detail, cradle_probes::Detail::CapCapable { ret: 0, .. })
+                    && matches!(joined.detail, cradle_events::Detail::CapCapable { ret: 0, .. })
                 {
                     self.not_recorded += 1;
                     continue;
@@ -596,9 +597,9 @@ impl TraceFile {
     /// the boundary.
     fn rotate<'a>(
         &mut self,
-        started_here: impl Iterator<Item = &'a cradle_probes::collector::Container>,
+        started_here: impl Iterator<Item = &'a cradle_events::collector::Container>,
         trailer: Trailer,
-        carried: &[cradle_probes::collector::Container],
+        carried: &[cradle_events::collector::Container],
     ) -> anyhow::Result<()> {
         let Some((dir, _)) = &self.rotation else { return Ok(()) };
         self.header.part = Some(self.header.part.unwrap_or(1) + 1);

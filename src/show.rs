@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use cradle_probes::{
+use cradle_events::{
     collector::{Collector, Phase},
     explain::{self, EVENT_KINDS, Explanation, TOPICS},
     trace_file::{Record, TraceEnd, TraceReader, Trailer, Truncation},

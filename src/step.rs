@@ -17,7 +17,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use cradle_probes::{
+use cradle_events::{
     Detail, Event,
     abi::EventKind,
     collector::{Collector, Phase, Role},

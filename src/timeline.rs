@@ -9,7 +9,7 @@ use std::{
     io::{BufWriter, IsTerminal, Write},
 };
 
-use cradle_probes::{
+use cradle_events::{
     Detail, Event,
     collector::{Collector, Container, Phase},
     describe::Category,
@@ -265,7 +265,7 @@ fn short_id(id: &str) -> &str {
 
 /// The role column: the role, after the later runtime command it acts
 /// for (`start runtime`, `exec workload`).
-fn role_label(owner: &cradle_probes::event::Owner) -> String {
+fn role_label(owner: &cradle_events::event::Owner) -> String {
     match &owner.call {
         Some(call) => format!("{call} {}", owner.role.name()),
         None => owner.role.name().to_string(),

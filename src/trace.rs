@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cradle_probes::trace_file::TraceMode;
+use cradle_events::trace_file::TraceMode;
 
 use crate::{
     cli::{OutputArgs, TraceArgs, WatchArgs},

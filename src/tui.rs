@@ -4,7 +4,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
-use cradle_probes::trace_file::{Trace, Truncation};
+use cradle_events::trace_file::{Trace, Truncation};
 use cradle_tui::Report;
 
 use crate::cli::TuiArgs;

@@ -8,7 +8,7 @@ mod common;
 use std::{path::Path, time::Duration};
 
 use common::tmux::{Tmux, then_report_terminal, wait_for_exit};
-use cradle_probes::trace_file::Trace;
+use cradle_events::trace_file::Trace;
 use cradle_tui::{Live, terminal::Screen};
 
 const WAIT: Duration = Duration::from_secs(30);

@@ -8,7 +8,7 @@ use std::{
     path::PathBuf,
 };
 
-use cradle_probes::{
+use cradle_events::{
     Event,
     collector::{Collector, Container, ContainerKey, Phase},
     trace_file::Header,

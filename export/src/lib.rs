@@ -22,7 +22,7 @@ pub mod spans;
 
 use std::{collections::BTreeMap, net::SocketAddr};
 
-use cradle_probes::{
+use cradle_events::{
     Event,
     collector::{Collector, Container},
     trace_file::Header,

@@ -148,7 +148,7 @@ impl Metrics {
         let marks = &birth.container.phases;
         for pair in marks.windows(2) {
             let [phase, next] = pair else { continue };
-            if phase.phase >= cradle_probes::collector::Phase::Running {
+            if phase.phase >= cradle_events::collector::Phase::Running {
                 break;
             }
             let seconds = next.ts_ns.saturating_sub(phase.ts_ns) as f64 / 1e9;

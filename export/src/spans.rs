@@ -15,7 +15,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use cradle_probes::{collector::Phase, trace_file::Header};
+use cradle_events::{collector::Phase, trace_file::Header};
 use cradle_reports::model::EventRef;
 use opentelemetry::{
     InstrumentationScope, KeyValue, StringValue, Value,

@@ -306,7 +306,7 @@ pub struct TaskExitEvent {
 /// exited).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "user", derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema))]
 pub struct NamespaceSet {
     pub mnt: u32,
     pub uts: u32,

@@ -1,5 +1,5 @@
 //! Records the raw ring-buffer records of a traced command into a file, in
-//! the format of `cradle_probes::recording`, for replaying a real stream
+//! the format of `cradle_events::recording`, for replaying a real stream
 //! through the decoder and the collector (`benches/replay.rs`).
 //!
 //! `record OUT -- COMMAND [ARGS...]` (as root). Prints one JSON object:
@@ -7,7 +7,8 @@
 
 use std::{fs::File, io::BufWriter, path::PathBuf};
 
-use cradle_probes::{ProbeConfig, Probes, TrackMode, recording::RecordingWriter};
+use cradle_events::recording::RecordingWriter;
+use cradle_probes::{ProbeConfig, Probes, TrackMode};
 
 type Error = Box<dyn std::error::Error>;
 

@@ -15,9 +15,9 @@ use crate::{
     layout::{VMLINUX_BTF, kernel_layout},
     loader::{ProbeConfig, ProbeError, attach_all, chain, load_object_with, load_veth_module},
     programs::{Mechanism, PROBES, Probe},
-    trace_file::HookUse,
     tracefs::{TRACEFS, Tracefs, ensure_tracefs},
 };
+use cradle_events::trace_file::HookUse;
 
 /// The target the doctor tries kprobes and fentry on.
 pub use crate::programs::NAMESPACE_FUNCTION;

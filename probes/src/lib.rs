@@ -1,42 +1,23 @@
-//! The userspace half of cradle's probes.
+//! The kernel half of cradle's tracer, as seen from userspace.
 //!
 //! Owns: the eBPF object (built from `probes-ebpf/` by this crate's build
 //! script and embedded here), the kernel layout read from BTF, loading and
-//! attaching the programs, the tracked-task registration, reading and
-//! decoding the ring buffer, loss accounting, and finding out what the
-//! running kernel allows (`doctor`).
+//! attaching the programs, the tracked-task registration, reading the ring
+//! buffer and handing its records to `cradle-events`' decoder, loss
+//! accounting, and finding out what the running kernel allows (`doctor`).
 //!
-//! Must not touch: presentation (the `cradle` binary, `reports`, `tui`) and
-//! the container runtime, which knows nothing of tracing.
+//! Must not touch: what events mean (`cradle-events` decodes, attributes
+//! and words them), presentation (the `cradle` binary, `reports`, `tui`)
+//! and the container runtime, which knows nothing of tracing. Only the
+//! binary depends on this crate, so only it needs the eBPF toolchain.
 
-pub mod collector;
-mod cstr;
-pub mod decode;
-pub mod describe;
 pub mod doctor;
-pub mod event;
-pub mod explain;
-pub mod fd_paths;
-pub mod join;
 pub mod layout;
 pub mod loader;
-pub mod names;
-mod netlink;
-pub mod printable;
 pub mod programs;
-pub mod recording;
-pub mod schema_file;
 pub mod stream;
-mod syscalls;
-pub mod timefmt;
-pub mod trace_file;
 pub mod tracefs;
 
 pub use cradle_probes_common as abi;
-pub use event::{
-    Detail, Event, ExitStatus, LinkPlacement, NamespaceHook, NamespaceSource, Namespaces,
-    VethEndpoint,
-};
-pub use join::Joiner;
 pub use loader::{DEFAULT_RUNTIMES, ProbeConfig, ProbeError, Probes, SelfRegistrar, TrackMode};
 pub use stream::EventStream;

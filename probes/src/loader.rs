@@ -29,9 +29,9 @@ use crate::{
         probe,
     },
     stream::EventStream,
-    trace_file::{HookRefusal, HookUse, ProbeAbsence},
     tracefs::{TracefsError, ensure_tracefs},
 };
+use cradle_events::trace_file::{HookRefusal, HookUse, ProbeAbsence};
 
 /// The eBPF object built from `probes-ebpf/` by this crate's build script.
 pub static EBPF_OBJECT: &[u8] =

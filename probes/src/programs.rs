@@ -1,5 +1,6 @@
 //! Which eBPF program serves which probe, and how each attaches.
 
+use cradle_events::trace_file::ProbeUse;
 use cradle_probes_common::{
     EventKind, SYS_ENTER_HANDLERS_MAP, SYS_ENTER_UNTRACKED_HANDLERS_MAP, SYS_EXIT_HANDLERS_MAP,
 };
@@ -487,6 +488,17 @@ impl ProgramSpec {
     /// Whether the tracer attaches this program on this kernel.
     pub fn wanted_here(&self) -> bool {
         !self.optional || self.target_exists()
+    }
+}
+
+/// The header's record of an attached program.
+impl From<&ProgramSpec> for ProbeUse {
+    fn from(spec: &ProgramSpec) -> Self {
+        ProbeUse {
+            program: spec.program.to_string(),
+            attach: spec.describe(),
+            probes: spec.probes.iter().map(|probe| probe.to_string()).collect(),
+        }
     }
 }
 

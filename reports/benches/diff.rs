@@ -10,7 +10,7 @@
 
 use std::{hint::black_box, path::Path, time::Duration};
 
-use cradle_probes::{
+use cradle_events::{
     Detail, Event,
     trace_file::{Trace, TraceWriter, Trailer},
 };
@@ -79,7 +79,7 @@ fn write(path: &Path, base: &Trace, events: usize, extra_mount: Option<u32>) {
         undecodable: 0,
         lost: 0,
         lost_by_kind: Default::default(),
-        end: cradle_probes::trace_file::TraceEnd::Completed,
+        end: cradle_events::trace_file::TraceEnd::Completed,
         ended_ns: 0,
         exit_code: Some(0),
         not_recorded: 0,

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use cradle_probes::{
+use cradle_events::{
     Detail, Event, ExitStatus, Namespaces,
     abi::AT_FDCWD,
     collector::{Container, Phase, Role},
@@ -808,7 +808,7 @@ impl<'a> ContainerBuilder<'a> {
     }
 
     fn interfaces(&self) -> Vec<LinkRequest> {
-        let end = |link: &cradle_probes::LinkPlacement| LinkEnd {
+        let end = |link: &cradle_events::LinkPlacement| LinkEnd {
             name: link.name.clone(),
             netns: link.netns,
             netns_pid: link.netns_pid,

@@ -28,7 +28,7 @@ use std::{
     sync::Arc,
 };
 
-use cradle_probes::{Detail, Event, collector::Phase, timefmt::duration};
+use cradle_events::{Detail, Event, collector::Phase, timefmt::duration};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -759,7 +759,7 @@ fn temporary_component(component: &str) -> Option<String> {
 /// The diff for people.
 pub fn render_text(report: &DiffReport) -> String {
     // Every line escaped: names and calls come from the trace files.
-    cradle_probes::printable::printable_lines(&render_text_raw(report)).into_owned()
+    cradle_events::printable::printable_lines(&render_text_raw(report)).into_owned()
 }
 
 fn render_text_raw(report: &DiffReport) -> String {

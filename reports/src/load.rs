@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cradle_probes::{
+use cradle_events::{
     Event,
     collector::{Collector, Container},
     trace_file::{Header, Record, TraceFileError, TraceReader, Trailer, Truncation},

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use cradle_probes::{
+use cradle_events::{
     NamespaceSource,
     collector::{IdMappings, Launcher, Phase, Role},
     trace_file::{ProbeAbsence, TraceEnd, TraceMode},
@@ -481,9 +481,9 @@ pub struct NetworkReport {
     pub interfaces: Vec<LinkRequest>,
     /// Links that processes outside the container (dockerd, a CNI plugin)
     /// put in its network namespace, from its record (see
-    /// `cradle_probes::collector::NetworkLink`).
+    /// `cradle_events::collector::NetworkLink`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub daemon_links: Vec<cradle_probes::collector::NetworkLink>,
+    pub daemon_links: Vec<cradle_events::collector::NetworkLink>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -596,7 +596,7 @@ mod tests {
     fn the_committed_schema_matches_the_types() {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/report.schema.json");
-        if let Err(stale) = cradle_probes::schema_file::check_committed(&path, &schema()) {
+        if let Err(stale) = cradle_events::schema_file::check_committed(&path, &schema()) {
             panic!("{stale}");
         }
     }

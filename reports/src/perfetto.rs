@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use cradle_probes::collector::{Container, Role};
+use cradle_events::collector::{Container, Role};
 use serde_json::{Value, json};
 
 use crate::load::LoadedTrace;

@@ -682,7 +682,7 @@ fn best_path<'a>(
     container.as_deref().or(resolved.as_deref()).or(named.as_deref()).unwrap_or("?")
 }
 
-fn role_name(role: cradle_probes::collector::Role) -> String {
+fn role_name(role: cradle_events::collector::Role) -> String {
     format!("{role:?}").to_lowercase()
 }
 
@@ -722,7 +722,7 @@ fn check_escape_file_write(report: &ContainerReport) -> Vec<Hit> {
 }
 
 fn check_runtime_exec(report: &ContainerReport) -> Vec<Hit> {
-    use cradle_probes::collector::Role;
+    use cradle_events::collector::Role;
     let rootfs = report.rootfs.as_deref();
     report
         .processes

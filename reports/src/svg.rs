@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use cradle_probes::{
+use cradle_events::{
     collector::{Container, Phase},
     describe::Category,
     printable::printable,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use cradle_probes::{collector::Phase, printable::printable_lines, timefmt::duration};
+use cradle_events::{collector::Phase, printable::printable_lines, timefmt::duration};
 
 use crate::{
     model::{

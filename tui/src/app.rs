@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use cradle_probes::{
+use cradle_events::{
     Event,
     describe::Category,
     trace_file::{Header, Trace, Trailer},

@@ -4,7 +4,7 @@
 //! so a replay that seeks backwards rebuilds exactly what a live session
 //! saw at that point.
 
-use cradle_probes::{
+use cradle_events::{
     Event,
     collector::{Collector, Container},
     trace_file::Header,

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use cradle_probes::Event;
+use cradle_events::Event;
 
 use crate::model::Model;
 

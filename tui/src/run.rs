@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use cradle_probes::{
+use cradle_events::{
     Event,
     trace_file::{Header, Trace, Trailer},
 };

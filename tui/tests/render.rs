@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use cradle_probes::{
+use cradle_events::{
     Detail,
     collector::{IdMappings, IdRange, Phase},
     describe::Category,

@@ -9,6 +9,7 @@ mod bench;
 mod demo;
 #[cfg(test)]
 mod module_cycles;
+mod no_ebpf;
 mod setup;
 mod test;
 mod vmtest;

@@ -179,6 +179,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let crates = [
             "probes/src",
+            "events/src",
             "reports/src",
             "tui/src",
             "export/src",

@@ -42,7 +42,7 @@ const PACKAGES: &[(&str, &str)] = &[
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13";
-/// Runs the probes' fuzz target (probes/fuzz) in `cargo xtask test`.
+/// Runs the probes' fuzz target (events/fuzz) in `cargo xtask test`.
 const CARGO_FUZZ_VERSION: &str = "0.13";
 
 pub fn run() -> Result<()> {

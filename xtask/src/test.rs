@@ -8,7 +8,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    vmtest,
+    no_ebpf, vmtest,
     workspace::{Totals, cargo, count_results, run_checked, workspace_root},
 };
 
@@ -17,7 +17,7 @@ use crate::{
 pub fn run(kernel_matrix: bool) -> Result<()> {
     println!("== formatting");
     run_checked(cargo().args(["fmt", "--all", "--check"]))?;
-    for own_workspace in ["probes-ebpf", "probes/fuzz"] {
+    for own_workspace in ["probes-ebpf", "events/fuzz"] {
         run_checked(
             cargo().current_dir(workspace_root().join(own_workspace)).args(["fmt", "--check"]),
         )?;
@@ -35,8 +35,17 @@ pub fn run(kernel_matrix: bool) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    println!("== tests of {} with the eBPF toolchain hidden", no_ebpf::PACKAGES.join(", "));
+    let mut totals = run_tests(&mut no_ebpf::test_command(&no_ebpf::scratch_dir())?)?;
     println!("== tests");
-    let mut totals = run_tests(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    let mut everything_else = cargo();
+    everything_else.args(["test", "--workspace", "--all-targets"]);
+    for package in no_ebpf::PACKAGES {
+        everything_else.args(["--exclude", package]);
+    }
+    let rest = run_tests(&mut everything_else)?;
+    totals.passed += rest.passed;
+    totals.failed += rest.failed;
     println!("== fuzzing the probes' record decoder for {FUZZ_SECONDS} s");
     // One test: the fuzzer found no input that panics or misbehaves.
     match fuzz_decode() {
@@ -72,7 +81,7 @@ pub fn run(kernel_matrix: bool) -> Result<()> {
 /// length checks, short enough for the CI budget.
 const FUZZ_SECONDS: u32 = 60;
 
-/// Runs the cargo-fuzz target `decode` (probes/fuzz), bounded in time and
+/// Runs the cargo-fuzz target `decode` (events/fuzz), bounded in time and
 /// input size (records are at most a few KiB).
 ///
 /// cargo-fuzz passes an unstable rustc flag (`-Z sanitizer=address`). The
@@ -81,7 +90,7 @@ const FUZZ_SECONDS: u32 = 60;
 fn fuzz_decode() -> Result<()> {
     run_checked(
         cargo()
-            .current_dir(workspace_root().join("probes"))
+            .current_dir(workspace_root().join("events"))
             .args(["fuzz", "run", "decode", "--"])
             .arg(format!("-max_total_time={FUZZ_SECONDS}"))
             .arg("-max_len=4096")

@@ -1,7 +1,7 @@
 //! The container list: each container seen so far with its phase, then
 //! the host with its event count; the selected subject highlighted.
 
-use cradle_probes::printable::printable;
+use cradle_events::printable::printable;
 use ratatui::{
     buffer::Buffer,
     layout::Rect,

@@ -2,7 +2,7 @@
 //! fields and its explanation), or with the container list focused, the
 //! container's summary (phases, namespaces, user mappings, launchers).
 
-use cradle_probes::{
+use cradle_events::{
     Event, collector::Container, explain, printable::printable, timefmt::duration,
 };
 use ratatui::{

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use cradle_probes::timefmt;
+use cradle_events::timefmt;
 use ratatui::{
     buffer::Buffer,
     layout::Rect,

@@ -1,7 +1,7 @@
 //! The help overlay: every key and what it does, and the category
 //! filters' numbers.
 
-use cradle_probes::describe::Category;
+use cradle_events::describe::Category;
 use ratatui::{
     buffer::Buffer,
     layout::Rect,

@@ -2,7 +2,7 @@
 //! how it ended, and the probes in use by attach mechanism, with the ones
 //! that could not attach.
 
-use cradle_probes::printable::printable;
+use cradle_events::printable::printable;
 use ratatui::{
     buffer::Buffer,
     layout::Rect,

@@ -2,7 +2,7 @@
 //! state, the event and loss counters, frame time and the probes in use;
 //! or the filter text being typed.
 
-use cradle_probes::timefmt::duration;
+use cradle_events::timefmt::duration;
 use ratatui::{
     buffer::Buffer,
     layout::Rect,

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use cradle_probes::{
+use cradle_events::{
     collector::{Phase, Role},
     describe::Category,
     printable::printable,

@@ -1,5 +1,5 @@
 //! The collector's measurements: decode + correlation throughput replayed
-//! from a recorded stream (criterion, `probes/benches/replay.rs`), events
+//! from a recorded stream (criterion, `events/benches/replay.rs`), events
 //! per second end to end under an exec storm, and peak memory while
 //! tracing a session of a million events.
 
@@ -92,7 +92,7 @@ pub fn replay(recording: &Recording) -> Result<Vec<Replay>> {
     let _ = std::fs::remove_dir_all(&criterion);
     crate::workspace::run_checked(
         cargo()
-            .args(["bench", "-p", "cradle-probes", "--bench", "replay"])
+            .args(["bench", "-p", "cradle-events", "--bench", "replay"])
             .env("CRADLE_BENCH_RECORDING", &recording.path),
     )?;
     ["decode", "decode_join_collect"]

@@ -9,7 +9,7 @@
 
 use std::{hint::black_box, time::Duration};
 
-use cradle_probes::{Joiner, collector::Collector, decode::decode, recording};
+use cradle_events::{Joiner, collector::Collector, decode::decode, recording};
 use criterion::{
     Criterion, Throughput,
     measurement::{Measurement, ValueFormatter, WallTime},

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|record: &[u8]| {
-    if let Ok(event) = cradle_probes::decode::decode(record) {
+    if let Ok(event) = cradle_events::decode::decode(record) {
         // Serialising touches every decoded field.
         let _ = serde_json::to_string(&event);
     }

@@ -17,7 +17,7 @@ use std::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{collector::Container, event::Event, programs::ProgramSpec};
+use crate::{collector::Container, event::Event};
 
 /// The `format` every header carries.
 pub const FORMAT: &str = "cradle-trace";
@@ -171,16 +171,6 @@ pub struct ProbeUse {
     pub attach: String,
     /// The event families it serves.
     pub probes: Vec<String>,
-}
-
-impl From<&ProgramSpec> for ProbeUse {
-    fn from(spec: &ProgramSpec) -> Self {
-        ProbeUse {
-            program: spec.program.to_string(),
-            attach: spec.describe(),
-            probes: spec.probes.iter().map(|probe| probe.to_string()).collect(),
-        }
-    }
 }
 
 /// A probe the trace ran without.

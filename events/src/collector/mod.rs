@@ -336,7 +336,7 @@ impl Collector {
     }
 
     /// Records were lost after `since_ns` (a gap in a CPU's sequence, see
-    /// [`crate::stream::LossTracker`]): every container alive since then
+    /// [`crate::loss::LossTracker`]): every container alive since then
     /// may be missing events.
     pub fn note_loss(&mut self, since_ns: u64) {
         for container in self.containers.values_mut() {
