@@ -479,7 +479,7 @@ pub fn wait_status(status: u32) -> String {
 /// A capability set as names, or `all` / `none`.
 pub fn caps_text(set: Option<u64>) -> String {
     let Some(set) = set else { return "?".into() };
-    let all_known = (0..=40).fold(0u64, |all, cap| all | (1 << cap));
+    let all_known = names::known_capabilities();
     match set {
         0 => "none".into(),
         set if set & all_known == all_known => "all".into(),
@@ -584,6 +584,7 @@ mod tests {
     fn capability_sets_are_named() {
         assert_eq!(caps_text(Some(0)), "none");
         assert_eq!(caps_text(Some(1 << 21)), "sys_admin");
+        assert_eq!(caps_text(Some(1 << 21 | 1 << 41)), "sys_admin,cap41", "newer than the table");
         assert_eq!(caps_text(Some(u64::MAX)), "all");
         assert_eq!(caps_text(None), "?");
     }

@@ -1,6 +1,8 @@
 //! Names of the flags and constants the recorded syscalls take, from the
 //! kernel's UAPI headers. Unknown bits are kept, as hex, never dropped.
 
+use std::sync::OnceLock;
+
 /// Names of the bits set in `value` per `table`; bits no entry names are
 /// reported as one hex value.
 pub fn bit_names(value: u64, table: &[(u64, &str)]) -> Vec<String> {
@@ -242,52 +244,29 @@ pub fn seccomp_operation(operation: u32) -> Option<&'static str> {
     OPERATIONS.get(operation as usize).copied()
 }
 
-/// Capability names (linux/capability.h), by number.
+/// A capability's name (`CAP_SYS_ADMIN`) by its number, from the `caps`
+/// crate's table: the one the runtime numbers the spec's capabilities with.
+/// `None` for a number the table does not know (a newer kernel's).
 pub fn capability(cap: i32) -> Option<&'static str> {
-    const CAPS: [&str; 41] = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",
-        "CAP_NET_RAW",
-        "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",
-        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",
-        "CAP_LEASE",
-        "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",
-        "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ",
-        "CAP_PERFMON",
-        "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
-    ];
-    usize::try_from(cap).ok().and_then(|cap| CAPS.get(cap)).copied()
+    static NAMES: OnceLock<[Option<String>; 64]> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        // caps names a capability through Display only: one String each,
+        // made once, so that events can borrow them.
+        let mut names = [const { None }; 64];
+        for cap in caps::all() {
+            if let Some(name) = names.get_mut(usize::from(cap.index())) {
+                *name = Some(cap.to_string());
+            }
+        }
+        names
+    });
+    names.get(usize::try_from(cap).ok()?)?.as_deref()
+}
+
+/// Every capability the name table knows, as a set: a set that holds them
+/// all is "all capabilities".
+pub fn known_capabilities() -> u64 {
+    caps::all().iter().fold(0, |all, cap| all | cap.bitmask())
 }
 
 #[cfg(test)]
@@ -302,8 +281,25 @@ mod tests {
         );
         assert!(bit_names(0, MOUNT_FLAGS).is_empty());
         assert_eq!(namespace_names(0x2_0000 | 0x1000_0000), ["mnt", "user"]);
-        assert_eq!(capability(21), Some("CAP_SYS_ADMIN"));
         assert_eq!(capability(-1), None);
+        assert_eq!(capability(64), None);
+    }
+
+    /// The names are the kernel's, at the kernel's numbers (capability.h),
+    /// and a number past the table has none.
+    #[test]
+    fn capabilities_are_named_by_their_kernel_number() {
+        let named = [
+            (0, "CAP_CHOWN"),
+            (8, "CAP_SETPCAP"),
+            (21, "CAP_SYS_ADMIN"),
+            (40, "CAP_CHECKPOINT_RESTORE"),
+        ];
+        for (number, name) in named {
+            assert_eq!(capability(number), Some(name), "capability {number}");
+        }
+        assert_eq!(capability(41), None, "newer than the table");
+        assert_eq!(known_capabilities(), (1 << 41) - 1, "0 to 40, no gap");
     }
 
     #[test]

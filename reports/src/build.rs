@@ -80,11 +80,6 @@ fn cap_names(set: u64) -> Vec<String> {
         .collect()
 }
 
-/// Every capability the kernel's names table knows.
-fn all_caps() -> u64 {
-    (0..64).filter(|&cap| names::capability(cap).is_some()).fold(0, |all, cap| all | (1 << cap))
-}
-
 struct ContainerBuilder<'a> {
     trace: &'a LoadedTrace,
     key: usize,
@@ -731,7 +726,7 @@ impl<'a> ContainerBuilder<'a> {
             _ => None,
         });
         let all = sets.and_then(|(_, permitted, _)| permitted).is_some_and(|p| {
-            let all = all_caps();
+            let all = names::known_capabilities();
             p & all == all
         });
         CapabilitiesAtExec {
@@ -1160,6 +1155,11 @@ fn is_host_path(source: &str, target: &Option<String>, rootfs: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capabilities_are_named_and_a_number_past_the_table_kept() {
+        assert_eq!(cap_names(1 | 1 << 21 | 1 << 41), ["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_41"]);
+    }
 
     #[test]
     fn host_paths_exclude_the_rootfs_and_self_binds() {
