@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use cradle_events::{
     collector::{Collector, Phase},
-    explain::{self, EVENT_KINDS, Explanation, TOPICS},
+    explain::{self, Explanation, TOPICS},
     trace_file::{Record, TraceEnd, TraceReader, Trailer, Truncation},
 };
 
@@ -74,7 +74,7 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             println!("  {:<22} {}", entry.name, entry.title);
         }
         println!("\nEvent kinds:");
-        for entry in EVENT_KINDS {
+        for entry in explain::event_kinds() {
             println!("  {:<22} {}", entry.name, entry.title);
         }
         println!("\nOther topics:");

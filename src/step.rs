@@ -21,7 +21,7 @@ use cradle_events::{
     Detail, Event,
     abi::EventKind,
     collector::{Collector, Phase, Role},
-    explain,
+    explain, kinds,
     printable::printable,
 };
 use nix::{
@@ -29,25 +29,6 @@ use nix::{
     poll::{PollFd, PollFlags, PollTimeout, poll},
     sys::signal::Signal,
 };
-
-/// The calls after which a phase can begin.
-fn phase_calls() -> Vec<EventKind> {
-    let mut calls = vec![EventKind::Namespaces];
-    calls.extend(EventKind::MOUNTS);
-    calls.extend(PHASE_CALLS_AFTER_MOUNTS);
-    calls
-}
-
-/// The calls after the mounts after which a phase can begin.
-const PHASE_CALLS_AFTER_MOUNTS: &[EventKind] = &[
-    EventKind::PivotRoot,
-    EventKind::Chroot,
-    EventKind::Capset,
-    EventKind::Prctl,
-    EventKind::Seccomp,
-    // A successful exec's record is its result's: the workload's exec.
-    EventKind::ExecResult,
-];
 
 pub struct Stepper {
     kinds: Vec<EventKind>,
@@ -78,7 +59,7 @@ impl Stepper {
         hear_interrupts()?;
         let every_stop = !kinds.is_empty();
         if !every_stop {
-            kinds = phase_calls();
+            kinds = kinds::step_kinds().collect();
         }
         Ok(Stepper {
             kinds,
@@ -212,10 +193,7 @@ impl Stepper {
                 EventKind::ExecResult
             }
             Detail::Exec { .. } | Detail::ExecResult { .. } => return false,
-            detail => match EventKind::ALL.into_iter().find(|k| k.name() == detail.kind_name()) {
-                Some(kind) => kind,
-                None => return false,
-            },
+            detail => detail.kind(),
         };
         self.kinds.contains(&kind)
     }

@@ -12,8 +12,8 @@ use std::{
 use cradle_events::{
     Detail, Event,
     collector::{Collector, Container, Phase},
-    describe::Category,
     explain::{self, Explanation},
+    kinds::Category,
     printable::{printable, printable_lines},
     timefmt,
     trace_file::{Header, Trailer},

@@ -5,61 +5,16 @@
 
 use std::{borrow::Cow, fmt::Write as _};
 
-use serde::{Deserialize, Serialize};
-
 use crate::{
     event::{Detail, Event, LinkPlacement, Name},
+    kinds::{self, Category},
     names,
     printable::{printable, quote},
 };
 
-/// What part of a container's birth an event is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    Process,
-    Exec,
-    Namespaces,
-    Mounts,
-    RootSwitch,
-    Privileges,
-    Cgroups,
-    Network,
-    Host,
-    Files,
-}
-
-impl Category {
-    pub const ALL: [Category; 10] = [
-        Category::Process,
-        Category::Exec,
-        Category::Namespaces,
-        Category::Mounts,
-        Category::RootSwitch,
-        Category::Privileges,
-        Category::Cgroups,
-        Category::Network,
-        Category::Host,
-        Category::Files,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Category::Process => "process",
-            Category::Exec => "exec",
-            Category::Namespaces => "namespaces",
-            Category::Mounts => "mounts",
-            Category::RootSwitch => "root_switch",
-            Category::Privileges => "privileges",
-            Category::Cgroups => "cgroups",
-            Category::Network => "network",
-            Category::Host => "host",
-            Category::Files => "files",
-        }
-    }
-}
-
 impl Detail {
+    /// The kind's category, but for a clone that makes namespaces: it is
+    /// about namespaces more than about a new process.
     pub fn category(&self) -> Category {
         match self {
             Detail::TaskNew { clone_flags, .. }
@@ -67,72 +22,8 @@ impl Detail {
             {
                 Category::Namespaces
             }
-            Detail::TaskNew { .. } | Detail::TaskExit { .. } => Category::Process,
-            Detail::Exec { .. } | Detail::ExecResult { .. } | Detail::ProcessExec { .. } => {
-                Category::Exec
-            }
-            Detail::Namespaces { .. } | Detail::Setns { .. } => Category::Namespaces,
-            Detail::Mount { .. }
-            | Detail::Umount { .. }
-            | Detail::Fsopen { .. }
-            | Detail::Fsconfig { .. }
-            | Detail::Fsmount { .. }
-            | Detail::MoveMount { .. }
-            | Detail::OpenTree { .. }
-            | Detail::MountSetattr { .. } => Category::Mounts,
-            Detail::PivotRoot { .. } | Detail::Chroot { .. } => Category::RootSwitch,
-            Detail::Capset { .. }
-            | Detail::Prctl { .. }
-            | Detail::Seccomp { .. }
-            | Detail::CapCapable { .. } => Category::Privileges,
-            Detail::CgroupMkdir { .. } | Detail::CgroupAttach { .. } => Category::Cgroups,
-            Detail::NewLink { .. } | Detail::NewLinkAnswer { .. } | Detail::Veth { .. } => {
-                Category::Network
-            }
-            Detail::Sethostname { .. } => Category::Host,
-            Detail::Open { .. } | Detail::Mknod { .. } => Category::Files,
+            _ => kinds::spec(self.kind()).category,
         }
-    }
-
-    /// The syscall's result, for the kinds that have one; `None` for the
-    /// others and for an exec whose result has not arrived.
-    pub fn result(&self) -> Option<i64> {
-        match self {
-            Detail::Exec { ret, .. } => *ret,
-            Detail::ExecResult { ret }
-            | Detail::Namespaces { ret, .. }
-            | Detail::Mount { ret, .. }
-            | Detail::Umount { ret, .. }
-            | Detail::Fsopen { ret, .. }
-            | Detail::Fsconfig { ret, .. }
-            | Detail::Fsmount { ret, .. }
-            | Detail::MoveMount { ret, .. }
-            | Detail::OpenTree { ret, .. }
-            | Detail::MountSetattr { ret, .. }
-            | Detail::PivotRoot { ret, .. }
-            | Detail::Chroot { ret, .. }
-            | Detail::Setns { ret, .. }
-            | Detail::Capset { ret, .. }
-            | Detail::Prctl { ret, .. }
-            | Detail::Seccomp { ret, .. }
-            | Detail::Sethostname { ret, .. }
-            | Detail::Open { ret, .. }
-            | Detail::Mknod { ret, .. } => Some(*ret),
-            // The kernel's answer is the result; the send's byte count
-            // stands in only while no answer was seen.
-            Detail::NewLink { ret, answer, .. } => {
-                Some(if *ret < 0 { *ret } else { answer.map_or(*ret, i64::from) })
-            }
-            Detail::NewLinkAnswer { error, .. } | Detail::Veth { ret: error, .. } => {
-                Some(i64::from(*error))
-            }
-            _ => None,
-        }
-    }
-
-    /// The call failed (a negative result).
-    pub fn failed(&self) -> bool {
-        self.result().is_some_and(|ret| ret < 0)
     }
 
     /// The call as strace would print it, with its result:

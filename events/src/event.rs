@@ -3,6 +3,7 @@
 
 use std::{borrow::Cow, sync::Arc};
 
+use cradle_probes_common::EventKind;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -515,39 +516,85 @@ impl Detail {
         }
     }
 
-    /// The stable kind name, as in trace files.
-    pub fn kind_name(&self) -> &'static str {
+    /// The syscall's result, for the kinds that have one; `None` for the
+    /// others and for an exec whose result has not arrived.
+    pub fn result(&self) -> Option<i64> {
         match self {
-            Detail::Exec { .. } => "exec",
-            Detail::ExecResult { .. } => "exec_result",
-            Detail::TaskNew { .. } => "task_new",
-            Detail::TaskExit { .. } => "task_exit",
-            Detail::ProcessExec { .. } => "process_exec",
-            Detail::Namespaces { .. } => "namespaces",
-            Detail::Mount { .. } => "mount",
-            Detail::Umount { .. } => "umount",
-            Detail::Fsopen { .. } => "fsopen",
-            Detail::Fsconfig { .. } => "fsconfig",
-            Detail::Fsmount { .. } => "fsmount",
-            Detail::MoveMount { .. } => "move_mount",
-            Detail::OpenTree { .. } => "open_tree",
-            Detail::MountSetattr { .. } => "mount_setattr",
-            Detail::PivotRoot { .. } => "pivot_root",
-            Detail::Chroot { .. } => "chroot",
-            Detail::Setns { .. } => "setns",
-            Detail::Capset { .. } => "capset",
-            Detail::Prctl { .. } => "prctl",
-            Detail::Seccomp { .. } => "seccomp",
-            Detail::Sethostname { .. } => "sethostname",
-            Detail::CgroupMkdir { .. } => "cgroup_mkdir",
-            Detail::CgroupAttach { .. } => "cgroup_attach_task",
-            Detail::CapCapable { .. } => "cap_capable",
-            Detail::NewLink { .. } => "new_link",
-            Detail::NewLinkAnswer { .. } => "new_link_answer",
-            Detail::Open { .. } => "open",
-            Detail::Mknod { .. } => "mknod",
-            Detail::Veth { .. } => "veth",
+            Detail::Exec { ret, .. } => *ret,
+            Detail::ExecResult { ret }
+            | Detail::Namespaces { ret, .. }
+            | Detail::Mount { ret, .. }
+            | Detail::Umount { ret, .. }
+            | Detail::Fsopen { ret, .. }
+            | Detail::Fsconfig { ret, .. }
+            | Detail::Fsmount { ret, .. }
+            | Detail::MoveMount { ret, .. }
+            | Detail::OpenTree { ret, .. }
+            | Detail::MountSetattr { ret, .. }
+            | Detail::PivotRoot { ret, .. }
+            | Detail::Chroot { ret, .. }
+            | Detail::Setns { ret, .. }
+            | Detail::Capset { ret, .. }
+            | Detail::Prctl { ret, .. }
+            | Detail::Seccomp { ret, .. }
+            | Detail::Sethostname { ret, .. }
+            | Detail::Open { ret, .. }
+            | Detail::Mknod { ret, .. } => Some(*ret),
+            // The kernel's answer is the result; the send's byte count
+            // stands in only while no answer was seen.
+            Detail::NewLink { ret, answer, .. } => {
+                Some(if *ret < 0 { *ret } else { answer.map_or(*ret, i64::from) })
+            }
+            Detail::NewLinkAnswer { error, .. } | Detail::Veth { ret: error, .. } => {
+                Some(i64::from(*error))
+            }
+            _ => None,
         }
+    }
+
+    /// The call failed (a negative result).
+    pub fn failed(&self) -> bool {
+        self.result().is_some_and(|ret| ret < 0)
+    }
+
+    /// The ABI kind of the record it was decoded from.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Detail::Exec { .. } => EventKind::Exec,
+            Detail::ExecResult { .. } => EventKind::ExecResult,
+            Detail::TaskNew { .. } => EventKind::TaskNew,
+            Detail::TaskExit { .. } => EventKind::TaskExit,
+            Detail::ProcessExec { .. } => EventKind::ProcessExec,
+            Detail::Namespaces { .. } => EventKind::Namespaces,
+            Detail::Mount { .. } => EventKind::Mount,
+            Detail::Umount { .. } => EventKind::Umount,
+            Detail::Fsopen { .. } => EventKind::Fsopen,
+            Detail::Fsconfig { .. } => EventKind::Fsconfig,
+            Detail::Fsmount { .. } => EventKind::Fsmount,
+            Detail::MoveMount { .. } => EventKind::MoveMount,
+            Detail::OpenTree { .. } => EventKind::OpenTree,
+            Detail::MountSetattr { .. } => EventKind::MountSetattr,
+            Detail::PivotRoot { .. } => EventKind::PivotRoot,
+            Detail::Chroot { .. } => EventKind::Chroot,
+            Detail::Setns { .. } => EventKind::Setns,
+            Detail::Capset { .. } => EventKind::Capset,
+            Detail::Prctl { .. } => EventKind::Prctl,
+            Detail::Seccomp { .. } => EventKind::Seccomp,
+            Detail::Sethostname { .. } => EventKind::Sethostname,
+            Detail::CgroupMkdir { .. } => EventKind::CgroupMkdir,
+            Detail::CgroupAttach { .. } => EventKind::CgroupAttach,
+            Detail::CapCapable { .. } => EventKind::CapCapable,
+            Detail::NewLink { .. } => EventKind::NetlinkNewLink,
+            Detail::NewLinkAnswer { .. } => EventKind::NetlinkAnswer,
+            Detail::Open { .. } => EventKind::Open,
+            Detail::Mknod { .. } => EventKind::Mknod,
+            Detail::Veth { .. } => EventKind::Veth,
+        }
+    }
+
+    /// The kind's name (`EventKind::name`), as trace files spell it.
+    pub fn kind_name(&self) -> &'static str {
+        self.kind().name()
     }
 }
 

@@ -20,6 +20,7 @@ pub mod event;
 pub mod explain;
 pub mod fd_paths;
 pub mod join;
+pub mod kinds;
 pub mod loss;
 pub mod names;
 mod netlink;

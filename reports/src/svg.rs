@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use cradle_events::{
     collector::{Container, Phase},
-    describe::Category,
+    kinds::{self, Category},
     printable::printable,
 };
 
@@ -221,13 +221,13 @@ fn time_axis(body: &mut String, scale: &TimeScale, axis_y: f64) {
 
 /// The legend of event categories.
 fn category_legend(body: &mut String, legend_y: f64) {
-    for (n, category) in Category::ALL.iter().enumerate() {
+    for (n, category) in kinds::categories().enumerate() {
         let lx = LEFT + n as f64 * 105.0;
         let _ = writeln!(
             body,
             r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{legend_y:.1}" font-size="10">{}</text>"#,
             legend_y - 9.0,
-            category_colour(*category),
+            category_colour(category),
             lx + 14.0,
             category.name()
         );

@@ -9,8 +9,7 @@ use std::{
 };
 
 use cradle_events::{
-    Event,
-    describe::Category,
+    Event, kinds,
     trace_file::{Header, Trace, Trailer},
 };
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -342,10 +341,11 @@ impl App {
             KeyCode::PageDown => self.move_by(self.page() as i64),
             KeyCode::Home | KeyCode::Char('g') => self.move_by(i64::MIN / 2),
             KeyCode::End | KeyCode::Char('G') => self.move_by(i64::MAX / 2),
-            // 1-9 and 0 toggle the categories in order (0 is the tenth).
+            // 1-9 and 0 toggle the kind table's categories in order (0 is
+            // the tenth).
             KeyCode::Char(digit @ '0'..='9') => {
                 let index = (digit as usize - '0' as usize + 9) % 10;
-                if let Some(&category) = Category::ALL.get(index) {
+                if let Some(category) = kinds::categories().nth(index) {
                     self.filter.toggle(category);
                 }
             }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use cradle_events::{Detail, Event, collector::Role, describe::Category};
+use cradle_events::{Detail, Event, collector::Role, kinds::Category};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {

@@ -6,8 +6,8 @@ use std::path::Path;
 use cradle_events::{
     Detail,
     collector::{IdMappings, IdRange, Phase},
-    describe::Category,
     explain,
+    kinds::Category,
     trace_file::{Trace, TraceEnd, Trailer},
 };
 use cradle_tui::{

@@ -38,8 +38,11 @@ pub use invocation::{Invocation, RUNTIMES, parse as parse_invocation};
 pub use launcher::Launcher;
 pub use links::NetworkLink;
 
-use crate::event::{Detail, Event, ExitStatus, Namespaces, Owner};
 pub use crate::event::{Phase, Role};
+use crate::{
+    event::{Detail, Event, ExitStatus, Namespaces, Owner},
+    kinds,
+};
 
 /// A container's number in its trace, from 0 in the order their runtimes
 /// started: unique even where ids repeat, and the same in a replay.
@@ -680,6 +683,11 @@ impl Collector {
         let Some(container) = self.containers.get_mut(&key) else { return role };
         let ts = event.ts_ns;
         let mut role = role;
+        // The phase this event begins, by its kind's rule (`kinds::KINDS`),
+        // judged with the role the process had before it.
+        let effect = kinds::spec(event.detail.kind())
+            .phase
+            .filter(|effect| effect.applies(&event.detail, role, container.phase()));
         match &event.detail {
             Detail::TaskNew { child_tgid, .. } if *child_tgid != event.tgid => {
                 let child_role = match role {
@@ -697,7 +705,7 @@ impl Collector {
                     process.threads += 1;
                 }
             }
-            Detail::Namespaces { namespaces, flags, ret: 0.., .. } => {
+            Detail::Namespaces { namespaces, flags, .. } if effect.is_some() => {
                 if flags & CLONE_NEWNET != 0 && namespaces.net != 0 {
                     self.created_netns.insert(namespaces.net, key);
                 }
@@ -706,19 +714,6 @@ impl Collector {
                     self.unread_id_maps.insert(key, namespaces.user);
                 }
                 container.namespaces = Some(*namespaces);
-                container.advance(Phase::NamespaceCreation, ts);
-            }
-            Detail::Mount { ret: 0.., .. }
-            | Detail::Umount { ret: 0.., .. }
-            | Detail::Fsopen { ret: 0.., .. }
-            | Detail::Fsconfig { ret: 0.., .. }
-            | Detail::Fsmount { ret: 0.., .. }
-            | Detail::MoveMount { ret: 0.., .. }
-            | Detail::OpenTree { ret: 0.., .. }
-            | Detail::MountSetattr { ret: 0.., .. }
-                if container.phase() >= Phase::NamespaceCreation =>
-            {
-                container.advance(Phase::RootfsAssembly, ts);
             }
             // A user namespace joined by path (its maps are long written).
             Detail::Setns { nstype_names, namespaces, ret: 0, .. }
@@ -728,33 +723,12 @@ impl Collector {
             {
                 self.unread_id_maps.insert(key, namespaces.user);
             }
-            Detail::PivotRoot { ret: 0, .. } | Detail::Chroot { ret: 0, .. } => {
+            Detail::PivotRoot { .. } | Detail::Chroot { .. } if effect.is_some() => {
                 role = Role::Init;
                 container.init_pid = Some(event.tgid);
-                container.advance(Phase::RootSwitch, ts);
             }
-            Detail::Capset { ret: 0, .. } | Detail::Seccomp { ret: 0.., .. }
-                if container.phase() >= Phase::RootSwitch =>
-            {
-                container.advance(Phase::PrivilegeReduction, ts);
-            }
-            Detail::Prctl { option_name: Some(name), ret: 0.., .. }
-                if container.phase() >= Phase::RootSwitch
-                    && matches!(
-                        name.as_ref(),
-                        "PR_SET_NO_NEW_PRIVS" | "PR_CAPBSET_DROP" | "PR_SET_SECCOMP"
-                    ) =>
-            {
-                container.advance(Phase::PrivilegeReduction, ts);
-            }
-            // The scheduler's exec event can arrive before the joined
-            // exec record (which waits for the syscall's return): either
-            // marks the workload's exec.
-            Detail::Exec { ret: Some(0), .. } | Detail::ProcessExec { .. }
-                if role == Role::Init =>
-            {
+            Detail::Exec { .. } | Detail::ProcessExec { .. } if effect.is_some() => {
                 role = Role::Workload;
-                container.advance(Phase::WorkloadExec, ts);
             }
             Detail::Exec { .. } | Detail::ExecResult { .. } | Detail::ProcessExec { .. } => {}
             Detail::TaskExit { exit_code } => {
@@ -767,10 +741,16 @@ impl Collector {
                 self.thread_exited(event.tgid);
                 return role;
             }
+            // The rest of the kinds' phase rules: below.
+            _ if effect.is_some() => {}
+            // The workload doing anything else after its exec: it runs.
             _ if role == Role::Workload && container.phase() == Phase::WorkloadExec => {
                 container.advance(Phase::Running, ts);
             }
             _ => {}
+        }
+        if let Some(effect) = effect {
+            container.advance(effect.begins, ts);
         }
         if let Some(process) = self.processes.get_mut(&event.tgid) {
             process.role = role;

@@ -1,7 +1,7 @@
 //! The help overlay: every key and what it does, and the category
 //! filters' numbers.
 
-use cradle_events::describe::Category;
+use cradle_events::kinds;
 use ratatui::{
     buffer::Buffer,
     layout::Rect,
@@ -47,8 +47,7 @@ impl Widget for HelpOverlay {
                 ])
             })
             .collect();
-        let categories: Vec<String> = Category::ALL
-            .iter()
+        let categories: Vec<String> = kinds::categories()
             .enumerate()
             .map(|(i, c)| format!("{} {}", (i + 1) % 10, c.name()))
             .collect();

@@ -14,7 +14,7 @@ mod timeline;
 
 use std::collections::BTreeMap;
 
-use cradle_events::{Event, collector::Phase, describe::Category};
+use cradle_events::{Event, collector::Phase, kinds::Category};
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},

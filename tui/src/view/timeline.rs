@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use cradle_events::{
     collector::{Phase, Role},
-    describe::Category,
+    kinds::Category,
     printable::printable,
     timefmt::duration,
 };
