@@ -4,6 +4,7 @@
 
 use std::mem::size_of;
 
+use bytemuck::Pod;
 use cradle_probes_common::{
     CALL_SLOT_MAX, CALL_SLOTS, CallEvent, CapCapableEvent, CgroupEvent, EXEC_ARGV_TRUNCATED,
     EXEC_AT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, EventHeader, EventKind, ExecEvent,
@@ -32,50 +33,14 @@ pub enum DecodeError {
     BadLength { field: &'static str, len: usize },
 }
 
-/// Record types that may be read from arbitrary bytes.
-///
-/// # Safety
-/// Implementors must be `#[repr(C)]`, made only of integers and byte
-/// arrays, so that every byte pattern is a valid value.
-unsafe trait Plain: Copy {}
-// SAFETY: all four are #[repr(C)] integer/byte-array structs (probes-common).
-unsafe impl Plain for EventHeader {}
-// SAFETY: as above.
-unsafe impl Plain for ExecEvent {}
-// SAFETY: as above.
-unsafe impl Plain for ExecResultEvent {}
-// SAFETY: as above.
-unsafe impl Plain for TaskNewEvent {}
-// SAFETY: as above.
-unsafe impl Plain for TaskExitEvent {}
-// SAFETY: as above.
-unsafe impl Plain for NamespacesEvent {}
-// SAFETY: as above.
-unsafe impl Plain for VethEvent {}
-// SAFETY: as above.
-unsafe impl Plain for CallEvent {}
-// SAFETY: as above.
-unsafe impl Plain for ProcessExecEvent {}
-// SAFETY: as above.
-unsafe impl Plain for CgroupEvent {}
-// SAFETY: as above.
-unsafe impl Plain for CapCapableEvent {}
-// SAFETY: as above.
-unsafe impl Plain for NetlinkEvent {}
-// SAFETY: as above.
-unsafe impl Plain for NetlinkAnswerEvent {}
-// SAFETY: as above.
-unsafe impl Plain for OpenEvent {}
-// SAFETY: as above.
-unsafe impl Plain for MknodEvent {}
-
-fn read<T: Plain>(bytes: &[u8]) -> Result<T, DecodeError> {
-    if bytes.len() < size_of::<T>() {
-        return Err(DecodeError::Short { need: size_of::<T>(), got: bytes.len() });
-    }
-    // SAFETY: the slice holds at least size_of::<T>() bytes, the read is
-    // unaligned, and `T: Plain` makes any byte pattern a valid T.
-    Ok(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
+/// The record of type `T` at the start of `bytes`, copied out (ring
+/// records need not be aligned for `T`). `T: Pod` is derived in
+/// probes-common, where the compiler proved that any byte pattern is a
+/// valid `T`.
+fn read<T: Pod>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let short = || DecodeError::Short { need: size_of::<T>(), got: bytes.len() };
+    let prefix = bytes.get(..size_of::<T>()).ok_or_else(short)?;
+    bytemuck::try_pod_read_unaligned(prefix).map_err(|_| short())
 }
 
 /// Decodes one ring-buffer record.
@@ -311,10 +276,8 @@ mod tests {
     use super::*;
     use cradle_probes_common::EXEC_RECORD_MAX;
 
-    fn as_bytes<T: Plain>(value: &T) -> Vec<u8> {
-        // SAFETY: T is plain data; viewing it as bytes is always valid.
-        unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), size_of::<T>()) }
-            .to_vec()
+    fn as_bytes<T: Pod>(value: &T) -> Vec<u8> {
+        bytemuck::bytes_of(value).to_vec()
     }
 
     fn header(kind: EventKind, size: usize) -> EventHeader {
@@ -414,6 +377,33 @@ mod tests {
         bytes[size_of::<EventHeader>() + 12..size_of::<EventHeader>() + 16]
             .copy_from_slice(&(EXEC_RECORD_MAX as u32).to_ne_bytes());
         assert!(matches!(decode(&bytes), Err(DecodeError::BadLength { field: "argv", .. })));
+    }
+
+    #[test]
+    fn a_record_shorter_than_its_kind_says_how_many_bytes_it_needs() {
+        let size = size_of::<EventHeader>();
+        let bytes = as_bytes(&header(EventKind::TaskNew, size));
+        assert_eq!(
+            decode(&bytes),
+            Err(DecodeError::Short { need: size_of::<TaskNewEvent>(), got: size })
+        );
+    }
+
+    #[test]
+    fn decodes_a_record_at_an_unaligned_address() {
+        let record = TaskNewEvent {
+            header: header(EventKind::TaskNew, size_of::<TaskNewEvent>()),
+            child_pid: 11,
+            child_tgid: 12,
+            clone_flags: 0x11,
+        };
+        let mut buffer = vec![0u8];
+        buffer.extend_from_slice(&as_bytes(&record));
+        let event = decode(&buffer[1..]).unwrap();
+        assert_eq!(
+            event.detail,
+            Detail::TaskNew { child_pid: 11, child_tgid: 12, clone_flags: 0x11 }
+        );
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //! compiler could leave uninitialised (padding is spelled out as `_pad`
 //! fields), so any byte pattern is a valid value and userspace can decode a
 //! record from untrusted bytes without `unsafe` assumptions about validity.
+//! The `bytemuck` feature (userspace only) derives `bytemuck::Pod` on each
+//! of them, and that derive refuses to compile a record with implicit
+//! padding or a field that is not itself plain data: the promise above is
+//! checked by the compiler, and decoders read records with bytemuck's
+//! checked, safe functions.
 
 #![no_std]
 
@@ -217,6 +222,7 @@ pub const HEADER_UNPRIVILEGED: u16 = 1 << 2;
 /// The first bytes of every ring-buffer record.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct EventHeader {
     /// An [`EventKind`] discriminant.
     pub kind: u16,
@@ -253,6 +259,7 @@ pub struct EventHeader {
 /// arguments.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct ExecEvent {
     pub header: EventHeader,
     /// `EXEC_*` flags.
@@ -272,6 +279,7 @@ pub const EXEC_RECORD_MAX: usize =
 /// [`EventKind::ExecResult`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct ExecResultEvent {
     pub header: EventHeader,
     /// The syscall's return value: 0, or a negative errno.
@@ -281,6 +289,7 @@ pub struct ExecResultEvent {
 /// [`EventKind::TaskNew`]: emitted by the parent, before the child runs.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct TaskNewEvent {
     pub header: EventHeader,
     /// Kernel pid (thread id) of the new task.
@@ -294,6 +303,7 @@ pub struct TaskNewEvent {
 /// [`EventKind::TaskExit`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct TaskExitEvent {
     pub header: EventHeader,
     /// `task_struct.exit_code`: the wait(2) status word.
@@ -306,6 +316,7 @@ pub struct TaskExitEvent {
 /// exited).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema))]
 pub struct NamespaceSet {
     pub mnt: u32,
@@ -373,6 +384,7 @@ pub const NS_HOOK_CREATE_NEW_NAMESPACES: u32 = 1;
 /// namespace-creating clone or unshare is done.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct NamespacesEvent {
     pub header: EventHeader,
     /// 0 for a new task; the return value of unshare(2).
@@ -402,9 +414,10 @@ pub const CALL_SLOT_MAX: usize = 256;
 /// range, recorded once it returned: its raw arguments, its result, and
 /// copies of the user memory its arguments point to. Which argument fills
 /// which data area is fixed per kind (see the programs in `probes-ebpf`
-/// and the decoder in `probes`).
+/// and the decoder in `events/src/syscalls.rs`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct CallEvent {
     pub header: EventHeader,
     pub ret: i64,
@@ -427,6 +440,7 @@ pub const KERNEL_PATH_MAX: usize = 256;
 /// point of view: the task now runs `filename`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct ProcessExecEvent {
     pub header: EventHeader,
     /// The pid the task had before the exec (a non-leader thread's exec
@@ -440,6 +454,7 @@ pub struct ProcessExecEvent {
 /// [`EventKind::CgroupMkdir`] and [`EventKind::CgroupAttach`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct CgroupEvent {
     pub header: EventHeader,
     /// The cgroup's id (its kernfs node id, the inode number of its directory).
@@ -458,6 +473,7 @@ pub struct CgroupEvent {
 /// [`EventKind::CapCapable`]: a capability check of a tracked task.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct CapCapableEvent {
     pub header: EventHeader,
     /// The capability number (`CAP_*`).
@@ -478,6 +494,7 @@ pub const NETLINK_NETNS_FDS: usize = 2;
 /// parses the attributes (interface names, kind, target namespaces).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct NetlinkEvent {
     pub header: EventHeader,
     /// The sendmsg/sendto result: bytes sent, or a negative errno.
@@ -502,6 +519,7 @@ pub struct NetlinkEvent {
 /// socket with the same sequence number. Userspace joins it to the request.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct NetlinkAnswerEvent {
     pub header: EventHeader,
     /// `nlmsgerr.error`: 0 when the kernel did it, else a negative errno.
@@ -530,6 +548,7 @@ pub const AT_FDCWD: i32 = -100;
 /// `probes-ebpf/src/files.rs`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct OpenEvent {
     pub header: EventHeader,
     /// The new file descriptor, or a negative errno.
@@ -562,6 +581,7 @@ pub const MKNOD_CALL_MKNODAT: u32 = 1;
 /// [`EventKind::Mknod`]: a mknod of a tracked task, recorded at exit.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct MknodEvent {
     pub header: EventHeader,
     /// 0, or a negative errno.
@@ -588,6 +608,7 @@ pub const IFNAMSIZ: usize = 16;
 /// One end of a veth pair as the kernel made it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct VethEnd {
     /// The interface name, NUL-padded.
     pub name: [u8; IFNAMSIZ],
@@ -601,6 +622,7 @@ pub struct VethEnd {
 /// one that asked (`ip`, dockerd, netavark...), tracked or not.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct VethEvent {
     pub header: EventHeader,
     /// `veth_newlink`'s result: 0, or a negative errno.
@@ -617,6 +639,7 @@ pub struct VethEvent {
 /// relocations, so nothing here may be a compile-time constant.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct KernelLayout {
     pub task_pid: u32,
     pub task_tgid: u32,
@@ -700,6 +723,7 @@ pub const LAYOUT_ABSENT: u32 = u32::MAX;
 /// Which tasks the programs report.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct TraceConfig {
     /// [`TRACK_TREE`], [`TRACK_ALL`] or [`TRACK_RUNTIMES`].
     pub mode: u32,
@@ -737,6 +761,7 @@ pub struct TraceConfig {
 /// bytes in memory order (native endian), as a 16-byte read yields them.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct RuntimeTail {
     pub bytes: [u64; 2],
     pub mask: [u64; 2],
@@ -750,6 +775,7 @@ pub const FILENAME_TAIL: usize = TASK_COMM_LEN;
 /// encoding, major << 20 | minor) and inode number.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct RuntimeFile {
     pub dev: u32,
     pub _pad: u32,
@@ -777,6 +803,7 @@ pub const RUNTIME_NAMES_MAX: usize = 8;
 /// Everything the programs read from `.rodata`, set by userspace at load.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct ProbeGlobals {
     pub layout: KernelLayout,
     pub config: TraceConfig,
@@ -822,6 +849,7 @@ pub const SYSCALL_HANDLERS_MAX: u32 = 512;
 /// Value of the tracked-task map.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
 pub struct TrackedTask {
     /// Kernel pid of the root this task descends from.
     pub root: u32,
@@ -837,13 +865,16 @@ pub struct TrackedTask {
 pub const TRACKED_EXEC_PENDING: u32 = 1 << 16;
 
 /// Marks the records above as plain old data for aya's map and global APIs.
+/// aya's trait cannot be derived, but `user` enables `bytemuck`, whose
+/// `Pod` derive on these same types has proved what it asks for.
 #[cfg(feature = "user")]
 mod user {
     use super::*;
-    // SAFETY: each type is #[repr(C)], made only of integers and byte
-    // arrays with explicit padding, so every byte pattern is a valid value.
+    // SAFETY: ProbeGlobals derives bytemuck::Pod (the `user` feature turns
+    // on `bytemuck`): the compiler checked that it is #[repr(C)], has no
+    // padding and holds only plain data, so every byte pattern is valid.
     unsafe impl aya::Pod for ProbeGlobals {}
-    // SAFETY: as above.
+    // SAFETY: as above, TrackedTask derives bytemuck::Pod.
     unsafe impl aya::Pod for TrackedTask {}
 }
 
