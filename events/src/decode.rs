@@ -45,144 +45,54 @@ fn read<T: Pod>(bytes: &[u8]) -> Result<T, DecodeError> {
 
 /// Decodes one ring-buffer record.
 pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+    let (header, record) = header_and_record(bytes)?;
+    let kind = EventKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
+    let Decoded { detail, truncated } = decode_detail(kind, record)?;
+    Ok(event(&header, detail, truncated))
+}
+
+/// The record's header, and the record cut to the size the header claims
+/// (which must lie between the header's own size and what arrived).
+fn header_and_record(bytes: &[u8]) -> Result<(EventHeader, &[u8]), DecodeError> {
     let header: EventHeader = read(bytes)?;
     let claimed = header.size as usize;
     if claimed > bytes.len() || claimed < size_of::<EventHeader>() {
         return Err(DecodeError::SizeMismatch { claimed, got: bytes.len() });
     }
-    let bytes = &bytes[..claimed];
-    let kind = EventKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
-    let mut truncated = false;
-    let detail = match kind {
-        EventKind::Exec => decode_exec(bytes)?,
-        EventKind::ExecResult => Detail::ExecResult { ret: read::<ExecResultEvent>(bytes)?.ret },
-        EventKind::TaskNew => {
-            let record: TaskNewEvent = read(bytes)?;
-            Detail::TaskNew {
-                child_pid: record.child_pid,
-                child_tgid: record.child_tgid,
-                clone_flags: record.clone_flags,
-            }
-        }
-        EventKind::TaskExit => {
-            Detail::TaskExit { exit_code: read::<TaskExitEvent>(bytes)?.exit_code }
-        }
-        EventKind::ProcessExec => {
-            let record: ProcessExecEvent = read(bytes)?;
-            let filename = area(&record.filename, record.filename_len, "filename")?;
-            Detail::ProcessExec { old_pid: record.old_pid, filename: c_string(filename) }
-        }
-        EventKind::Namespaces => {
-            let record: NamespacesEvent = read(bytes)?;
-            Detail::Namespaces {
-                source: match record.source {
-                    NS_SOURCE_TASK_NEWTASK => NamespaceSource::TaskNewtask,
-                    NS_SOURCE_UNSHARE => NamespaceSource::Unshare,
-                    _ => NamespaceSource::Unknown,
-                },
-                flags: record.flags,
-                created: names::namespace_names(record.flags).into_iter().map(Name::from).collect(),
-                target_pid: record.target_pid,
-                namespaces: record.namespaces,
-                ret: record.ret,
-                hook: match record.hook {
-                    NS_HOOK_CREATE_NEW_NAMESPACES => NamespaceHook::CreateNewNamespaces,
-                    _ => NamespaceHook::Tracepoint,
-                },
-            }
-        }
-        EventKind::Veth => {
-            let record: VethEvent = read(bytes)?;
-            let end = |end: &VethEnd| VethEndpoint {
-                name: c_string(&end.name),
-                ifindex: end.ifindex,
-                netns: end.net_ns,
-            };
-            Detail::Veth { link: end(&record.link), peer: end(&record.peer), ret: record.ret }
-        }
-        EventKind::CgroupMkdir | EventKind::CgroupAttach => {
-            let record: CgroupEvent = read(bytes)?;
-            let path = c_string(area(&record.path, record.path_len, "path")?);
-            if kind == EventKind::CgroupMkdir {
-                Detail::CgroupMkdir {
-                    path,
-                    new_cgroup_id: record.cgroup_id,
-                    hierarchy: record.hierarchy,
-                }
-            } else {
-                Detail::CgroupAttach {
-                    path,
-                    dst_cgroup_id: record.cgroup_id,
-                    hierarchy: record.hierarchy,
-                    target_pid: record.target_pid,
-                    threadgroup: record.threadgroup != 0,
-                }
-            }
-        }
-        EventKind::CapCapable => {
-            let record: CapCapableEvent = read(bytes)?;
-            Detail::CapCapable {
-                cap: record.cap,
-                cap_name: names::capability(record.cap).map(Name::from),
-                ret: record.ret,
-            }
-        }
-        EventKind::NetlinkNewLink => {
-            let record: NetlinkEvent = read(bytes)?;
-            truncated = record.truncated != 0;
-            let message = area(&record.message, record.len, "message")?;
-            let fds: Vec<(u32, u32)> =
-                record.netns_fds.into_iter().zip(record.netns_fd_inums).collect();
-            let sender = netlink::SenderNamespaces { netns: record.net_ns, fds: &fds };
-            netlink::new_link(message, &sender, record.ret)
-        }
-        EventKind::NetlinkAnswer => {
-            let record: NetlinkAnswerEvent = read(bytes)?;
-            Detail::NewLinkAnswer { seq: record.seq, error: record.error }
-        }
-        EventKind::Open => {
-            let record: OpenEvent = read(bytes)?;
-            truncated = record.path_truncated != 0;
-            let path = area(&record.path, record.path_len, "path")?;
-            Detail::Open {
-                call: Name::Borrowed(match record.call {
-                    OPEN_CALL_OPEN => "open",
-                    OPEN_CALL_OPENAT => "openat",
-                    OPEN_CALL_OPENAT2 => "openat2",
-                    _ => "open?",
-                }),
-                dirfd: record.dirfd,
-                path: (!path.is_empty()).then(|| c_string(path)),
-                flags: record.flags,
-                flag_names: names::open_flag_names(record.flags),
-                mode: record.mode,
-                resolve: record.resolve,
-                resolve_names: names::bit_names(record.resolve, names::RESOLVE_FLAGS),
-                file_type: (record.ret >= 0 && record.file_type != 0)
-                    .then(|| Name::Borrowed(names::file_type(record.file_type))),
-                ret: record.ret,
-            }
-        }
-        EventKind::Mknod => {
-            let record: MknodEvent = read(bytes)?;
-            truncated = record.path_truncated != 0;
-            let path = area(&record.path, record.path_len, "path")?;
-            let (major, minor) = names::decode_dev(record.dev);
-            Detail::Mknod {
-                call: Name::Borrowed(if record.call == MKNOD_CALL_MKNODAT {
-                    "mknodat"
-                } else {
-                    "mknod"
-                }),
-                dirfd: record.dirfd,
-                path: (!path.is_empty()).then(|| c_string(path)),
-                mode: record.mode,
-                file_type: Name::Borrowed(names::file_type(record.mode)),
-                major,
-                minor,
-                ret: record.ret,
-            }
-        }
+    Ok((header, &bytes[..claimed]))
+}
+
+/// What a kind's record says, and whether the kernel cut any of the data it
+/// copied into it.
+struct Decoded {
+    detail: Detail,
+    truncated: bool,
+}
+
+impl From<Detail> for Decoded {
+    /// A record of a kind that never cuts its data.
+    fn from(detail: Detail) -> Self {
+        Decoded { detail, truncated: false }
+    }
+}
+
+/// The detail of a record of `kind`: one decoder per record type of the
+/// ABI (see [`EventKind`]).
+fn decode_detail(kind: EventKind, bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    Ok(match kind {
+        EventKind::Exec => decode_exec(bytes)?.into(),
+        EventKind::ExecResult => decode_exec_result(bytes)?.into(),
+        EventKind::TaskNew => decode_task_new(bytes)?.into(),
+        EventKind::TaskExit => decode_task_exit(bytes)?.into(),
+        EventKind::ProcessExec => decode_process_exec(bytes)?.into(),
+        EventKind::Namespaces => decode_namespaces(bytes)?.into(),
+        EventKind::Veth => decode_veth(bytes)?.into(),
+        EventKind::CgroupMkdir | EventKind::CgroupAttach => decode_cgroup(kind, bytes)?.into(),
+        EventKind::CapCapable => decode_capability_check(bytes)?.into(),
+        EventKind::NetlinkNewLink => decode_new_link_request(bytes)?,
+        EventKind::NetlinkAnswer => decode_new_link_answer(bytes)?.into(),
+        EventKind::Open => decode_open(bytes)?,
+        EventKind::Mknod => decode_mknod(bytes)?,
         EventKind::Mount
         | EventKind::Umount
         | EventKind::Fsopen
@@ -197,14 +107,14 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         | EventKind::Capset
         | EventKind::Prctl
         | EventKind::Seccomp
-        | EventKind::Sethostname => {
-            let record: CallEvent = read(bytes)?;
-            let slots = call_slots(&record)?;
-            truncated = record.truncated != 0;
-            syscalls::detail(kind, &record, &slots)
-        }
-    };
-    Ok(Event {
+        | EventKind::Sethostname => decode_call(kind, bytes)?,
+    })
+}
+
+/// The event: the acting task and the time, from the header, with the
+/// detail of its record.
+fn event(header: &EventHeader, detail: Detail, truncated: bool) -> Event {
+    Event {
         seq: header.seq,
         cpu: header.cpu,
         ts_ns: header.ts_ns,
@@ -221,7 +131,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         unprivileged: header.flags & HEADER_UNPRIVILEGED != 0,
         owner: None,
         detail,
-    })
+    }
 }
 
 /// The used part of a fixed-size area, checking the recorded length.
@@ -229,17 +139,8 @@ fn area<'a>(bytes: &'a [u8], len: u32, field: &'static str) -> Result<&'a [u8], 
     bytes.get(..len as usize).ok_or(DecodeError::BadLength { field, len: len as usize })
 }
 
-/// The used part of each data area of a syscall record.
-fn call_slots(record: &CallEvent) -> Result<[&[u8]; CALL_SLOTS], DecodeError> {
-    let mut slots: [&[u8]; CALL_SLOTS] = [&[]; CALL_SLOTS];
-    for (index, slot) in slots.iter_mut().enumerate() {
-        *slot = area(&record.slots[index], u32::from(record.lens[index]), "data")?;
-    }
-    Ok(slots)
-}
-
-const _: () = assert!(CALL_SLOT_MAX <= u16::MAX as usize);
-
+/// An [`ExecEvent`]: its fixed part, then the filename area, then the
+/// arguments, each NUL-terminated.
 fn decode_exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
     let record: ExecEvent = read(bytes)?;
     let filename_area = bytes
@@ -270,6 +171,178 @@ fn decode_exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
         ret: None,
     })
 }
+
+/// An [`ExecResultEvent`]: what execve/execveat returned.
+fn decode_exec_result(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    Ok(Detail::ExecResult { ret: read::<ExecResultEvent>(bytes)?.ret })
+}
+
+/// A [`TaskNewEvent`]: the task a tracked task created, and how.
+fn decode_task_new(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    let record: TaskNewEvent = read(bytes)?;
+    Ok(Detail::TaskNew {
+        child_pid: record.child_pid,
+        child_tgid: record.child_tgid,
+        clone_flags: record.clone_flags,
+    })
+}
+
+/// A [`TaskExitEvent`]: a tracked task's wait status.
+fn decode_task_exit(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    Ok(Detail::TaskExit { exit_code: read::<TaskExitEvent>(bytes)?.exit_code })
+}
+
+/// A [`ProcessExecEvent`]: the program a task now runs, as the scheduler saw it.
+fn decode_process_exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    let record: ProcessExecEvent = read(bytes)?;
+    let filename = area(&record.filename, record.filename_len, "filename")?;
+    Ok(Detail::ProcessExec { old_pid: record.old_pid, filename: c_string(filename) })
+}
+
+/// A [`NamespacesEvent`]: the namespaces a clone or unshare made, by inode.
+fn decode_namespaces(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    let record: NamespacesEvent = read(bytes)?;
+    Ok(Detail::Namespaces {
+        source: match record.source {
+            NS_SOURCE_TASK_NEWTASK => NamespaceSource::TaskNewtask,
+            NS_SOURCE_UNSHARE => NamespaceSource::Unshare,
+            _ => NamespaceSource::Unknown,
+        },
+        flags: record.flags,
+        created: names::namespace_names(record.flags).into_iter().map(Name::from).collect(),
+        target_pid: record.target_pid,
+        namespaces: record.namespaces,
+        ret: record.ret,
+        hook: match record.hook {
+            NS_HOOK_CREATE_NEW_NAMESPACES => NamespaceHook::CreateNewNamespaces,
+            _ => NamespaceHook::Tracepoint,
+        },
+    })
+}
+
+/// A [`VethEvent`]: the two ends of a veth pair the kernel made.
+fn decode_veth(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    let record: VethEvent = read(bytes)?;
+    let end = |end: &VethEnd| VethEndpoint {
+        name: c_string(&end.name),
+        ifindex: end.ifindex,
+        netns: end.net_ns,
+    };
+    Ok(Detail::Veth { link: end(&record.link), peer: end(&record.peer), ret: record.ret })
+}
+
+/// A [`CgroupEvent`], which both cgroup kinds send: a cgroup made, or a
+/// task moved into one.
+fn decode_cgroup(kind: EventKind, bytes: &[u8]) -> Result<Detail, DecodeError> {
+    let record: CgroupEvent = read(bytes)?;
+    let path = c_string(area(&record.path, record.path_len, "path")?);
+    Ok(if kind == EventKind::CgroupMkdir {
+        Detail::CgroupMkdir { path, new_cgroup_id: record.cgroup_id, hierarchy: record.hierarchy }
+    } else {
+        Detail::CgroupAttach {
+            path,
+            dst_cgroup_id: record.cgroup_id,
+            hierarchy: record.hierarchy,
+            target_pid: record.target_pid,
+            threadgroup: record.threadgroup != 0,
+        }
+    })
+}
+
+/// A [`CapCapableEvent`]: a capability the kernel checked, and its verdict.
+fn decode_capability_check(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    let record: CapCapableEvent = read(bytes)?;
+    Ok(Detail::CapCapable {
+        cap: record.cap,
+        cap_name: names::capability(record.cap).map(Name::from),
+        ret: record.ret,
+    })
+}
+
+/// A [`NetlinkEvent`]: a new-link request as sent, parsed by
+/// [`netlink::new_link`] with the namespaces its descriptors named.
+fn decode_new_link_request(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    let record: NetlinkEvent = read(bytes)?;
+    let message = area(&record.message, record.len, "message")?;
+    let fds: Vec<(u32, u32)> = record.netns_fds.into_iter().zip(record.netns_fd_inums).collect();
+    let sender = netlink::SenderNamespaces { netns: record.net_ns, fds: &fds };
+    Ok(Decoded {
+        detail: netlink::new_link(message, &sender, record.ret),
+        truncated: record.truncated != 0,
+    })
+}
+
+/// A [`NetlinkAnswerEvent`]: the kernel's answer to a new-link request.
+fn decode_new_link_answer(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    let record: NetlinkAnswerEvent = read(bytes)?;
+    Ok(Detail::NewLinkAnswer { seq: record.seq, error: record.error })
+}
+
+/// An [`OpenEvent`]: an open, openat or openat2 that can matter.
+fn decode_open(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    let record: OpenEvent = read(bytes)?;
+    let path = area(&record.path, record.path_len, "path")?;
+    let detail = Detail::Open {
+        call: Name::Borrowed(match record.call {
+            OPEN_CALL_OPEN => "open",
+            OPEN_CALL_OPENAT => "openat",
+            OPEN_CALL_OPENAT2 => "openat2",
+            _ => "open?",
+        }),
+        dirfd: record.dirfd,
+        path: (!path.is_empty()).then(|| c_string(path)),
+        flags: record.flags,
+        flag_names: names::open_flag_names(record.flags),
+        mode: record.mode,
+        resolve: record.resolve,
+        resolve_names: names::bit_names(record.resolve, names::RESOLVE_FLAGS),
+        file_type: (record.ret >= 0 && record.file_type != 0)
+            .then(|| Name::Borrowed(names::file_type(record.file_type))),
+        ret: record.ret,
+    };
+    Ok(Decoded { detail, truncated: record.path_truncated != 0 })
+}
+
+/// A [`MknodEvent`]: a mknod or mknodat, with the device it names.
+fn decode_mknod(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    let record: MknodEvent = read(bytes)?;
+    let path = area(&record.path, record.path_len, "path")?;
+    let (major, minor) = names::decode_dev(record.dev);
+    let detail = Detail::Mknod {
+        call: Name::Borrowed(if record.call == MKNOD_CALL_MKNODAT { "mknodat" } else { "mknod" }),
+        dirfd: record.dirfd,
+        path: (!path.is_empty()).then(|| c_string(path)),
+        mode: record.mode,
+        file_type: Name::Borrowed(names::file_type(record.mode)),
+        major,
+        minor,
+        ret: record.ret,
+    };
+    Ok(Decoded { detail, truncated: record.path_truncated != 0 })
+}
+
+/// A [`CallEvent`], which every kind from [`EventKind::Mount`] to
+/// [`EventKind::Sethostname`] sends: the call's arguments and data areas,
+/// read per kind by [`syscalls::detail`].
+fn decode_call(kind: EventKind, bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    let record: CallEvent = read(bytes)?;
+    let slots = call_slots(&record)?;
+    Ok(Decoded {
+        detail: syscalls::detail(kind, &record, &slots),
+        truncated: record.truncated != 0,
+    })
+}
+
+/// The used part of each data area of a syscall record.
+fn call_slots(record: &CallEvent) -> Result<[&[u8]; CALL_SLOTS], DecodeError> {
+    let mut slots: [&[u8]; CALL_SLOTS] = [&[]; CALL_SLOTS];
+    for (index, slot) in slots.iter_mut().enumerate() {
+        *slot = area(&record.slots[index], u32::from(record.lens[index]), "data")?;
+    }
+    Ok(slots)
+}
+
+const _: () = assert!(CALL_SLOT_MAX <= u16::MAX as usize);
 
 #[cfg(test)]
 mod tests {
