@@ -239,7 +239,7 @@ pub struct ProcessConfig {
     pub umask: Option<u32>,
     pub terminal: bool,
     /// `(resource, soft, hard)`.
-    pub rlimits: Vec<(i32, u64, u64)>,
+    pub rlimits: Vec<(libc::__rlimit_resource_t, u64, u64)>,
     pub oom_score_adj: Option<i32>,
     /// Capabilities, no_new_privileges, seccomp, AppArmor: `exec` applies
     /// the same.
@@ -809,8 +809,8 @@ fn process_config(process: &Process, linux: Option<&Linux>) -> Result<ProcessCon
     })
 }
 
-fn rlimit_resource(kind: PosixRlimitType) -> i32 {
-    (match kind {
+fn rlimit_resource(kind: PosixRlimitType) -> libc::__rlimit_resource_t {
+    match kind {
         PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
         PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
         PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
@@ -827,7 +827,7 @@ fn rlimit_resource(kind: PosixRlimitType) -> i32 {
         PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
         PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
         PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as i32
+    }
 }
 
 /// The filesystem types this kernel knows, from `/proc/filesystems`.

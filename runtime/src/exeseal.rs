@@ -92,7 +92,7 @@ pub fn runs_sealed() -> Result<bool> {
     let stat = rustix::fs::fstatfs(&exe)
         .map_err(std::io::Error::from)
         .context(|| "statfs of /proc/self/exe".to_owned())?;
-    let read_only = stat.f_flags as u64 & libc::ST_RDONLY != 0;
+    let read_only = stat.f_flags.cast_unsigned() & libc::ST_RDONLY != 0;
     Ok(stat.f_type as i64 == OVERLAYFS_SUPER_MAGIC && read_only)
 }
 
@@ -155,7 +155,8 @@ fn sealed_memfd() -> Result<OwnedFd> {
     let source =
         rustix::fs::open("/proc/self/exe", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
             .map_err(io("opening /proc/self/exe"))?;
-    let size = rustix::fs::fstat(&source).map_err(io("fstat"))?.st_size as u64;
+    // A regular file's size is never negative.
+    let size = rustix::fs::fstat(&source).map_err(io("fstat"))?.st_size.cast_unsigned();
     let mut copied = 0u64;
     while copied < size {
         let chunk = usize::try_from(size - copied).unwrap_or(usize::MAX);

@@ -63,7 +63,9 @@ impl Hooks {
                     }
                     let timeout = match hook.timeout() {
                         None => None,
-                        Some(seconds) if seconds > 0 => Some(Duration::from_secs(seconds as u64)),
+                        Some(seconds) if seconds > 0 => {
+                            Some(Duration::from_secs(seconds.unsigned_abs()))
+                        }
                         Some(seconds) => {
                             return Err(Error::invalid(
                                 field,

@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn own_process_is_alive_and_unknown_start_time_is_not() {
-        let pid = std::process::id() as i32;
+        let pid = i32::try_from(std::process::id()).unwrap();
         let start = process_start_time(pid).unwrap();
         assert!(process_is_alive(pid, start));
         assert!(!process_is_alive(pid, start + 1));

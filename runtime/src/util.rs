@@ -11,10 +11,15 @@ pub fn cstring(value: &str, what: &str) -> Result<CString> {
     CString::new(value).map_err(|_| Error::invalid(what, format!("{value:?} contains a NUL byte")))
 }
 
+/// The int (a descriptor, a pid) that a raw `syscall(2)` returned as a long.
+pub fn syscall_int(rc: libc::c_long) -> libc::c_int {
+    libc::c_int::try_from(rc).expect("syscall(2) widens the kernel's int return to a long")
+}
+
 /// Now as RFC 3339 in UTC with nanoseconds, as runc writes `created`.
 pub fn rfc3339_now() -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    rfc3339(now.as_secs() as i64, now.subsec_nanos())
+    rfc3339(i64::try_from(now.as_secs()).unwrap_or(i64::MAX), now.subsec_nanos())
 }
 
 pub fn rfc3339(secs: i64, nanos: u32) -> String {
@@ -37,8 +42,9 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    // In range by construction: day 1..=31, month 1..=12.
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).expect("a day of the month");
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).expect("a month");
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }

@@ -22,6 +22,7 @@ use nix::{
 };
 
 use super::ebpf::Insn;
+use crate::util::syscall_int;
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
@@ -70,20 +71,20 @@ pub struct Refused {
 }
 
 fn bpf<T>(command: libc::c_long, attr: &mut T) -> Result<libc::c_long, Errno> {
+    let size =
+        u32::try_from(std::mem::size_of::<T>()).expect("a bpf_attr head is a few dozen bytes");
     // SAFETY: `attr` is a live, initialized #[repr(C)] head of `union
     // bpf_attr` for `command`, of the size passed; the pointers inside it
     // (instructions, license, log) are owned by the caller's frame and
     // outlive the call.
-    let rc = unsafe {
-        libc::syscall(libc::SYS_bpf, command, attr as *mut T, std::mem::size_of::<T>() as u32)
-    };
+    let rc = unsafe { libc::syscall(libc::SYS_bpf, command, attr as *mut T, size) };
     if rc < 0 { Err(Errno::last()) } else { Ok(rc) }
 }
 
 fn load(program: &[Insn], log: Option<&mut [u8]>) -> Result<OwnedFd, Errno> {
     let mut attr = ProgLoadAttr {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: program.len() as u32,
+        insn_cnt: u32::try_from(program.len()).map_err(|_| Errno::E2BIG)?,
         insns: program.as_ptr() as u64,
         license: LICENSE.as_ptr() as u64,
         ..ProgLoadAttr::default()
@@ -91,13 +92,14 @@ fn load(program: &[Insn], log: Option<&mut [u8]>) -> Result<OwnedFd, Errno> {
     attr.prog_name[..PROG_NAME.len()].copy_from_slice(PROG_NAME);
     if let Some(log) = log {
         attr.log_level = 1;
-        attr.log_size = log.len() as u32;
+        // Never more than the buffer holds: the kernel writes up to log_size.
+        attr.log_size = u32::try_from(log.len()).unwrap_or(u32::MAX);
         attr.log_buf = log.as_mut_ptr() as u64;
     }
-    let fd = bpf(BPF_PROG_LOAD, &mut attr)?;
+    let fd = syscall_int(bpf(BPF_PROG_LOAD, &mut attr)?);
     // SAFETY: BPF_PROG_LOAD returned a new file descriptor that nothing
     // else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Loads `program` and attaches it to the cgroup at `dir`.
@@ -115,8 +117,9 @@ pub fn attach_device_program(dir: &Path, program: &[Insn]) -> Result<(), Refused
     let cgroup = open(dir, OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|errno| refused("opening the cgroup", errno, String::new()))?;
     let mut attr = ProgAttachAttr {
-        target_fd: cgroup.as_raw_fd() as u32,
-        attach_bpf_fd: prog.as_raw_fd() as u32,
+        // An open descriptor is never negative.
+        target_fd: cgroup.as_raw_fd().cast_unsigned(),
+        attach_bpf_fd: prog.as_raw_fd().cast_unsigned(),
         attach_type: BPF_CGROUP_DEVICE,
         attach_flags: BPF_F_ALLOW_MULTI,
     };

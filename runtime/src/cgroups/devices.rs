@@ -293,10 +293,11 @@ mod tests {
             for major in [0, 1, 5, 8, 136] {
                 for minor in [0, 1, 3, 5, 9] {
                     for access in 1..=ACC_ALL {
-                        let kind = if block { DEV_BLOCK } else { DEV_CHAR } as u32;
+                        let kind = if block { DEV_BLOCK } else { DEV_CHAR }.cast_unsigned();
                         let context = [u32::from(access) << 16 | kind, major, minor];
                         let decided = run(&program, &context) == 1;
-                        let v1 = policy.allows(block, major as i32, minor as i32, access);
+                        let v1 =
+                            policy.allows(block, major.cast_signed(), minor.cast_signed(), access);
                         assert_eq!(
                             decided, v1,
                             "{policy:?} on block={block} {major}:{minor} access={access}"

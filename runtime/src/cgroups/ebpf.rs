@@ -148,6 +148,13 @@ impl Encoder {
     }
 }
 
+/// The low half of a register, which the 32-bit ALU operations act on.
+#[cfg(test)]
+#[allow(clippy::cast_possible_truncation)] // dropping the high half is the operation
+fn low32(value: u64) -> u32 {
+    value as u32
+}
+
 /// Runs `program` on a context of 32-bit words, as the kernel would: for
 /// tests of what a generated program decides, beyond its shape.
 #[cfg(test)]
@@ -162,16 +169,16 @@ pub fn run(program: &[Insn], context: &[u32]) -> u64 {
         } else {
             (usize::from(insn.regs >> 4), usize::from(insn.regs & 0xf))
         };
-        let imm = insn.imm as i64 as u64;
+        let imm = i64::from(insn.imm).cast_unsigned();
         let target = pc.wrapping_add_signed(isize::from(insn.off));
         match insn.code {
             LDX_W => {
                 assert_eq!(src, Reg::R1 as usize, "loads read the context");
                 reg[dst] = u64::from(context[usize::try_from(insn.off).unwrap() / 4]);
             }
-            AND32_K => reg[dst] = u64::from(reg[dst] as u32 & imm as u32),
-            RSH32_K => reg[dst] = u64::from((reg[dst] as u32) >> imm),
-            MOV32_X => reg[dst] = u64::from(reg[src] as u32),
+            AND32_K => reg[dst] = u64::from(low32(reg[dst]) & low32(imm)),
+            RSH32_K => reg[dst] = u64::from(low32(reg[dst]) >> imm),
+            MOV32_X => reg[dst] = u64::from(low32(reg[src])),
             MOV64_K => reg[dst] = imm,
             JEQ_K if reg[dst] == imm => pc = target,
             JNE_K if reg[dst] != imm => pc = target,

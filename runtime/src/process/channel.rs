@@ -86,7 +86,10 @@ impl<M> AsFd for Receiver<M> {
 impl<M: Serialize> Sender<M> {
     pub fn send(&mut self, message: &M) -> Result<()> {
         let body = serde_json::to_vec(message).expect("message serializes");
-        let mut frame = (body.len() as u32).to_le_bytes().to_vec();
+        let length = u32::try_from(body.len())
+            .map_err(|_| std::io::Error::other(format!("a {}-byte message", body.len())))
+            .context(|| "reporting to the runtime".to_owned())?;
+        let mut frame = length.to_le_bytes().to_vec();
         frame.extend_from_slice(&body);
         self.0.write_all(&frame).context(|| "reporting to the runtime".to_owned())
     }

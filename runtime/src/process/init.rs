@@ -231,7 +231,8 @@ fn join_session_keyring(name: &str, in_user_namespace: bool) -> Result<()> {
         return Err(std::io::Error::last_os_error()).context(context);
     }
     // "type;uid;gid;perm;description", perm in hex.
-    let text = String::from_utf8_lossy(&description[..(len as usize).min(description.len())]);
+    let len = usize::try_from(len).unwrap_or(0).min(description.len());
+    let text = String::from_utf8_lossy(&description[..len]);
     let perm = text
         .split(';')
         .nth(3)

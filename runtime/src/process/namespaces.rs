@@ -65,7 +65,7 @@ pub fn bring_up_loopback() -> Result<()> {
     // SAFETY: ifreq is plain old data; all-zero is a valid value.
     let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
     for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
-        *slot = *byte as libc::c_char;
+        *slot = libc::c_char::from_ne_bytes([*byte]);
     }
     // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we own.
     unsafe {
@@ -73,7 +73,8 @@ pub fn bring_up_loopback() -> Result<()> {
             return Err(std::io::Error::last_os_error())
                 .context(|| "reading lo's flags".to_owned());
         }
-        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        request.ifr_ifru.ifru_flags |=
+            libc::c_short::try_from(libc::IFF_UP).expect("IFF_UP is bit 0");
         if libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) < 0 {
             return Err(std::io::Error::last_os_error()).context(|| "bringing lo up".to_owned());
         }

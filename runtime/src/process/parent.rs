@@ -217,7 +217,7 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 fn clone_init(flags: CloneFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<(i32, bool)> {
     if let Some(cgroup) = cgroup {
         let args = libc::clone_args {
-            flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
+            flags: u64::from(flags.bits().cast_unsigned()) | CLONE_INTO_CGROUP,
             pidfd: 0,
             child_tid: 0,
             parent_tid: 0,
@@ -227,7 +227,8 @@ fn clone_init(flags: CloneFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<(i32,
             tls: 0,
             set_tid: 0,
             set_tid_size: 0,
-            cgroup: cgroup.as_raw_fd() as u64,
+            // An open descriptor is never negative.
+            cgroup: u64::from(cgroup.as_raw_fd().cast_unsigned()),
         };
         // SAFETY: clone3 without CLONE_VM and with no stack behaves like
         // fork(2) (see below for why that is sound here); `args` is a
@@ -240,7 +241,7 @@ fn clone_init(flags: CloneFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<(i32,
             )
         };
         if raw >= 0 {
-            return Ok((raw as i32, true));
+            return Ok((crate::util::syscall_int(raw), true));
         }
         // An older kernel, or a cgroup that cannot take a process this
         // way: the parent moves it instead.
@@ -254,7 +255,8 @@ fn clone_init(flags: CloneFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<(i32,
     let raw = unsafe {
         libc::syscall(
             libc::SYS_clone,
-            flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong,
+            libc::c_ulong::from(flags.bits().cast_unsigned())
+                | libc::c_ulong::from(libc::SIGCHLD.cast_unsigned()),
             std::ptr::null_mut::<libc::c_void>(),
             std::ptr::null_mut::<libc::c_int>(),
             std::ptr::null_mut::<libc::c_int>(),
@@ -264,7 +266,7 @@ fn clone_init(flags: CloneFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<(i32,
     if raw < 0 {
         return Err(std::io::Error::last_os_error()).context(|| format!("clone with {flags:?}"));
     }
-    Ok((raw as i32, false))
+    Ok((crate::util::syscall_int(raw), false))
 }
 
 fn reap(init: InitProcess) -> String {

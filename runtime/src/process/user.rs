@@ -29,7 +29,7 @@ pub fn apply_rlimits(process: &ProcessConfig) -> Result<()> {
         let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
         // SAFETY: setrlimit reads the struct we own; the resource number
         // is one of libc's RLIMIT_* constants (see config.rs).
-        if unsafe { libc::setrlimit(resource as libc::__rlimit_resource_t, &limit) } < 0 {
+        if unsafe { libc::setrlimit(resource, &limit) } < 0 {
             return Err(std::io::Error::last_os_error())
                 .context(|| format!("setrlimit {resource} to {soft}/{hard}"));
         }

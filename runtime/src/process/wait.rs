@@ -40,7 +40,7 @@ pub fn wait_forwarding(
             continue;
         }
         while let Some(info) = signals.fd.read_signal().context(|| "reading signals".to_owned())? {
-            let Ok(signal) = Signal::try_from(info.ssi_signo as i32) else { continue };
+            let Ok(signal) = Signal::try_from(info.ssi_signo.cast_signed()) else { continue };
             if signal != Signal::SIGCHLD {
                 if signal == Signal::SIGWINCH
                     && let Some(terminal) = &master

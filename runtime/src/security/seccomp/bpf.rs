@@ -105,7 +105,7 @@ impl Assembler {
                     Target::To(Label(label)) => {
                         let to = positions[label];
                         to.checked_sub(here + 1)
-                            .map(|offset| offset as u32)
+                            .map(|offset| u32::try_from(offset).expect("within MAX_INSTRUCTIONS"))
                             .ok_or_else(|| "a BPF jump goes backwards".to_owned())
                     }
                 }

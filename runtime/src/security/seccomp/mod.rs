@@ -56,7 +56,7 @@ const OFFSET_ARGS: u32 = 16;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filter {
     pub instructions: Vec<Instruction>,
-    pub flags: u32,
+    pub flags: libc::c_ulong,
     /// Where the filter's listener goes, when a rule notifies an agent.
     #[serde(default)]
     pub agent: Option<Agent>,
@@ -181,7 +181,7 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
     asm.place(kill);
     asm.ret(SECCOMP_RET_KILL_PROCESS);
     let instructions = asm.assemble().map_err(|reason| Error::invalid("linux.seccomp", reason))?;
-    let mut flags = if agent.is_some() { libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32 } else { 0 };
+    let mut flags = if agent.is_some() { libc::SECCOMP_FILTER_FLAG_NEW_LISTENER } else { 0 };
     for flag in spec.flags().as_deref().unwrap_or_default() {
         use oci_spec::runtime::LinuxSeccompFilterFlag as F;
         flags |= match flag {
@@ -197,7 +197,7 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter> {
                     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a rule with SCMP_ACT_NOTIFY",
                 ));
             }
-        } as u32;
+        };
     }
     Ok(Filter { instructions, flags, agent })
 }
@@ -293,7 +293,7 @@ fn rules(spec: &LinuxSeccomp, default: u32) -> Result<Vec<Rule>> {
                 ));
             }
             conditions.push(Condition {
-                index: arg.index() as u32,
+                index: u32::try_from(arg.index()).expect("checked against 0..=5 above"),
                 op: arg.op(),
                 value: arg.value(),
                 value_two: arg.value_two().unwrap_or(0),
@@ -428,6 +428,12 @@ fn consecutive_runs(numbers: impl Iterator<Item = u32>) -> Vec<(u32, u32)> {
 }
 
 /// Falls through when the condition holds, jumps to `fail` otherwise.
+/// A 64-bit argument as the (high, low) 32-bit words that classic BPF compares.
+#[allow(clippy::cast_possible_truncation)] // taking each half is the point
+fn split_u64(value: u64) -> (u32, u32) {
+    ((value >> 32) as u32, value as u32)
+}
+
 fn emit_condition(asm: &mut Assembler, wide: bool, condition: Condition, fail: Label) {
     use LinuxSeccompOperator as Op;
     let low = OFFSET_ARGS + 8 * condition.index;
@@ -438,8 +444,8 @@ fn emit_condition(asm: &mut Assembler, wide: bool, condition: Condition, fail: L
         Op::ScmpCmpMaskedEq => (condition.value_two, condition.value),
         _ => (condition.value, u64::MAX),
     };
-    let (value_high, value_low) = ((value >> 32) as u32, value as u32);
-    let (mask_high, mask_low) = ((mask >> 32) as u32, mask as u32);
+    let (value_high, value_low) = split_u64(value);
+    let (mask_high, mask_low) = split_u64(mask);
     let (pass_t, fail_t) = (Target::To(pass), Target::To(fail));
     // For an ordering, the high halves decide unless they are equal.
     // `greater` is where A > value leads, `less` where A < value leads.
@@ -496,7 +502,15 @@ impl Filter {
             .map(|insn| libc::sock_filter { code: insn.code, jt: insn.jt, jf: insn.jf, k: insn.k })
             .collect();
         let fprog = libc::sock_fprog {
-            len: program.len() as u16,
+            len: u16::try_from(program.len()).map_err(|_| {
+                Error::invalid(
+                    "linux.seccomp",
+                    format!(
+                        "the filter has {} BPF instructions, more than a sock_fprog holds",
+                        program.len()
+                    ),
+                )
+            })?,
             filter: program.as_ptr() as *mut libc::sock_filter,
         };
         // SAFETY: the kernel copies `len` instructions from `filter`, which
@@ -505,7 +519,7 @@ impl Filter {
             libc::syscall(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
-                self.flags as libc::c_ulong,
+                self.flags,
                 &fprog as *const libc::sock_fprog,
             )
         };
@@ -515,12 +529,12 @@ impl Filter {
                 cause: std::io::Error::last_os_error(),
             });
         }
-        if self.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32 == 0 {
+        if self.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
             return Ok(None);
         }
         // SAFETY: with NEW_LISTENER, seccomp(2) returns a new descriptor
         // that nothing else owns.
-        Ok(Some(unsafe { OwnedFd::from_raw_fd(rc as i32) }))
+        Ok(Some(unsafe { OwnedFd::from_raw_fd(crate::util::syscall_int(rc)) }))
     }
 }
 
@@ -536,6 +550,16 @@ mod tests {
 
     fn nr(name: &str) -> u32 {
         Section::X86_64.number(name).unwrap()
+    }
+
+    /// sock_fprog's length is 16 bits: 65,537 instructions cut to 1 would
+    /// install a one-instruction filter in place of the whole.
+    #[test]
+    fn a_filter_longer_than_sock_fprog_holds_is_refused_not_cut() {
+        let allow = bpf::Instruction { code: bpf::RET_K, jt: 0, jf: 0, k: ALLOW };
+        let filter = Filter { instructions: vec![allow; 65_537], flags: 0, agent: None };
+        let err = filter.install().unwrap_err().to_string();
+        assert!(err.contains("65537 BPF instructions"), "{err}");
     }
 
     fn run(filter: &Filter, name: &str, args: [u64; 6]) -> u32 {
@@ -732,7 +756,7 @@ mod tests {
         let f = notify(&["mkdir"], "/run/agent.sock".into()).unwrap();
         assert_eq!(run(&f, "mkdir", [0; 6]), 0x7fc0_0000);
         assert_eq!(run(&f, "read", [0; 6]), ALLOW);
-        assert_eq!(f.flags, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32);
+        assert_eq!(f.flags, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER);
         let agent = Agent { path: "/run/agent.sock".into(), metadata: "bar".into() };
         assert_eq!(f.agent, Some(agent));
         for listener in [serde_json::Value::Null, "".into()] {
