@@ -141,7 +141,7 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         let options = cradle_reports::diff::DiffOptions {
             ignore: args.ignore,
             duration_ratio: args.duration_ratio,
-            duration_floor_ns: (args.duration_floor_ms * 1e6) as u64,
+            duration_floor_ns: milliseconds_to_ns(args.duration_floor_ms),
             check_durations: args.check_durations,
         };
         let report = cradle_reports::diff::diff(&a, &b, &options);
@@ -193,6 +193,13 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes beside `path` and renames, so that a failure leaves no partial file.
+/// `--duration-floor-ms` in nanoseconds; `as` saturates, so a negative or
+/// NaN floor is no floor, as before.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn milliseconds_to_ns(ms: f64) -> u64 {
+    (ms * 1e6) as u64
+}
+
 fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut partial = path.as_os_str().to_owned();
     partial.push(format!(".partial-{}", std::process::id()));

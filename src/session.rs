@@ -234,7 +234,7 @@ impl Session {
             read.context("reading the command's output")?;
         }
         outputs.finish(trailer(&probes, &stream, records, end, exit_code)?)?;
-        Ok(ExitCode::from(exit_code.unwrap_or(0).clamp(0, 255) as u8))
+        Ok(ExitCode::from(u8::try_from(exit_code.unwrap_or(0).clamp(0, 255)).unwrap_or(u8::MAX)))
     }
 
     fn header(&self, probes: &Probes) -> anyhow::Result<Header> {
@@ -250,7 +250,8 @@ impl Session {
             kernel: uname.release().to_string_lossy().into_owned(),
             mode: self.mode,
             command: self.command.clone(),
-            started_unix_ns: started.as_nanos() as u64,
+            started_unix_ns: u64::try_from(started.as_nanos())
+                .context("the clock is past the year 2554")?,
             origin_ns: monotonic_ns(),
             ring_bytes: self.ring_bytes,
             probes: probes.attached().iter().map(ProbeUse::from).collect(),
@@ -695,7 +696,12 @@ async fn wait(
 }
 
 fn forward(pid: u32, signal: Signal) {
-    if let Err(err) = kill(Pid::from_raw(pid as i32), signal) {
+    // A pid past i32::MAX, wrapped, would name a process group.
+    let Ok(pid) = i32::try_from(pid) else {
+        tracing::warn!(pid, ?signal, "not a pid; the signal is not forwarded");
+        return;
+    };
+    if let Err(err) = kill(Pid::from_raw(pid), signal) {
         tracing::warn!(%err, ?signal, "forwarding signal to the command");
     }
 }
@@ -709,7 +715,11 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 /// CLOCK_MONOTONIC, the clock of the events' timestamps.
 pub fn monotonic_ns() -> u64 {
     match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
-        Ok(now) => now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64,
+        // A monotonic time is never negative.
+        Ok(now) => {
+            u64::try_from(now.tv_sec()).unwrap_or(0) * 1_000_000_000
+                + u64::try_from(now.tv_nsec()).unwrap_or(0)
+        }
         Err(_) => 0,
     }
 }

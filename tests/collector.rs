@@ -258,10 +258,10 @@ fn a_killed_tracer_leaves_a_trace_that_reads_to_its_last_event_and_says_truncate
         std::thread::sleep(Duration::from_millis(20));
     }
     let shell = children_of(tracer.id());
-    kill(Pid::from_raw(tracer.id() as i32), Signal::SIGKILL).unwrap();
+    kill(Pid::from_raw(i32::try_from(tracer.id()).unwrap()), Signal::SIGKILL).unwrap();
     tracer.wait().unwrap();
     for pid in shell {
-        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        let _ = kill(Pid::from_raw(i32::try_from(pid).unwrap()), Signal::SIGKILL);
     }
 
     let text = std::fs::read_to_string(&trace).unwrap();

@@ -261,7 +261,7 @@ fn births_arrive_as_traces_and_drops_are_counted_when_the_receiver_is_away() {
         let pid = sleeper.pid();
         let namespaces = ["mnt", "uts", "ipc", "pid", "net", "cgroup"]
             .into_iter()
-            .map(|kind| (kind.to_owned(), ns_inum(pid, kind) as i64))
+            .map(|kind| (kind.to_owned(), i64::try_from(ns_inum(pid, kind)).unwrap()))
             .collect();
         seen.push((sleeper.id.clone(), pid, namespaces));
         sleeper.stop();
@@ -272,7 +272,11 @@ fn births_arrive_as_traces_and_drops_are_counted_when_the_receiver_is_away() {
         let (root, children) = otlp::birth(&spans, id);
         let phases: Vec<&str> = children.iter().map(|r| r.span.name.as_str()).collect();
         assert_eq!(phases, otlp::birth_phases(), "{id}");
-        assert_eq!(otlp::int(&root.span.attributes, "process.pid"), Some(*pid as i64), "{id}");
+        assert_eq!(
+            otlp::int(&root.span.attributes, "process.pid"),
+            Some(i64::try_from(*pid).unwrap()),
+            "{id}"
+        );
         assert_eq!(
             otlp::string(&root.span.attributes, "container.runtime.name").as_deref(),
             Some("runc")

@@ -149,7 +149,7 @@ fn pids_of(sandbox: &Sandbox, id: &str) -> Vec<u32> {
 fn ps_pause_resume_and_kill_all() {
     let sandbox = Sandbox::new();
     let id = running(&sandbox, "pspause");
-    let init = sandbox.state(&id)["pid"].as_u64().unwrap() as u32;
+    let init = u32::try_from(sandbox.state(&id)["pid"].as_u64().unwrap()).unwrap();
     let status = sandbox
         .cradle(&["exec", "--detach", &id, "sleep", "999"])
         .stdout(Stdio::null())

@@ -24,7 +24,7 @@ fn step_through(mut command: Command) -> (Vec<String>, std::process::ExitStatus)
         .expect("cradle --step");
     let mut stdin = child.stdin.take().unwrap();
     // A run that hangs fails the test rather than blocking it.
-    let pid = child.id() as i32;
+    let pid = i32::try_from(child.id()).unwrap();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(90));
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
@@ -107,7 +107,7 @@ fn an_interrupt_at_a_pause_resumes_the_runtime_and_runs_to_the_end() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("cradle --step");
-    let cradle_pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let cradle_pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     // A pause that ignores the interrupt waits for ever: fail instead.
     std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs(60));

@@ -27,7 +27,7 @@ fn run_measured(command: &mut Command, dir: &Path) -> (ExitStatus, String, i64) 
         command.pre_exec(|| Ok(()));
     }
     let child = command.spawn().expect("start cradle");
-    let pid = child.id() as libc::pid_t;
+    let pid = i32::try_from(child.id()).unwrap();
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value of the plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -277,7 +277,9 @@ fn exec_pid(trace: &Path, marker: &str) -> Option<u32> {
         let record: serde_json::Value = serde_json::from_str(line).ok()?;
         let exec = &record["event"]["detail"]["exec"];
         let named = exec["argv"].as_array()?.iter().any(|arg| arg == marker);
-        (named && exec["ret"] == 0).then(|| record["event"]["tgid"].as_u64())?.map(|p| p as u32)
+        (named && exec["ret"] == 0)
+            .then(|| record["event"]["tgid"].as_u64())?
+            .map(|p| u32::try_from(p).unwrap())
     })
 }
 
@@ -311,7 +313,7 @@ fn step_mode_never_stops_a_process_that_got_a_hook_s_recycled_pid() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("cradle --step");
-    let cradle_pid = child.id() as i32;
+    let cradle_pid = i32::try_from(child.id()).unwrap();
     std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs(90));
         let _ = nix::sys::signal::kill(

@@ -172,7 +172,9 @@ impl<'a> Finder<'a> {
     }
 
     fn size(&self, name: &str) -> Result<u32, LayoutError> {
-        Ok(self.strukt(name)?.size() as u32)
+        let size = self.strukt(name)?.size();
+        u32::try_from(size)
+            .map_err(|_| LayoutError::Btf(format!("struct {name} has a size of {size} bytes")))
     }
 
     /// Byte offset of `member` in struct `name`, looking inside anonymous
@@ -219,7 +221,7 @@ impl<'a> Finder<'a> {
                 .iter()
                 .position(|p| self.btf.resolve_name(p).is_ok_and(|n| n == name))
             {
-                return index as u32;
+                return u32::try_from(index).unwrap_or(LAYOUT_ABSENT);
             }
         }
         LAYOUT_ABSENT

@@ -918,10 +918,11 @@ impl SelfRegistrar {
     /// Tracks the calling process as a root. Only async-signal-safe calls.
     pub fn register_self(&self) -> std::io::Result<()> {
         // SAFETY: getpid has no preconditions.
-        let pid = unsafe { libc::getpid() } as u32;
+        let pid = unsafe { libc::getpid() }.cast_unsigned();
         let value = TrackedTask { root: pid, flags: 0 };
         let attr = MapUpdateAttr {
-            map_fd: self.map_fd as u32,
+            // An open descriptor is never negative.
+            map_fd: self.map_fd.cast_unsigned(),
             _pad: 0,
             key: &pid as *const u32 as u64,
             value: &value as *const TrackedTask as u64,
@@ -943,7 +944,8 @@ impl SelfRegistrar {
 
 fn page_size() -> u32 {
     // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as u32 }
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u32::try_from(page).expect("sysconf(_SC_PAGESIZE) gives a page size on Linux")
 }
 
 #[cfg(test)]

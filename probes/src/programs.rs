@@ -3,6 +3,7 @@
 use cradle_events::trace_file::ProbeUse;
 use cradle_probes_common::{
     EventKind, SYS_ENTER_HANDLERS_MAP, SYS_ENTER_UNTRACKED_HANDLERS_MAP, SYS_EXIT_HANDLERS_MAP,
+    SYSCALL_HANDLERS_MAX,
 };
 use serde::Serialize;
 
@@ -175,6 +176,14 @@ const fn raw_tp(probes: &'static [&'static str], name: &'static str) -> ProgramS
     }
 }
 
+/// The handler arrays' slot for syscall `number`; PROGRAMS is a const, so
+/// a number past the arrays fails the build.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // in range, asserted first
+const fn handler_slot(number: libc::c_long) -> u32 {
+    assert!(number >= 0 && number < SYSCALL_HANDLERS_MAX as libc::c_long, "no handler slot");
+    number as u32
+}
+
 /// The program `program` handling the entry of syscall `syscall`, number
 /// `number` (x86_64), reached from the raw `sys_enter` tracepoint.
 const fn on_enter(
@@ -190,7 +199,7 @@ const fn on_enter(
         category: SYS_ENTER,
         target: syscall,
         optional: false,
-        tail_call: Some(TailCall { array: SYS_ENTER_HANDLERS_MAP, index: number as u32 }),
+        tail_call: Some(TailCall { array: SYS_ENTER_HANDLERS_MAP, index: handler_slot(number) }),
         acts_for_untracked: false,
     }
 }
@@ -212,7 +221,7 @@ const fn on_exit(
 ) -> ProgramSpec {
     ProgramSpec {
         category: SYS_EXIT,
-        tail_call: Some(TailCall { array: SYS_EXIT_HANDLERS_MAP, index: number as u32 }),
+        tail_call: Some(TailCall { array: SYS_EXIT_HANDLERS_MAP, index: handler_slot(number) }),
         ..on_enter(probes, program, syscall, number)
     }
 }

@@ -179,7 +179,7 @@ impl Keys {
         if let Some(&id) = self.ids.get(bytes) {
             return id;
         }
-        let id = self.ids.len() as u32;
+        let id = u32::try_from(self.ids.len()).expect("fewer than 2^32 distinct keys");
         self.ids.insert(bytes.into(), id);
         id
     }
@@ -655,8 +655,12 @@ impl Normaliser<'_> {
     fn value(&mut self, name: &str, value: Value) -> Value {
         match value {
             Value::Number(n) if PID_FIELDS.contains(&name) => {
-                let pid = n.as_u64().unwrap_or(0) as u32;
-                Value::String(self.labels.get(&pid).map_or("<pid>".into(), |l| l.to_string()))
+                // Event fields hold u32 pids; anything else has no label.
+                let pid = n.as_u64().and_then(|pid| u32::try_from(pid).ok());
+                Value::String(
+                    pid.and_then(|pid| self.labels.get(&pid))
+                        .map_or("<pid>".into(), |l| l.to_string()),
+                )
             }
             Value::Number(n)
                 if FD_FIELDS.contains(&name) && n.as_i64().is_some_and(|fd| fd >= 0) =>
@@ -667,7 +671,7 @@ impl Normaliser<'_> {
             Value::Object(map) if name == "namespaces" => Value::Object(
                 map.into_iter()
                     .map(|(kind, v)| {
-                        let inum = v.as_u64().unwrap_or(0) as u32;
+                        let inum = v.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
                         let placeholder = self.namespace(&kind, inum);
                         (kind, Value::String(placeholder))
                     })
@@ -676,12 +680,14 @@ impl Normaliser<'_> {
             // prctl's arguments are numbers or addresses; addresses move
             // with every run (ASLR).
             Value::Number(n)
-                if name.starts_with("arg") && n.as_u64().is_some_and(|v| v > u32::MAX as u64) =>
+                if name.starts_with("arg")
+                    && n.as_u64().is_some_and(|v| v > u64::from(u32::MAX)) =>
             {
                 Value::String("<address>".into())
             }
             Value::Number(n) if name == "netns" => {
-                Value::String(self.namespace("net", n.as_u64().unwrap_or(0) as u32))
+                let inum = n.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+                Value::String(self.namespace("net", inum))
             }
             Value::Object(map) => Value::Object(
                 map.into_iter()

@@ -207,6 +207,8 @@ fn time_axis(body: &mut String, scale: &TimeScale, axis_y: f64) {
         WIDTH - RIGHT
     );
     for tick in 0..=10 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        // 0..=span; `as` saturates
         let ts = scale.start + (scale.span * tick as f64 / 10.0) as u64;
         let tx = scale.x(ts);
         let _ = writeln!(

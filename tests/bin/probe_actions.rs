@@ -29,6 +29,11 @@ fn check(what: &str, ret: i64) -> i64 {
     ret
 }
 
+/// A descriptor or pid that `syscall(2)` returned widened to a long.
+fn int(ret: i64) -> i32 {
+    i32::try_from(ret).expect("the kernel returns an int")
+}
+
 /// The inode number `readlink /proc/PID/ns/NS` shows; `None` while the
 /// kernel has none to show (`pid_for_children` after unshare(CLONE_NEWPID),
 /// before the first child).
@@ -104,7 +109,7 @@ fn mount(dir: &str) -> Value {
         );
         check("umount2", libc::umount2(target.as_ptr(), libc::MNT_DETACH) as i64);
 
-        let fs_fd = check("fsopen", libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), 1)) as i32;
+        let fs_fd = int(check("fsopen", libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), 1)));
         let (key, value) = (c("size"), c("2m"));
         // FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6.
         check(
@@ -123,7 +128,7 @@ fn mount(dir: &str) -> Value {
             ),
         );
         // FSMOUNT_CLOEXEC = 1, MOUNT_ATTR_NODEV = 4.
-        let mnt_fd = check("fsmount", libc::syscall(libc::SYS_fsmount, fs_fd, 1, 4)) as i32;
+        let mnt_fd = int(check("fsmount", libc::syscall(libc::SYS_fsmount, fs_fd, 1, 4)));
         let empty = c("");
         // MOVE_MOUNT_F_EMPTY_PATH = 4.
         check(
@@ -138,7 +143,7 @@ fn mount(dir: &str) -> Value {
             ),
         );
         // OPEN_TREE_CLONE = 1, with O_CLOEXEC.
-        let tree_fd = check(
+        let tree_fd = int(check(
             "open_tree",
             libc::syscall(
                 libc::SYS_open_tree,
@@ -146,7 +151,7 @@ fn mount(dir: &str) -> Value {
                 target.as_ptr(),
                 1 | libc::O_CLOEXEC,
             ),
-        ) as i32;
+        ));
         // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }.
         let attr: [u64; 4] = [0x1 /* MOUNT_ATTR_RDONLY */, 0, 0, 0];
         check(
@@ -241,9 +246,9 @@ fn files(dir: &str) -> Value {
         assert_eq!(missing_ret, -1, "/missing does not exist under DIR");
         check(
             "mknodat fifo",
-            libc::mknodat(parent_fd as i32, fifo.as_ptr(), libc::S_IFIFO | 0o600, 0) as i64,
+            libc::mknodat(int(parent_fd), fifo.as_ptr(), libc::S_IFIFO | 0o600, 0) as i64,
         );
-        let again = libc::mknodat(parent_fd as i32, fifo.as_ptr(), libc::S_IFIFO | 0o600, 0);
+        let again = libc::mknodat(int(parent_fd), fifo.as_ptr(), libc::S_IFIFO | 0o600, 0);
         assert_eq!(again, -1, "the FIFO exists");
         check(
             "mknod char",
@@ -251,11 +256,11 @@ fn files(dir: &str) -> Value {
                 libc::SYS_mknod,
                 node.as_ptr(),
                 libc::S_IFCHR | 0o600,
-                libc::makedev(1, 3) as libc::c_uint,
+                libc::c_uint::try_from(libc::makedev(1, 3)).unwrap(),
             ),
         );
         for fd in [write_fd, read_fd, plain_dir_fd, dir_fd, parent_fd, path_fd] {
-            libc::close(fd as i32);
+            libc::close(int(fd));
         }
         json!({
             "pid": std::process::id(),
@@ -292,8 +297,16 @@ fn namespaces() -> Value {
     let clone_flags = libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWUSER | libc::SIGCHLD;
     // SAFETY: a fork-like clone (no CLONE_VM): the child has its own copy
     // of memory and only makes async-signal-safe calls before _exit.
-    let child =
-        unsafe { libc::syscall(libc::SYS_clone, clone_flags as u64, 0u64, 0u64, 0u64, 0u64) };
+    let child = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            u64::from(clone_flags.cast_unsigned()),
+            0u64,
+            0u64,
+            0u64,
+            0u64,
+        )
+    };
     if child == 0 {
         let mut byte = [0u8];
         // SAFETY: reads one byte into a valid buffer, then exits.
@@ -318,7 +331,7 @@ fn namespaces() -> Value {
         drop(writer);
         libc::close(fds[0]);
         let mut status = 0;
-        libc::waitpid(child as i32, &mut status, 0);
+        libc::waitpid(int(child), &mut status, 0);
     }
     let mut hostname_now = String::new();
     fs::File::open("/proc/sys/kernel/hostname")
@@ -430,7 +443,7 @@ fn hostile_names(dir: &str) -> Value {
             libc::open(file.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o600)
                 as i64,
         );
-        libc::close(fd as i32);
+        libc::close(int(fd));
     }
     json!({ "pid": std::process::id(), "path": path })
 }

@@ -76,7 +76,7 @@ pub fn ports_of(bridge: &str) -> Vec<String> {
 
 pub fn stop(child: &mut Child) {
     let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
         nix::sys::signal::Signal::SIGTERM,
     );
     for _ in 0..300 {

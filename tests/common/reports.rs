@@ -133,7 +133,8 @@ pub fn assert_valid(validator: &jsonschema::Validator, value: &Value, what: &str
 /// The record on 1-based `line` of a trace file.
 pub fn trace_line(trace: &Path, line: u64) -> Value {
     let text = std::fs::read_to_string(trace).expect("read trace");
-    let record = text.lines().nth(line as usize - 1).expect("line in trace");
+    let index = usize::try_from(line - 1).expect("a line number");
+    let record = text.lines().nth(index).expect("line in trace");
     serde_json::from_str(record).expect("trace line is JSON")
 }
 

@@ -66,13 +66,13 @@ impl Watch {
 
     /// Stops it as a service manager would (SIGTERM); it must exit 0.
     pub fn terminate(mut self) {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        kill(Pid::from_raw(i32::try_from(self.child.id()).unwrap()), Signal::SIGTERM).unwrap();
         let status = self.child.wait().unwrap();
         assert!(status.success(), "cradle watch: {status:?}");
     }
 
     pub fn stop(mut self) -> Vec<Value> {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT).unwrap();
+        kill(Pid::from_raw(i32::try_from(self.child.id()).unwrap()), Signal::SIGINT).unwrap();
         let status = self.child.wait().unwrap();
         assert!(status.success(), "cradle watch: {status:?}");
         json_lines(&self.out)

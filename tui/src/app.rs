@@ -337,8 +337,8 @@ impl App {
             }
             KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
             KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
-            KeyCode::PageUp => self.move_by(-(self.page() as i64)),
-            KeyCode::PageDown => self.move_by(self.page() as i64),
+            KeyCode::PageUp => self.move_by(-i64::try_from(self.page()).unwrap_or(i64::MAX)),
+            KeyCode::PageDown => self.move_by(i64::try_from(self.page()).unwrap_or(i64::MAX)),
             KeyCode::Home | KeyCode::Char('g') => self.move_by(i64::MIN / 2),
             KeyCode::End | KeyCode::Char('G') => self.move_by(i64::MAX / 2),
             // 1-9 and 0 toggle the kind table's categories in order (0 is
@@ -396,8 +396,7 @@ impl App {
             Focus::Containers => {
                 let subjects = self.subjects();
                 let at = subjects.iter().position(|s| *s == self.subject).unwrap_or(0);
-                let to = (at as i64).saturating_add(delta).clamp(0, subjects.len() as i64 - 1);
-                self.subject = subjects[to as usize];
+                self.subject = subjects[moved(at, delta, subjects.len())];
                 self.subject_chosen = true;
                 self.cursor = None;
                 self.list_offset.set(0);
@@ -408,8 +407,7 @@ impl App {
                     return;
                 }
                 self.follow = false;
-                let at = self.cursor.unwrap_or(len - 1) as i64;
-                self.cursor = Some(at.saturating_add(delta).clamp(0, len as i64 - 1) as usize);
+                self.cursor = Some(moved(self.cursor.unwrap_or(len - 1), delta, len));
             }
         }
     }
@@ -458,7 +456,7 @@ impl App {
     /// Seeks a twentieth of the trace back or forth.
     fn seek(&mut self, direction: i64) {
         if let Source::Replay(player) = &mut self.source {
-            let step = (player.span_ns() / 20).max(1) as i64;
+            let step = i64::try_from((player.span_ns() / 20).max(1)).unwrap_or(i64::MAX);
             player.seek_by(direction * step, &mut self.model);
         }
     }
@@ -468,4 +466,11 @@ impl App {
     pub fn needs_draw(&self, since_last: Duration) -> bool {
         self.dirty || since_last >= Duration::from_secs(1)
     }
+}
+
+/// Index `at` moved by `delta`, kept within `0..len` (`len` > 0).
+fn moved(at: usize, delta: i64, len: usize) -> usize {
+    let step = usize::try_from(delta.unsigned_abs()).unwrap_or(usize::MAX);
+    let to = if delta < 0 { at.saturating_sub(step) } else { at.saturating_add(step) };
+    to.min(len - 1)
 }

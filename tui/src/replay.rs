@@ -114,9 +114,9 @@ impl Player {
         }
         let wall = self.last_tick.map_or(Duration::ZERO, |last| now.duration_since(last));
         self.last_tick = Some(now);
-        self.clock_ns = self.clock_ns.saturating_add((wall.as_nanos() as f64 * self.speed) as u64);
+        self.clock_ns = self.clock_ns.saturating_add(scaled(wall, self.speed));
         if let Some(next) = self.events.get(self.position) {
-            let wait_limit = (MAX_WAIT.as_nanos() as f64 * self.speed) as u64;
+            let wait_limit = scaled(MAX_WAIT, self.speed);
             if next.ts_ns > self.clock_ns.saturating_add(wait_limit) {
                 self.clock_ns = next.ts_ns;
             }
@@ -176,4 +176,10 @@ impl Player {
             self.position += 1;
         }
     }
+}
+
+/// `wall` at `speed` (a positive factor), in nanoseconds of trace time.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // `as` saturates, as wanted here
+fn scaled(wall: Duration, speed: f64) -> u64 {
+    (wall.as_nanos() as f64 * speed) as u64
 }

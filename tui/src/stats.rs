@@ -52,7 +52,7 @@ pub struct FrameTimes {
 
 impl FrameTimes {
     pub fn record(&mut self, took: Duration) {
-        self.micros.push(took.as_micros().min(u32::MAX as u128) as u32);
+        self.micros.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
     }
 
     pub fn last(&self) -> Option<Duration> {

@@ -185,9 +185,9 @@ fn event_list_colours_failed_calls_red_and_scrolls_to_the_cursor() {
         .iter()
         .position(|row| row.contains("execve(\"/usr/local/sbin/runc\""))
         .unwrap_or_else(|| panic!("a failed exec: {rows:#?}"));
-    let x = rows[failed].find("cradle[").unwrap() as u16;
-    let x = rows[failed][..x as usize].chars().count() as u16;
-    assert_eq!(buffer[(x, failed as u16)].fg, Color::Red, "{rows:#?}");
+    let at = rows[failed].find("cradle[").unwrap();
+    let x = u16::try_from(rows[failed][..at].chars().count()).unwrap();
+    assert_eq!(buffer[(x, u16::try_from(failed).unwrap())].fg, Color::Red, "{rows:#?}");
 
     press_code(&mut app, KeyCode::Up);
     press_code(&mut app, KeyCode::Tab);
@@ -272,7 +272,7 @@ fn status_bar_shows_counts_losses_and_probes() {
     assert!(row.contains("REPLAY"), "{row}");
     assert!(row.contains(&format!("{} ev", app.model.events().len())), "{row}");
     let at = row.find(&format!("lost {lost}")).expect(row);
-    let x = row[..at].chars().count() as u16;
+    let x = u16::try_from(row[..at].chars().count()).unwrap();
     assert_eq!(buffer[(x, 0)].fg, Color::LightRed, "losses stand out");
     for mechanism in mechanisms {
         assert!(row.contains(&mechanism), "probe mechanism {mechanism}: {row}");

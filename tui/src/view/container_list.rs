@@ -47,7 +47,7 @@ impl Widget for ContainerList<'_> {
             } else {
                 Style::new()
             };
-            let y = inner.y + (row - first) as u16;
+            let y = inner.y + super::cells(row - first);
             buf.set_stringn(inner.x, y, text, width, style);
         }
     }

@@ -70,7 +70,7 @@ impl Widget for EventList<'_> {
                     Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
                 });
             }
-            let y = inner.y + (row - offset) as u16;
+            let y = inner.y + super::cells(row - offset);
             buf.set_line(inner.x, y, &line, inner.width);
         }
         if visible.is_empty() {

@@ -53,7 +53,7 @@ impl Widget for HelpOverlay {
             .collect();
         lines.push(Line::from(""));
         lines.push(Line::from(categories.join("  ")));
-        let box_area = centred(area, 64, lines.len() as u16 + 4);
+        let box_area = centred(area, 64, super::cells(lines.len()) + 4);
         Clear.render(box_area, buf);
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

@@ -118,6 +118,12 @@ fn pane(title: Line<'static>, focused: bool) -> Block<'static> {
     Block::bordered().border_type(BorderType::Plain).border_style(style).title(title)
 }
 
+/// A row or character count as terminal cells (a terminal has fewer than
+/// 65,536 of either; a larger count saturates).
+fn cells(count: usize) -> u16 {
+    u16::try_from(count).unwrap_or(u16::MAX)
+}
+
 fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         text.to_string()

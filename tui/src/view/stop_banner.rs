@@ -32,7 +32,7 @@ impl Widget for StopBanner<'_> {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let height = (rows.len() as u16).saturating_add(2).min(area.height);
+        let height = super::cells(rows.len()).saturating_add(2).min(area.height);
         let banner = Rect { y: area.y + area.height - height, height, ..area };
         Clear.render(banner, buf);
         Paragraph::new(rows)

@@ -76,7 +76,7 @@ impl Window {
 
     pub fn column(&self, ts_ns: u64) -> Option<u16> {
         let column = ts_ns.checked_sub(self.start_ns)? / self.ns_per_column;
-        (column < u64::from(self.columns)).then_some(column as u16)
+        u16::try_from(column).ok().filter(|column| *column < self.columns)
     }
 }
 
@@ -203,7 +203,7 @@ fn draw_lane(buf: &mut Buffer, x: u16, y: u16, lane: Option<Role>, row: &[Option
         if cell.selected {
             style = style.add_modifier(Modifier::REVERSED);
         }
-        buf.set_string(x + LABEL_WIDTH + column as u16, y, glyph, style);
+        buf.set_string(x + LABEL_WIDTH + super::cells(column), y, glyph, style);
     }
 }
 
@@ -236,8 +236,8 @@ fn draw_time_axis(buf: &mut Buffer, window: &Window, x: u16, y: u16) {
     let dim = Style::new().add_modifier(Modifier::DIM);
     buf.set_string(x, y, "time", dim);
     buf.set_string(plot_x, y, &left, dim);
-    let right_x = (plot_x + window.columns).saturating_sub(right.chars().count() as u16);
-    if right_x > plot_x + left.chars().count() as u16 {
+    let right_x = (plot_x + window.columns).saturating_sub(super::cells(right.chars().count()));
+    if right_x > plot_x + super::cells(left.chars().count()) {
         buf.set_string(right_x, y, &right, dim);
     }
 }

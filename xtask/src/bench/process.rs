@@ -107,7 +107,7 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
         return Err(std::io::Error::last_os_error()).with_context(|| format!("pidfd_open({pid})"));
     }
     // SAFETY: the kernel just returned this fd to us; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(RawFd::try_from(fd)?) })
 }
 
 /// Waits until the process behind `pidfd` has exited.
@@ -137,7 +137,7 @@ pub struct Reaped {
 
 /// Waits for `child` with wait4(2), which reports its resource usage.
 pub fn reap(child: Child, started: Instant) -> Result<Reaped> {
-    let pid = child.id() as libc::pid_t;
+    let pid = libc::pid_t::try_from(child.id())?;
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value to be overwritten.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -158,6 +158,6 @@ pub fn reap(child: Child, started: Instant) -> Result<Reaped> {
     Ok(Reaped {
         success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         elapsed,
-        max_rss_kib: usage.ru_maxrss as u64,
+        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
     })
 }

@@ -154,9 +154,10 @@ impl Watch {
     /// Stops it as a service manager would (SIGTERM), and checks it ended
     /// cleanly.
     pub fn stop(mut self) -> Result<()> {
+        let pid = libc::pid_t::try_from(self.child.id())?;
         // SAFETY: kill(2) on a child this process spawned and has not
         // reaped, so its pid cannot have been reused.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(pid, libc::SIGTERM) };
         let status = self.child.wait()?;
         if !status.success() {
             bail!("cradle watch ended with {status}");

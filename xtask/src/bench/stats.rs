@@ -48,8 +48,9 @@ impl Spread {
 /// The `q` quantile of sorted samples, interpolating between neighbours.
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let position = q * (sorted.len() - 1) as f64;
-    let below = position.floor() as usize;
-    let above = position.ceil() as usize;
+    // 0..=len-1, whole numbers after floor/ceil.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (below, above) = (position.floor() as usize, position.ceil() as usize);
     sorted[below] + (sorted[above] - sorted[below]) * (position - below as f64)
 }
 
