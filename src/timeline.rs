@@ -112,9 +112,8 @@ impl Timeline {
         self.paint(colour, &line)?;
         if self.explain {
             let kind = event.detail.kind_name();
-            if self.explained.insert(kind)
-                && let Some(entry) = explain::event_kind(kind)
-            {
+            if self.explained.insert(kind) {
+                let entry = event.detail.explanation();
                 self.note(&format!("{}: {}", entry.title, entry.what), "      | ")?;
             }
         }

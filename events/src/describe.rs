@@ -7,12 +7,17 @@ use std::{borrow::Cow, fmt::Write as _};
 
 use crate::{
     event::{Detail, Event, LinkPlacement, Name},
-    kinds::{self, Category},
+    kinds::{self, Category, Explanation},
     names,
     printable::{printable, quote},
 };
 
 impl Detail {
+    /// What the kind means, for a reader learning how a container is born.
+    pub fn explanation(&self) -> &'static Explanation {
+        &kinds::spec(self.kind()).explanation
+    }
+
     /// The kind's category, but for a clone that makes namespaces: it is
     /// about namespaces more than about a new process.
     pub fn category(&self) -> Category {

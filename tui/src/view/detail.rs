@@ -79,11 +79,10 @@ fn event_detail(app: &App, event: &Event) -> Text<'static> {
     }
     lines.push(heading("Fields"));
     lines.extend(fields(event).into_iter().map(Line::from));
-    if let Some(entry) = explain::event_kind(kind) {
-        lines.push(heading(entry.title));
-        lines.push(Line::from(entry.what));
-        lines.push(Line::from(format!("Why: {}", entry.why)));
-    }
+    let entry = event.detail.explanation();
+    lines.push(heading(entry.title));
+    lines.push(Line::from(entry.what));
+    lines.push(Line::from(format!("Why: {}", entry.why)));
     Text::from(lines)
 }
 
