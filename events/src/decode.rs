@@ -358,7 +358,7 @@ mod tests {
         comm[..2].copy_from_slice(b"sh");
         EventHeader {
             kind: kind as u16,
-            size: size as u32,
+            size: u32::try_from(size).unwrap(),
             seq: 7,
             pid: 10,
             tgid: 10,
@@ -378,9 +378,9 @@ mod tests {
         let record = ExecEvent {
             header: header(EventKind::Exec, size),
             flags,
-            argc: argv.len() as u32,
+            argc: u32::try_from(argv.len()).unwrap(),
             filename_len: 10,
-            argv_len: args.len() as u32,
+            argv_len: u32::try_from(args.len()).unwrap(),
         };
         let mut bytes = as_bytes(&record);
         let mut filename = [0u8; EXEC_FILENAME_MAX];
@@ -448,7 +448,7 @@ mod tests {
         // An argv length pointing past the record.
         let mut bytes = exec_record(&["x"], 0);
         bytes[size_of::<EventHeader>() + 12..size_of::<EventHeader>() + 16]
-            .copy_from_slice(&(EXEC_RECORD_MAX as u32).to_ne_bytes());
+            .copy_from_slice(&u32::try_from(EXEC_RECORD_MAX).unwrap().to_ne_bytes());
         assert!(matches!(decode(&bytes), Err(DecodeError::BadLength { field: "argv", .. })));
     }
 

@@ -255,8 +255,9 @@ impl Detail {
                     write!(out, "{}, ", dirfd_text(*dirfd))?;
                 }
                 write!(out, "{}, ", opt(path))?;
-                let creates = *flags as i32 & libc::O_CREAT != 0
-                    || *flags as i32 & libc::O_TMPFILE == libc::O_TMPFILE;
+                let flags = crate::event::c_int(*flags);
+                let creates =
+                    flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
                 if call == "openat2" {
                     write!(out, "{{flags={}", flags_text(flag_names))?;
                     if creates {
@@ -313,7 +314,7 @@ impl Event {
 /// A syscall result: the value, or `-1 EPERM (Operation not permitted)`.
 pub fn result(ret: i64) -> String {
     if ret < 0 && ret > -4096 {
-        let errno = nix::errno::Errno::from_raw(-ret as i32);
+        let errno = nix::errno::Errno::from_raw(i32::try_from(-ret).expect("checked: 1..4096"));
         format!("-1 {errno:?} ({})", errno.desc())
     } else {
         ret.to_string()

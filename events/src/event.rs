@@ -502,13 +502,25 @@ pub enum Detail {
     },
 }
 
+/// A C `unsigned int` argument (flags, an operation) from the 64-bit
+/// register or field a kernel record carries it in.
+#[allow(clippy::cast_possible_truncation)] // the C type is 32 bits: the upper half is noise
+pub(crate) fn c_uint(register: u64) -> u32 {
+    register as u32
+}
+
+/// A C `int` argument (open's flags, a descriptor), as [`c_uint`].
+pub(crate) fn c_int(register: u64) -> i32 {
+    c_uint(register).cast_signed()
+}
+
 impl Detail {
     /// An open that asks for write access (`O_WRONLY`, `O_RDWR`) or may
     /// change the file (`O_CREAT`, `O_TRUNC`).
     pub fn opens_for_writing(&self) -> bool {
         match self {
             Detail::Open { flags, .. } => {
-                let flags = *flags as i32;
+                let flags = c_int(*flags);
                 flags & libc::O_ACCMODE != libc::O_RDONLY
                     || flags & (libc::O_CREAT | libc::O_TRUNC) != 0
             }

@@ -45,12 +45,12 @@ impl FdPaths {
         let tgid = event.tgid;
         match &event.detail {
             Detail::Open { flags, ret, .. } if *ret >= 0 => {
-                let fd = *ret as i32;
+                let Ok(fd) = i32::try_from(*ret) else { return };
                 let resolved = self.opened_path(event);
                 let table = self.processes.entry(tgid).or_default();
                 match resolved {
                     Some(path) => {
-                        let close_on_exec = *flags as i32 & libc::O_CLOEXEC != 0;
+                        let close_on_exec = crate::event::c_int(*flags) & libc::O_CLOEXEC != 0;
                         table.insert(fd, Entry { path, close_on_exec });
                     }
                     None => {
@@ -65,8 +65,9 @@ impl FdPaths {
             | Detail::OpenTree { ret, .. }
                 if *ret >= 0 =>
             {
-                if let Some(table) = self.processes.get_mut(&tgid) {
-                    table.remove(&(*ret as i32));
+                if let (Some(table), Ok(fd)) = (self.processes.get_mut(&tgid), i32::try_from(*ret))
+                {
+                    table.remove(&fd);
                 }
             }
             // A table shared with CLONE_FILES is followed as a copy: the
@@ -170,7 +171,7 @@ mod tests {
                 call: "openat2".into(),
                 dirfd,
                 path: Some(path.into()),
-                flags: flags as u64,
+                flags: u64::try_from(flags).unwrap(),
                 flag_names: Vec::new(),
                 mode: 0,
                 resolve,

@@ -12,10 +12,6 @@
 //! `export` depend on this crate, never the reverse) and the container
 //! runtime, which knows nothing of tracing.
 
-// The cast lints of [workspace.lints] wait here until this crate's event
-// kind rework (issue 19) has landed; then its casts are fixed like the rest.
-#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
-
 pub mod collector;
 mod cstr;
 pub mod decode;

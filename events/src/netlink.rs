@@ -137,7 +137,7 @@ mod tests {
 
     fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+        out.extend_from_slice(&u16::try_from(4 + payload.len()).unwrap().to_ne_bytes());
         out.extend_from_slice(&kind.to_ne_bytes());
         out.extend_from_slice(payload);
         while out.len() % 4 != 0 {
@@ -161,7 +161,7 @@ mod tests {
         let mut body = vec![0u8; IFINFOMSG_LEN];
         body.extend(attr(IFLA_IFNAME, b"a0\0"));
         body.extend(attr(IFLA_LINKINFO | 0x8000, &info));
-        let mut message = ((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes().to_vec();
+        let mut message = u32::try_from(NLMSG_HDRLEN + body.len()).unwrap().to_ne_bytes().to_vec();
         message.extend_from_slice(&16u16.to_ne_bytes());
         message.extend_from_slice(&[0; 2]);
         message.extend_from_slice(&0x0102_0304u32.to_ne_bytes());
@@ -194,7 +194,7 @@ mod tests {
         let mut body = vec![0u8; IFINFOMSG_LEN];
         body[4..8].copy_from_slice(&435u32.to_ne_bytes());
         body.extend(attr(IFLA_NET_NS_FD, &32u32.to_ne_bytes()));
-        let mut message = ((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes().to_vec();
+        let mut message = u32::try_from(NLMSG_HDRLEN + body.len()).unwrap().to_ne_bytes().to_vec();
         message.extend_from_slice(&RTM_SETLINK.to_ne_bytes());
         message.extend_from_slice(&[0; 2]);
         message.extend_from_slice(&41u32.to_ne_bytes());

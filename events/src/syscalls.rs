@@ -5,7 +5,7 @@ use cradle_probes_common::{CALL_SLOTS, CallEvent, EventKind};
 
 use crate::{
     cstr::c_string,
-    event::{Detail, Name},
+    event::{Detail, Name, c_int, c_uint},
     names::{self, MOUNT_ATTRS, MOUNT_FLAGS, UMOUNT_FLAGS, bit_names},
 };
 
@@ -42,8 +42,8 @@ pub fn detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) 
     let a = record.args;
     let ret = record.ret;
     // Integer arguments are their C types: the upper register half is noise.
-    let int = |n: usize| a[n] as u32 as i32;
-    let uint = |n: usize| a[n] as u32;
+    let int = |n: usize| c_int(a[n]);
+    let uint = |n: usize| c_uint(a[n]);
     match kind {
         EventKind::Mount => Detail::Mount {
             source: text(slots[0]),
@@ -119,7 +119,8 @@ pub fn detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) 
         },
         EventKind::Capset => Detail::Capset {
             version: u32_at(slots[0], 0),
-            target_pid: u32_at(slots[0], 4).map(|pid| pid as i32),
+            // A pid_t, as the kernel reads it.
+            target_pid: u32_at(slots[0], 4).map(u32::cast_signed),
             effective: cap_set(slots[1], 0),
             permitted: cap_set(slots[1], 1),
             inheritable: cap_set(slots[1], 2),
@@ -137,7 +138,7 @@ pub fn detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) 
                 .then(|| text(slots[0]).map(|name| name.chars().take(15).collect()))
                 .flatten(),
             filter_len: (uint(0) == names::PR_SET_SECCOMP
-                && a[1] as u32 as u64 == names::SECCOMP_MODE_FILTER)
+                && u64::from(uint(1)) == names::SECCOMP_MODE_FILTER)
                 .then(|| filter_len(slots[1]))
                 .flatten(),
             ret,
@@ -153,7 +154,7 @@ pub fn detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) 
         },
         EventKind::Sethostname => {
             // The name is `len` bytes, not NUL-terminated.
-            let len = (a[1] as usize).min(slots[0].len());
+            let len = usize::try_from(a[1]).unwrap_or(usize::MAX).min(slots[0].len());
             Detail::Sethostname { name: text(&slots[0][..len]), ret }
         }
         _ => unreachable!("{kind:?} is not a syscall record"),

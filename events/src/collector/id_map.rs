@@ -122,7 +122,7 @@ mod tests {
     fn a_process_is_read_only_in_the_namespace_asked_for() {
         let proc = Path::new("/proc");
         let me = std::process::id();
-        let own = std::fs::metadata("/proc/self/ns/user").unwrap().ino() as u32;
+        let own = u32::try_from(std::fs::metadata("/proc/self/ns/user").unwrap().ino()).unwrap();
         let mappings = IdMappings::read(proc, me, own).expect("the host's maps");
         assert_eq!(mappings.uids, [IdRange { inside: 0, outside: 0, count: u32::MAX }]);
         assert!(IdMappings::read(proc, me, own.wrapping_add(1)).is_none());

@@ -61,7 +61,11 @@ pub fn chain(proc: &Path, parent: u32, child_start: u64) -> Vec<Launcher> {
 pub fn boottime_of(monotonic_ns: u64) -> u64 {
     let now = |clock| {
         nix::time::clock_gettime(clock)
-            .map_or(0, |t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+            // Neither clock is ever negative.
+            .map_or(0, |t| {
+                u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000_000
+                    + u64::try_from(t.tv_nsec()).unwrap_or(0)
+            })
     };
     let boot = now(nix::time::ClockId::CLOCK_BOOTTIME);
     let mono = now(nix::time::ClockId::CLOCK_MONOTONIC);

@@ -282,7 +282,9 @@ impl Collector {
     /// chain from `/proc` as the runtime starts.
     pub fn live() -> Collector {
         use std::os::unix::fs::MetadataExt;
-        let host_netns = std::fs::metadata("/proc/self/ns/net").ok().map(|ns| ns.ino() as u32);
+        // A namespace's inode number is the kernel's 32-bit ns_common.inum.
+        let host_netns =
+            std::fs::metadata("/proc/self/ns/net").ok().and_then(|ns| u32::try_from(ns.ino()).ok());
         Collector { proc: Some(PathBuf::from("/proc")), host_netns, ..Default::default() }
     }
 

@@ -374,7 +374,7 @@ fn the_id_maps_are_read_in_the_container_s_user_namespace_once_written() {
     std::fs::write(file(10, "ns/user"), "").unwrap();
     std::fs::write(file(11, "ns/user"), "").unwrap();
     std::fs::hard_link(file(11, "ns/user"), file(12, "ns/user")).unwrap();
-    let user_ns = std::fs::metadata(file(11, "ns/user")).unwrap().ino() as u32;
+    let user_ns = u32::try_from(std::fs::metadata(file(11, "ns/user")).unwrap().ino()).unwrap();
     let new_user = Detail::Namespaces {
         source: NamespaceSource::Unshare,
         flags: CLONE_NEWUSER,
