@@ -12,6 +12,7 @@ use cradle_probes_common::{
 };
 
 use crate::{
+    cast::{low_u16, low_u32, size_u32},
     emit::{
         count_lost, current_is_tracked, current_pid, header, send_then_stop, stop_if_asked, wakeup,
     },
@@ -77,10 +78,16 @@ fn fill_slot(event: *mut CallEvent, index: usize, slot: Slot, args: &[u64; CALL_
     };
     let (used, was_cut) = match slot {
         Slot::Empty => (0, false),
-        Slot::Str(arg) => copy_user_str::<true>(dst, CALL_SLOT_MAX as u32, args[arg] as *const u8)
-            .unwrap_or((0, false)),
+        Slot::Str(arg) => {
+            copy_user_str::<true>(dst, const { size_u32(CALL_SLOT_MAX) }, args[arg] as *const u8)
+                .unwrap_or((0, false))
+        }
         Slot::Bytes(arg, bytes) => {
-            let bytes = if bytes as usize > CALL_SLOT_MAX { CALL_SLOT_MAX as u32 } else { bytes };
+            let bytes = if bytes as usize > CALL_SLOT_MAX {
+                const { size_u32(CALL_SLOT_MAX) }
+            } else {
+                bytes
+            };
             if copy_user_bytes(dst, bytes, args[arg] as *const u8) {
                 (bytes, false)
             } else {
@@ -93,8 +100,10 @@ fn fill_slot(event: *mut CallEvent, index: usize, slot: Slot, args: &[u64; CALL_
             let bytes = if cut { CALL_SLOT_MAX as u64 } else { wanted };
             // 64-bit and masked, so the verifier sees 1..=CALL_SLOT_MAX.
             let bytes = ((bytes.wrapping_sub(1)) & (CALL_SLOT_MAX as u64 - 1)) + 1;
-            if wanted > 0 && copy_user_bytes(dst, bytes as u32, args[arg] as *const u8) {
-                (bytes as u32, cut)
+            // 1..=CALL_SLOT_MAX, as masked just above.
+            let bytes = low_u32(bytes);
+            if wanted > 0 && copy_user_bytes(dst, bytes, args[arg] as *const u8) {
+                (bytes, cut)
             } else {
                 (0, false)
             }
@@ -102,7 +111,8 @@ fn fill_slot(event: *mut CallEvent, index: usize, slot: Slot, args: &[u64; CALL_
     };
     // SAFETY: both point into the reservation (see above).
     unsafe {
-        *len = used as u16;
+        // At most CALL_SLOT_MAX, a u16 (checked in probes-common).
+        *len = low_u16(u64::from(used));
         if was_cut {
             *cut |= 1 << index;
         }
@@ -195,7 +205,7 @@ const fn fsconfig_value_is_string(cmd: u32) -> bool {
 }
 call_probe!(sys_enter_fsconfig, sys_exit_fsconfig, EventKind::Fsconfig, 5, |a| [
     Str(2),
-    if fsconfig_value_is_string(a[1] as u32) { Str(3) } else { Empty },
+    if fsconfig_value_is_string(low_u32(a[1])) { Str(3) } else { Empty },
     Empty,
     Empty
 ]);
@@ -251,8 +261,8 @@ const PR_SET_SECCOMP: u32 = 22;
 const SECCOMP_MODE_FILTER: u32 = 2;
 const SECCOMP_SET_MODE_FILTER: u32 = 1;
 call_probe!(sys_enter_prctl, sys_exit_prctl, EventKind::Prctl, 5, |a| [
-    if a[0] as u32 == PR_SET_NAME { Str(1) } else { Empty },
-    if a[0] as u32 == PR_SET_SECCOMP && a[1] as u32 == SECCOMP_MODE_FILTER {
+    if low_u32(a[0]) == PR_SET_NAME { Str(1) } else { Empty },
+    if low_u32(a[0]) == PR_SET_SECCOMP && low_u32(a[1]) == SECCOMP_MODE_FILTER {
         Bytes(2, SOCK_FPROG_SIZE)
     } else {
         Empty
@@ -261,7 +271,7 @@ call_probe!(sys_enter_prctl, sys_exit_prctl, EventKind::Prctl, 5, |a| [
     Empty
 ]);
 call_probe!(sys_enter_seccomp, sys_exit_seccomp, EventKind::Seccomp, 3, |a| [
-    if a[0] as u32 == SECCOMP_SET_MODE_FILTER { Bytes(2, SOCK_FPROG_SIZE) } else { Empty },
+    if low_u32(a[0]) == SECCOMP_SET_MODE_FILTER { Bytes(2, SOCK_FPROG_SIZE) } else { Empty },
     Empty,
     Empty,
     Empty
@@ -303,7 +313,7 @@ pub fn sys_exit_unshare(ctx: RawTracePointContext) -> i32 {
     let Some(call) = take(EventKind::Namespaces) else {
         return 0;
     };
-    let flags = call.args[0] as u32 as u64;
+    let flags = u64::from(low_u32(call.args[0]));
     if flags & CLONE_NEW_MASK == 0 {
         return 0;
     }

@@ -13,6 +13,7 @@ use aya_ebpf::{
 use cradle_probes_common::{CapCapableEvent, EventKind, TRACKED_MAX};
 
 use crate::{
+    cast::low_i32,
     emit::{current_is_tracked, current_pid, send},
     globals::floor,
 };
@@ -35,7 +36,7 @@ pub fn cap_capable(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     if current_is_tracked() {
-        checked(ctx.arg::<u64>(3) as i32, ctx.arg::<u64>(4) as i32);
+        checked(low_i32(ctx.arg::<u64>(3)), low_i32(ctx.arg::<u64>(4)));
     }
     0
 }
@@ -48,8 +49,8 @@ pub fn cap_capable_fexit(ctx: FExitContext) -> i32 {
         return 0;
     }
     if current_is_tracked() {
-        let cap = ctx.arg::<u64>(2) as i32;
-        checked(cap, ctx.ret::<u64>().unwrap_or(0) as i32);
+        let cap = low_i32(ctx.arg::<u64>(2));
+        checked(cap, low_i32(ctx.ret::<u64>().unwrap_or(0)));
     }
     0
 }
@@ -60,7 +61,7 @@ pub fn cap_capable_kprobe(ctx: ProbeContext) -> u32 {
         return 0;
     }
     if current_is_tracked() {
-        let cap = ctx.arg::<u64>(2).unwrap_or(0) as i32;
+        let cap = low_i32(ctx.arg::<u64>(2).unwrap_or(0));
         let _ = CAP_PENDING.insert(current_pid(), cap, 0);
     }
     0
@@ -77,6 +78,6 @@ pub fn cap_capable_kretprobe(ctx: RetProbeContext) -> u32 {
         return 0;
     };
     let _ = CAP_PENDING.remove(pid);
-    checked(cap, ctx.ret::<u64>() as i32);
+    checked(cap, low_i32(ctx.ret::<u64>()));
     0
 }

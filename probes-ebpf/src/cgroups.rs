@@ -8,6 +8,7 @@ use aya_ebpf::{
 use cradle_probes_common::{CgroupEvent, EventKind, KERNEL_PATH_MAX};
 
 use crate::{
+    cast::{low_u32, size_u32},
     emit::{count_lost, current_is_tracked, header},
     globals::{floor, layout},
     kernel::{Task, read},
@@ -48,11 +49,12 @@ fn send_cgroup(kind: EventKind, cgroup: *const u8, path: *const u8, target: u32,
         } else {
             bpf_probe_read_kernel_str(
                 (*event).path.as_mut_ptr().cast(),
-                KERNEL_PATH_MAX as u32,
+                const { size_u32(KERNEL_PATH_MAX) },
                 path.cast(),
             )
         };
-        (*event).path_len = if copied > 0 { copied as u32 } else { 0 };
+        // 1..=KERNEL_PATH_MAX when positive.
+        (*event).path_len = if copied > 0 { low_u32(copied.cast_unsigned()) } else { 0 };
     }
     entry.submit(0);
 }

@@ -18,6 +18,7 @@ use aya_ebpf::{
 use cradle_probes_common::SYSCALL_HANDLERS_MAX;
 
 use crate::{
+    cast::low_u32,
     emit::{current_is_tracked, current_pid},
     globals::{floor, watch_runtimes},
     maps::PENDING,
@@ -86,6 +87,6 @@ fn dispatch(ctx: &RawTracePointContext, handlers: &ProgramArray, number: u64) {
     if number < u64::from(SYSCALL_HANDLERS_MAX) {
         // SAFETY: the handlers are raw tracepoint programs reading the same
         // context; on success control does not come back.
-        unsafe { handlers.tail_call(ctx, number as u32) };
+        unsafe { handlers.tail_call(ctx, low_u32(number)) };
     }
 }

@@ -9,6 +9,7 @@ use aya_ebpf::helpers::{
 use cradle_probes_common::{EventHeader, EventKind, HEADER_STOPPED, TASK_COMM_LEN};
 
 use crate::{
+    cast::low_u32,
     globals::{stop_kinds, track_all},
     kernel::Task,
     maps::{EVENTS, LOST, SEQUENCE, TRACKED},
@@ -17,7 +18,7 @@ use crate::{
 /// Kernel pid (thread id) of the running task.
 #[inline(always)]
 pub fn current_pid() -> u32 {
-    bpf_get_current_pid_tgid() as u32
+    low_u32(bpf_get_current_pid_tgid())
 }
 
 /// Whether the running task's events are reported.
@@ -63,10 +64,10 @@ pub fn header(kind: EventKind, size: usize) -> EventHeader {
     EventHeader {
         kind: kind as u16,
         flags: 0,
-        size: size as u32,
+        size: low_u32(size as u64), // a record's size_of, a few KiB
         seq: next_seq(),
         ts_ns: monotonic_now_ns(),
-        pid: pid_tgid as u32,
+        pid: low_u32(pid_tgid),
         tgid: (pid_tgid >> 32) as u32,
         ppid: task.parent_tgid(),
         // SAFETY: the helper has no preconditions.

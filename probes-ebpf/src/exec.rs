@@ -14,6 +14,7 @@ use cradle_probes_common::{
 };
 
 use crate::{
+    cast::{low_u16, low_u32, size_u32},
     emit::{current_is_tracked, current_pid, header, send_bytes, send_then_stop},
     globals::{runtime_tail, watch_runtimes},
     maps::{EXEC_SCRATCH, ExecScratch, TRACKED},
@@ -62,7 +63,7 @@ fn exec_returned(ctx: &RawTracePointContext) {
         _ => 0,
     };
     let header_flags =
-        (root_flags & u32::from(HEADER_UNTRUSTED_RUNTIME | HEADER_UNPRIVILEGED)) as u16;
+        low_u16(u64::from(root_flags & u32::from(HEADER_UNTRUSTED_RUNTIME | HEADER_UNPRIVILEGED)));
     // Only after a successful exec: a failed one (a PATH search) may be
     // made by a child whose parent is blocked until the exec succeeds.
     send_then_stop(EventKind::ExecResult, ret == 0, |mut header| {
@@ -92,7 +93,7 @@ fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
     let mut flags = at_flag;
     let filename_len = match copy_user_str::<false>(
         base.wrapping_add(FIXED),
-        EXEC_FILENAME_MAX as u32,
+        const { size_u32(EXEC_FILENAME_MAX) },
         filename,
     ) {
         Some((len, cut)) => {
@@ -134,7 +135,7 @@ fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
         }
         let offset = used & ARGV_MASK;
         let room = EXEC_ARGV_MAX - offset;
-        match copy_user_str::<true>(argv_area.wrapping_add(offset), room as u32, arg) {
+        match copy_user_str::<true>(argv_area.wrapping_add(offset), low_u32(room as u64), arg) {
             Some((_, true)) => {
                 // Only whole arguments are kept.
                 flags |= EXEC_ARGV_TRUNCATED;
@@ -156,7 +157,7 @@ fn exec_entered(filename: *const u8, argv: *const *const u8, at_flag: u32) {
         flags,
         argc,
         filename_len,
-        argv_len: used as u32,
+        argv_len: low_u32(used as u64), // masked to the argv area
     };
     // SAFETY: the scratch value is larger than `ExecEvent` and its start is
     // 8-byte aligned (map values are).
@@ -176,7 +177,10 @@ fn opaque(scratch: *mut ExecScratch, value: usize) -> usize {
     // SAFETY: a per-CPU map value, not shared while this program runs.
     unsafe {
         (&raw mut (*scratch).opaque).write_volatile(value as u64);
-        (&raw const (*scratch).opaque).read_volatile() as usize
+        // The value just written, a usize.
+        #[allow(clippy::cast_possible_truncation)]
+        let value = (&raw const (*scratch).opaque).read_volatile() as usize;
+        value
     }
 }
 
@@ -188,7 +192,7 @@ fn opaque(scratch: *mut ExecScratch, value: usize) -> usize {
 /// Linux 6.1's verifier more states than it allows.
 #[inline(always)]
 fn names_a_runtime(base: *mut u8, len: u32) -> bool {
-    if !(2..=EXEC_FILENAME_MAX as u32).contains(&len) {
+    if !(2..=const { size_u32(EXEC_FILENAME_MAX) }).contains(&len) {
         return false;
     }
     const SLASHES: u64 = u64::from_ne_bytes([b'/'; 8]);

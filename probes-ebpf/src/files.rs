@@ -37,6 +37,7 @@ use cradle_probes_common::{
 
 use crate::{
     calls::take,
+    cast::{low_i32, low_u16, low_u32, size_u32},
     emit::{count_lost, current_is_tracked, current_pid, header, stop_if_asked, wakeup},
     globals::layout,
     kernel::{Task, read},
@@ -74,7 +75,7 @@ fn stash(kind: EventKind, dirfd: i32, path: u64, flags: u64, mode: u64, call: u3
         return;
     }
     let mut args = [0u64; CALL_ARGS];
-    args[ARG_DIRFD] = dirfd as i64 as u64;
+    args[ARG_DIRFD] = i64::from(dirfd).cast_unsigned();
     args[ARG_PATH] = path;
     args[ARG_FLAGS] = flags;
     args[ARG_MODE] = mode;
@@ -94,7 +95,7 @@ fn may_matter(flags: u64) -> bool {
 #[raw_tracepoint]
 pub fn sys_enter_open(ctx: RawTracePointContext) -> i32 {
     let [path, flags, mode] = enter_args(&ctx);
-    if may_matter(u64::from(flags as u32)) {
+    if may_matter(u64::from(low_u32(flags))) {
         stash(EventKind::Open, AT_FDCWD, path, flags, mode, OPEN_CALL_OPEN);
     }
     0
@@ -103,8 +104,8 @@ pub fn sys_enter_open(ctx: RawTracePointContext) -> i32 {
 #[raw_tracepoint]
 pub fn sys_enter_openat(ctx: RawTracePointContext) -> i32 {
     let [dirfd, path, flags, mode] = enter_args(&ctx);
-    if may_matter(u64::from(flags as u32)) {
-        stash(EventKind::Open, dirfd as i32, path, flags, mode, OPEN_CALL_OPENAT);
+    if may_matter(u64::from(low_u32(flags))) {
+        stash(EventKind::Open, low_i32(dirfd), path, flags, mode, OPEN_CALL_OPENAT);
     }
     0
 }
@@ -112,7 +113,7 @@ pub fn sys_enter_openat(ctx: RawTracePointContext) -> i32 {
 #[raw_tracepoint]
 pub fn sys_enter_openat2(ctx: RawTracePointContext) -> i32 {
     let [dirfd, path, how] = enter_args(&ctx);
-    stash(EventKind::Open, dirfd as i32, path, how, 0, OPEN_CALL_OPENAT2);
+    stash(EventKind::Open, low_i32(dirfd), path, how, 0, OPEN_CALL_OPENAT2);
     0
 }
 
@@ -140,7 +141,7 @@ fn open_returned(ctx: &RawTracePointContext) {
     let Some(call) = take(EventKind::Open) else { return };
     let a = call.args;
     let ret = syscall_ret(ctx);
-    let kind = a[ARG_CALL] as u32;
+    let kind = low_u32(a[ARG_CALL]);
     // openat2's `struct open_how { u64 flags, mode, resolve; }`, which the
     // kernel has just read, so it is resident.
     let (flags, mode, resolve) = if kind == OPEN_CALL_OPENAT2 {
@@ -151,10 +152,10 @@ fn open_returned(ctx: &RawTracePointContext) {
         }
     } else {
         // `int flags`, `umode_t mode`: the upper register half is not theirs.
-        (u64::from(a[ARG_FLAGS] as u32), u64::from(a[ARG_MODE] as u16), 0)
+        (u64::from(low_u32(a[ARG_FLAGS])), u64::from(low_u16(a[ARG_MODE])), 0)
     };
     let file_type = if ret >= 0 {
-        let inode = Task::current().fd_inode(ret as u32);
+        let inode = Task::current().fd_inode(low_u32(ret.cast_unsigned()));
         u32::from(read::<u16>(inode, layout().inode_i_mode).unwrap_or(0)) & S_IFMT
     } else {
         0
@@ -176,7 +177,7 @@ fn open_returned(ctx: &RawTracePointContext) {
         (*event).flags = flags;
         (*event).mode = mode;
         (*event).resolve = resolve;
-        (*event).dirfd = a[ARG_DIRFD] as i32;
+        (*event).dirfd = low_i32(a[ARG_DIRFD]);
         (*event).call = kind;
         (*event).file_type = file_type;
         (*event)._pad = 0;
@@ -199,7 +200,8 @@ fn open_returned(ctx: &RawTracePointContext) {
 #[inline(always)]
 unsafe fn copy_path(path: *mut u8, path_len: *mut u32, cut: *mut u32, src: u64) {
     let (used, was_cut) =
-        copy_user_str::<true>(path, USER_PATH_MAX as u32, src as *const u8).unwrap_or((0, false));
+        copy_user_str::<true>(path, const { size_u32(USER_PATH_MAX) }, src as *const u8)
+            .unwrap_or((0, false));
     // SAFETY: guaranteed by the caller.
     unsafe {
         *path_len = used;
@@ -217,7 +219,7 @@ pub fn sys_enter_mknod(ctx: RawTracePointContext) -> i32 {
 #[raw_tracepoint]
 pub fn sys_enter_mknodat(ctx: RawTracePointContext) -> i32 {
     let [dirfd, path, mode, dev] = enter_args(&ctx);
-    stash(EventKind::Mknod, dirfd as i32, path, mode, dev, MKNOD_CALL_MKNODAT);
+    stash(EventKind::Mknod, low_i32(dirfd), path, mode, dev, MKNOD_CALL_MKNODAT);
     0
 }
 
@@ -245,10 +247,10 @@ fn mknod_returned(ctx: &RawTracePointContext) {
     let (path, path_len, cut) = unsafe {
         (*event).header = header;
         (*event).ret = ret;
-        (*event).mode = u32::from(a[ARG_FLAGS] as u16);
-        (*event).dev = a[ARG_MODE] as u32;
-        (*event).dirfd = a[ARG_DIRFD] as i32;
-        (*event).call = a[ARG_CALL] as u32;
+        (*event).mode = u32::from(low_u16(a[ARG_FLAGS]));
+        (*event).dev = low_u32(a[ARG_MODE]);
+        (*event).dirfd = low_i32(a[ARG_DIRFD]);
+        (*event).call = low_u32(a[ARG_CALL]);
         ((*event).path.as_mut_ptr(), &raw mut (*event).path_len, &raw mut (*event).path_truncated)
     };
     // SAFETY: the three point into the live reservation.

@@ -21,6 +21,7 @@ use cradle_probes_common::{
 };
 
 use crate::{
+    cast::low_i32,
     emit::{current_is_tracked, current_pid, send},
     globals::{floor, layout, track_all, watch_runtimes},
     kernel::{Task, net_inum, nsproxy_namespaces, read, read_ptr},
@@ -126,7 +127,7 @@ pub fn veth_newlink_kretprobe(ctx: RetProbeContext) -> u32 {
         return 0;
     };
     let _ = VETH_PENDING.remove(pid);
-    let ret = ctx.ret::<u64>() as i32;
+    let ret = low_i32(ctx.ret::<u64>());
     let dev = dev as *const u8;
     let l = layout();
     // netdev_priv(dev) is a struct veth_priv, whose peer is the other end.

@@ -7,7 +7,7 @@ use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
 
 use cradle_probes_common::{LAYOUT_ABSENT, NamespaceSet};
 
-use crate::globals::layout;
+use crate::{cast::size_u32, globals::layout};
 
 /// A `struct task_struct *`.
 #[derive(Clone, Copy)]
@@ -170,7 +170,7 @@ impl Task {
             return core::ptr::null();
         }
         let fds = read_ptr(fdt, l.fdtable_fd);
-        let file = read_ptr(fds, fd.wrapping_mul(core::mem::size_of::<u64>() as u32));
+        let file = read_ptr(fds, fd.wrapping_mul(const { size_u32(core::mem::size_of::<u64>()) }));
         read_ptr(file, l.file_f_inode)
     }
 

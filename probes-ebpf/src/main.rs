@@ -14,6 +14,7 @@
 
 mod calls;
 mod caps;
+mod cast;
 mod cgroups;
 mod dispatch;
 mod doctor;

@@ -17,6 +17,7 @@ use cradle_probes_common::{
 
 use crate::{
     calls::take,
+    cast::low_u32,
     emit::{count_lost, current_pid, header},
     globals::layout,
     kernel::{Task, read},
@@ -151,7 +152,7 @@ fn sent(ctx: &RawTracePointContext) {
     let header = header(EventKind::NetlinkNewLink, core::mem::size_of::<NetlinkEvent>());
     let ret = syscall_ret(ctx);
     if ret >= 0 {
-        await_answer(call.args[2], call.args[3] as u32);
+        await_answer(call.args[2], low_u32(call.args[3]));
     }
     let net_ns = Task::current().net_ns();
     let Some(mut entry) = EVENTS.reserve::<NetlinkEvent>(0) else {
@@ -173,7 +174,9 @@ fn sent(ctx: &RawTracePointContext) {
         (*event).truncated = truncated as u32;
         (*event)._pad = 0;
         let dst = (*event).message.as_mut_ptr();
-        if copy_user_bytes(dst, copy as u32, call.args[0] as *const u8) { copy as u32 } else { 0 }
+        // 1..=NETLINK_MSG_MAX, as masked above.
+        let copy = low_u32(copy);
+        if copy_user_bytes(dst, copy, call.args[0] as *const u8) { copy } else { 0 }
     };
     // SAFETY: as above; both arrays hold NETLINK_NETNS_FDS u32s.
     unsafe {
@@ -192,7 +195,7 @@ const _: () = assert!(NETLINK_NETNS_FDS == 2 && NETNS_INUMS_ARG < CALL_ARGS);
 
 #[inline(always)]
 fn unpack(pair: u64) -> [u32; NETLINK_NETNS_FDS] {
-    [pair as u32, (pair >> 32) as u32]
+    [low_u32(pair), (pair >> 32) as u32]
 }
 
 #[inline(always)]
@@ -245,7 +248,7 @@ fn netns_fds(request: *const u8) -> [u64; 2] {
         unsafe {
             read_user_raw((&raw mut attribute).cast(), 8, request.wrapping_add(at).cast());
         }
-        if attribute as u32 & NLA_HEADER_MASK == NETNS_FD_HEADER {
+        if low_u32(attribute) & NLA_HEADER_MASK == NETNS_FD_HEADER {
             fds[found & (NETLINK_NETNS_FDS - 1)] = (attribute >> 32) as u32;
             found += 1;
         }
@@ -267,5 +270,6 @@ fn netns_fds(request: *const u8) -> [u64; 2] {
 /// namespace file, the namespace's inode number); 0 if it cannot be read.
 #[inline(always)]
 fn fd_inode_number(fd: u32) -> u32 {
-    read::<u64>(Task::current().fd_inode(fd), layout().inode_i_ino).unwrap_or(0) as u32
+    // A namespace's inode number is the kernel's 32-bit inum.
+    low_u32(read::<u64>(Task::current().fd_inode(fd), layout().inode_i_ino).unwrap_or(0))
 }

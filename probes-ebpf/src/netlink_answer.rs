@@ -15,6 +15,7 @@ use cradle_probes_common::{CALL_ARGS, EventKind, NetlinkAnswerEvent, TRACKED_MAX
 
 use crate::{
     calls::take,
+    cast::{low_u32, size_u32},
     emit::{current_pid, send},
     maps::{PENDING, PendingCall},
     netlink::{RTM_NEWLINK, RTM_SETLINK, socket_call_probes},
@@ -65,7 +66,7 @@ fn current_tgid() -> u32 {
 /// The running process's socket `fd` took request `seq`: watch for the answer.
 #[inline(always)]
 pub fn await_answer(fd: u64, seq: u32) {
-    let _ = AWAITED.insert(current_tgid(), Awaited { fd: fd as u32, seq }, 0);
+    let _ = AWAITED.insert(current_tgid(), Awaited { fd: low_u32(fd), seq }, 0);
 }
 
 /// Stashes a receive of `len` bytes into `buf` on socket `fd` when the
@@ -79,7 +80,7 @@ fn stash_if_awaited(fd: u64, buf: u64, len: u64, flags: u64) {
     let Some(awaited) = (unsafe { AWAITED.get(current_tgid()) }).copied() else {
         return;
     };
-    if awaited.fd != fd as u32 {
+    if awaited.fd != low_u32(fd) {
         return;
     }
     let mut args = [0; CALL_ARGS];
@@ -100,7 +101,7 @@ fn received(ctx: &RawTracePointContext) {
     let Some(call) = take(EventKind::NetlinkAnswer) else {
         return;
     };
-    if syscall_ret(ctx) < core::mem::size_of::<Answer>() as i64 {
+    if syscall_ret(ctx) < i64::from(const { size_u32(core::mem::size_of::<Answer>()) }) {
         return;
     }
     // SAFETY: a user-memory read through the helper, which may fail; the
@@ -108,7 +109,7 @@ fn received(ctx: &RawTracePointContext) {
     let Ok(answer) = (unsafe { bpf_probe_read_user(call.args[0] as *const Answer) }) else {
         return;
     };
-    let seq = call.args[1] as u32;
+    let seq = low_u32(call.args[1]);
     let link_request = answer.request_kind == RTM_NEWLINK || answer.request_kind == RTM_SETLINK;
     if answer.kind != NLMSG_ERROR || !link_request || answer.seq != seq {
         return;

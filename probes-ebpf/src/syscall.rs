@@ -10,6 +10,7 @@
 //! `r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs ...`,
 //! 8 bytes each.
 
+use crate::cast::low_u32;
 use aya_ebpf::{
     helpers::{
         bpf_probe_read_kernel, bpf_probe_read_user,
@@ -118,7 +119,8 @@ pub fn copy_user_str<const EMPTY_COUNTS: bool>(
     if copied <= 0 {
         return None;
     }
-    let copied = copied as u32;
+    // 1..=room, a u32, when positive (checked above).
+    let copied = low_u32(copied.cast_unsigned());
     // A full buffer is ambiguous: check whether the source went on.
     let cut = copied >= room && {
         // SAFETY: a user-memory read through the helper, which may fail.

@@ -10,6 +10,7 @@ use cradle_probes_common::{
 };
 
 use crate::{
+    cast::{low_u32, size_u32},
     emit::{count_lost, current_is_tracked, current_pid, header, send, send_then_stop},
     globals::{floor, layout, runtime_file, track_all, watch_runtimes},
     hooks::created_namespaces,
@@ -145,7 +146,7 @@ pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
     if !current_is_tracked() {
         return 0;
     }
-    let old_pid: u32 = ctx.arg::<u64>(1) as u32;
+    let old_pid: u32 = low_u32(ctx.arg::<u64>(1));
     let bprm: *const u8 = ctx.arg(2);
     if watch_runtimes() {
         judge_runtime(bprm);
@@ -167,11 +168,12 @@ pub fn sched_process_exec(ctx: RawTracePointContext) -> i32 {
         } else {
             bpf_probe_read_kernel_str(
                 (*event).filename.as_mut_ptr().cast(),
-                KERNEL_PATH_MAX as u32,
+                const { size_u32(KERNEL_PATH_MAX) },
                 filename.cast(),
             )
         };
-        (*event).filename_len = if copied > 0 { copied as u32 } else { 0 };
+        // 1..=KERNEL_PATH_MAX when positive.
+        (*event).filename_len = if copied > 0 { low_u32(copied.cast_unsigned()) } else { 0 };
     }
     entry.submit(0);
     0
