@@ -1,5 +1,5 @@
 //! C strings in kernel records: the decoders of every record family
-//! ([`crate::decode`], [`crate::syscalls`], [`crate::netlink`]) read them
+//! ([`crate::records`], [`crate::netlink`]) read them
 //! alike, so this sits below all of them.
 
 /// The text up to the first NUL (or the whole slice), lossily as UTF-8.

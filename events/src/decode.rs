@@ -4,50 +4,24 @@
 
 use std::mem::size_of;
 
-use bytemuck::Pod;
 use cradle_probes_common::{
-    CALL_SLOT_MAX, CALL_SLOTS, CallEvent, CapCapableEvent, CgroupEvent, EXEC_ARGV_TRUNCATED,
-    EXEC_AT, EXEC_FILENAME_MAX, EXEC_FILENAME_TRUNCATED, EventHeader, EventKind, ExecEvent,
-    ExecResultEvent, HEADER_STOPPED, HEADER_UNPRIVILEGED, HEADER_UNTRUSTED_RUNTIME,
-    MKNOD_CALL_MKNODAT, MknodEvent, NS_HOOK_CREATE_NEW_NAMESPACES, NS_SOURCE_TASK_NEWTASK,
-    NS_SOURCE_UNSHARE, NamespacesEvent, NetlinkAnswerEvent, NetlinkEvent, OPEN_CALL_OPEN,
-    OPEN_CALL_OPENAT, OPEN_CALL_OPENAT2, OpenEvent, ProcessExecEvent, TaskExitEvent, TaskNewEvent,
-    VethEnd, VethEvent,
+    EventHeader, EventKind, HEADER_STOPPED, HEADER_UNPRIVILEGED, HEADER_UNTRUSTED_RUNTIME,
 };
 
 use crate::{
     cstr::c_string,
-    event::{Detail, Event, Name, NamespaceHook, NamespaceSource, VethEndpoint},
-    names, netlink, syscalls,
+    event::{Detail, Event},
+    kinds,
+    records::{Decoded, read},
 };
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    #[error("record of {got} bytes is shorter than the {need} its kind needs")]
-    Short { need: usize, got: usize },
-    #[error("record header claims {claimed} bytes but {got} arrived")]
-    SizeMismatch { claimed: usize, got: usize },
-    #[error("unknown event kind {0}")]
-    UnknownKind(u16),
-    #[error("exec record's {field} length {len} exceeds its area")]
-    BadLength { field: &'static str, len: usize },
-}
-
-/// The record of type `T` at the start of `bytes`, copied out (ring
-/// records need not be aligned for `T`). `T: Pod` is derived in
-/// probes-common, where the compiler proved that any byte pattern is a
-/// valid `T`.
-fn read<T: Pod>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let short = || DecodeError::Short { need: size_of::<T>(), got: bytes.len() };
-    let prefix = bytes.get(..size_of::<T>()).ok_or_else(short)?;
-    bytemuck::try_pod_read_unaligned(prefix).map_err(|_| short())
-}
+pub use crate::records::DecodeError;
 
 /// Decodes one ring-buffer record.
 pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     let (header, record) = header_and_record(bytes)?;
     let kind = EventKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
-    let Decoded { detail, truncated } = decode_detail(kind, record)?;
+    let Decoded { detail, truncated } = (kinds::spec(kind).decode)(kind, record)?;
     Ok(event(&header, detail, truncated))
 }
 
@@ -60,55 +34,6 @@ fn header_and_record(bytes: &[u8]) -> Result<(EventHeader, &[u8]), DecodeError> 
         return Err(DecodeError::SizeMismatch { claimed, got: bytes.len() });
     }
     Ok((header, &bytes[..claimed]))
-}
-
-/// What a kind's record says, and whether the kernel cut any of the data it
-/// copied into it.
-struct Decoded {
-    detail: Detail,
-    truncated: bool,
-}
-
-impl From<Detail> for Decoded {
-    /// A record of a kind that never cuts its data.
-    fn from(detail: Detail) -> Self {
-        Decoded { detail, truncated: false }
-    }
-}
-
-/// The detail of a record of `kind`: one decoder per record type of the
-/// ABI (see [`EventKind`]).
-fn decode_detail(kind: EventKind, bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    Ok(match kind {
-        EventKind::Exec => decode_exec(bytes)?.into(),
-        EventKind::ExecResult => decode_exec_result(bytes)?.into(),
-        EventKind::TaskNew => decode_task_new(bytes)?.into(),
-        EventKind::TaskExit => decode_task_exit(bytes)?.into(),
-        EventKind::ProcessExec => decode_process_exec(bytes)?.into(),
-        EventKind::Namespaces => decode_namespaces(bytes)?.into(),
-        EventKind::Veth => decode_veth(bytes)?.into(),
-        EventKind::CgroupMkdir | EventKind::CgroupAttach => decode_cgroup(kind, bytes)?.into(),
-        EventKind::CapCapable => decode_capability_check(bytes)?.into(),
-        EventKind::NetlinkNewLink => decode_new_link_request(bytes)?,
-        EventKind::NetlinkAnswer => decode_new_link_answer(bytes)?.into(),
-        EventKind::Open => decode_open(bytes)?,
-        EventKind::Mknod => decode_mknod(bytes)?,
-        EventKind::Mount
-        | EventKind::Umount
-        | EventKind::Fsopen
-        | EventKind::Fsconfig
-        | EventKind::Fsmount
-        | EventKind::MoveMount
-        | EventKind::OpenTree
-        | EventKind::MountSetattr
-        | EventKind::PivotRoot
-        | EventKind::Chroot
-        | EventKind::Setns
-        | EventKind::Capset
-        | EventKind::Prctl
-        | EventKind::Seccomp
-        | EventKind::Sethostname => decode_call(kind, bytes)?,
-    })
 }
 
 /// The event: the acting task and the time, from the header, with the
@@ -135,219 +60,12 @@ fn event(header: &EventHeader, detail: Detail, truncated: bool) -> Event {
 }
 
 /// The used part of a fixed-size area, checking the recorded length.
-fn area<'a>(bytes: &'a [u8], len: u32, field: &'static str) -> Result<&'a [u8], DecodeError> {
-    bytes.get(..len as usize).ok_or(DecodeError::BadLength { field, len: len as usize })
-}
-
-/// An [`ExecEvent`]: its fixed part, then the filename area, then the
-/// arguments, each NUL-terminated.
-fn decode_exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
-    let record: ExecEvent = read(bytes)?;
-    let filename_area = bytes
-        .get(size_of::<ExecEvent>()..size_of::<ExecEvent>() + EXEC_FILENAME_MAX)
-        .ok_or(DecodeError::Short {
-            need: size_of::<ExecEvent>() + EXEC_FILENAME_MAX,
-            got: bytes.len(),
-        })?;
-    let filename_len = record.filename_len as usize;
-    if filename_len > EXEC_FILENAME_MAX {
-        return Err(DecodeError::BadLength { field: "filename", len: filename_len });
-    }
-    let argv_area = &bytes[size_of::<ExecEvent>() + EXEC_FILENAME_MAX..];
-    let argv_len = record.argv_len as usize;
-    let argv_bytes =
-        argv_area.get(..argv_len).ok_or(DecodeError::BadLength { field: "argv", len: argv_len })?;
-    let argv = argv_bytes
-        .split(|&b| b == 0)
-        .take(record.argc as usize)
-        .map(|arg| String::from_utf8_lossy(arg).into_owned())
-        .collect();
-    Ok(Detail::Exec {
-        filename: c_string(&filename_area[..filename_len]),
-        argv,
-        argv_truncated: record.flags & EXEC_ARGV_TRUNCATED != 0,
-        filename_truncated: record.flags & EXEC_FILENAME_TRUNCATED != 0,
-        at: record.flags & EXEC_AT != 0,
-        ret: None,
-    })
-}
-
-/// An [`ExecResultEvent`]: what execve/execveat returned.
-fn decode_exec_result(bytes: &[u8]) -> Result<Detail, DecodeError> {
-    Ok(Detail::ExecResult { ret: read::<ExecResultEvent>(bytes)?.ret })
-}
-
-/// A [`TaskNewEvent`]: the task a tracked task created, and how.
-fn decode_task_new(bytes: &[u8]) -> Result<Detail, DecodeError> {
-    let record: TaskNewEvent = read(bytes)?;
-    Ok(Detail::TaskNew {
-        child_pid: record.child_pid,
-        child_tgid: record.child_tgid,
-        clone_flags: record.clone_flags,
-    })
-}
-
-/// A [`TaskExitEvent`]: a tracked task's wait status.
-fn decode_task_exit(bytes: &[u8]) -> Result<Detail, DecodeError> {
-    Ok(Detail::TaskExit { exit_code: read::<TaskExitEvent>(bytes)?.exit_code })
-}
-
-/// A [`ProcessExecEvent`]: the program a task now runs, as the scheduler saw it.
-fn decode_process_exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
-    let record: ProcessExecEvent = read(bytes)?;
-    let filename = area(&record.filename, record.filename_len, "filename")?;
-    Ok(Detail::ProcessExec { old_pid: record.old_pid, filename: c_string(filename) })
-}
-
-/// A [`NamespacesEvent`]: the namespaces a clone or unshare made, by inode.
-fn decode_namespaces(bytes: &[u8]) -> Result<Detail, DecodeError> {
-    let record: NamespacesEvent = read(bytes)?;
-    Ok(Detail::Namespaces {
-        source: match record.source {
-            NS_SOURCE_TASK_NEWTASK => NamespaceSource::TaskNewtask,
-            NS_SOURCE_UNSHARE => NamespaceSource::Unshare,
-            _ => NamespaceSource::Unknown,
-        },
-        flags: record.flags,
-        created: names::namespace_names(record.flags).into_iter().map(Name::from).collect(),
-        target_pid: record.target_pid,
-        namespaces: record.namespaces,
-        ret: record.ret,
-        hook: match record.hook {
-            NS_HOOK_CREATE_NEW_NAMESPACES => NamespaceHook::CreateNewNamespaces,
-            _ => NamespaceHook::Tracepoint,
-        },
-    })
-}
-
-/// A [`VethEvent`]: the two ends of a veth pair the kernel made.
-fn decode_veth(bytes: &[u8]) -> Result<Detail, DecodeError> {
-    let record: VethEvent = read(bytes)?;
-    let end = |end: &VethEnd| VethEndpoint {
-        name: c_string(&end.name),
-        ifindex: end.ifindex,
-        netns: end.net_ns,
-    };
-    Ok(Detail::Veth { link: end(&record.link), peer: end(&record.peer), ret: record.ret })
-}
-
-/// A [`CgroupEvent`], which both cgroup kinds send: a cgroup made, or a
-/// task moved into one.
-fn decode_cgroup(kind: EventKind, bytes: &[u8]) -> Result<Detail, DecodeError> {
-    let record: CgroupEvent = read(bytes)?;
-    let path = c_string(area(&record.path, record.path_len, "path")?);
-    Ok(if kind == EventKind::CgroupMkdir {
-        Detail::CgroupMkdir { path, new_cgroup_id: record.cgroup_id, hierarchy: record.hierarchy }
-    } else {
-        Detail::CgroupAttach {
-            path,
-            dst_cgroup_id: record.cgroup_id,
-            hierarchy: record.hierarchy,
-            target_pid: record.target_pid,
-            threadgroup: record.threadgroup != 0,
-        }
-    })
-}
-
-/// A [`CapCapableEvent`]: a capability the kernel checked, and its verdict.
-fn decode_capability_check(bytes: &[u8]) -> Result<Detail, DecodeError> {
-    let record: CapCapableEvent = read(bytes)?;
-    Ok(Detail::CapCapable {
-        cap: record.cap,
-        cap_name: names::capability(record.cap).map(Name::from),
-        ret: record.ret,
-    })
-}
-
-/// A [`NetlinkEvent`]: a new-link request as sent, parsed by
-/// [`netlink::new_link`] with the namespaces its descriptors named.
-fn decode_new_link_request(bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    let record: NetlinkEvent = read(bytes)?;
-    let message = area(&record.message, record.len, "message")?;
-    let fds: Vec<(u32, u32)> = record.netns_fds.into_iter().zip(record.netns_fd_inums).collect();
-    let sender = netlink::SenderNamespaces { netns: record.net_ns, fds: &fds };
-    Ok(Decoded {
-        detail: netlink::new_link(message, &sender, record.ret),
-        truncated: record.truncated != 0,
-    })
-}
-
-/// A [`NetlinkAnswerEvent`]: the kernel's answer to a new-link request.
-fn decode_new_link_answer(bytes: &[u8]) -> Result<Detail, DecodeError> {
-    let record: NetlinkAnswerEvent = read(bytes)?;
-    Ok(Detail::NewLinkAnswer { seq: record.seq, error: record.error })
-}
-
-/// An [`OpenEvent`]: an open, openat or openat2 that can matter.
-fn decode_open(bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    let record: OpenEvent = read(bytes)?;
-    let path = area(&record.path, record.path_len, "path")?;
-    let detail = Detail::Open {
-        call: Name::Borrowed(match record.call {
-            OPEN_CALL_OPEN => "open",
-            OPEN_CALL_OPENAT => "openat",
-            OPEN_CALL_OPENAT2 => "openat2",
-            _ => "open?",
-        }),
-        dirfd: record.dirfd,
-        path: (!path.is_empty()).then(|| c_string(path)),
-        flags: record.flags,
-        flag_names: names::open_flag_names(record.flags),
-        mode: record.mode,
-        resolve: record.resolve,
-        resolve_names: names::bit_names(record.resolve, names::RESOLVE_FLAGS),
-        file_type: (record.ret >= 0 && record.file_type != 0)
-            .then(|| Name::Borrowed(names::file_type(record.file_type))),
-        ret: record.ret,
-    };
-    Ok(Decoded { detail, truncated: record.path_truncated != 0 })
-}
-
-/// A [`MknodEvent`]: a mknod or mknodat, with the device it names.
-fn decode_mknod(bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    let record: MknodEvent = read(bytes)?;
-    let path = area(&record.path, record.path_len, "path")?;
-    let (major, minor) = names::decode_dev(record.dev);
-    let detail = Detail::Mknod {
-        call: Name::Borrowed(if record.call == MKNOD_CALL_MKNODAT { "mknodat" } else { "mknod" }),
-        dirfd: record.dirfd,
-        path: (!path.is_empty()).then(|| c_string(path)),
-        mode: record.mode,
-        file_type: Name::Borrowed(names::file_type(record.mode)),
-        major,
-        minor,
-        ret: record.ret,
-    };
-    Ok(Decoded { detail, truncated: record.path_truncated != 0 })
-}
-
-/// A [`CallEvent`], which every kind from [`EventKind::Mount`] to
-/// [`EventKind::Sethostname`] sends: the call's arguments and data areas,
-/// read per kind by [`syscalls::detail`].
-fn decode_call(kind: EventKind, bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    let record: CallEvent = read(bytes)?;
-    let slots = call_slots(&record)?;
-    Ok(Decoded {
-        detail: syscalls::detail(kind, &record, &slots),
-        truncated: record.truncated != 0,
-    })
-}
-
-/// The used part of each data area of a syscall record.
-fn call_slots(record: &CallEvent) -> Result<[&[u8]; CALL_SLOTS], DecodeError> {
-    let mut slots: [&[u8]; CALL_SLOTS] = [&[]; CALL_SLOTS];
-    for (index, slot) in slots.iter_mut().enumerate() {
-        *slot = area(&record.slots[index], u32::from(record.lens[index]), "data")?;
-    }
-    Ok(slots)
-}
-
-const _: () = assert!(CALL_SLOT_MAX <= u16::MAX as usize);
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytemuck::Pod;
     use cradle_probes_common::EXEC_RECORD_MAX;
+    use cradle_probes_common::*;
 
     fn as_bytes<T: Pod>(value: &T) -> Vec<u8> {
         bytemuck::bytes_of(value).to_vec()
@@ -365,6 +83,19 @@ mod tests {
             ppid: 9,
             comm,
             ..Default::default()
+        }
+    }
+
+    /// The kind table's decoder of each kind reads a record of that kind
+    /// into a detail of that kind: the dispatch derives from the table.
+    #[test]
+    fn each_kind_is_decoded_by_its_declared_decoder_into_its_own_kind() {
+        for kind in EventKind::ALL {
+            let size = EXEC_RECORD_MAX;
+            let mut bytes = vec![0u8; size];
+            bytes[..size_of::<EventHeader>()].copy_from_slice(&as_bytes(&header(kind, size)));
+            let event = decode(&bytes).unwrap_or_else(|err| panic!("{kind:?}: {err}"));
+            assert_eq!(event.detail.kind(), kind);
         }
     }
 

@@ -1,9 +1,10 @@
 //! Each event kind, defined once. [`KINDS`] holds one declaration per
 //! kind of the ABI (`cradle_probes_common::EventKind`, whose record layout
-//! is defined there, shared with the kernel programs): the category the
+//! is defined there, shared with the kernel programs): its record's
+//! decoder, the category the
 //! UI's filters and the reports group it under, the phase of a container's
 //! birth it can begin, whether step mode stops at it, and its explanation.
-//! What derives from it: [`Category`] of an event, the TUI's category
+//! What derives from it: the decode dispatch, [`Category`] of an event, the TUI's category
 //! filters ([`categories`]), the collector's phase rules (see
 //! `collector::Collector::attribute`), step mode's stops ([`step_kinds`]),
 //! and `explain`'s vocabulary. Its one-line description is
@@ -12,7 +13,10 @@
 use cradle_probes_common::EventKind;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Detail, Phase, Role};
+use crate::{
+    event::{Detail, Phase, Role},
+    records::{self, DecodeError, Decoded},
+};
 
 /// What part of a container's birth an event is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -102,10 +106,16 @@ impl PhaseEffect {
     }
 }
 
+/// Decodes a record of the kind (its `#[repr(C)]` type in probes-common)
+/// into its detail.
+pub type Decoder = fn(EventKind, &[u8]) -> Result<Decoded, DecodeError>;
+
 /// One event kind's declaration.
 #[derive(Debug)]
 pub struct KindSpec {
     pub kind: EventKind,
+    /// Its kernel record's decoder (`records`): the decode dispatch.
+    pub decode: Decoder,
     pub category: Category,
     pub phase: Option<&'static PhaseEffect>,
     /// Step mode can stop after it (`cradle trace --step`).
@@ -169,6 +179,7 @@ const WORKLOAD_EXECUTED: PhaseEffect = PhaseEffect {
 pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     KindSpec {
         kind: EventKind::Exec,
+        decode: |_, bytes| Ok(records::decode_exec(bytes)?.into()),
         category: Category::Exec,
         phase: Some(&WORKLOAD_EXECUTED),
         step: false,
@@ -183,6 +194,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::ExecResult,
+        decode: |_, bytes| Ok(records::decode_exec_result(bytes)?.into()),
         category: Category::Exec,
         phase: None,
         step: true,
@@ -195,6 +207,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::TaskNew,
+        decode: |_, bytes| Ok(records::decode_task_new(bytes)?.into()),
         category: Category::Process,
         phase: None,
         step: false,
@@ -209,6 +222,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::TaskExit,
+        decode: |_, bytes| Ok(records::decode_task_exit(bytes)?.into()),
         category: Category::Process,
         phase: None,
         step: false,
@@ -222,6 +236,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::ProcessExec,
+        decode: |_, bytes| Ok(records::decode_process_exec(bytes)?.into()),
         category: Category::Exec,
         phase: Some(&WORKLOAD_EXECUTED),
         step: false,
@@ -235,6 +250,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Namespaces,
+        decode: |_, bytes| Ok(records::decode_namespaces(bytes)?.into()),
         category: Category::Namespaces,
         phase: Some(&NAMESPACES_MADE),
         step: true,
@@ -249,6 +265,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Mount,
+        decode: records::decode_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -263,6 +280,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Umount,
+        decode: records::decode_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -276,6 +294,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Fsopen,
+        decode: records::decode_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -289,6 +308,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Fsconfig,
+        decode: records::decode_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -301,6 +321,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Fsmount,
+        decode: records::decode_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -314,6 +335,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::MoveMount,
+        decode: records::decode_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -327,6 +349,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::OpenTree,
+        decode: records::decode_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -339,6 +362,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::MountSetattr,
+        decode: records::decode_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -351,6 +375,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::PivotRoot,
+        decode: records::decode_call,
         category: Category::RootSwitch,
         phase: Some(&ROOT_SWITCHED),
         step: true,
@@ -365,6 +390,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Chroot,
+        decode: records::decode_call,
         category: Category::RootSwitch,
         phase: Some(&ROOT_SWITCHED),
         step: true,
@@ -378,6 +404,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Setns,
+        decode: records::decode_call,
         category: Category::Namespaces,
         phase: None,
         step: false,
@@ -392,6 +419,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Capset,
+        decode: records::decode_call,
         category: Category::Privileges,
         phase: Some(&PRIVILEGES_DROPPED),
         step: true,
@@ -405,6 +433,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Prctl,
+        decode: records::decode_call,
         category: Category::Privileges,
         phase: Some(&PRIVILEGES_DROPPED_BY_PRCTL),
         step: true,
@@ -419,6 +448,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Seccomp,
+        decode: records::decode_call,
         category: Category::Privileges,
         phase: Some(&PRIVILEGES_DROPPED),
         step: true,
@@ -433,6 +463,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Sethostname,
+        decode: records::decode_call,
         category: Category::Host,
         phase: None,
         step: false,
@@ -445,6 +476,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::CgroupMkdir,
+        decode: |kind, bytes| Ok(records::decode_cgroup(kind, bytes)?.into()),
         category: Category::Cgroups,
         phase: None,
         step: false,
@@ -458,6 +490,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::CgroupAttach,
+        decode: |kind, bytes| Ok(records::decode_cgroup(kind, bytes)?.into()),
         category: Category::Cgroups,
         phase: None,
         step: false,
@@ -471,6 +504,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::CapCapable,
+        decode: |_, bytes| Ok(records::decode_capability_check(bytes)?.into()),
         category: Category::Privileges,
         phase: None,
         step: false,
@@ -484,6 +518,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::NetlinkNewLink,
+        decode: |_, bytes| records::decode_new_link_request(bytes),
         category: Category::Network,
         phase: None,
         step: false,
@@ -500,6 +535,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::NetlinkAnswer,
+        decode: |_, bytes| Ok(records::decode_new_link_answer(bytes)?.into()),
         category: Category::Network,
         phase: None,
         step: false,
@@ -514,6 +550,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Open,
+        decode: |_, bytes| records::decode_open(bytes),
         category: Category::Files,
         phase: None,
         step: false,
@@ -532,6 +569,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Mknod,
+        decode: |_, bytes| records::decode_mknod(bytes),
         category: Category::Files,
         phase: None,
         step: false,
@@ -547,6 +585,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Veth,
+        decode: |_, bytes| Ok(records::decode_veth(bytes)?.into()),
         category: Category::Network,
         phase: None,
         step: false,

@@ -26,8 +26,8 @@ pub mod names;
 mod netlink;
 pub mod printable;
 pub mod recording;
+pub mod records;
 pub mod schema_file;
-mod syscalls;
 pub mod timefmt;
 pub mod trace_file;
 

@@ -415,7 +415,7 @@ pub const CALL_SLOT_MAX: usize = 256;
 /// range, recorded once it returned: its raw arguments, its result, and
 /// copies of the user memory its arguments point to. Which argument fills
 /// which data area is fixed per kind (see the programs in `probes-ebpf`
-/// and the decoder in `events/src/syscalls.rs`).
+/// and the decoder in `events/src/records.rs`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "bytemuck", derive(bytemuck::Pod, bytemuck::Zeroable))]
