@@ -161,21 +161,7 @@ fn measure(
     let bundle = work.join("bundle");
     make_bundle(&paths.cradle, &bundle)?;
     let host = MountNamespace::current()?;
-    let cgroup2 = MountNamespace::cgroup2_only()?;
-    let state = |name: &str| work.join(format!("state-{name}"));
-    let runtimes = [
-        Runtime::new("cradle", &paths.cradle, &[], &state("cradle"), host.clone()),
-        Runtime::new("runc", "runc", &[], &state("runc"), host.clone()),
-        Runtime::new(
-            "crun",
-            "crun",
-            &["--cgroup-manager=disabled"],
-            &state("crun"),
-            cgroup2.clone(),
-        ),
-        // cradle in crun's environment: the same cgroup2-only namespace.
-        Runtime::new("cradle-cgroup2", &paths.cradle, &[], &state("cradle-cgroup2"), cgroup2),
-    ];
+    let runtimes = runtimes_compared(paths, work, &host)?;
 
     section("wrapper cost");
     let wrapper = runtimes::wrapper_cost(&host, work, args.rounds)?;
@@ -201,18 +187,92 @@ fn measure(
     section("replaying it (criterion)");
     let replay = collector::replay(&recording)?;
     section(&format!("exec storm of {}", args.storm));
+    let storm = exec_storm_session(args, paths, work)?;
+    section("memory session");
+    let memory = memory_session(args, paths, work, &bundle, &runtimes[1])?;
+
+    section(&format!("loss: 4 concurrent storms of {}", args.loss_storm));
+    let storm_bundle = work.join("loss-bundle");
+    make_storm_bundle(&paths.cradle, &storm_bundle, args.loss_storm)?;
+    let loss = host::loss(paths, &runtimes[1], &storm_bundle, work, args.loss_storm)?;
+
+    let soak = match args.soak {
+        0 => None,
+        containers => {
+            section(&format!("watch soak: {containers} containers and a storm"));
+            Some(run_soak(args, paths, work, &bundle, &[&runtimes[1], &runtimes[0]])?)
+        }
+    };
+
+    let goals =
+        judge_goals(&lifecycle, &tracing, &replay, &memory, &startup, &watch_cost, soak.as_ref());
+    Ok(Results {
+        machine: machine(load_before)?,
+        bench_seconds: started.elapsed().as_secs_f64(),
+        wrapper,
+        lifecycle,
+        tracing,
+        recording,
+        replay,
+        storm,
+        memory,
+        soak,
+        profiles,
+        startup,
+        startup_breakdown,
+        floor,
+        watch_cost,
+        loss,
+        goals,
+    })
+}
+
+/// The runtimes compared, each with its own state directory: cradle and
+/// runc in the host's mount namespace, crun and cradle again in a
+/// cgroup2-only one.
+fn runtimes_compared(paths: &Paths, work: &Path, host: &MountNamespace) -> Result<[Runtime; 4]> {
+    let cgroup2 = MountNamespace::cgroup2_only()?;
+    let state = |name: &str| work.join(format!("state-{name}"));
+    Ok([
+        Runtime::new("cradle", &paths.cradle, &[], &state("cradle"), host.clone()),
+        Runtime::new("runc", "runc", &[], &state("runc"), host.clone()),
+        Runtime::new(
+            "crun",
+            "crun",
+            &["--cgroup-manager=disabled"],
+            &state("crun"),
+            cgroup2.clone(),
+        ),
+        // cradle in crun's environment: the same cgroup2-only namespace.
+        Runtime::new("cradle-cgroup2", &paths.cradle, &[], &state("cradle-cgroup2"), cgroup2),
+    ])
+}
+
+/// A traced storm of `/bin/true` execs.
+fn exec_storm_session(args: &BenchArgs, paths: &Paths, work: &Path) -> Result<collector::Session> {
     let probe_actions = paths.probe_actions.display().to_string();
-    let storm = collector::traced_session(
+    collector::traced_session(
         paths,
         work,
         &format!("exec storm of {} `/bin/true`", args.storm),
         &[],
-        &[probe_actions.clone(), "storm".into(), args.storm.to_string()],
-    )?;
-    section("memory session");
+        &[probe_actions, "storm".into(), args.storm.to_string()],
+    )
+}
+
+/// The traced session the memory goal is about: a runc run, an exec storm
+/// and many prctl calls.
+fn memory_session(
+    args: &BenchArgs,
+    paths: &Paths,
+    work: &Path,
+    bundle: &Path,
+    runc: &Runtime,
+) -> Result<collector::Session> {
+    let probe_actions = paths.probe_actions.display().to_string();
     let session = format!(
         "{} run --bundle {} bench-mem-{}; {probe_actions} storm 5000; {probe_actions} calls {}",
-        runtimes[1].command_line(),
+        runc.command_line(),
         bundle.display(),
         std::process::id(),
         args.session_calls
@@ -233,23 +293,23 @@ fn measure(
             report::MEMORY_GOAL_EVENTS
         );
     }
+    Ok(memory)
+}
 
-    section(&format!("loss: 4 concurrent storms of {}", args.loss_storm));
-    let storm_bundle = work.join("loss-bundle");
-    make_storm_bundle(&paths.cradle, &storm_bundle, args.loss_storm)?;
-    let loss = host::loss(paths, &runtimes[1], &storm_bundle, work, args.loss_storm)?;
-
-    let soak = match args.soak {
-        0 => None,
-        containers => {
-            section(&format!("watch soak: {containers} containers and a storm"));
-            Some(run_soak(args, paths, work, &bundle, &[&runtimes[1], &runtimes[0]])?)
-        }
-    };
-
-    let mut goals = report::goals(&lifecycle, &tracing, &replay, &memory);
-    goals.extend(report::host_goals(&startup, &watch_cost));
-    match &soak {
+/// Every goal judged on these measurements; a goal whose measurement was
+/// cut short (fewer events, fewer soak containers) is not judged.
+fn judge_goals(
+    lifecycle: &[runtimes::Lifecycle],
+    tracing: &[runtimes::TracingCost],
+    replay: &[collector::Replay],
+    memory: &collector::Session,
+    startup: &host::Startup,
+    watch_cost: &[host::WatchCost],
+    soak: Option<&soak::Soak>,
+) -> Vec<report::Goal> {
+    let mut goals = report::goals(lifecycle, tracing, replay, memory);
+    goals.extend(report::host_goals(startup, watch_cost));
+    match soak {
         Some(soak) if soak.containers >= 2_000 => goals.push(report::Goal::at_most(
             "watch soak: peak RSS growth from container 200 to 2,000",
             soak.growth_percent(),
@@ -262,25 +322,7 @@ fn measure(
         ),
         None => {}
     }
-    Ok(Results {
-        machine: machine(load_before)?,
-        bench_seconds: started.elapsed().as_secs_f64(),
-        wrapper,
-        lifecycle,
-        tracing,
-        recording,
-        replay,
-        storm,
-        memory,
-        soak,
-        profiles,
-        startup,
-        startup_breakdown,
-        floor,
-        watch_cost,
-        loss,
-        goals,
-    })
+    goals
 }
 
 /// `cradle bundle DIR` with `true` as the container's process.

@@ -180,8 +180,33 @@ pub fn spread_cell(spread: &Spread, digits: usize) -> String {
     )
 }
 
+/// The markdown report: one section per measurement, in the order
+/// results.md has always shown them.
 pub fn markdown(results: &Results) -> String {
+    let sections: [fn(&mut String, &Results); 13] = [
+        machine_line,
+        goals_table,
+        soak_line,
+        lifecycle_table,
+        wrapper_note,
+        tracing_table,
+        profile_tables,
+        kernel_floor_line,
+        startup_lines,
+        watch_cost_table,
+        loss_table,
+        replay_table,
+        sessions_table,
+    ];
     let mut md = String::new();
+    for section in sections {
+        section(&mut md, results);
+    }
+    md
+}
+
+/// The machine, its load and how long the bench took.
+fn machine_line(md: &mut String, results: &Results) {
     let m = &results.machine;
     let _ = writeln!(
         md,
@@ -195,7 +220,10 @@ pub fn markdown(results: &Results) -> String {
         m.load_after,
         results.bench_seconds
     );
+}
 
+/// Each goal with its measurement and verdict.
+fn goals_table(md: &mut String, results: &Results) {
     let _ = writeln!(md, "| goal | measured | target | met |\n| --- | --- | --- | --- |");
     for goal in &results.goals {
         let target = if goal.at_most { "≤" } else { "≥" };
@@ -210,7 +238,10 @@ pub fn markdown(results: &Results) -> String {
             goal.name, goal.measured, goal.unit, goal.limit, goal.unit
         );
     }
+}
 
+/// The watch soak, when it ran.
+fn soak_line(md: &mut String, results: &Results) {
     if let Some(soak) = &results.soak {
         let _ = writeln!(
             md,
@@ -226,6 +257,10 @@ pub fn markdown(results: &Results) -> String {
             soak.seconds
         );
     }
+}
+
+/// The runtimes' lifecycle, with each one's ratio to crun.
+fn lifecycle_table(md: &mut String, results: &Results) {
     let _ = writeln!(
         md,
         "\nLifecycle of a busybox `true` container (create + start + wait + delete), ms: median (q1–q3; min–max), n = {}.\n",
@@ -249,13 +284,20 @@ pub fn markdown(results: &Results) -> String {
             l.delete.median
         );
     }
+}
+
+/// What the setns(2) pre-exec hook adds to every runtime command.
+fn wrapper_note(md: &mut String, results: &Results) {
     let w = &results.wrapper;
     let _ = writeln!(
         md,
         "\nEvery runtime command is entered into a mount namespace by a setns(2) pre-exec hook: crun (with `--cgroup-manager=disabled`, as PLATFORM.md runs it) and cradle-cgroup2 into one where /sys/fs/cgroup is a lone cgroup2 mount, cradle and runc into the host's (hybrid cgroups, v1 controllers), where they also place the container in every v1 hierarchy (a cgroup.procs write waits for an RCU grace period) and crun cannot run. The goal compares cradle-cgroup2 with crun: the same environment. `/bin/true` costs {:.2} ms spawned plainly and {:.2} ms through that hook (medians, n = {}); each lifecycle runs three hooked commands.",
         w.plain.median, w.wrapped.median, w.plain.n
     );
+}
 
+/// What tracing costs a traced run, against the untraced run and the floor.
+fn tracing_table(md: &mut String, results: &Results) {
     let _ = writeln!(
         md,
         "\nTracing cost, ms: the run command's own time (timer around it, inside the trace), and the whole command line including `cradle trace` loading and detaching the probes. The floor is `cradle trace` with `CRADLE_BENCH_FLOOR=1`: every program attached, each returning at once: what the hooks alone cost. n = {}.\n",
@@ -280,7 +322,10 @@ pub fn markdown(results: &Results) -> String {
             t.traced_whole.median
         );
     }
+}
 
+/// Per traced workload, the time each program ran.
+fn profile_tables(md: &mut String, results: &Results) {
     for profile in &results.profiles {
         let _ = writeln!(
             md,
@@ -302,7 +347,10 @@ pub fn markdown(results: &Results) -> String {
             );
         }
     }
+}
 
+/// The kernel's floor under a lifecycle.
+fn kernel_floor_line(md: &mut String, results: &Results) {
     let f = &results.floor;
     let _ = writeln!(
         md,
@@ -310,7 +358,10 @@ pub fn markdown(results: &Results) -> String {
         spread_cell(&f.unshare_exec, 2),
         spread_cell(&f.three_spawns, 2)
     );
+}
 
+/// Startup and shutdown, and where startup goes.
+fn startup_lines(md: &mut String, results: &Results) {
     let s = &results.startup;
     let _ = writeln!(
         md,
@@ -333,7 +384,10 @@ pub fn markdown(results: &Results) -> String {
         b.after_loading_ms,
         b.shutdown_ms
     );
+}
 
+/// What a running `cradle watch` costs an untracked workload.
+fn watch_cost_table(md: &mut String, results: &Results) {
     let _ = writeln!(
         md,
         "\n`cradle watch` running (its default recording) while an untracked workload runs, ms; watch is started before and stopped after each watched run:\n"
@@ -349,7 +403,10 @@ pub fn markdown(results: &Results) -> String {
             cost.ratio()
         );
     }
+}
 
+/// Loss under concurrent exec storms, per ring size.
+fn loss_table(md: &mut String, results: &Results) {
     let _ = writeln!(
         md,
         "\nLoss under concurrent exec storms (`cradle trace --json` of runc runs side by side), the default ring first, then doubled until nothing is lost:\n"
@@ -371,7 +428,10 @@ pub fn markdown(results: &Results) -> String {
             loss.session.records_per_second()
         );
     }
+}
 
+/// The collector's throughput replaying a recording.
+fn replay_table(md: &mut String, results: &Results) {
     let r = &results.recording;
     let _ = writeln!(
         md,
@@ -388,7 +448,10 @@ pub fn markdown(results: &Results) -> String {
             replay.events_per_second.n
         );
     }
+}
 
+/// The traced sessions: records, loss, speed and memory.
+fn sessions_table(md: &mut String, results: &Results) {
     let _ = writeln!(md, "\nTraced sessions (`cradle trace --json` into a FIFO):\n");
     let _ = writeln!(
         md,
@@ -409,7 +472,6 @@ pub fn markdown(results: &Results) -> String {
             session.max_rss_with_children_kib as f64 / 1024.0
         );
     }
-    md
 }
 
 #[cfg(test)]
