@@ -87,7 +87,8 @@ mod tests {
     }
 
     /// The kind table's decoder of each kind reads a record of that kind
-    /// into a detail of that kind: the dispatch derives from the table.
+    /// into a detail of that kind, which its category's writer describes:
+    /// both dispatches derive from the table.
     #[test]
     fn each_kind_is_decoded_by_its_declared_decoder_into_its_own_kind() {
         for kind in EventKind::ALL {
@@ -96,6 +97,8 @@ mod tests {
             bytes[..size_of::<EventHeader>()].copy_from_slice(&as_bytes(&header(kind, size)));
             let event = decode(&bytes).unwrap_or_else(|err| panic!("{kind:?}: {err}"));
             assert_eq!(event.detail.kind(), kind);
+            // Its category's writer knows it.
+            assert!(!event.describe().is_empty());
         }
     }
 

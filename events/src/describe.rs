@@ -45,7 +45,22 @@ impl Detail {
         }
     }
 
+    /// The call line, by its kind's category in the kind table (each
+    /// family's writer below).
     fn write_call(&self, out: &mut String) -> std::fmt::Result {
+        match kinds::spec(self.kind()).category {
+            Category::Process | Category::Exec => self.write_process(out),
+            Category::Namespaces => self.write_namespace_call(out),
+            Category::Mounts | Category::RootSwitch => self.write_mount_call(out),
+            Category::Privileges => self.write_privilege_call(out),
+            Category::Host | Category::Cgroups => self.write_host_call(out),
+            Category::Network => self.write_network_call(out),
+            Category::Files => self.write_file_call(out),
+        }
+    }
+
+    /// The call line of the process and exec family: a new task, an exec, an exit.
+    fn write_process(&self, out: &mut String) -> std::fmt::Result {
         match self {
             Detail::Exec { filename, argv, argv_truncated, at, ret, .. } => {
                 let call = if *at { "execveat" } else { "execve" };
@@ -68,6 +83,13 @@ impl Detail {
             }
             Detail::TaskExit { exit_code } => write!(out, "exit: {}", wait_status(*exit_code)),
             Detail::ProcessExec { filename, .. } => write!(out, "now running {}", quote(filename)),
+            other => unreachable!("the kind table puts {} in another category", other.kind_name()),
+        }
+    }
+
+    /// The call line of namespaces made or joined, with the inode numbers the task is in after.
+    fn write_namespace_call(&self, out: &mut String) -> std::fmt::Result {
+        match self {
             Detail::Namespaces { source, flags, namespaces, target_pid, ret, .. } => {
                 let call = match source {
                     crate::NamespaceSource::Unshare => "unshare",
@@ -80,6 +102,25 @@ impl Detail {
                     .collect();
                 write!(out, " -> pid {target_pid} in {}", new.join(" "))
             }
+            Detail::Setns { fd, nstype, nstype_names, namespaces, ret } => {
+                let kind = if *nstype == 0 { "any".to_string() } else { nstype_names.join("|") };
+                write!(out, "setns({fd}, {kind}) = {}", result(*ret))?;
+                let now: Vec<String> = nstype_names
+                    .iter()
+                    .filter_map(|ns| namespaces.inum(ns).map(|inum| format!("{ns}:[{inum}]")))
+                    .collect();
+                if !now.is_empty() {
+                    write!(out, " -> now in {}", now.join(" "))?;
+                }
+                Ok(())
+            }
+            other => unreachable!("the kind table puts {} in another category", other.kind_name()),
+        }
+    }
+
+    /// The call line of the mount family, old and new API, and the root switch.
+    fn write_mount_call(&self, out: &mut String) -> std::fmt::Result {
+        match self {
             Detail::Mount { source, target, fstype, flag_names, data, ret, .. } => write!(
                 out,
                 "mount({}, {}, {}, {}, {}) = {}",
@@ -136,18 +177,13 @@ impl Detail {
                 write!(out, "pivot_root({}, {}) = {}", opt(new_root), opt(put_old), result(*ret))
             }
             Detail::Chroot { path, ret } => write!(out, "chroot({}) = {}", opt(path), result(*ret)),
-            Detail::Setns { fd, nstype, nstype_names, namespaces, ret } => {
-                let kind = if *nstype == 0 { "any".to_string() } else { nstype_names.join("|") };
-                write!(out, "setns({fd}, {kind}) = {}", result(*ret))?;
-                let now: Vec<String> = nstype_names
-                    .iter()
-                    .filter_map(|ns| namespaces.inum(ns).map(|inum| format!("{ns}:[{inum}]")))
-                    .collect();
-                if !now.is_empty() {
-                    write!(out, " -> now in {}", now.join(" "))?;
-                }
-                Ok(())
-            }
+            other => unreachable!("the kind table puts {} in another category", other.kind_name()),
+        }
+    }
+
+    /// The call line of capabilities, prctl, seccomp and the kernel's capability checks.
+    fn write_privilege_call(&self, out: &mut String) -> std::fmt::Result {
+        match self {
             Detail::Capset { effective, permitted, inheritable, ret, .. } => write!(
                 out,
                 "capset(effective={}, permitted={}, inheritable={}) = {}",
@@ -189,6 +225,18 @@ impl Detail {
                 }
                 write!(out, ") = {}", result(*ret))
             }
+            Detail::CapCapable { cap, cap_name, ret } => {
+                let cap = cap_name.clone().unwrap_or_else(|| Name::Owned(cap.to_string()));
+                let verdict = if *ret == 0 { "granted" } else { "denied" };
+                write!(out, "capability check {cap}: {verdict}")
+            }
+            other => unreachable!("the kind table puts {} in another category", other.kind_name()),
+        }
+    }
+
+    /// The call line of the hostname and cgroups.
+    fn write_host_call(&self, out: &mut String) -> std::fmt::Result {
+        match self {
             Detail::Sethostname { name, ret } => {
                 write!(out, "sethostname({}) = {}", opt(name), result(*ret))
             }
@@ -196,11 +244,13 @@ impl Detail {
             Detail::CgroupAttach { path, target_pid, .. } => {
                 write!(out, "pid {target_pid} moved to cgroup {path}")
             }
-            Detail::CapCapable { cap, cap_name, ret } => {
-                let cap = cap_name.clone().unwrap_or_else(|| Name::Owned(cap.to_string()));
-                let verdict = if *ret == 0 { "granted" } else { "denied" };
-                write!(out, "capability check {cap}: {verdict}")
-            }
+            other => unreachable!("the kind table puts {} in another category", other.kind_name()),
+        }
+    }
+
+    /// The call line of link requests, their answers and the veth pairs the kernel made.
+    fn write_network_call(&self, out: &mut String) -> std::fmt::Result {
+        match self {
             Detail::NewLink { link_kind, link, peer, ret, seq, answer, moved_ifindex } => {
                 let kind = link_kind.as_deref().unwrap_or("link");
                 match moved_ifindex {
@@ -238,6 +288,13 @@ impl Detail {
                     result(i64::from(*ret))
                 )
             }
+            other => unreachable!("the kind table puts {} in another category", other.kind_name()),
+        }
+    }
+
+    /// The call line of files opened for writing or for a path, and nodes made.
+    fn write_file_call(&self, out: &mut String) -> std::fmt::Result {
+        match self {
             Detail::Open {
                 call,
                 dirfd,
@@ -295,6 +352,7 @@ impl Detail {
                 }
                 write!(out, ") = {}", result(*ret))
             }
+            other => unreachable!("the kind table puts {} in another category", other.kind_name()),
         }
     }
 }
