@@ -265,7 +265,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Mount,
-        decode: records::decode_call,
+        decode: records::decode_mount_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -280,7 +280,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Umount,
-        decode: records::decode_call,
+        decode: records::decode_mount_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -294,7 +294,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Fsopen,
-        decode: records::decode_call,
+        decode: records::decode_mount_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -308,7 +308,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Fsconfig,
-        decode: records::decode_call,
+        decode: records::decode_mount_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -321,7 +321,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Fsmount,
-        decode: records::decode_call,
+        decode: records::decode_mount_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -335,7 +335,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::MoveMount,
-        decode: records::decode_call,
+        decode: records::decode_mount_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -349,7 +349,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::OpenTree,
-        decode: records::decode_call,
+        decode: records::decode_mount_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -362,7 +362,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::MountSetattr,
-        decode: records::decode_call,
+        decode: records::decode_mount_call,
         category: Category::Mounts,
         phase: Some(&ROOTFS_MOUNT),
         step: true,
@@ -375,7 +375,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::PivotRoot,
-        decode: records::decode_call,
+        decode: records::decode_mount_call,
         category: Category::RootSwitch,
         phase: Some(&ROOT_SWITCHED),
         step: true,
@@ -390,7 +390,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Chroot,
-        decode: records::decode_call,
+        decode: records::decode_mount_call,
         category: Category::RootSwitch,
         phase: Some(&ROOT_SWITCHED),
         step: true,
@@ -419,7 +419,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Capset,
-        decode: records::decode_call,
+        decode: records::decode_privilege_call,
         category: Category::Privileges,
         phase: Some(&PRIVILEGES_DROPPED),
         step: true,
@@ -433,7 +433,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Prctl,
-        decode: records::decode_call,
+        decode: records::decode_privilege_call,
         category: Category::Privileges,
         phase: Some(&PRIVILEGES_DROPPED_BY_PRCTL),
         step: true,
@@ -448,7 +448,7 @@ pub static KINDS: [KindSpec; EventKind::ALL.len()] = [
     },
     KindSpec {
         kind: EventKind::Seccomp,
-        decode: records::decode_call,
+        decode: records::decode_privilege_call,
         category: Category::Privileges,
         phase: Some(&PRIVILEGES_DROPPED),
         step: true,

@@ -249,12 +249,32 @@ pub(crate) fn decode_mknod(bytes: &[u8]) -> Result<Decoded, DecodeError> {
 }
 
 /// A [`CallEvent`], which every kind from [`EventKind::Mount`] to
-/// [`EventKind::Sethostname`] sends: the call's arguments and data areas,
-/// read per kind by [`call_detail`].
+/// [`EventKind::Sethostname`] sends: the call's arguments and data areas.
+/// This one reads setns and sethostname; the mount and privilege families
+/// have their own below.
 pub(crate) fn decode_call(kind: EventKind, bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    decode_call_with(kind, bytes, call_detail)
+}
+
+/// A call record of the mount family (old and new API) or the root switch.
+pub(crate) fn decode_mount_call(kind: EventKind, bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    decode_call_with(kind, bytes, mount_call_detail)
+}
+
+/// A call record that changes privileges: capset, prctl, seccomp.
+pub(crate) fn decode_privilege_call(kind: EventKind, bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    decode_call_with(kind, bytes, privilege_call_detail)
+}
+
+/// Reads what every call record has, then its kind's detail.
+fn decode_call_with(
+    kind: EventKind,
+    bytes: &[u8],
+    detail: fn(EventKind, &CallEvent, &[&[u8]; CALL_SLOTS]) -> Detail,
+) -> Result<Decoded, DecodeError> {
     let record: CallEvent = read(bytes)?;
     let slots = call_slots(&record)?;
-    Ok(Decoded { detail: call_detail(kind, &record, &slots), truncated: record.truncated != 0 })
+    Ok(Decoded { detail: detail(kind, &record, &slots), truncated: record.truncated != 0 })
 }
 
 /// The used part of each data area of a syscall record.
@@ -301,6 +321,32 @@ fn cap_set(data: &[u8], index: usize) -> Option<u64> {
 
 /// Builds the detail of a syscall record. `slots` are its checked data areas.
 fn call_detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) -> Detail {
+    let a = record.args;
+    let ret = record.ret;
+    // Integer arguments are their C types: the upper register half is noise.
+    let int = |n: usize| c_int(a[n]);
+    let uint = |n: usize| c_uint(a[n]);
+    match kind {
+        EventKind::Setns => Detail::Setns {
+            fd: int(0),
+            nstype: uint(1),
+            nstype_names: names::namespace_names(u64::from(uint(1)))
+                .into_iter()
+                .map(Name::from)
+                .collect(),
+            namespaces: record.namespaces,
+            ret,
+        },
+        EventKind::Sethostname => {
+            // The name is `len` bytes, not NUL-terminated.
+            let len = usize::try_from(a[1]).unwrap_or(usize::MAX).min(slots[0].len());
+            Detail::Sethostname { name: text(&slots[0][..len]), ret }
+        }
+        _ => unreachable!("{kind:?}: the kind table names another decoder"),
+    }
+}
+
+fn mount_call_detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS]) -> Detail {
     let a = record.args;
     let ret = record.ret;
     // Integer arguments are their C types: the upper register half is noise.
@@ -369,16 +415,20 @@ fn call_detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS])
             Detail::PivotRoot { new_root: text(slots[0]), put_old: text(slots[1]), ret }
         }
         EventKind::Chroot => Detail::Chroot { path: text(slots[0]), ret },
-        EventKind::Setns => Detail::Setns {
-            fd: int(0),
-            nstype: uint(1),
-            nstype_names: names::namespace_names(u64::from(uint(1)))
-                .into_iter()
-                .map(Name::from)
-                .collect(),
-            namespaces: record.namespaces,
-            ret,
-        },
+        _ => unreachable!("{kind:?}: the kind table names another decoder"),
+    }
+}
+
+fn privilege_call_detail(
+    kind: EventKind,
+    record: &CallEvent,
+    slots: &[&[u8]; CALL_SLOTS],
+) -> Detail {
+    let a = record.args;
+    let ret = record.ret;
+    // Integer arguments are their C types: the upper register half is noise.
+    let uint = |n: usize| c_uint(a[n]);
+    match kind {
         EventKind::Capset => Detail::Capset {
             version: u32_at(slots[0], 0),
             // A pid_t, as the kernel reads it.
@@ -414,11 +464,6 @@ fn call_detail(kind: EventKind, record: &CallEvent, slots: &[&[u8]; CALL_SLOTS])
                 .flatten(),
             ret,
         },
-        EventKind::Sethostname => {
-            // The name is `len` bytes, not NUL-terminated.
-            let len = usize::try_from(a[1]).unwrap_or(usize::MAX).min(slots[0].len());
-            Detail::Sethostname { name: text(&slots[0][..len]), ret }
-        }
-        _ => unreachable!("{kind:?} is not a syscall record"),
+        _ => unreachable!("{kind:?}: the kind table names another decoder"),
     }
 }
