@@ -3,6 +3,11 @@
 
 use std::sync::OnceLock;
 
+pub use cradle_probes_common::{
+    FSCONFIG_SET_PATH, FSCONFIG_SET_PATH_EMPTY, FSCONFIG_SET_STRING, PR_SET_NAME, PR_SET_SECCOMP,
+    SECCOMP_MODE_FILTER, SECCOMP_SET_MODE_FILTER,
+};
+
 /// Names of the bits set in `value` per `table`; bits no entry names are
 /// reported as one hex value.
 pub fn bit_names(value: u64, table: &[(u64, &str)]) -> Vec<String> {
@@ -191,12 +196,8 @@ pub fn fsconfig_command(cmd: u32) -> String {
 
 /// Whether an fsconfig(2) command's value is a string (or a path).
 pub fn fsconfig_value_is_string(cmd: u32) -> bool {
-    matches!(cmd, 1 | 3 | 4)
+    matches!(cmd, FSCONFIG_SET_STRING | FSCONFIG_SET_PATH | FSCONFIG_SET_PATH_EMPTY)
 }
-
-pub const PR_SET_NAME: u32 = 15;
-pub const PR_SET_SECCOMP: u32 = 22;
-pub const SECCOMP_MODE_FILTER: u64 = 2;
 
 /// prctl(2) options a container runtime uses.
 pub fn prctl_option(option: u32) -> Option<&'static str> {
@@ -230,8 +231,6 @@ pub fn cap_ambient_operation(operation: u64) -> String {
         other => other.to_string(),
     }
 }
-
-pub const SECCOMP_SET_MODE_FILTER: u32 = 1;
 
 /// seccomp(2) operations.
 pub fn seccomp_operation(operation: u32) -> Option<&'static str> {

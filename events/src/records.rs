@@ -449,8 +449,7 @@ fn privilege_call_detail(
             name: (uint(0) == names::PR_SET_NAME)
                 .then(|| text(slots[0]).map(|name| name.chars().take(15).collect()))
                 .flatten(),
-            filter_len: (uint(0) == names::PR_SET_SECCOMP
-                && u64::from(uint(1)) == names::SECCOMP_MODE_FILTER)
+            filter_len: (uint(0) == names::PR_SET_SECCOMP && uint(1) == names::SECCOMP_MODE_FILTER)
                 .then(|| filter_len(slots[1]))
                 .flatten(),
             ret,

@@ -544,6 +544,21 @@ pub const OPEN_CALL_OPENAT2: u32 = 2;
 /// `dirfd` of a call that names no directory descriptor (`AT_FDCWD`).
 pub const AT_FDCWD: i32 = -100;
 
+// Argument values that decide what a call record carries: the kernel
+// programs choose which data to copy by them, the decoder how to read it.
+
+/// fsconfig(2) commands whose value is a string or a path.
+pub const FSCONFIG_SET_STRING: u32 = 1;
+pub const FSCONFIG_SET_PATH: u32 = 3;
+pub const FSCONFIG_SET_PATH_EMPTY: u32 = 4;
+/// prctl(2) options whose arguments a record carries.
+pub const PR_SET_NAME: u32 = 15;
+pub const PR_SET_SECCOMP: u32 = 22;
+/// `prctl(PR_SET_SECCOMP)`'s mode that installs a filter.
+pub const SECCOMP_MODE_FILTER: u32 = 2;
+/// seccomp(2)'s operation that installs a filter.
+pub const SECCOMP_SET_MODE_FILTER: u32 = 1;
+
 /// [`EventKind::Open`]: an open of a tracked task, recorded at exit. Only
 /// opens that can matter are recorded: see the filter in
 /// `probes-ebpf/src/files.rs`.

@@ -7,8 +7,9 @@
 
 use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
 use cradle_probes_common::{
-    CALL_ARGS, CALL_SLOT_MAX, CALL_SLOTS, CLONE_NEW_MASK, CallEvent, EventKind, NS_SOURCE_UNSHARE,
-    NamespaceSet, NamespacesEvent,
+    CALL_ARGS, CALL_SLOT_MAX, CALL_SLOTS, CLONE_NEW_MASK, CallEvent, EventKind, FSCONFIG_SET_PATH,
+    FSCONFIG_SET_PATH_EMPTY, FSCONFIG_SET_STRING, NS_SOURCE_UNSHARE, NamespaceSet, NamespacesEvent,
+    PR_SET_NAME, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, SECCOMP_SET_MODE_FILTER,
 };
 
 use crate::{
@@ -201,7 +202,7 @@ call_probe!(sys_enter_fsopen, sys_exit_fsopen, EventKind::Fsopen, 2, |_a| [
 /// `FSCONFIG_SET_STRING`, `FSCONFIG_SET_PATH`, `FSCONFIG_SET_PATH_EMPTY`:
 /// the commands whose value is a string.
 const fn fsconfig_value_is_string(cmd: u32) -> bool {
-    cmd == 1 || cmd == 3 || cmd == 4
+    cmd == FSCONFIG_SET_STRING || cmd == FSCONFIG_SET_PATH || cmd == FSCONFIG_SET_PATH_EMPTY
 }
 call_probe!(sys_enter_fsconfig, sys_exit_fsconfig, EventKind::Fsconfig, 5, |a| [
     Str(2),
@@ -256,10 +257,6 @@ call_probe!(sys_enter_capset, sys_exit_capset, EventKind::Capset, 2, |_a| [
 const SOCK_FPROG_SIZE: u32 = 16;
 // Integer arguments are compared as the C `int`/`unsigned int` they are:
 // the upper half of their register is not part of the value.
-const PR_SET_NAME: u32 = 15;
-const PR_SET_SECCOMP: u32 = 22;
-const SECCOMP_MODE_FILTER: u32 = 2;
-const SECCOMP_SET_MODE_FILTER: u32 = 1;
 call_probe!(sys_enter_prctl, sys_exit_prctl, EventKind::Prctl, 5, |a| [
     if low_u32(a[0]) == PR_SET_NAME { Str(1) } else { Empty },
     if low_u32(a[0]) == PR_SET_SECCOMP && low_u32(a[1]) == SECCOMP_MODE_FILTER {
