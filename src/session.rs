@@ -100,6 +100,25 @@ impl Session {
     }
 
     async fn trace(self) -> anyhow::Result<ExitCode> {
+        let (probes, stream) = Probes::load(&self.probe_config())
+            .context("loading the probes (see `cradle doctor`)")?;
+        let header = self.header(&probes)?;
+        let mut outputs = Outputs::open(&self, &header)?;
+        let mut child = self.spawn_command(&probes)?;
+        outputs.step = self.step;
+        let captured = CapturedOutput::take(child.as_mut());
+        // Only now, with the child forked, does cradle get a second thread.
+        outputs.start_tui()?;
+        let mut live =
+            Live { probes, stream, outputs, child, captured, batch: Vec::new(), records: 0 };
+        let (end, exit_code) = live.follow(self.window_ns).await?;
+        live.finish(end, exit_code).await?;
+        Ok(ExitCode::from(u8::try_from(exit_code.unwrap_or(0).clamp(0, 255)).unwrap_or(u8::MAX)))
+    }
+
+    /// What to load and follow: the traced command's tree, or every
+    /// container runtime (`watch`, and `trace` of a container client).
+    fn probe_config(&self) -> ProbeConfig {
         let track = match self.mode {
             TraceMode::Watch => TrackMode::Runtimes,
             TraceMode::Trace if self.daemon_containers => TrackMode::Runtimes,
@@ -119,14 +138,14 @@ impl Session {
         if let Some(step) = &self.step {
             config.stop_after = step.kinds();
         }
-        let (probes, mut stream) =
-            Probes::load(&config).context("loading the probes (see `cradle doctor`)")?;
-        let header = self.header(&probes)?;
-        let mut outputs = Outputs::open(&self, &header)?;
-        let stepping = self.step.is_some();
-        outputs.step = self.step;
+        config
+    }
 
-        let mut child = match self.command.split_first() {
+    /// Starts the command to trace (none for `watch`), registered with the
+    /// probes before it execs, its stdio arranged for the outputs.
+    fn spawn_command(&self, probes: &Probes) -> anyhow::Result<Option<tokio::process::Child>> {
+        let stepping = self.step.is_some();
+        Ok(match self.command.split_first() {
             Some((program, args)) => {
                 let registrar = probes.self_registrar();
                 let mut command = tokio::process::Command::new(program);
@@ -153,88 +172,7 @@ impl Session {
                 Some(command.spawn().with_context(|| format!("starting {program}"))?)
             }
             None => None,
-        };
-        let child_pid = child.as_ref().and_then(|child| child.id());
-        let mut captured = CapturedOutput::take(child.as_mut());
-        // Only now, with the child forked, does cradle get a second thread.
-        outputs.start_tui()?;
-        let mut ui_tick = tokio::time::interval(std::time::Duration::from_millis(250));
-        let mut retire_tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        let window_ns = self.window_ns;
-        let mut ui_open = outputs.tui.is_some();
-
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut hangup = signal(SignalKind::hangup())?;
-        let mut batch = Vec::new();
-        let mut records = 0u64;
-        let (end, exit_code) = loop {
-            tokio::select! {
-                status = wait(&mut child) => {
-                    let status = status.context("waiting for the command")?;
-                    break (TraceEnd::Completed, Some(exit_code(status)));
-                }
-                read = stream.next_batch(&mut batch) => {
-                    read.context("reading events")?;
-                    records += batch.len() as u64;
-                    outputs.events(batch.drain(..))?;
-                    if outputs.wants_rotation() {
-                        let so_far = trailer(&probes, &stream, records, TraceEnd::Rotated, None)?;
-                        outputs.rotate(so_far)?;
-                    }
-                }
-                _ = retire_tick.tick(), if window_ns.is_some() => {
-                    let window = window_ns.unwrap_or_default();
-                    outputs.retire(monotonic_ns().saturating_sub(window))?;
-                    outputs.fleet_totals(&probes, &stream, records)?;
-                }
-                line = captured.next_line(), if captured.is_open() => {
-                    if let Some((from, line)) = line.context("reading the command's output")? {
-                        outputs.command_output(from, &line)?;
-                    }
-                }
-                // A traced command shares our terminal: it gets SIGINT by
-                // itself. Forward what was sent to cradle alone.
-                _ = interrupt.recv() => if child_pid.is_none() {
-                    break (TraceEnd::Interrupted, None);
-                },
-                _ = terminate.recv() => match child_pid {
-                    Some(pid) => forward(pid, Signal::SIGTERM),
-                    None => break (TraceEnd::Interrupted, None),
-                },
-                _ = hangup.recv() => match child_pid {
-                    Some(pid) => forward(pid, Signal::SIGHUP),
-                    None => break (TraceEnd::Interrupted, None),
-                },
-                // The UI's loss counter, and whether the user quit it: that
-                // ends the trace as an interrupt would.
-                _ = ui_tick.tick(), if ui_open => {
-                    ui_open = outputs.tui_update(probes.lost()?.iter().map(|(_, n)| n).sum());
-                    match (ui_open, child_pid) {
-                        (true, _) => {}
-                        (false, Some(pid)) => forward(pid, Signal::SIGTERM),
-                        (false, None) => break (TraceEnd::Interrupted, None),
-                    }
-                },
-            }
-        };
-        // Records are in the ring as soon as the kernel submits them: all
-        // events up to this point are there now.
-        records += stream.drain(&mut batch);
-        outputs.events(batch.drain(..))?;
-        // What the command wrote last; a process it left behind may hold
-        // the pipes open, so not for ever.
-        let rest = async {
-            while let Some((from, line)) = captured.next_line().await? {
-                outputs.command_output(from, &line)?;
-            }
-            anyhow::Ok(())
-        };
-        if let Ok(read) = tokio::time::timeout(std::time::Duration::from_secs(1), rest).await {
-            read.context("reading the command's output")?;
-        }
-        outputs.finish(trailer(&probes, &stream, records, end, exit_code)?)?;
-        Ok(ExitCode::from(u8::try_from(exit_code.unwrap_or(0).clamp(0, 255)).unwrap_or(u8::MAX)))
+        })
     }
 
     fn header(&self, probes: &Probes) -> anyhow::Result<Header> {
@@ -265,6 +203,119 @@ impl Session {
             },
             daemon_containers: self.daemon_containers.then(|| DAEMON_CONTAINERS.to_string()),
         })
+    }
+}
+
+/// A session once its probes are loaded and its command started: the
+/// event stream, where the events go, and the command (none for `watch`).
+struct Live {
+    probes: Probes,
+    stream: EventStream,
+    outputs: Outputs,
+    child: Option<tokio::process::Child>,
+    captured: CapturedOutput,
+    batch: Vec<Event>,
+    /// Ring records read so far.
+    records: u64,
+}
+
+impl Live {
+    /// Hands each event to the outputs until the session ends: the
+    /// command's exit, an interrupt, or the user quitting the UI. Returns
+    /// how it ended and the command's exit code.
+    async fn follow(&mut self, window_ns: Option<u64>) -> anyhow::Result<(TraceEnd, Option<i32>)> {
+        let child_pid = self.child.as_ref().and_then(|child| child.id());
+        let mut ui_tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        let mut retire_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut ui_open = self.outputs.tui.is_some();
+
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut hangup = signal(SignalKind::hangup())?;
+        Ok(loop {
+            tokio::select! {
+                status = wait(&mut self.child) => {
+                    let status = status.context("waiting for the command")?;
+                    break (TraceEnd::Completed, Some(exit_code(status)));
+                }
+                read = self.stream.next_batch(&mut self.batch) => {
+                    read.context("reading events")?;
+                    self.hand_on_batch()?;
+                }
+                _ = retire_tick.tick(), if window_ns.is_some() => {
+                    let window = window_ns.unwrap_or_default();
+                    self.outputs.retire(monotonic_ns().saturating_sub(window))?;
+                    self.outputs.fleet_totals(&self.probes, &self.stream, self.records)?;
+                }
+                line = self.captured.next_line(), if self.captured.is_open() => {
+                    if let Some((from, line)) = line.context("reading the command's output")? {
+                        self.outputs.command_output(from, &line)?;
+                    }
+                }
+                // A traced command shares our terminal: it gets SIGINT by
+                // itself. Forward what was sent to cradle alone.
+                _ = interrupt.recv() => if child_pid.is_none() {
+                    break (TraceEnd::Interrupted, None);
+                },
+                _ = terminate.recv() => match child_pid {
+                    Some(pid) => forward(pid, Signal::SIGTERM),
+                    None => break (TraceEnd::Interrupted, None),
+                },
+                _ = hangup.recv() => match child_pid {
+                    Some(pid) => forward(pid, Signal::SIGHUP),
+                    None => break (TraceEnd::Interrupted, None),
+                },
+                // The UI's loss counter, and whether the user quit it: that
+                // ends the trace as an interrupt would.
+                _ = ui_tick.tick(), if ui_open => {
+                    ui_open = self.outputs.tui_update(self.probes.lost()?.iter().map(|(_, n)| n).sum());
+                    match (ui_open, child_pid) {
+                        (true, _) => {}
+                        (false, Some(pid)) => forward(pid, Signal::SIGTERM),
+                        (false, None) => break (TraceEnd::Interrupted, None),
+                    }
+                },
+            }
+        })
+    }
+
+    /// The events just read, to the outputs; the trace file rotated when
+    /// it is full.
+    fn hand_on_batch(&mut self) -> anyhow::Result<()> {
+        self.records += self.batch.len() as u64;
+        self.outputs.events(self.batch.drain(..))?;
+        if self.outputs.wants_rotation() {
+            let so_far = self.trailer(TraceEnd::Rotated, None)?;
+            self.outputs.rotate(so_far)?;
+        }
+        Ok(())
+    }
+
+    /// The trailer of the trace as it stands.
+    fn trailer(&self, end: TraceEnd, exit_code: Option<i32>) -> anyhow::Result<Trailer> {
+        trailer(&self.probes, &self.stream, self.records, end, exit_code)
+    }
+
+    /// Ends the session: the events still in the ring, the command's last
+    /// output, and the trailer.
+    async fn finish(mut self, end: TraceEnd, exit_code: Option<i32>) -> anyhow::Result<()> {
+        // Records are in the ring as soon as the kernel submits them: all
+        // events up to this point are there now.
+        self.records += self.stream.drain(&mut self.batch);
+        self.outputs.events(self.batch.drain(..))?;
+        // What the command wrote last; a process it left behind may hold
+        // the pipes open, so not for ever.
+        let rest = async {
+            while let Some((from, line)) = self.captured.next_line().await? {
+                self.outputs.command_output(from, &line)?;
+            }
+            anyhow::Ok(())
+        };
+        if let Ok(read) = tokio::time::timeout(std::time::Duration::from_secs(1), rest).await {
+            read.context("reading the command's output")?;
+        }
+        let trailer = self.trailer(end, exit_code)?;
+        self.outputs.finish(trailer)
     }
 }
 
