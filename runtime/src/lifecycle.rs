@@ -117,6 +117,102 @@ impl Placement for CreatePlacement<'_> {
     }
 }
 
+/// Refuses a terminal without a console socket or the reverse, and a
+/// bridge without a network namespace of the container's own.
+fn check_console_and_network(
+    config: &ContainerConfig,
+    has_console: bool,
+    options: &CreateOptions,
+) -> Result<()> {
+    match (config.process.terminal, has_console) {
+        (true, false) => {
+            return Err(Error::invalid(
+                "process.terminal",
+                "is true but no --console-socket was given",
+            ));
+        }
+        (false, true) => {
+            return Err(Error::invalid(
+                "process.terminal",
+                "is false but a --console-socket was given",
+            ));
+        }
+        _ => {}
+    }
+    if options.network.is_some() && !config.has_new_namespace(NamespaceKind::Network) {
+        return Err(Error::invalid(
+            "--net bridge",
+            "needs a new network namespace in linux.namespaces",
+        ));
+    }
+    Ok(())
+}
+
+/// The fifo in the container's state directory whose opening by `start`
+/// lets the init exec the user's process.
+fn make_exec_fifo(state_dir: &Path) -> Result<PathBuf> {
+    let fifo = state_dir.join(EXEC_FIFO);
+    mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+        .context(|| format!("creating {}", fifo.display()))?;
+    // Past the umask: a process running as another user opens it too.
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622))
+        .context(|| format!("chmod {}", fifo.display()))?;
+    Ok(fifo)
+}
+
+/// The container's cgroup: created when the runtime is root, otherwise
+/// the runtime's own (see [`rootless_cgroup`]).
+fn container_cgroup(config: &ContainerConfig, id: &str) -> Result<Cgroup> {
+    if nix::unistd::geteuid().is_root() {
+        Cgroup::create(&config.cgroups, id)
+    } else {
+        rootless_cgroup(config)
+    }
+}
+
+/// The OCI state a hook reads on its stdin, as JSON.
+fn hook_state_json(
+    config: &ContainerConfig,
+    id: &str,
+    created: &str,
+    pid: i32,
+    status: Status,
+) -> String {
+    let state = ContainerState {
+        oci_version: config.oci_version.clone(),
+        id: id.to_owned(),
+        status,
+        pid,
+        bundle: config.bundle.clone(),
+        rootfs: config.rootfs.clone(),
+        created: created.to_owned(),
+        annotations: config.annotations.clone(),
+    };
+    serde_json::to_string(&state).expect("state serializes")
+}
+
+/// What the state file keeps of the config for a container whose init is
+/// `pid`; what the create made (cgroup, network, host mounts) and the
+/// init's start time are the caller's to fill in.
+fn stored_state(config: &ContainerConfig, id: &str, pid: i32, created: String) -> StoredState {
+    StoredState {
+        oci_version: config.oci_version.clone(),
+        id: id.to_owned(),
+        pid,
+        pid_start_time: 0,
+        bundle: config.bundle.clone(),
+        rootfs: config.rootfs.clone(),
+        created,
+        annotations: config.annotations.clone(),
+        namespaces: config.namespaces.iter().map(|ns| ns.kind).collect(),
+        process: config.process.clone(),
+        cgroup: Vec::new(),
+        network: None,
+        hooks: config.hooks.clone(),
+        host_mounts: None,
+    }
+}
+
 /// An unprivileged runtime cannot create cgroups: a config that asks for
 /// none runs in the runtime's own (as runc's rootless mode does without a
 /// delegated cgroup); one that asks for limits is refused, not run
@@ -177,56 +273,16 @@ impl Runtime {
     ) -> Result<StoredState> {
         crate::id::validate(id)?;
         let config = ContainerConfig::load(&options.bundle)?;
-        match (config.process.terminal, console.is_some()) {
-            (true, false) => {
-                return Err(Error::invalid(
-                    "process.terminal",
-                    "is true but no --console-socket was given",
-                ));
-            }
-            (false, true) => {
-                return Err(Error::invalid(
-                    "process.terminal",
-                    "is false but a --console-socket was given",
-                ));
-            }
-            _ => {}
-        }
-        if options.network.is_some() && !config.has_new_namespace(NamespaceKind::Network) {
-            return Err(Error::invalid(
-                "--net bridge",
-                "needs a new network namespace in linux.namespaces",
-            ));
-        }
+        check_console_and_network(&config, console.is_some(), options)?;
         let reserved = self.states.reserve(id)?;
-        let fifo = reserved.path().join(EXEC_FIFO);
-        mkfifo(&fifo, Mode::from_bits_truncate(0o622))
-            .context(|| format!("creating {}", fifo.display()))?;
-        // Past the umask: a process running as another user opens it too.
-        std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622))
-            .context(|| format!("chmod {}", fifo.display()))?;
+        let fifo = make_exec_fifo(reserved.path())?;
         // Declared before the init, so dropped after it: a failed create
         // kills the init first, then removes its cgroup.
-        let cgroup = if nix::unistd::geteuid().is_root() {
-            Cgroup::create(&config.cgroups, id)?
-        } else {
-            rootless_cgroup(&config)?
-        };
+        let cgroup = container_cgroup(&config, id)?;
         let mut network = NetworkGuard::default();
         let created = rfc3339_now();
-        let hook_state = |pid: i32, status: Status| {
-            let state = ContainerState {
-                oci_version: config.oci_version.clone(),
-                id: id.to_owned(),
-                status,
-                pid,
-                bundle: config.bundle.clone(),
-                rootfs: config.rootfs.clone(),
-                created: created.clone(),
-                annotations: config.annotations.clone(),
-            };
-            serde_json::to_string(&state).expect("state serializes")
-        };
+        let hook_state =
+            |pid: i32, status: Status| hook_state_json(&config, id, &created, pid, status);
         // Without a mount namespace the init's mounts land in the host's
         // table: a failed create removes them once the init is gone.
         let host_mounts = HostMountsGuard::new(if config.has_namespace(NamespaceKind::Mount) {
@@ -263,21 +319,12 @@ impl Runtime {
         })?;
         let pid = init.pid().as_raw();
         let state = StoredState {
-            oci_version: config.oci_version.clone(),
-            id: id.to_owned(),
-            pid,
             pid_start_time: process_start_time(pid)
                 .ok_or_else(|| Error::Init("exited right after it was ready".to_owned()))?,
-            bundle: config.bundle.clone(),
-            rootfs: config.rootfs.clone(),
-            created,
-            annotations: config.annotations.clone(),
-            namespaces: config.namespaces.iter().map(|ns| ns.kind).collect(),
-            process: config.process.clone(),
             cgroup: cgroup.dirs().to_vec(),
             network: network.0.clone(),
-            hooks: config.hooks.clone(),
             host_mounts: host_mounts.mounts().cloned(),
+            ..stored_state(&config, id, pid, created)
         };
         self.states.save(&state)?;
         if let Some(pid_file) = &options.pid_file {
