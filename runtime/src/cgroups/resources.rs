@@ -1,7 +1,10 @@
 //! `linux.resources`, checked: the limits cradle writes. Fields it does
 //! not write are named in a warning as not applied.
 
-use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxHugepageLimit, LinuxMemory,
+    LinuxNetwork, LinuxResources,
+};
 
 use crate::error::{Error, Result};
 
@@ -126,125 +129,163 @@ impl Resources {
     pub fn from_spec(spec: &LinuxResources) -> Result<Self> {
         let mut resources = Resources::default();
         if let Some(memory) = spec.memory() {
-            resources.memory_limit = set(memory.limit());
-            resources.memory_reservation = set(memory.reservation());
-            resources.memory_swap = set(memory.swap());
-            // runc: -1 (here u64::MAX) and absent leave the kernel's value.
-            resources.memory_swappiness = memory.swappiness().filter(|s| *s != u64::MAX);
-            if let Some(swappiness) = resources.memory_swappiness.filter(|s| *s > 100) {
-                return Err(Error::invalid(
-                    "linux.resources.memory.swappiness",
-                    format!("{swappiness} is out of range (0-100)"),
-                ));
-            }
-            // `false` asks for the default, which needs no write.
-            resources.disable_oom_killer = memory.disable_oom_killer() == Some(true);
-            if set(memory.kernel()).is_some() || set(memory.kernel_tcp()).is_some() {
-                // runc 1.1's words: the kernel dropped kmem limits (5.16).
-                tracing::warn!("Kernel memory settings are ignored and will be removed");
-            }
+            resources.read_memory(memory)?;
         }
         if let Some(cpu) = spec.cpu() {
-            resources.cpu_shares = set(cpu.shares());
-            resources.cpu_quota = set(cpu.quota());
-            resources.cpu_period = set(cpu.period());
-            resources.cpuset_cpus = cpu.cpus().clone().filter(|cpus| !cpus.is_empty());
-            resources.cpuset_mems = cpu.mems().clone().filter(|mems| !mems.is_empty());
-            resources.cpu_realtime_runtime = set(cpu.realtime_runtime());
-            resources.cpu_realtime_period = set(cpu.realtime_period());
-            // As runc 1.2 (runc 1.1 ignores the field): written when given,
-            // 0 too, which makes an idle group a normal one again.
-            resources.cpu_idle = cpu.idle();
-            // As runc 1.2 (runc 1.1 ignores the field): written when given.
-            resources.cpu_burst = cpu.burst();
+            resources.read_cpu(cpu);
         }
         if let Some(pids) = spec.pids() {
             resources.pids_limit = set(Some(pids.limit()));
         }
         if let Some(block_io) = spec.block_io() {
-            resources.blkio_weight = set(block_io.weight());
-            resources.blkio_leaf_weight = set(block_io.leaf_weight());
-            for device in block_io.weight_device().iter().flatten() {
-                resources.blkio_weight_devices.push(WeightDevice {
-                    device: Device { major: device.major(), minor: device.minor() },
-                    weight: set(device.weight()),
-                    leaf_weight: set(device.leaf_weight()),
-                });
-            }
-            let throttles = [
-                (Throttle::ReadBps, block_io.throttle_read_bps_device()),
-                (Throttle::WriteBps, block_io.throttle_write_bps_device()),
-                (Throttle::ReadIops, block_io.throttle_read_iops_device()),
-                (Throttle::WriteIops, block_io.throttle_write_iops_device()),
-            ];
-            for (kind, devices) in throttles {
-                for device in devices.iter().flatten() {
-                    let at = Device { major: device.major(), minor: device.minor() };
-                    resources.blkio_throttle.push((kind, at, device.rate()));
-                }
-            }
+            resources.read_block_io(block_io);
         }
         for (index, rule) in spec.devices().iter().flatten().enumerate() {
-            let field = format!("linux.resources.devices[{index}]");
-            let given = rule.access().clone().unwrap_or_else(|| "rwm".to_owned());
-            // As runc: the kernel knows r, w and m; other letters ("rwa")
-            // are dropped, with a warning. Nothing left is no rule at all.
-            let access: String = "rwm".chars().filter(|c| given.contains(*c)).collect();
-            if access.is_empty() {
-                return Err(Error::invalid(field, format!("access {given:?} has none of r, w, m")));
-            }
-            if given.chars().any(|c| !"rwm".contains(c)) {
-                tracing::warn!("{field}: access {given:?}: only {access:?} applies (r, w, m)");
-            }
-            let kind = match rule.typ().unwrap_or(LinuxDeviceType::A) {
-                LinuxDeviceType::A => 'a',
-                LinuxDeviceType::C | LinuxDeviceType::U => 'c',
-                LinuxDeviceType::B => 'b',
-                LinuxDeviceType::P => {
-                    return Err(Error::invalid(field, "type \"p\" has no device cgroup rule"));
-                }
-            };
-            // runc reads an explicit -1 as any, like a number left out.
-            let number = |n: Option<i64>| n.filter(|n| *n != -1);
-            resources.devices.push(DeviceRule {
-                allow: rule.allow(),
-                kind,
-                major: number(rule.major()),
-                minor: number(rule.minor()),
-                access,
-            });
+            resources.devices.push(device_rule(index, rule)?);
         }
         for (index, limit) in spec.hugepage_limits().iter().flatten().enumerate() {
-            let limit_bytes = u64::try_from(limit.limit()).map_err(|_| {
-                Error::invalid(
-                    format!("linux.resources.hugepageLimits[{index}]"),
-                    format!("limit {} is negative", limit.limit()),
-                )
-            })?;
-            resources.hugepage_limits.push((limit.page_size().clone(), limit_bytes));
+            resources.hugepage_limits.push(hugepage_limit(index, limit)?);
         }
         if let Some(network) = spec.network() {
-            resources.net_class_id = set(network.class_id());
-            for priority in network.priorities().iter().flatten() {
-                resources.net_priorities.push((priority.name().clone(), priority.priority()));
-            }
+            resources.read_network(network);
         }
         for (device, rdma) in spec.rdma().iter().flatten() {
             resources.rdma.push((device.clone(), rdma.hca_handles(), rdma.hca_objects()));
         }
         resources.rdma.sort();
         for (file, value) in spec.unified().iter().flatten() {
-            if file.contains('/') || !file.contains('.') {
-                return Err(Error::invalid(
-                    format!("linux.resources.unified[{file:?}]"),
-                    "must be a file name of the form CONTROLLER.PARAMETER",
-                ));
-            }
-            resources.unified.push((file.clone(), value.clone()));
+            resources.unified.push(unified_file(file, value)?);
         }
         resources.unified.sort();
         Ok(resources)
     }
+
+    /// `linux.resources.memory`.
+    fn read_memory(&mut self, memory: &LinuxMemory) -> Result<()> {
+        self.memory_limit = set(memory.limit());
+        self.memory_reservation = set(memory.reservation());
+        self.memory_swap = set(memory.swap());
+        // runc: -1 (here u64::MAX) and absent leave the kernel's value.
+        self.memory_swappiness = memory.swappiness().filter(|s| *s != u64::MAX);
+        if let Some(swappiness) = self.memory_swappiness.filter(|s| *s > 100) {
+            return Err(Error::invalid(
+                "linux.resources.memory.swappiness",
+                format!("{swappiness} is out of range (0-100)"),
+            ));
+        }
+        // `false` asks for the default, which needs no write.
+        self.disable_oom_killer = memory.disable_oom_killer() == Some(true);
+        if set(memory.kernel()).is_some() || set(memory.kernel_tcp()).is_some() {
+            // runc 1.1's words: the kernel dropped kmem limits (5.16).
+            tracing::warn!("Kernel memory settings are ignored and will be removed");
+        }
+        Ok(())
+    }
+
+    /// `linux.resources.cpu`.
+    fn read_cpu(&mut self, cpu: &LinuxCpu) {
+        self.cpu_shares = set(cpu.shares());
+        self.cpu_quota = set(cpu.quota());
+        self.cpu_period = set(cpu.period());
+        self.cpuset_cpus = cpu.cpus().clone().filter(|cpus| !cpus.is_empty());
+        self.cpuset_mems = cpu.mems().clone().filter(|mems| !mems.is_empty());
+        self.cpu_realtime_runtime = set(cpu.realtime_runtime());
+        self.cpu_realtime_period = set(cpu.realtime_period());
+        // As runc 1.2 (runc 1.1 ignores the field): written when given,
+        // 0 too, which makes an idle group a normal one again.
+        self.cpu_idle = cpu.idle();
+        // As runc 1.2 (runc 1.1 ignores the field): written when given.
+        self.cpu_burst = cpu.burst();
+    }
+
+    /// `linux.resources.blockIO`: weights and throttles, per device.
+    fn read_block_io(&mut self, block_io: &LinuxBlockIo) {
+        self.blkio_weight = set(block_io.weight());
+        self.blkio_leaf_weight = set(block_io.leaf_weight());
+        for device in block_io.weight_device().iter().flatten() {
+            self.blkio_weight_devices.push(WeightDevice {
+                device: Device { major: device.major(), minor: device.minor() },
+                weight: set(device.weight()),
+                leaf_weight: set(device.leaf_weight()),
+            });
+        }
+        let throttles = [
+            (Throttle::ReadBps, block_io.throttle_read_bps_device()),
+            (Throttle::WriteBps, block_io.throttle_write_bps_device()),
+            (Throttle::ReadIops, block_io.throttle_read_iops_device()),
+            (Throttle::WriteIops, block_io.throttle_write_iops_device()),
+        ];
+        for (kind, devices) in throttles {
+            for device in devices.iter().flatten() {
+                let at = Device { major: device.major(), minor: device.minor() };
+                self.blkio_throttle.push((kind, at, device.rate()));
+            }
+        }
+    }
+
+    /// `linux.resources.network`.
+    fn read_network(&mut self, network: &LinuxNetwork) {
+        self.net_class_id = set(network.class_id());
+        for priority in network.priorities().iter().flatten() {
+            self.net_priorities.push((priority.name().clone(), priority.priority()));
+        }
+    }
+}
+
+/// `linux.resources.devices[index]` as a device cgroup rule.
+fn device_rule(index: usize, rule: &LinuxDeviceCgroup) -> Result<DeviceRule> {
+    let field = format!("linux.resources.devices[{index}]");
+    let given = rule.access().clone().unwrap_or_else(|| "rwm".to_owned());
+    // As runc: the kernel knows r, w and m; other letters ("rwa")
+    // are dropped, with a warning. Nothing left is no rule at all.
+    let access: String = "rwm".chars().filter(|c| given.contains(*c)).collect();
+    if access.is_empty() {
+        return Err(Error::invalid(field, format!("access {given:?} has none of r, w, m")));
+    }
+    if given.chars().any(|c| !"rwm".contains(c)) {
+        tracing::warn!("{field}: access {given:?}: only {access:?} applies (r, w, m)");
+    }
+    let kind = match rule.typ().unwrap_or(LinuxDeviceType::A) {
+        LinuxDeviceType::A => 'a',
+        LinuxDeviceType::C | LinuxDeviceType::U => 'c',
+        LinuxDeviceType::B => 'b',
+        LinuxDeviceType::P => {
+            return Err(Error::invalid(field, "type \"p\" has no device cgroup rule"));
+        }
+    };
+    // runc reads an explicit -1 as any, like a number left out.
+    let number = |n: Option<i64>| n.filter(|n| *n != -1);
+    Ok(DeviceRule {
+        allow: rule.allow(),
+        kind,
+        major: number(rule.major()),
+        minor: number(rule.minor()),
+        access,
+    })
+}
+
+/// `linux.resources.hugepageLimits[index]`: the page size and its limit
+/// in bytes.
+fn hugepage_limit(index: usize, limit: &LinuxHugepageLimit) -> Result<(String, u64)> {
+    let limit_bytes = u64::try_from(limit.limit()).map_err(|_| {
+        Error::invalid(
+            format!("linux.resources.hugepageLimits[{index}]"),
+            format!("limit {} is negative", limit.limit()),
+        )
+    })?;
+    Ok((limit.page_size().clone(), limit_bytes))
+}
+
+/// `linux.resources.unified[file]`, its name checked: one file of the
+/// cgroup directory.
+fn unified_file(file: &str, value: &str) -> Result<(String, String)> {
+    if file.contains('/') || !file.contains('.') {
+        return Err(Error::invalid(
+            format!("linux.resources.unified[{file:?}]"),
+            "must be a file name of the form CONTROLLER.PARAMETER",
+        ));
+    }
+    Ok((file.to_owned(), value.to_owned()))
 }
 
 /// A limit as runc reads it: zero means "not set" (docker writes
