@@ -42,7 +42,7 @@ use crate::{
         seccomp::listener::{self, ContainerInfo},
         selinux,
     },
-    state::{Status, write_atomic},
+    state::{Status, StoredState, write_atomic},
     syscall::{LinuxSyscall, Syscall},
 };
 
@@ -84,57 +84,16 @@ pub struct ExecOptions {
 /// Runs the process; returns its exit status, or 0 once started if detached.
 pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
     let state = runtime.states().load(id)?;
-    match runtime.states().status(&state) {
-        Status::Stopped => {
-            return Err(Error::InvalidState("cannot exec in a stopped container".to_owned()));
-        }
-        Status::Paused if !options.ignore_paused => {
-            return Err(Error::InvalidState(
-                "cannot exec in a paused container (use --ignore-paused to override)".to_owned(),
-            ));
-        }
-        _ => {}
-    }
+    check_status(runtime.states().status(&state), options)?;
     let process = exec_process(&state.process, options)?;
     let cgroup = CgroupJoin {
         dirs: cgroups::sub_cgroups(&state.cgroup, &options.cgroup)?,
         init_pid: state.pid,
         chosen_sub_cgroup: !options.cgroup.is_empty(),
     };
-    let tty = process.terminal;
-    let mut join = Vec::new();
-    for kind in &state.namespaces {
-        if differs_from_own(state.pid, *kind) {
-            let path = PathBuf::from(format!("/proc/{}/ns/{}", state.pid, kind.proc_name()));
-            join.push(open_namespace(*kind, &path)?);
-        }
-    }
-    // A container in the host's mount namespace is jailed by chroot only:
-    // the process enters the init's root the same way.
-    let jail = if state.namespaces.contains(&NamespaceKind::Mount) {
-        None
-    } else {
-        let root = format!("/proc/{}/root", state.pid);
-        Some(
-            open(
-                root.as_str(),
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .context(|| format!("opening the container's root {root}"))?,
-        )
-    };
-    let (console_child, console_ours) = match (tty, &options.console_socket) {
-        (false, _) => (None, None),
-        (true, Some(path)) => (Some(console::connect(path)?), None),
-        (true, None) if options.detach => {
-            return Err(Error::invalid("exec --tty --detach", "needs --console-socket"));
-        }
-        (true, None) => {
-            let (theirs, ours) = console::socketpair()?;
-            (Some(theirs), Some(ours))
-        }
-    };
+    let mut join = namespaces_to_join(&state)?;
+    let jail = chroot_jail(&state)?;
+    let (console_child, console_ours) = console_ends(process.terminal, options)?;
     let signals = BlockedSignals::block()?;
     if let Some(position) = join.iter().position(|ns| ns.kind == NamespaceKind::Pid) {
         let pid_ns = join.remove(position);
@@ -159,33 +118,15 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
     drop(sender);
     drop(from_parent);
     drop(console_child);
-    loop {
-        match receiver.recv()? {
-            // End of file: the report pipe closed on execve.
-            None | Some(InitMessage::Ready) => break,
-            Some(InitMessage::Failed(reason)) => {
-                let _ = nix::sys::wait::waitpid(pid, None);
-                return Err(Error::Init(reason));
-            }
-            Some(InitMessage::SeccompListener(fd)) => {
-                // runc tells the agent of an exec'd process as running.
-                let container = ContainerInfo {
-                    id,
-                    status: oci_spec::runtime::ContainerState::Running,
-                    init_pid: state.pid,
-                    bundle: &state.bundle,
-                    annotations: &state.annotations,
-                };
-                let forwarded = listener::forward(&process.security, pid.as_raw(), fd, &container)
-                    .and_then(|()| to_child.send(&ParentMessage::SeccompListenerSent));
-                if let Err(err) = forwarded {
-                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-                    let _ = nix::sys::wait::waitpid(pid, None);
-                    return Err(err);
-                }
-            }
-        }
-    }
+    let container = ContainerInfo {
+        id,
+        // runc tells the agent of an exec'd process as running.
+        status: oci_spec::runtime::ContainerState::Running,
+        init_pid: state.pid,
+        bundle: &state.bundle,
+        annotations: &state.annotations,
+    };
+    wait_for_exec(pid, &process, &container, &mut receiver, &mut to_child)?;
     if let Some(pid_file) = &options.pid_file {
         write_atomic(pid_file, pid.as_raw().to_string().as_bytes())?;
     }
@@ -197,6 +138,95 @@ pub fn exec(runtime: &Runtime, id: &str, options: &ExecOptions) -> Result<i32> {
         return Ok(0);
     }
     wait_forwarding(pid, &signals, master)
+}
+
+/// Refuses an exec into a stopped container, and into a paused one
+/// unless `--ignore-paused`.
+fn check_status(status: Status, options: &ExecOptions) -> Result<()> {
+    match status {
+        Status::Stopped => {
+            Err(Error::InvalidState("cannot exec in a stopped container".to_owned()))
+        }
+        Status::Paused if !options.ignore_paused => Err(Error::InvalidState(
+            "cannot exec in a paused container (use --ignore-paused to override)".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The container's namespaces that are not already ours, opened through
+/// its init.
+fn namespaces_to_join(state: &StoredState) -> Result<Vec<NamespaceFd>> {
+    let mut join = Vec::new();
+    for kind in &state.namespaces {
+        if differs_from_own(state.pid, *kind) {
+            let path = PathBuf::from(format!("/proc/{}/ns/{}", state.pid, kind.proc_name()));
+            join.push(open_namespace(*kind, &path)?);
+        }
+    }
+    Ok(join)
+}
+
+/// A container in the host's mount namespace is jailed by chroot only:
+/// the process enters the init's root the same way. None for a container
+/// with its own mount namespace.
+fn chroot_jail(state: &StoredState) -> Result<Option<OwnedFd>> {
+    if state.namespaces.contains(&NamespaceKind::Mount) {
+        return Ok(None);
+    }
+    let root = format!("/proc/{}/root", state.pid);
+    let fd =
+        open(root.as_str(), OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .context(|| format!("opening the container's root {root}"))?;
+    Ok(Some(fd))
+}
+
+/// For a terminal: the socket the process sends its console's master on,
+/// and our end of it when we receive the master ourselves (no
+/// `--console-socket`; refused with `--detach`, where no one would).
+fn console_ends(tty: bool, options: &ExecOptions) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    match (tty, &options.console_socket) {
+        (false, _) => Ok((None, None)),
+        (true, Some(path)) => Ok((Some(console::connect(path)?), None)),
+        (true, None) if options.detach => {
+            Err(Error::invalid("exec --tty --detach", "needs --console-socket"))
+        }
+        (true, None) => {
+            let (theirs, ours) = console::socketpair()?;
+            Ok((Some(theirs), Some(ours)))
+        }
+    }
+}
+
+/// Waits for the process to exec (its report pipe closes), forwarding a
+/// seccomp listener it sends to the agent on the way; a process that
+/// failed or whose listener could not be forwarded is reaped.
+fn wait_for_exec(
+    pid: nix::unistd::Pid,
+    process: &ProcessConfig,
+    container: &ContainerInfo,
+    receiver: &mut Receiver,
+    to_child: &mut Sender<ParentMessage>,
+) -> Result<()> {
+    loop {
+        match receiver.recv()? {
+            // End of file: the report pipe closed on execve.
+            None | Some(InitMessage::Ready) => return Ok(()),
+            Some(InitMessage::Failed(reason)) => {
+                let _ = nix::sys::wait::waitpid(pid, None);
+                return Err(Error::Init(reason));
+            }
+            Some(InitMessage::SeccompListener(fd)) => {
+                let forwarded = listener::forward(&process.security, pid.as_raw(), fd, container)
+                    .and_then(|()| to_child.send(&ParentMessage::SeccompListenerSent));
+                if let Err(err) = forwarded {
+                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(pid, None);
+                    return Err(err);
+                }
+            }
+        }
+    }
 }
 
 fn exec_process(base: &ProcessConfig, options: &ExecOptions) -> Result<ProcessConfig> {
