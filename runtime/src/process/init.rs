@@ -62,61 +62,16 @@ fn setup_and_exec(
     let config = context.config;
     // Nothing of the host's but what the init protocol needs: not the
     // cgroup directory it was cloned into, nor what the caller leaked.
-    // And runc's --preserve-fds: 3 .. keep_fds, given on purpose.
-    let keep_fds = 3 + context.preserve_fds;
-    let preserved = (3..keep_fds).filter_map(|fd| RawFd::try_from(fd).ok());
-    let mut protocol: Vec<RawFd> = preserved.clone().collect();
-    protocol.extend([context.exec_fifo.as_raw_fd(), context.from_parent.as_fd().as_raw_fd()]);
-    protocol.extend(sender.as_ref().map(|sender| sender.as_fd().as_raw_fd()));
+    let mut protocol = kept_fds(context, sender);
     protocol.extend(context.console_socket.as_ref().map(AsRawFd::as_raw_fd));
     protocol.extend(context.join.iter().map(|namespace| namespace.fd.as_raw_fd()));
     close_fds_except(&protocol)?;
     reset_in_child()?;
-    let (creating, created) = match context.from_parent.recv()? {
-        Some(ParentMessage::Begin { creating, created }) => (creating, created),
-        Some(other) => return Err(Error::Init(format!("unexpected {other:?} from the runtime"))),
-        None => {
-            return Err(Error::Init("the runtime went away before the init could go on".into()));
-        }
-    };
-    join_all(&context.join)?;
-    if !context.unshare.is_empty() {
-        unshare(context.unshare).context(|| format!("unsharing {:?}", context.unshare))?;
-    }
-    if config.has_namespace(NamespaceKind::User) {
-        become_root()?;
-    }
-    if let Some(name) = &context.session_keyring {
-        join_session_keyring(name, config.has_namespace(NamespaceKind::User))?;
-    }
-    if config.has_new_namespace(NamespaceKind::Network) {
-        bring_up_loopback()?;
-    }
-    if let Some(score) = config.process.oom_score_adj {
-        std::fs::write("/proc/self/oom_score_adj", score.to_string())
-            .context(|| format!("setting oom_score_adj to {score}"))?;
-    }
-    if let Some(hostname) = &config.hostname {
-        sethostname(hostname).context(|| format!("setting hostname {hostname:?}"))?;
-    }
-    if let Some(domainname) = &config.domainname {
-        set_domainname(domainname)?;
-    }
+    let (creating, created) = wait_for_begin(context)?;
+    enter_namespaces(context)?;
+    set_oom_score_and_names(config)?;
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let mut placed = false;
-    let mut wait_until_placed = || -> Result<()> {
-        if !placed {
-            wait_for_placement(&mut context.from_parent, config)?;
-            placed = true;
-        }
-        Ok(())
-    };
-    rootfs::prepare(&LinuxSyscall, config, context.no_pivot, &mut wait_until_placed, &|| {
-        // runc runs them from the rootfs, before the root switch.
-        let rootfs = Some(config.rootfs.as_path());
-        hooks::run("createContainer", &config.hooks.create_container, &creating, rootfs)
-    })?;
-    wait_until_placed()?;
+    prepare_rootfs(context, &creating)?;
     // runc's order: the console while /dev is still writable, then what
     // is read-only, then sysctl and the protected paths.
     match &context.console_socket {
@@ -136,16 +91,13 @@ fn setup_and_exec(
     // the cwd.
     context.join.clear();
     context.console_socket.take();
-    let mut needed: Vec<RawFd> = preserved.collect();
-    needed.extend([context.exec_fifo.as_raw_fd(), context.from_parent.as_fd().as_raw_fd()]);
-    needed.extend(sender.as_ref().map(|sender| sender.as_fd().as_raw_fd()));
-    close_fds_except(&needed)?;
+    close_fds_except(&kept_fds(context, sender))?;
     chdir(&config.process.cwd)
         .context(|| format!("entering process.cwd {}", config.process.cwd.display()))?;
     verify_cwd(&config.process.cwd)?;
     apply_umask(&config.process);
     let executable = Executable::resolve(&config.process)?;
-    close_inherited_fds_from(keep_fds)?;
+    close_inherited_fds_from(3 + context.preserve_fds)?;
     // As runc: the filter is in place before `start` is awaited, so the
     // startContainer hooks run under it, with the process's privileges.
     config.process.security.finish(&mut |listener| match sender.as_mut() {
@@ -159,6 +111,83 @@ fn setup_and_exec(
     }
     wait_for_start(context, &created)?;
     Err(executable.exec())
+}
+
+/// The descriptors the init keeps to the end: runc's --preserve-fds
+/// (3 .. 3 + N, given on purpose) and the init protocol's own.
+fn kept_fds(context: &InitContext<'_>, sender: &Option<Sender>) -> Vec<RawFd> {
+    let keep_fds = 3 + context.preserve_fds;
+    let mut kept: Vec<RawFd> = (3..keep_fds).filter_map(|fd| RawFd::try_from(fd).ok()).collect();
+    kept.extend([context.exec_fifo.as_raw_fd(), context.from_parent.as_fd().as_raw_fd()]);
+    kept.extend(sender.as_ref().map(|sender| sender.as_fd().as_raw_fd()));
+    kept
+}
+
+/// The runtime's go-ahead, with the OCI states the hooks are given while
+/// the container is creating and once it is created.
+fn wait_for_begin(context: &mut InitContext<'_>) -> Result<(String, String)> {
+    match context.from_parent.recv()? {
+        Some(ParentMessage::Begin { creating, created }) => Ok((creating, created)),
+        Some(other) => Err(Error::Init(format!("unexpected {other:?} from the runtime"))),
+        None => Err(Error::Init("the runtime went away before the init could go on".into())),
+    }
+}
+
+/// Joins the container's existing namespaces, unshares its new ones, and
+/// makes what each needs at once: root in a user namespace, the session
+/// keyring, a loopback that is up.
+fn enter_namespaces(context: &InitContext<'_>) -> Result<()> {
+    let config = context.config;
+    join_all(&context.join)?;
+    if !context.unshare.is_empty() {
+        unshare(context.unshare).context(|| format!("unsharing {:?}", context.unshare))?;
+    }
+    if config.has_namespace(NamespaceKind::User) {
+        become_root()?;
+    }
+    if let Some(name) = &context.session_keyring {
+        join_session_keyring(name, config.has_namespace(NamespaceKind::User))?;
+    }
+    if config.has_new_namespace(NamespaceKind::Network) {
+        bring_up_loopback()?;
+    }
+    Ok(())
+}
+
+/// process.oomScoreAdj, hostname and domainname.
+fn set_oom_score_and_names(config: &ContainerConfig) -> Result<()> {
+    if let Some(score) = config.process.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", score.to_string())
+            .context(|| format!("setting oom_score_adj to {score}"))?;
+    }
+    if let Some(hostname) = &config.hostname {
+        sethostname(hostname).context(|| format!("setting hostname {hostname:?}"))?;
+    }
+    if let Some(domainname) = &config.domainname {
+        set_domainname(domainname)?;
+    }
+    Ok(())
+}
+
+/// The root filesystem up to the root switch, with the createContainer
+/// hooks run in it; the runtime's placement (cgroups, network, its hooks)
+/// is awaited where the rootfs needs it, and at the latest here.
+fn prepare_rootfs(context: &mut InitContext<'_>, creating: &str) -> Result<()> {
+    let config = context.config;
+    let mut placed = false;
+    let mut wait_until_placed = || -> Result<()> {
+        if !placed {
+            wait_for_placement(&mut context.from_parent, config)?;
+            placed = true;
+        }
+        Ok(())
+    };
+    rootfs::prepare(&LinuxSyscall, config, context.no_pivot, &mut wait_until_placed, &|| {
+        // runc runs them from the rootfs, before the root switch.
+        let rootfs = Some(config.rootfs.as_path());
+        hooks::run("createContainer", &config.hooks.create_container, creating, rootfs)
+    })?;
+    wait_until_placed()
 }
 
 /// Blocks until the parent has placed this process in its cgroups, then
