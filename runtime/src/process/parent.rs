@@ -110,23 +110,7 @@ pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<
     let config = request.config;
     let exec_fifo = open(request.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .context(|| format!("opening {}", request.exec_fifo.display()))?;
-    let mut join = Vec::new();
-    let mut clone_flags = CloneFlags::empty();
-    for namespace in &config.namespaces {
-        match (&namespace.path, namespace.kind) {
-            (Some(path), _) => join.push(open_namespace(namespace.kind, path)?),
-            // Unshared by the init itself, after (future) cgroup placement.
-            (None, NamespaceKind::Cgroup) => {}
-            (None, kind) => clone_flags |= kind.clone_flag(),
-        }
-    }
-    // Namespaces the init creates owned by a user namespace it joins must
-    // be made after the join, by the init itself (a new pid namespace
-    // cannot be: refused by the config).
-    let mut unshare_in_init = CloneFlags::empty();
-    if join.iter().any(|ns| ns.kind == NamespaceKind::User) {
-        std::mem::swap(&mut clone_flags, &mut unshare_in_init);
-    }
+    let BirthNamespaces { mut join, clone_flags, unshare_in_init } = birth_namespaces(config)?;
     // Joining a pid namespace only applies to children: do it here, so the
     // init is born inside it.
     if let Some(position) = join.iter().position(|ns| ns.kind == NamespaceKind::Pid) {
@@ -158,13 +142,60 @@ pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<
     // Our copy of the write end must go, or EOF would never come.
     drop(sender);
     let init = InitProcess { pid: Some(Pid::from_raw(raw)) };
-    let pid = init.pid();
-    let (creating, created) = placement.states(pid);
     // The init waits for Begin before anything: its user namespace has
     // its maps by then.
     if let Some(mappings) = &config.id_mappings {
-        write_id_maps(pid, mappings)?;
+        write_id_maps(init.pid(), mappings)?;
     }
+    let init = begin_and_place(init, placement, born_in_cgroup, &mut to_init, &mut receiver)?;
+    wait_until_ready(init, request.id, config, &mut to_init, &mut receiver)
+}
+
+/// The namespaces the init is born in.
+struct BirthNamespaces {
+    /// Existing ones, opened, for the init to join.
+    join: Vec<NamespaceFd>,
+    /// New ones it is cloned with.
+    clone_flags: CloneFlags,
+    /// New ones it unshares itself, after joining.
+    unshare_in_init: CloneFlags,
+}
+
+/// Sorts the config's namespaces into those joined, those the init is
+/// cloned with, and those it unshares itself.
+fn birth_namespaces(config: &ContainerConfig) -> Result<BirthNamespaces> {
+    let mut join = Vec::new();
+    let mut clone_flags = CloneFlags::empty();
+    for namespace in &config.namespaces {
+        match (&namespace.path, namespace.kind) {
+            (Some(path), _) => join.push(open_namespace(namespace.kind, path)?),
+            // Unshared by the init itself, after (future) cgroup placement.
+            (None, NamespaceKind::Cgroup) => {}
+            (None, kind) => clone_flags |= kind.clone_flag(),
+        }
+    }
+    // Namespaces the init creates owned by a user namespace it joins must
+    // be made after the join, by the init itself (a new pid namespace
+    // cannot be: refused by the config).
+    let mut unshare_in_init = CloneFlags::empty();
+    if join.iter().any(|ns| ns.kind == NamespaceKind::User) {
+        std::mem::swap(&mut clone_flags, &mut unshare_in_init);
+    }
+    Ok(BirthNamespaces { join, clone_flags, unshare_in_init })
+}
+
+/// Tells the init to begin, has the runtime place it (cgroups, network,
+/// its hooks), and tells it it is placed. On a failure the init is
+/// killed, and its own report, when it failed first, is the error.
+fn begin_and_place(
+    init: InitProcess,
+    placement: &mut dyn Placement,
+    born_in_cgroup: bool,
+    to_init: &mut channel::Sender<ParentMessage>,
+    receiver: &mut channel::Receiver,
+) -> Result<InitProcess> {
+    let pid = init.pid();
+    let (creating, created) = placement.states(pid);
     let placed = to_init
         .send(&ParentMessage::Begin { creating: creating.clone(), created })
         .and_then(|()| placement.place(pid, born_in_cgroup, &creating))
@@ -181,13 +212,26 @@ pub fn spawn(request: InitRequest<'_>, placement: &mut dyn Placement) -> Result<
             _ => err,
         });
     }
+    Ok(init)
+}
+
+/// Waits for the init to report it is ready, forwarding a seccomp
+/// listener it sends to the agent on the way.
+fn wait_until_ready(
+    init: InitProcess,
+    id: &str,
+    config: &ContainerConfig,
+    to_init: &mut channel::Sender<ParentMessage>,
+    receiver: &mut channel::Receiver,
+) -> Result<InitProcess> {
+    let pid = init.pid();
     loop {
         match receiver.recv()? {
             Some(InitMessage::Ready) => return Ok(init),
             Some(InitMessage::SeccompListener(fd)) => {
                 // On failure the init is killed with `init` dropped.
                 let container = ContainerInfo {
-                    id: request.id,
+                    id,
                     status: oci_spec::runtime::ContainerState::Creating,
                     init_pid: pid.as_raw(),
                     bundle: &config.bundle,
