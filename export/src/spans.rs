@@ -16,7 +16,7 @@ use std::{
 };
 
 use cradle_events::{collector::Phase, trace_file::Header};
-use cradle_reports::model::EventRef;
+use cradle_reports::model::{EventRef, Finding};
 use opentelemetry::{
     InstrumentationScope, KeyValue, StringValue, Value,
     trace::{
@@ -102,47 +102,10 @@ pub fn birth_spans(birth: &Birth, header: &Header) -> Vec<SpanData> {
     };
     let start_ns = container.start_ns();
     let end_ns = birth_end_ns(birth);
-
-    // The phases of the birth proper; each runs to the next one's start.
-    let marks: Vec<_> =
-        container.phases.iter().filter(|mark| mark.phase < Phase::Running).copied().collect();
-    let mut phases: Vec<PhaseSpan> = marks
-        .iter()
-        .enumerate()
-        .map(|(n, mark)| PhaseSpan {
-            phase: mark.phase,
-            start_ns: mark.ts_ns,
-            end_ns: marks.get(n + 1).map_or(end_ns, |next| next.ts_ns).max(mark.ts_ns),
-            span_id: SpanId::from(digest((identity, mark.phase.name()))),
-            events: Vec::new(),
-        })
-        .collect();
-
-    let mut root_events = Vec::new();
-    for (evidence, event) in key_calls(birth, &clock) {
-        let ts_ns = header.origin_ns.saturating_add(evidence.time_ns);
-        // The phase it fell in: the last that had begun by then.
-        match phases.iter_mut().rev().find(|phase| phase.start_ns <= ts_ns) {
-            Some(phase) => phase.events.push(event),
-            None => root_events.push(event),
-        }
-    }
-    for finding in &report.findings {
-        let at = finding.evidence.first().map_or(clock.at(end_ns), |event| clock.of(event));
-        root_events.push(SpanEvent::new(
-            "finding",
-            at,
-            vec![
-                KeyValue::new("security_rule.name", finding.rule.clone()),
-                KeyValue::new("security_rule.description", finding.title.clone()),
-                KeyValue::new("security_rule.ruleset.name", "cradle"),
-                KeyValue::new("cradle.finding.id", finding.id.clone()),
-                KeyValue::new("cradle.finding.severity", finding.severity.name()),
-                KeyValue::new("cradle.finding.message", finding.message.clone()),
-            ],
-            0,
-        ));
-    }
+    let mut phases = phase_spans(birth, identity, end_ns);
+    let mut root_events = place_key_calls(birth, header, &clock, &mut phases);
+    root_events
+        .extend(report.findings.iter().map(|finding| finding_event(finding, &clock, end_ns)));
     root_events.sort_by_key(|event| event.timestamp);
 
     let scope =
@@ -193,6 +156,63 @@ pub fn birth_spans(birth: &Birth, header: &Header) -> Vec<SpanData> {
         ));
     }
     spans
+}
+
+/// The phases of the birth proper, each running to the next one's start
+/// (the last to the birth's end), still without their events.
+fn phase_spans(birth: &Birth, identity: impl Hash + Copy, end_ns: u64) -> Vec<PhaseSpan> {
+    let marks: Vec<_> =
+        birth.container.phases.iter().filter(|mark| mark.phase < Phase::Running).copied().collect();
+    marks
+        .iter()
+        .enumerate()
+        .map(|(n, mark)| PhaseSpan {
+            phase: mark.phase,
+            start_ns: mark.ts_ns,
+            end_ns: marks.get(n + 1).map_or(end_ns, |next| next.ts_ns).max(mark.ts_ns),
+            span_id: SpanId::from(digest((identity, mark.phase.name()))),
+            events: Vec::new(),
+        })
+        .collect()
+}
+
+/// Puts each key call in the phase it fell in; returns those that came
+/// before every phase, for the root span.
+fn place_key_calls(
+    birth: &Birth,
+    header: &Header,
+    clock: &Clock,
+    phases: &mut [PhaseSpan],
+) -> Vec<SpanEvent> {
+    let mut before_phases = Vec::new();
+    for (evidence, event) in key_calls(birth, clock) {
+        let ts_ns = header.origin_ns.saturating_add(evidence.time_ns);
+        // The phase it fell in: the last that had begun by then.
+        match phases.iter_mut().rev().find(|phase| phase.start_ns <= ts_ns) {
+            Some(phase) => phase.events.push(event),
+            None => before_phases.push(event),
+        }
+    }
+    before_phases
+}
+
+/// A finding as an event of the root span, at its first evidence (at the
+/// birth's end without any).
+fn finding_event(finding: &Finding, clock: &Clock, end_ns: u64) -> SpanEvent {
+    let at = finding.evidence.first().map_or(clock.at(end_ns), |event| clock.of(event));
+    SpanEvent::new(
+        "finding",
+        at,
+        vec![
+            KeyValue::new("security_rule.name", finding.rule.clone()),
+            KeyValue::new("security_rule.description", finding.title.clone()),
+            KeyValue::new("security_rule.ruleset.name", "cradle"),
+            KeyValue::new("cradle.finding.id", finding.id.clone()),
+            KeyValue::new("cradle.finding.severity", finding.severity.name()),
+            KeyValue::new("cradle.finding.message", finding.message.clone()),
+        ],
+        0,
+    )
 }
 
 /// Where the birth ends: `running` or the exit, else the end of the last
