@@ -357,6 +357,30 @@ mod tests {
         assert!(err.to_string().contains("devices[0]"), "{err}");
     }
 
+    /// Each value out of range is refused naming its field in the spec.
+    #[test]
+    fn a_bad_value_names_its_field() {
+        let cases = [
+            (
+                serde_json::json!({"memory": {"swappiness": 101}}),
+                "linux.resources.memory.swappiness",
+            ),
+            (
+                serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": -1}]}),
+                "linux.resources.hugepageLimits[0]",
+            ),
+            (
+                serde_json::json!({"unified": {"../memory.max": "1"}}),
+                "linux.resources.unified[\"../memory.max\"]",
+            ),
+        ];
+        for (resources, field) in cases {
+            let spec: LinuxResources = serde_json::from_value(resources).unwrap();
+            let err = Resources::from_spec(&spec).unwrap_err();
+            assert!(err.to_string().contains(field), "{err} does not name {field}");
+        }
+    }
+
     /// What docker 20.10 writes for a container with no limits: every
     /// zero is "unset", as in runc, so nothing is written.
     #[test]
