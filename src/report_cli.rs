@@ -192,7 +192,6 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Writes beside `path` and renames, so that a failure leaves no partial file.
 /// `--duration-floor-ms` in nanoseconds; `as` saturates, so a negative or
 /// NaN floor is no floor, as before.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -200,6 +199,7 @@ fn milliseconds_to_ns(ms: f64) -> u64 {
     (ms * 1e6) as u64
 }
 
+/// Writes beside `path` and renames, so that a failure leaves no partial file.
 fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut partial = path.as_os_str().to_owned();
     partial.push(format!(".partial-{}", std::process::id()));

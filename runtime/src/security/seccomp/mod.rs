@@ -427,13 +427,13 @@ fn consecutive_runs(numbers: impl Iterator<Item = u32>) -> Vec<(u32, u32)> {
     runs
 }
 
-/// Falls through when the condition holds, jumps to `fail` otherwise.
 /// A 64-bit argument as the (high, low) 32-bit words that classic BPF compares.
 #[allow(clippy::cast_possible_truncation)] // taking each half is the point
 fn split_u64(value: u64) -> (u32, u32) {
     ((value >> 32) as u32, value as u32)
 }
 
+/// Falls through when the condition holds, jumps to `fail` otherwise.
 fn emit_condition(asm: &mut Assembler, wide: bool, condition: Condition, fail: Label) {
     use LinuxSeccompOperator as Op;
     let low = OFFSET_ARGS + 8 * condition.index;
